@@ -1,0 +1,9 @@
+//! Server functions: the calls the web UI makes. Each is thin; the logic is in `backend`.
+//! Endpoints are fixed (under /rpc/) so the browser and server builds always agree.
+pub mod account;
+pub mod users;
+pub mod workspaces;
+
+pub use account::*;
+pub use users::*;
+pub use workspaces::*;

@@ -1,0 +1,16 @@
+use crate::model::Workspace;
+use crate::AppError;
+use leptos::prelude::*;
+
+/// The workspaces the signed-in user may launch.
+#[server(prefix = "/rpc", endpoint = "list_workspaces")]
+pub async fn list_workspaces() -> Result<Vec<Workspace>, AppError> {
+    use crate::backend;
+    backend::respond(
+        async {
+            backend::auth::require_user().await?;
+            backend::workspaces::list_enabled(&backend::app_state().db).await
+        }
+        .await,
+    )
+}

@@ -1,0 +1,271 @@
+//! Browser sign-in: sessions stored server-side, keyed by a hash of a random cookie token.
+use super::{cookies, db_error, login_limit, password, AppState};
+use crate::model::{CurrentUser, Role};
+use crate::AppError;
+use base64::Engine;
+use chrono::{Duration, Utc};
+use http::HeaderMap;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The signed-in user for a cookie token, if the sign-in is live and the account enabled.
+pub async fn user_for_token(db: &PgPool, token: &str) -> Result<Option<CurrentUser>, AppError> {
+    let row = sqlx::query!(
+        r#"SELECT u.user_id, u.username, u.role
+           FROM user_sessions s JOIN users u ON u.user_id = s.user_id
+           WHERE s.token_hash = $1 AND s.expires > now() AND NOT u.disabled AND NOT u.locked"#,
+        token_hash(token),
+    )
+    .fetch_optional(db)
+    .await
+    .map_err(db_error)?;
+    Ok(row.map(|row| CurrentUser {
+        user_id: row.user_id,
+        username: row.username,
+        role: Role::parse(&row.role).unwrap_or(Role::User),
+    }))
+}
+
+/// The signed-in user of a request, from its cookie.
+pub async fn user_for_headers(
+    db: &PgPool,
+    headers: &HeaderMap,
+) -> Result<Option<CurrentUser>, AppError> {
+    match cookies::read(headers, cookies::SESSION_COOKIE) {
+        Some(token) => user_for_token(db, &token).await,
+        None => Ok(None),
+    }
+}
+
+/// The signed-in user of the request a server function is handling.
+pub async fn current_user() -> Result<Option<CurrentUser>, AppError> {
+    let state = super::app_state();
+    match super::request_parts() {
+        Some(parts) => user_for_headers(&state.db, &parts.headers).await,
+        None => Ok(None),
+    }
+}
+
+pub async fn require_user() -> Result<CurrentUser, AppError> {
+    current_user().await?.ok_or(AppError::Unauthorized)
+}
+
+pub async fn require_admin() -> Result<CurrentUser, AppError> {
+    let user = require_user().await?;
+    if user.is_admin() {
+        Ok(user)
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+/// Checks the credentials and, when they hold, starts a session and returns its token.
+/// Failures are counted per username; a locked-out username is refused before checking.
+pub async fn sign_in(
+    state: &AppState,
+    username: &str,
+    password_attempt: &str,
+    user_agent: &str,
+) -> Result<(CurrentUser, String, i64), AppError> {
+    let username = username.trim();
+    if username.is_empty() || password_attempt.is_empty() {
+        return Err(AppError::invalid(
+            "username",
+            "Enter your username and password.",
+        ));
+    }
+    let mut redis = state.redis.clone();
+    let prefix = &state.web.redis_prefix;
+    login_limit::check(&mut redis, prefix, username).await?;
+
+    let row = sqlx::query!(
+        "SELECT user_id, username, role, password_hash, disabled, locked FROM users WHERE lower(username) = lower($1)",
+        username,
+    )
+    .fetch_optional(&state.db)
+    .await
+    .map_err(db_error)?;
+
+    let hash = row.as_ref().and_then(|row| row.password_hash.clone());
+    let matches = password::verify(password_attempt.to_owned(), hash).await;
+    let user = match row {
+        Some(row) if matches && !row.disabled && !row.locked => row,
+        found => {
+            login_limit::record_failure(&mut redis, prefix, username).await?;
+            super::audit::record(
+                &state.db,
+                super::audit::Entry {
+                    actor_user_id: found.as_ref().map(|row| row.user_id),
+                    action: "login",
+                    target: username.to_owned(),
+                    outcome: "failed",
+                    details: serde_json::json!({}),
+                },
+            )
+            .await;
+            // One message for every failure, so it does not reveal which usernames exist.
+            return Err(AppError::Invalid {
+                field: Some("password".into()),
+                message: "Wrong username or password, or the account is disabled.".into(),
+            });
+        }
+    };
+    login_limit::clear(&mut redis, prefix, username).await?;
+
+    let hours: i64 = super::users::setting_i64(&state.db, "login_session_hours", 12).await;
+    let lifetime = Duration::hours(hours.clamp(1, 24 * 30));
+    let token = new_token();
+    sqlx::query!(
+        "INSERT INTO user_sessions (token_hash, user_id, expires, user_agent) VALUES ($1, $2, $3, $4)",
+        token_hash(&token),
+        user.user_id,
+        Utc::now() + lifetime,
+        user_agent.chars().take(300).collect::<String>(),
+    )
+    .execute(&state.db)
+    .await
+    .map_err(db_error)?;
+    sqlx::query!(
+        "UPDATE users SET last_session = now() WHERE user_id = $1",
+        user.user_id
+    )
+    .execute(&state.db)
+    .await
+    .map_err(db_error)?;
+    super::audit::ok(&state.db, user.user_id, "login", &user.username).await;
+
+    let current = CurrentUser {
+        user_id: user.user_id,
+        username: user.username,
+        role: Role::parse(&user.role).unwrap_or(Role::User),
+    };
+    Ok((current, token, lifetime.num_seconds()))
+}
+
+/// Ends the session behind `token`.
+pub async fn sign_out(db: &PgPool, token: &str) -> Result<(), AppError> {
+    sqlx::query!(
+        "DELETE FROM user_sessions WHERE token_hash = $1",
+        token_hash(token)
+    )
+    .execute(db)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Ends every session of a user except, optionally, one token's.
+pub async fn end_sessions(
+    db: &PgPool,
+    user_id: Uuid,
+    except_token: Option<&str>,
+) -> Result<(), AppError> {
+    let keep = except_token.map(token_hash).unwrap_or_default();
+    sqlx::query!(
+        "DELETE FROM user_sessions WHERE user_id = $1 AND token_hash <> $2",
+        user_id,
+        keep,
+    )
+    .execute(db)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Removes expired sessions; run periodically.
+pub async fn purge_expired(db: &PgPool) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query!("DELETE FROM user_sessions WHERE expires <= now()")
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Server-function side of signing in: reads the request, sets the cookie.
+pub async fn login_from_context(
+    username: String,
+    password: String,
+) -> Result<CurrentUser, AppError> {
+    let state = super::app_state();
+    let headers = super::request_parts()
+        .map(|parts| parts.headers)
+        .unwrap_or_default();
+    let user_agent = headers
+        .get(http::header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let (user, token, max_age) = sign_in(&state, &username, &password, &user_agent).await?;
+    let secure = cookies::wants_secure(state.web.cookie_security, &headers);
+    set_cookie(&cookies::session_cookie(&token, max_age, secure));
+    Ok(user)
+}
+
+pub async fn logout_from_context() -> Result<(), AppError> {
+    let state = super::app_state();
+    let headers = super::request_parts()
+        .map(|parts| parts.headers)
+        .unwrap_or_default();
+    if let Some(token) = cookies::read(&headers, cookies::SESSION_COOKIE) {
+        sign_out(&state.db, &token).await?;
+    }
+    let secure = cookies::wants_secure(state.web.cookie_security, &headers);
+    set_cookie(&cookies::session_cookie("", 0, secure));
+    Ok(())
+}
+
+/// Changes the signed-in user's own password; their other sign-ins end.
+pub async fn change_password_from_context(
+    current: String,
+    new: String,
+    confirm: String,
+) -> Result<(), AppError> {
+    let user = require_user().await?;
+    super::validate::password("new_password", &new)?;
+    if new != confirm {
+        return Err(AppError::invalid(
+            "confirm_password",
+            "The two new passwords differ.",
+        ));
+    }
+    let state = super::app_state();
+    let hash = sqlx::query_scalar!(
+        "SELECT password_hash FROM users WHERE user_id = $1",
+        user.user_id
+    )
+    .fetch_one(&state.db)
+    .await
+    .map_err(db_error)?;
+    if !password::verify(current, hash).await {
+        return Err(AppError::invalid(
+            "current_password",
+            "The current password is wrong.",
+        ));
+    }
+    super::users::store_password(&state.db, user.user_id, &new).await?;
+    let token = super::request_parts()
+        .and_then(|parts| cookies::read(&parts.headers, cookies::SESSION_COOKIE));
+    end_sessions(&state.db, user.user_id, token.as_deref()).await?;
+    super::audit::ok(&state.db, user.user_id, "change_password", &user.username).await;
+    Ok(())
+}
+
+fn set_cookie(value: &str) {
+    if let (Some(options), Ok(value)) = (
+        leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+        http::HeaderValue::from_str(value),
+    ) {
+        options.append_header(http::header::SET_COOKIE, value);
+    }
+}

@@ -1,0 +1,74 @@
+//! Server-side logic behind the app's server functions (compiled with the `ssr` feature).
+//! Functions here take their dependencies as arguments so tests can call them directly;
+//! the `*_from_context` helpers fetch those dependencies inside a server function.
+pub mod audit;
+pub mod auth;
+pub mod cookies;
+pub mod login_limit;
+pub mod password;
+pub mod state;
+pub mod users;
+pub mod validate;
+pub mod workspaces;
+
+pub use state::AppState;
+
+use crate::AppError;
+use leptos::prelude::{expect_context, use_context};
+
+/// The shared state, as provided to every server function and SSR render.
+pub fn app_state() -> AppState {
+    expect_context::<AppState>()
+}
+
+/// The request being handled (headers, URI), as provided by leptos_axum.
+pub fn request_parts() -> Option<http::request::Parts> {
+    use_context::<http::request::Parts>()
+}
+
+/// Passes a server function's result through, setting the HTTP status of an error so that
+/// outside callers see 400/401/403/... rather than a blanket 500.
+pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(error) = &result {
+        if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
+            let status = http::StatusCode::from_u16(error.status_code())
+                .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+            options.set_status(status);
+        }
+    }
+    result
+}
+
+/// Maps a database failure to a user-facing error, turning unique-constraint violations into
+/// a 422 naming the field.
+pub fn db_error(error: sqlx::Error) -> AppError {
+    if let sqlx::Error::Database(db) = &error {
+        if db.is_unique_violation() {
+            let field = match db.constraint() {
+                Some("users_username_key") => "username",
+                Some("images_friendly_name_key") => "friendly_name",
+                Some("groups_name_key") => "name",
+                _ => "",
+            };
+            let message = match field {
+                "username" => "That username is already taken.".to_owned(),
+                "" => "That already exists.".to_owned(),
+                other => format!("That {other} is already taken."),
+            };
+            return AppError::Conflict {
+                field: (!field.is_empty()).then(|| field.to_owned()),
+                message,
+            };
+        }
+    }
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+            tracing::error!(%error, "database unavailable");
+            AppError::Unavailable("The database is not answering; try again shortly.".into())
+        }
+        other => {
+            tracing::error!(error = %other, "database error");
+            AppError::Internal("database error".into())
+        }
+    }
+}

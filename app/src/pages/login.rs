@@ -1,0 +1,68 @@
+use super::layout::{go_to, other_error, ErrorText};
+use crate::api::Login;
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+/// Only same-site paths are followed after signing in (no open redirects).
+fn safe_next(next: Option<String>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let login = ServerAction::<Login>::new();
+    let query = use_query_map();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = login.value().get() {
+            go_to(&safe_next(query.get_untracked().get("next")));
+        }
+    });
+    let error = other_error(login.value(), &[]);
+    view! {
+        <main class="centered">
+            <div class="card login">
+                <h1>"Berth"</h1>
+                <p class="muted">"Sign in to reach your workspaces."</p>
+                <ActionForm action=login attr:id="login-form">
+                    <label>
+                        "Username"
+                        <input name="username" id="username" autocomplete="username" required autofocus />
+                    </label>
+                    <label>
+                        "Password"
+                        <input
+                            type="password"
+                            name="password"
+                            id="password"
+                            autocomplete="current-password"
+                            required
+                        />
+                    </label>
+                    <ErrorText message=Signal::derive(error) />
+                    <button type="submit" class="primary" disabled=move || login.pending().get()>
+                        {move || if login.pending().get() { "Signing in…" } else { "Sign in" }}
+                    </button>
+                </ActionForm>
+            </div>
+        </main>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_followed() {
+        assert_eq!(safe_next(Some("/admin/users".into())), "/admin/users");
+        assert_eq!(safe_next(Some("//evil.example".into())), "/");
+        assert_eq!(safe_next(Some("https://evil.example".into())), "/");
+        assert_eq!(safe_next(Some("/\\evil".into())), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

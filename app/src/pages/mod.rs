@@ -1,0 +1,31 @@
+//! The pages of the web UI.
+mod account;
+mod admin_users;
+mod dashboard;
+mod layout;
+mod login;
+
+pub use account::AccountPage;
+pub use admin_users::AdminUsersPage;
+pub use dashboard::DashboardPage;
+pub use layout::{Layout, UserResource};
+pub use login::LoginPage;
+
+use leptos::prelude::*;
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <main class="centered">
+            <div class="card">
+                <h1>"Page not found"</h1>
+                <p>"There is nothing at this address."</p>
+                <a href="/">"Back to your workspaces"</a>
+            </div>
+        </main>
+    }
+}

@@ -1,0 +1,423 @@
+# shellcheck shell=bash
+# Shared set-up helpers for scripts/run and scripts/test.
+#
+# Sourced (never executed) by scripts that use `set -euo pipefail`. Every
+# berth_ensure_* function is idempotent: it checks first and only does work
+# that is missing, and it re-uses local services that are already running.
+#
+# Local state (database cluster, redis dir, logs) lives in $BERTH_ROOT/.berth,
+# which is git-ignored.
+
+BERTH_ROOT="$(CDPATH='' cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
+BERTH_STATE="$BERTH_ROOT/.berth"
+export BERTH_ROOT BERTH_STATE
+
+# Debian packages needed to build, run and test Berth.
+BERTH_PACKAGES=(
+  postgresql redis-server docker.io debootstrap chromium chromium-driver
+  pkg-config ca-certificates curl gcc libc6-dev procps
+)
+
+# Rustup installs cargo here; non-login shells (CI) may not have it on PATH.
+if [[ -d "${CARGO_HOME:-$HOME/.cargo}/bin" && ":$PATH:" != *":${CARGO_HOME:-$HOME/.cargo}/bin:"* ]]; then
+  PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+  export PATH
+fi
+
+berth_log() { printf '==> %s\n' "$*"; }
+berth_err() { printf 'error: %s\n' "$*" >&2; }
+
+# Run a command as root (directly if we already are root).
+berth_sudo() {
+  if [[ $EUID -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    berth_err "need root for: $*  (run as root or install sudo)"
+    return 1
+  fi
+}
+
+# Run a command as the `postgres` system user (PostgreSQL refuses root).
+berth_as_postgres() {
+  if [[ $EUID -eq 0 ]]; then
+    runuser -u postgres -- "$@"
+  else
+    sudo -u postgres -- "$@"
+  fi
+}
+
+# ---------------------------------------------------------------------------
+# 1. Debian packages + cargo
+# ---------------------------------------------------------------------------
+berth_ensure_packages() {
+  local pkg missing=()
+  for pkg in "${BERTH_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+      missing+=("$pkg")
+    fi
+  done
+
+  if ((${#missing[@]} == 0)); then
+    berth_log "packages: all ${#BERTH_PACKAGES[@]} Debian packages installed"
+  else
+    berth_log "packages: installing ${missing[*]}"
+    # Lock timeout: wait for another apt/dpkg run instead of failing at once.
+    berth_sudo apt-get -o DPkg::Lock::Timeout=600 update
+    berth_sudo env DEBIAN_FRONTEND=noninteractive \
+      apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}"
+  fi
+
+  if ! command -v cargo >/dev/null 2>&1; then
+    berth_err "cargo not found. Install the Rust toolchain with rustup, then re-run:"
+    berth_err "  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y"
+    berth_err "  . \"\$HOME/.cargo/env\""
+    return 1
+  fi
+  berth_log "cargo: $(cargo --version)"
+}
+
+# ---------------------------------------------------------------------------
+# 2. wasm32 target + wasm-bindgen CLI matching Cargo.lock
+# ---------------------------------------------------------------------------
+
+# Print the wasm-bindgen version pinned in Cargo.lock.
+berth_wasm_bindgen_version() {
+  local lock="$BERTH_ROOT/Cargo.lock"
+  if [[ ! -f $lock ]]; then
+    (cd "$BERTH_ROOT" && cargo generate-lockfile) >&2
+  fi
+  awk '
+    /^\[\[package\]\]/        { in_pkg = 0 }
+    /^name = "wasm-bindgen"$/ { in_pkg = 1 }
+    in_pkg && /^version = /   { gsub(/"/, "", $3); print $3; exit }
+  ' "$lock"
+}
+
+berth_ensure_rust_tools() {
+  local target=wasm32-unknown-unknown want have
+  if command -v rustup >/dev/null 2>&1; then
+    # Run from the repo so a rust-toolchain file (if any) is honoured.
+    if (cd "$BERTH_ROOT" && rustup target list --installed) | grep -qx "$target"; then
+      berth_log "rust: target $target installed"
+    else
+      berth_log "rust: adding target $target"
+      (cd "$BERTH_ROOT" && rustup target add "$target")
+    fi
+  elif [[ -d "$(rustc --print sysroot)/lib/rustlib/$target" ]]; then
+    berth_log "rust: target $target present (no rustup)"
+  else
+    berth_err "Rust target $target missing and rustup not available; install Rust via rustup"
+    return 1
+  fi
+
+  want="$(berth_wasm_bindgen_version)"
+  if [[ -z $want ]]; then
+    berth_err "could not find the wasm-bindgen version in Cargo.lock"
+    return 1
+  fi
+  have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)"
+  if [[ $have == "$want" ]]; then
+    berth_log "rust: wasm-bindgen $want installed"
+  else
+    berth_log "rust: installing wasm-bindgen-cli $want (found: ${have:-none})"
+    cargo install wasm-bindgen-cli --version "$want"
+  fi
+}
+
+# ---------------------------------------------------------------------------
+# 3. PostgreSQL: private cluster in .berth/postgres (unless DATABASE_URL set)
+# ---------------------------------------------------------------------------
+
+# Newest installed PostgreSQL server binaries, e.g. /usr/lib/postgresql/15/bin.
+berth_pg_bin() {
+  local dir
+  dir="$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n 1)"
+  if [[ -z $dir || ! -x $dir/pg_ctl ]]; then
+    berth_err "PostgreSQL server binaries not found under /usr/lib/postgresql"
+    return 1
+  fi
+  printf '%s\n' "$dir"
+}
+
+# The postgres user must be able to reach the data dir: give every ancestor
+# directory that it cannot traverse the o+x bit (search only, no listing).
+berth_pg_make_traversable() {
+  local dir=$1 dirs=() i
+  while [[ $dir != / ]]; do
+    dir="$(dirname "$dir")"
+    dirs+=("$dir")
+  done
+  # Outermost first, so only directories that really block get changed.
+  for ((i = ${#dirs[@]} - 1; i >= 0; i--)); do
+    dir=${dirs[i]}
+    if ! berth_as_postgres test -x "$dir"; then
+      berth_log "postgres: making $dir traversable (chmod o+x) for the postgres user"
+      berth_sudo chmod o+x "$dir"
+    fi
+  done
+}
+
+# berth_pg TOOL ARGS...: run a PostgreSQL server tool as the postgres user,
+# from / so it never trips over an unreadable working directory.
+berth_pg() {
+  (cd / && berth_as_postgres "$BERTH_PG_BIN/$1" "${@:2}")
+}
+
+berth_ensure_postgres() {
+  if [[ -n ${DATABASE_URL:-} ]]; then
+    berth_log "postgres: using DATABASE_URL from the environment"
+    export DATABASE_URL
+    return 0
+  fi
+
+  local port=${BERTH_PG_PORT:-55432}
+  local base="$BERTH_STATE/postgres"
+  local data="$base/data" sock="$base/run" log="$base/postgres.log"
+  local bin running_port i
+  bin="$(berth_pg_bin)"
+  export BERTH_PG_BIN="$bin"
+
+  # Unix socket paths are limited to ~107 bytes; fall back to /tmp if needed.
+  if ((${#sock} > 80)); then
+    sock="/tmp/berth-pg-$(printf '%s' "$BERTH_ROOT" | md5sum | cut -c1-12)"
+  fi
+
+  mkdir -p "$BERTH_STATE"
+  berth_pg_make_traversable "$base"
+  berth_sudo install -d -m 0700 -o postgres -g postgres "$base" "$sock"
+
+  if [[ ! -f $data/PG_VERSION ]]; then
+    berth_log "postgres: initialising cluster in $data"
+    berth_pg initdb -D "$data" -U postgres -E UTF8 --locale=C.UTF-8 \
+      --auth-local=peer --auth-host=scram-sha-256 >"$BERTH_STATE/initdb.log"
+    # Our settings live in berth.conf, rewritten before every start.
+    printf "\ninclude_if_exists = 'berth.conf'\n" |
+      berth_as_postgres tee -a "$data/postgresql.conf" >/dev/null
+  fi
+
+  # Already running? Re-use it, unless it listens on a different port.
+  if berth_pg pg_ctl -D "$data" status >/dev/null 2>&1; then
+    running_port="$(sed -n 4p "$data/postmaster.pid" 2>/dev/null || true)"
+    if [[ $running_port == "$port" ]]; then
+      berth_log "postgres: cluster already running on 127.0.0.1:$port"
+    else
+      berth_log "postgres: cluster running on port $running_port, restarting on $port"
+      berth_pg pg_ctl -D "$data" -m fast -w stop >/dev/null
+    fi
+  fi
+
+  if ! berth_pg pg_ctl -D "$data" status >/dev/null 2>&1; then
+    if (: <>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      berth_err "port $port is used by another process; set BERTH_PG_PORT to a free port"
+      return 1
+    fi
+    berth_log "postgres: starting cluster on 127.0.0.1:$port (log: $log)"
+    berth_as_postgres tee "$data/berth.conf" >/dev/null <<EOF
+# Written by scripts/lib.sh on every start.
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$sock'
+max_connections = 200
+EOF
+    if ! berth_pg pg_ctl -D "$data" -l "$log" -w -t 60 start >/dev/null; then
+      berth_err "PostgreSQL failed to start; last lines of $log:"
+      tail -n 30 "$log" >&2 || true
+      return 1
+    fi
+  fi
+
+  # A cluster found running may still be starting up (or recovering).
+  for ((i = 0; i < 30; i++)); do
+    "$bin/pg_isready" -q -h "$sock" -p "$port" && break
+    sleep 1
+  done
+
+  # Role `berth` (superuser: #[sqlx::test] creates one database per test)
+  # and database `berth`, created only when missing.
+  berth_pg psql -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres -d postgres >/dev/null <<'SQL'
+SELECT 'CREATE ROLE berth' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'berth')\gexec
+ALTER ROLE berth WITH LOGIN SUPERUSER PASSWORD 'berth';
+SELECT 'CREATE DATABASE berth OWNER berth' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'berth')\gexec
+SQL
+
+  export DATABASE_URL="postgres://berth:berth@127.0.0.1:$port/berth"
+  if ! "$bin/psql" -X -qAt "$DATABASE_URL" -c 'select 1' >/dev/null; then
+    berth_err "cannot connect to $DATABASE_URL"
+    return 1
+  fi
+  berth_log "postgres: ready at $DATABASE_URL"
+}
+
+# ---------------------------------------------------------------------------
+# 4. Redis (unless REDIS_URL set)
+# ---------------------------------------------------------------------------
+berth_ensure_redis() {
+  if [[ -n ${REDIS_URL:-} ]]; then
+    berth_log "redis: using REDIS_URL from the environment"
+    export REDIS_URL
+    return 0
+  fi
+
+  local port=${BERTH_REDIS_PORT:-56379} i
+  local dir="$BERTH_STATE/redis" log="$BERTH_STATE/redis.log"
+  export REDIS_URL="redis://127.0.0.1:$port"
+
+  if [[ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null || true)" == PONG ]]; then
+    berth_log "redis: already running at $REDIS_URL"
+    return 0
+  fi
+
+  berth_log "redis: starting on 127.0.0.1:$port (log: $log)"
+  mkdir -p "$dir"
+  # No persistence: sessions and caches only.
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$port" \
+    --dir "$dir" --logfile "$log" --pidfile "$dir/redis.pid" \
+    --save '' --appendonly no
+  for ((i = 0; i < 50; i++)); do
+    if [[ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null || true)" == PONG ]]; then
+      berth_log "redis: ready at $REDIS_URL"
+      return 0
+    fi
+    sleep 0.2
+  done
+  berth_err "redis did not come up; last lines of $log:"
+  tail -n 30 "$log" >&2 || true
+  return 1
+}
+
+# ---------------------------------------------------------------------------
+# 5. Docker daemon
+# ---------------------------------------------------------------------------
+berth_ensure_docker() {
+  if [[ -n ${BERTH_SKIP_DOCKER:-} ]]; then
+    berth_log "docker: skipped (BERTH_SKIP_DOCKER set)"
+    return 0
+  fi
+  if docker info >/dev/null 2>&1; then
+    berth_log "docker: daemon reachable"
+    return 0
+  fi
+
+  local log="$BERTH_STATE/dockerd.log" i
+  if pgrep -x dockerd >/dev/null 2>&1; then
+    berth_log "docker: dockerd is running but not answering yet; waiting"
+  else
+    berth_log "docker: starting dockerd (log: $log)"
+    mkdir -p "$BERTH_STATE"
+    # Detached from our terminal and pipes so it outlives this script.
+    berth_sudo setsid nohup dockerd </dev/null >>"$log" 2>&1 &
+  fi
+  for ((i = 0; i < 60; i++)); do
+    if docker info >/dev/null 2>&1; then
+      berth_log "docker: daemon ready"
+      return 0
+    fi
+    sleep 1
+  done
+  berth_err "Docker daemon did not become reachable within 60 s."
+  berth_err "Check $log; if dockerd runs but you are not root, add yourself to the 'docker' group."
+  tail -n 20 "$log" >&2 2>/dev/null || true
+  return 1
+}
+
+# ---------------------------------------------------------------------------
+# 6. Build: WASM front end (wasm-bindgen) + server binary
+# ---------------------------------------------------------------------------
+berth_build() {
+  local mode=${1:-dev} wasm_profile_args=() server_args=() wasm_dir
+  case $mode in
+    dev) wasm_dir=debug ;;
+    release)
+      wasm_profile_args=(--profile wasm-release)
+      server_args=(--release)
+      wasm_dir="wasm-release"
+      ;;
+    *)
+      berth_err "berth_build: unknown mode '$mode' (dev|release)"
+      return 1
+      ;;
+  esac
+
+  export LEPTOS_OUTPUT_NAME=berth LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg SQLX_OFFLINE=true
+  local site="$BERTH_ROOT/$LEPTOS_SITE_ROOT" pkg="$BERTH_ROOT/$LEPTOS_SITE_ROOT/$LEPTOS_SITE_PKG_DIR"
+  local wasm="$BERTH_ROOT/target/wasm32-unknown-unknown/$wasm_dir/frontend.wasm"
+  local stamp="$pkg/.berth-source" src
+
+  berth_log "build ($mode): frontend -> wasm32"
+  (cd "$BERTH_ROOT" && cargo build -p frontend --lib --target wasm32-unknown-unknown "${wasm_profile_args[@]}")
+
+  # Re-run wasm-bindgen only when the input wasm (or the tool) changed.
+  src="$wasm $(stat -c '%Y %s' "$wasm") $(wasm-bindgen --version)"
+  if [[ -f $stamp && "$(cat "$stamp")" == "$src" && -f $pkg/berth.js ]]; then
+    berth_log "build ($mode): wasm-bindgen output up to date"
+  else
+    berth_log "build ($mode): wasm-bindgen -> $pkg"
+    mkdir -p "$pkg"
+    wasm-bindgen --target web --no-typescript --out-dir "$pkg" --out-name berth "$wasm"
+    # Leptos requests berth.wasm when LEPTOS_OUTPUT_NAME is set at compile
+    # time and berth_bg.wasm otherwise; serve both names.
+    cp -f "$pkg/berth_bg.wasm" "$pkg/berth.wasm"
+    printf '%s' "$src" >"$stamp"
+  fi
+
+  if [[ ! -f $BERTH_ROOT/style/berth.css ]]; then
+    berth_err "style/berth.css is missing"
+    return 1
+  fi
+  cp -f "$BERTH_ROOT/style/berth.css" "$pkg/berth.css"
+  if [[ -d $BERTH_ROOT/public ]]; then
+    cp -rf "$BERTH_ROOT/public/." "$site/"
+  fi
+
+  berth_log "build ($mode): server"
+  (cd "$BERTH_ROOT" && cargo build -p server --bin berth "${server_args[@]}")
+  if [[ $mode == release ]]; then
+    BERTH_BIN="$BERTH_ROOT/target/release/berth"
+  else
+    BERTH_BIN="$BERTH_ROOT/target/debug/berth"
+  fi
+  export BERTH_BIN
+  berth_log "build ($mode): BERTH_BIN=$BERTH_BIN"
+}
+
+# ---------------------------------------------------------------------------
+# 7. Helpers for starting processes
+# ---------------------------------------------------------------------------
+
+# berth_wait_http URL [seconds] [pid]: poll URL until it answers 200. If a pid
+# is given, give up early when that process has exited.
+berth_wait_http() {
+  local url=$1 timeout=${2:-60} pid=${3:-} code
+  local deadline=$((SECONDS + timeout))
+  berth_log "waiting for $url (up to ${timeout}s)"
+  while ((SECONDS < deadline)); do
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" || true)"
+    if [[ $code == 200 ]]; then
+      return 0
+    fi
+    if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
+      berth_err "process $pid exited while waiting for $url"
+      return 1
+    fi
+    sleep 1
+  done
+  berth_err "$url did not answer 200 within ${timeout}s (last status: ${code:-none})"
+  return 1
+}
+
+# Print a TCP port on 127.0.0.1 that nothing is listening on (below the
+# kernel's ephemeral range so outgoing connections don't grab it).
+berth_free_port() {
+  local port i
+  for ((i = 0; i < 100; i++)); do
+    port=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
+    if ! (: <>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      printf '%s\n' "$port"
+      return 0
+    fi
+  done
+  berth_err "no free TCP port found"
+  return 1
+}

@@ -1,0 +1,246 @@
+//! Configuration: command-line flags, environment variables, and an optional berth.toml, in
+//! that order of precedence.
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "berth",
+    version,
+    about = "Browser-delivered, container-isolated desktops and apps."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the Berth server: web app, JSON APIs, manager and the local agent.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Optional configuration file (TOML, keys named like the long flags with underscores).
+    #[arg(long, env = "BERTH_CONFIG", default_value = "berth.toml")]
+    pub config: PathBuf,
+    /// Address to listen on [default: 127.0.0.1:3000].
+    #[arg(long, env = "BERTH_ADDR")]
+    pub addr: Option<SocketAddr>,
+    /// PostgreSQL URL, e.g. postgres://user:pass@host:5432/berth.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Redis URL, e.g. redis://127.0.0.1:6379.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Password for the `admin` account created on first start (generated and printed when unset).
+    #[arg(long, env = "BERTH_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// Log format: text or json [default: text].
+    #[arg(long, env = "BERTH_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Folder holding the built web assets (pkg/ with the WASM bundle) [default: target/site].
+    #[arg(long, env = "LEPTOS_SITE_ROOT")]
+    pub site_root: Option<String>,
+    /// The public origin (e.g. https://berth.example.com) when behind a reverse proxy; the
+    /// session cookie is marked Secure when it is https.
+    #[arg(long, env = "BERTH_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Prefix for every Redis key [default: berth:].
+    #[arg(long, env = "BERTH_REDIS_PREFIX")]
+    pub redis_prefix: Option<String>,
+}
+
+/// The optional file, with the same keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    addr: Option<SocketAddr>,
+    database_url: Option<String>,
+    redis_url: Option<String>,
+    admin_password: Option<String>,
+    log_format: Option<LogFormat>,
+    site_root: Option<String>,
+    public_url: Option<String>,
+    redis_prefix: Option<String>,
+}
+
+/// Everything `berth serve` needs, resolved.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub addr: SocketAddr,
+    pub database_url: String,
+    pub redis_url: String,
+    pub admin_password: Option<String>,
+    pub log_format: LogFormat,
+    pub site_root: String,
+    pub public_url: Option<url::Url>,
+    pub redis_prefix: String,
+}
+
+impl ServeArgs {
+    /// Merges flags/environment over the file over defaults. Errs with a message that names
+    /// the missing or malformed setting and how to provide it.
+    pub fn resolve(self) -> Result<ServeConfig, String> {
+        let file = if self.config.exists() {
+            let text = std::fs::read_to_string(&self.config)
+                .map_err(|error| format!("cannot read {}: {error}", self.config.display()))?;
+            toml::from_str::<FileConfig>(&text)
+                .map_err(|error| format!("{} is not valid: {error}", self.config.display()))?
+        } else {
+            FileConfig::default()
+        };
+        let database_url = self.database_url.or(file.database_url).ok_or(
+            "no database configured: set DATABASE_URL (or database_url in berth.toml) to a PostgreSQL URL, \
+             e.g. postgres://berth:berth@127.0.0.1:5432/berth, or start Berth with ./scripts/run, which runs a local PostgreSQL",
+        )?;
+        let redis_url = self.redis_url.or(file.redis_url).ok_or(
+            "no Redis configured: set REDIS_URL (or redis_url in berth.toml), e.g. redis://127.0.0.1:6379, \
+             or start Berth with ./scripts/run, which runs a local Redis",
+        )?;
+        let public_url = match self.public_url.or(file.public_url) {
+            Some(text) => Some(url::Url::parse(&text).map_err(|error| {
+                format!("BERTH_PUBLIC_URL '{text}' is not a URL ({error}); give e.g. https://berth.example.com")
+            })?),
+            None => None,
+        };
+        let admin_password = self.admin_password.or(file.admin_password);
+        if let Some(password) = &admin_password {
+            if password.chars().count() < 8 {
+                return Err("BERTH_ADMIN_PASSWORD must have at least 8 characters".into());
+            }
+        }
+        Ok(ServeConfig {
+            addr: self
+                .addr
+                .or(file.addr)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000))),
+            database_url,
+            redis_url,
+            admin_password,
+            log_format: self.log_format.or(file.log_format).unwrap_or_default(),
+            site_root: self
+                .site_root
+                .or(file.site_root)
+                .unwrap_or_else(|| "target/site".into()),
+            public_url,
+            redis_prefix: self
+                .redis_prefix
+                .or(file.redis_prefix)
+                .unwrap_or_else(|| "berth:".into()),
+        })
+    }
+}
+
+/// A URL with its password replaced by ****, for messages and logs.
+pub fn mask_password(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("****"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "<unparseable URL>".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Arguments as if no flag, variable or file were given (tests must not read the
+    /// environment, which may hold DATABASE_URL).
+    fn args() -> ServeArgs {
+        ServeArgs {
+            config: PathBuf::from("/nonexistent/berth.toml"),
+            addr: None,
+            database_url: None,
+            redis_url: None,
+            admin_password: None,
+            log_format: None,
+            site_root: None,
+            public_url: None,
+            redis_prefix: None,
+        }
+    }
+
+    #[test]
+    fn every_setting_has_an_environment_variable() {
+        use clap::CommandFactory;
+        let command = Cli::command();
+        let serve = command.find_subcommand("serve").unwrap();
+        for arg in serve.get_arguments().filter(|arg| arg.get_id() != "help") {
+            assert!(
+                arg.get_env().is_some(),
+                "--{} has no environment variable",
+                arg.get_id()
+            );
+        }
+    }
+
+    #[test]
+    fn passwords_are_masked_in_urls() {
+        assert_eq!(
+            mask_password("postgres://berth:secret@db:5432/berth"),
+            "postgres://berth:****@db:5432/berth"
+        );
+        assert_eq!(
+            mask_password("redis://127.0.0.1:6379"),
+            "redis://127.0.0.1:6379"
+        );
+        assert!(!mask_password("not a url :secret@").contains("secret"));
+    }
+
+    #[test]
+    fn missing_database_url_names_the_variable() {
+        let error = ServeArgs {
+            redis_url: Some("redis://x".into()),
+            ..args()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(error.contains("DATABASE_URL"), "{error}");
+    }
+
+    #[test]
+    fn the_file_fills_in_what_flags_leave_out() {
+        let dir = std::env::temp_dir().join(format!("berth-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("berth.toml");
+        std::fs::write(&path, "database_url = \"postgres://f/db\"\nredis_url = \"redis://file\"\naddr = \"127.0.0.1:4000\"\n").unwrap();
+        let config = ServeArgs {
+            config: path,
+            redis_url: Some("redis://flag".into()),
+            ..args()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(config.database_url, "postgres://f/db");
+        assert_eq!(config.redis_url, "redis://flag");
+        assert_eq!(config.addr.port(), 4000);
+    }
+
+    #[test]
+    fn short_admin_passwords_are_refused() {
+        let error = ServeArgs {
+            database_url: Some("postgres://x/y".into()),
+            redis_url: Some("redis://x".into()),
+            admin_password: Some("short".into()),
+            ..args()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(error.contains("BERTH_ADMIN_PASSWORD"));
+    }
+}

@@ -1,0 +1,207 @@
+//! Bringing `berth serve` up: connect, migrate, bootstrap, listen, shut down gracefully.
+use crate::api;
+use crate::config::{mask_password, ServeConfig};
+use app::backend::state::{AppState, CookieSecurity, WebSettings};
+use app::backend::users::FirstAdmin;
+use leptos::prelude::LeptosOptions;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(
+        "cannot connect to PostgreSQL at {url}: {source}. Check DATABASE_URL (is the server running, \
+         the database created, the password right?), or run ./scripts/run, which starts a local PostgreSQL"
+    )]
+    Database { url: String, source: sqlx::Error },
+    #[error("cannot apply the database migrations on {url}: {source}")]
+    Migrate {
+        url: String,
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error(
+        "cannot connect to Redis at {url}: {reason}. Check REDIS_URL (is redis-server running?), \
+         or run ./scripts/run, which starts a local Redis"
+    )]
+    Redis { url: String, reason: String },
+    #[error("cannot listen on {addr}: {source}. Is another process using it? Set BERTH_ADDR to a free address")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot create the first admin account: {0}")]
+    Bootstrap(app::AppError),
+    #[error("the server stopped: {0}")]
+    Serve(std::io::Error),
+}
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+pub async fn connect_database(url: &str) -> Result<PgPool, StartupError> {
+    let pool = PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await
+        .map_err(|source| StartupError::Database {
+            url: mask_password(url),
+            source,
+        })?;
+    MIGRATOR
+        .run(&pool)
+        .await
+        .map_err(|source| StartupError::Migrate {
+            url: mask_password(url),
+            source,
+        })?;
+    Ok(pool)
+}
+
+pub async fn connect_redis(url: &str) -> Result<ConnectionManager, StartupError> {
+    let failed = |reason: String| StartupError::Redis {
+        url: mask_password(url),
+        reason,
+    };
+    let client = redis::Client::open(url).map_err(|error| failed(error.to_string()))?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Duration::from_secs(3))
+        .set_response_timeout(Duration::from_secs(3))
+        .set_number_of_retries(2);
+    let mut manager = tokio::time::timeout(
+        Duration::from_secs(5),
+        ConnectionManager::new_with_config(client, config),
+    )
+    .await
+    .map_err(|_| failed("no answer within 5 seconds".into()))?
+    .map_err(|error| failed(error.to_string()))?;
+    redis::cmd("PING")
+        .query_async::<String>(&mut manager)
+        .await
+        .map_err(|error| failed(error.to_string()))?;
+    Ok(manager)
+}
+
+pub fn leptos_options(site_root: &str, addr: SocketAddr) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("berth")
+        .site_root(site_root)
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .build()
+}
+
+pub fn web_settings(config: &ServeConfig) -> WebSettings {
+    let public_https = config
+        .public_url
+        .as_ref()
+        .is_some_and(|url| url.scheme() == "https");
+    WebSettings {
+        redis_prefix: config.redis_prefix.clone(),
+        cookie_security: if public_https {
+            CookieSecurity::Always
+        } else {
+            CookieSecurity::Auto
+        },
+        public_origin: config
+            .public_url
+            .as_ref()
+            .map(|url| url.origin().ascii_serialization()),
+    }
+}
+
+/// Connects to everything and builds the shared state; creates the first admin if needed.
+pub async fn prepare(config: &ServeConfig) -> Result<AppState, StartupError> {
+    let db = connect_database(&config.database_url).await?;
+    let redis = connect_redis(&config.redis_url).await?;
+    match app::backend::users::ensure_first_admin(&db, config.admin_password.clone())
+        .await
+        .map_err(StartupError::Bootstrap)?
+    {
+        FirstAdmin::Generated(generated) => {
+            // Shown once, on the console of whoever started the first run.
+            println!("Created the administrator account: username admin, password {generated}");
+            println!("(set BERTH_ADMIN_PASSWORD before the first start to choose it)");
+        }
+        FirstAdmin::Created => tracing::info!("created the administrator account 'admin'"),
+        FirstAdmin::Existing => {}
+    }
+    Ok(AppState {
+        leptos_options: leptos_options(&config.site_root, config.addr),
+        db,
+        redis,
+        web: Arc::new(web_settings(config)),
+    })
+}
+
+pub async fn serve(config: ServeConfig) -> Result<(), StartupError> {
+    let state = prepare(&config).await?;
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| StartupError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+    check_assets(&config.site_root);
+    spawn_housekeeping(state.db.clone());
+    let addr = listener.local_addr().map_err(StartupError::Serve)?;
+    tracing::info!(%addr, "Berth is listening on http://{addr}");
+    axum::serve(
+        listener,
+        api::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(StartupError::Serve)?;
+    tracing::info!("Berth stopped");
+    Ok(())
+}
+
+/// The UI still renders without the WASM bundle, but nothing is interactive: say so.
+fn check_assets(site_root: &str) {
+    let bundle = std::path::Path::new(site_root).join("pkg").join("berth.js");
+    if !bundle.exists() {
+        tracing::warn!(
+            path = %bundle.display(),
+            "the web bundle is missing, so pages will not be interactive; build it with ./scripts/run or set LEPTOS_SITE_ROOT"
+        );
+    }
+}
+
+fn spawn_housekeeping(db: PgPool) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            every.tick().await;
+            match app::backend::auth::purge_expired(&db).await {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, "removed expired sign-ins"),
+                Err(error) => tracing::warn!(%error, "could not remove expired sign-ins"),
+            }
+        }
+    });
+}
+
+/// Resolves on SIGINT or SIGTERM; in-flight requests are then allowed to finish.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing open requests");
+}

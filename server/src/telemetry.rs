@@ -1,0 +1,17 @@
+//! Logging through tracing: human-readable text, or JSON lines with BERTH_LOG_FORMAT=json.
+use crate::config::LogFormat;
+use tracing_subscriber::{fmt, prelude::*, EnvFilter};
+
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let registry = tracing_subscriber::registry().with(filter);
+    let result = match format {
+        LogFormat::Json => registry
+            .with(fmt::layer().json().flatten_event(true))
+            .try_init(),
+        LogFormat::Text => registry.with(fmt::layer()).try_init(),
+    };
+    // Already initialised (e.g. several servers in one test process): keep the first.
+    let _ = result;
+}

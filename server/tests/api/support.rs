@@ -1,0 +1,135 @@
+use app::backend::state::{AppState, CookieSecurity, WebSettings};
+use app::backend::users::{self, NewUser};
+use reqwest::{header, Client, Response, StatusCode};
+use sqlx::PgPool;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub db: PgPool,
+}
+
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL")
+        .expect("REDIS_URL must point at a Redis server (./scripts/test starts one)")
+}
+
+/// Starts the real router on an ephemeral port, with its own Redis key prefix.
+pub async fn spawn_app(db: PgPool) -> TestApp {
+    spawn_app_with_redis(db, &redis_url()).await
+}
+
+pub async fn spawn_app_with_redis(db: PgPool, redis_url: &str) -> TestApp {
+    let redis = berth::startup::connect_redis(redis_url)
+        .await
+        .expect("redis");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = AppState {
+        leptos_options: berth::startup::leptos_options("target/site", addr),
+        db: db.clone(),
+        redis,
+        web: Arc::new(WebSettings {
+            redis_prefix: format!("berth-test:{}:", uuid::Uuid::new_v4()),
+            cookie_security: CookieSecurity::Auto,
+            public_origin: None,
+        }),
+    };
+    let router = berth::api::router(state);
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    TestApp { addr, db }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A browser-like client: keeps cookies, does not follow redirects.
+    pub fn client(&self) -> Client {
+        Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    pub async fn create_user(&self, username: &str, password: &str, role: &str) -> uuid::Uuid {
+        users::create(
+            &self.db,
+            NewUser {
+                username: username.into(),
+                password: password.into(),
+                role: role.into(),
+                ..NewUser::default()
+            },
+        )
+        .await
+        .expect("create user")
+    }
+
+    /// Calls a server function the way the browser does (form-encoded POST).
+    pub async fn call(&self, client: &Client, endpoint: &str, form: &[(&str, &str)]) -> Response {
+        client
+            .post(self.url(&format!("/rpc/{endpoint}")))
+            .header(header::ACCEPT, "application/json")
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn login(&self, client: &Client, username: &str, password: &str) -> Response {
+        self.call(
+            client,
+            "login",
+            &[("username", username), ("password", password)],
+        )
+        .await
+    }
+
+    /// A client signed in as a new user with the given role.
+    pub async fn signed_in(&self, username: &str, role: &str) -> (Client, uuid::Uuid) {
+        let id = self.create_user(username, "password-123", role).await;
+        let client = self.client();
+        let response = self.login(&client, username, "password-123").await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "login failed: {}",
+            response.text().await.unwrap()
+        );
+        (client, id)
+    }
+}
+
+/// The JSON error a failed server function returns.
+pub async fn error_json(response: Response) -> serde_json::Value {
+    let text = response.text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+/// The message of an AppError as serialized (externally tagged enum).
+pub fn message_of(error: &serde_json::Value) -> String {
+    error
+        .as_object()
+        .and_then(|object| object.values().next())
+        .map(|inner| match inner {
+            serde_json::Value::String(text) => text.clone(),
+            other => other
+                .get("message")
+                .and_then(|m| m.as_str())
+                .unwrap_or_default()
+                .to_owned(),
+        })
+        .or_else(|| error.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
