@@ -20,6 +20,55 @@ pub struct Cli {
 pub enum Command {
     /// Run the Berth server: web app, JSON APIs, manager and the local agent.
     Serve(ServeArgs),
+    /// Run an agent on this Docker host, checking in with a Berth server's manager.
+    Agent(AgentArgs),
+    /// Build the session images.
+    Images {
+        #[command(subcommand)]
+        command: ImagesCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// Build session images (desktop, desktop-deluxe, firefox), skipping those up to date.
+    Build {
+        /// Images to build; none or --all builds every one.
+        names: Vec<String>,
+        #[arg(long)]
+        all: bool,
+        /// Folder holding the image definitions.
+        #[arg(long, env = "BERTH_IMAGES_DIR", default_value = "images")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AgentArgs {
+    /// URL of the Berth server whose manager this agent reports to.
+    #[arg(long = "manager", env = "BERTH_MANAGER_URL")]
+    pub manager_url: String,
+    /// The shared agent token (BERTH_AGENT_TOKEN of the server).
+    #[arg(long, env = "BERTH_AGENT_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Name of this agent, unique among agents [default: the host name].
+    #[arg(long, env = "BERTH_AGENT_NAME")]
+    pub name: Option<String>,
+    /// Address of the agent API.
+    #[arg(long, env = "BERTH_AGENT_LISTEN", default_value = "127.0.0.1:7001")]
+    pub listen: SocketAddr,
+    /// URL the manager uses to reach this agent [default: http://<listen>].
+    #[arg(long, env = "BERTH_AGENT_URL")]
+    pub advertise_url: Option<String>,
+    /// Address on which session ports are published.
+    #[arg(long, env = "BERTH_PUBLISH_ADDRESS", default_value = "127.0.0.1")]
+    pub publish_address: String,
+    /// Seconds between check-ins.
+    #[arg(long, env = "BERTH_AGENT_INTERVAL", default_value_t = 5)]
+    pub interval: u64,
+    /// Log format: text or json.
+    #[arg(long, env = "BERTH_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Deserialize)]
@@ -60,6 +109,18 @@ pub struct ServeArgs {
     /// Prefix for every Redis key [default: berth:].
     #[arg(long, env = "BERTH_REDIS_PREFIX")]
     pub redis_prefix: Option<String>,
+    /// Shared token of remote agents (`berth agent --token`) [default: random, local agent only].
+    #[arg(long, env = "BERTH_AGENT_TOKEN", hide_env_values = true)]
+    pub agent_token: Option<String>,
+    /// Seconds between agent check-ins; an agent is offline after three missed [default: 5].
+    #[arg(long, env = "BERTH_AGENT_INTERVAL")]
+    pub agent_interval: Option<u64>,
+    /// Address on which the local agent publishes session ports [default: 127.0.0.1].
+    #[arg(long, env = "BERTH_PUBLISH_ADDRESS")]
+    pub publish_address: Option<String>,
+    /// Do not run an agent inside this server (only remote agents host sessions).
+    #[arg(long, env = "BERTH_NO_LOCAL_AGENT")]
+    pub no_local_agent: bool,
 }
 
 /// The optional file, with the same keys.
@@ -74,6 +135,10 @@ struct FileConfig {
     site_root: Option<String>,
     public_url: Option<String>,
     redis_prefix: Option<String>,
+    agent_token: Option<String>,
+    agent_interval: Option<u64>,
+    publish_address: Option<String>,
+    no_local_agent: Option<bool>,
 }
 
 /// Everything `berth serve` needs, resolved.
@@ -87,6 +152,10 @@ pub struct ServeConfig {
     pub site_root: String,
     pub public_url: Option<url::Url>,
     pub redis_prefix: String,
+    pub agent_token: Option<String>,
+    pub agent_interval: u64,
+    pub publish_address: String,
+    pub local_agent: bool,
 }
 
 impl ServeArgs {
@@ -139,6 +208,17 @@ impl ServeArgs {
                 .redis_prefix
                 .or(file.redis_prefix)
                 .unwrap_or_else(|| "berth:".into()),
+            agent_token: self.agent_token.or(file.agent_token),
+            agent_interval: self
+                .agent_interval
+                .or(file.agent_interval)
+                .unwrap_or(5)
+                .max(1),
+            publish_address: self
+                .publish_address
+                .or(file.publish_address)
+                .unwrap_or_else(|| "127.0.0.1".into()),
+            local_agent: !(self.no_local_agent || file.no_local_agent.unwrap_or(false)),
         })
     }
 }
@@ -172,6 +252,10 @@ mod tests {
             site_root: None,
             public_url: None,
             redis_prefix: None,
+            agent_token: None,
+            agent_interval: None,
+            publish_address: None,
+            no_local_agent: false,
         }
     }
 
@@ -180,7 +264,10 @@ mod tests {
         use clap::CommandFactory;
         let command = Cli::command();
         let serve = command.find_subcommand("serve").unwrap();
-        for arg in serve.get_arguments().filter(|arg| arg.get_id() != "help") {
+        for arg in serve
+            .get_arguments()
+            .filter(|arg| arg.get_id() != "help" && arg.get_id() != "version")
+        {
             assert!(
                 arg.get_env().is_some(),
                 "--{} has no environment variable",

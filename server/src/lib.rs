@@ -1,5 +1,10 @@
 //! The Berth control plane. One module per role; `berth serve` runs them together.
+pub mod agent;
 pub mod api;
 pub mod config;
+pub mod images;
+pub mod manager;
+pub mod protocol;
+pub mod rfb;
 pub mod startup;
 pub mod telemetry;

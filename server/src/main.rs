@@ -1,4 +1,4 @@
-use berth::config::{Cli, Command};
+use berth::config::{AgentArgs, Cli, Command, ImagesCommand};
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -17,6 +17,32 @@ async fn main() -> ExitCode {
                 Err(error) => fail(&error.to_string()),
             }
         }
+        Command::Agent(args) => {
+            berth::telemetry::init(args.log_format);
+            match berth::agent::run(agent_config(args)).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => fail(&error),
+            }
+        }
+        Command::Images {
+            command: ImagesCommand::Build { names, all, dir },
+        } => match berth::images::build(&dir, &names, all).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => fail(&error),
+        },
+    }
+}
+
+fn agent_config(args: AgentArgs) -> berth::agent::AgentConfig {
+    berth::agent::AgentConfig {
+        name: args.name.unwrap_or_else(berth::agent::host_name),
+        manager_url: args.manager_url,
+        token: args.token,
+        listen: args.listen,
+        advertise_url: args.advertise_url,
+        publish_address: args.publish_address,
+        interval: std::time::Duration::from_secs(args.interval.max(1)),
+        start_timeout: std::time::Duration::from_secs(90),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Bringing `berth serve` up: connect, migrate, bootstrap, listen, shut down gracefully.
 use crate::api;
 use crate::config::{mask_password, ServeConfig};
+use crate::manager::{Manager, ManagerConfig, ManagerHandle};
 use app::backend::state::{AppState, CookieSecurity, WebSettings};
 use app::backend::users::FirstAdmin;
 use leptos::prelude::LeptosOptions;
@@ -114,8 +115,45 @@ pub fn web_settings(config: &ServeConfig) -> WebSettings {
     }
 }
 
-/// Connects to everything and builds the shared state; creates the first admin if needed.
-pub async fn prepare(config: &ServeConfig) -> Result<AppState, StartupError> {
+/// A random agent token for a server whose agents are all local.
+fn random_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The manager for a server: its agent token and timings.
+pub fn manager(db: PgPool, agent_token: String, agent_interval: Duration) -> Arc<Manager> {
+    Manager::new(
+        db,
+        ManagerConfig {
+            agent_token,
+            launch_timeout: Duration::from_secs(120),
+            sweep_interval: agent_interval.min(Duration::from_secs(5)),
+        },
+    )
+}
+
+/// The shared state around a database, Redis and manager.
+pub fn app_state(
+    config: &ServeConfig,
+    db: PgPool,
+    redis: ConnectionManager,
+    manager: &Arc<Manager>,
+) -> AppState {
+    AppState {
+        leptos_options: leptos_options(&config.site_root, config.addr),
+        db,
+        redis,
+        web: Arc::new(web_settings(config)),
+        sessions: Arc::new(ManagerHandle(manager.clone())),
+    }
+}
+
+/// Connects to everything and builds the shared state; creates the first admin and the
+/// default images if needed.
+pub async fn prepare(config: &ServeConfig) -> Result<(AppState, Arc<Manager>), StartupError> {
     let db = connect_database(&config.database_url).await?;
     let redis = connect_redis(&config.redis_url).await?;
     match app::backend::users::ensure_first_admin(&db, config.admin_password.clone())
@@ -130,16 +168,27 @@ pub async fn prepare(config: &ServeConfig) -> Result<AppState, StartupError> {
         FirstAdmin::Created => tracing::info!("created the administrator account 'admin'"),
         FirstAdmin::Existing => {}
     }
-    Ok(AppState {
-        leptos_options: leptos_options(&config.site_root, config.addr),
-        db,
-        redis,
-        web: Arc::new(web_settings(config)),
-    })
+    match crate::manager::images::register_defaults(&db).await {
+        Ok(0) => {}
+        Ok(count) => tracing::info!(count, "registered the default workspace images"),
+        Err(source) => {
+            return Err(StartupError::Database {
+                url: mask_password(&config.database_url),
+                source,
+            })
+        }
+    }
+    let token = config.agent_token.clone().unwrap_or_else(random_token);
+    let manager = manager(
+        db.clone(),
+        token,
+        Duration::from_secs(config.agent_interval),
+    );
+    Ok((app_state(config, db, redis, &manager), manager))
 }
 
 pub async fn serve(config: ServeConfig) -> Result<(), StartupError> {
-    let state = prepare(&config).await?;
+    let (state, manager) = prepare(&config).await?;
     let listener = TcpListener::bind(config.addr)
         .await
         .map_err(|source| StartupError::Bind {
@@ -148,17 +197,45 @@ pub async fn serve(config: ServeConfig) -> Result<(), StartupError> {
         })?;
     check_assets(&config.site_root);
     spawn_housekeeping(state.db.clone());
+    manager.spawn_background();
     let addr = listener.local_addr().map_err(StartupError::Serve)?;
+    if config.local_agent {
+        spawn_local_agent(&config, addr, manager.agent_token().to_owned());
+    }
     tracing::info!(%addr, "Berth is listening on http://{addr}");
     axum::serve(
         listener,
-        api::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        api::router(state, manager).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await
     .map_err(StartupError::Serve)?;
     tracing::info!("Berth stopped");
     Ok(())
+}
+
+/// The agent for this server's own host, reporting to this server's manager.
+fn spawn_local_agent(config: &ServeConfig, addr: SocketAddr, token: String) {
+    let manager_host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else {
+        addr.ip().to_string()
+    };
+    let agent = crate::agent::AgentConfig {
+        name: crate::agent::host_name(),
+        manager_url: format!("http://{manager_host}:{}", addr.port()),
+        token,
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        advertise_url: None,
+        publish_address: config.publish_address.clone(),
+        interval: Duration::from_secs(config.agent_interval),
+        start_timeout: Duration::from_secs(90),
+    };
+    tokio::spawn(async move {
+        if let Err(error) = crate::agent::run(agent).await {
+            tracing::error!(%error, "the local agent stopped");
+        }
+    });
 }
 
 /// The UI still renders without the WASM bundle, but nothing is interactive: say so.

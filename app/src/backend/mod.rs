@@ -6,6 +6,8 @@ pub mod auth;
 pub mod cookies;
 pub mod login_limit;
 pub mod password;
+pub mod run_config;
+pub mod sessions;
 pub mod state;
 pub mod users;
 pub mod validate;

@@ -11,6 +11,8 @@ pub struct AppState {
     pub db: PgPool,
     pub redis: ConnectionManager,
     pub web: Arc<WebSettings>,
+    /// The manager, for session launches and destruction.
+    pub sessions: Arc<dyn super::sessions::SessionControl>,
 }
 
 /// Settings of the web front that do not live in the database.

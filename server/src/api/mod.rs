@@ -3,18 +3,25 @@
 mod guard;
 mod health;
 
+use crate::manager::Manager;
 use app::backend::AppState;
 use app::{shell, App};
 use axum::http::{header, HeaderValue};
-use axum::{middleware, routing::get, Router};
+use axum::routing::{get, post};
+use axum::{middleware, Router};
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, manager: Arc<Manager>) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
+    let agents = Router::new()
+        .route("/api/agent/checkin", post(crate::manager::checkin::handle))
+        .with_state(manager);
     Router::new()
+        .merge(agents)
         .route("/api/__healthcheck", get(health::healthcheck))
         .route("/readyz", get(health::readyz))
         .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))

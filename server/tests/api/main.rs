@@ -2,6 +2,7 @@
 //! per test, via #[sqlx::test]) and real Redis (one key prefix per test).
 mod accounts;
 mod admin_users;
+mod docker_sessions;
 mod health;
 mod startup;
 mod support;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 pub struct TestApp {
     pub addr: SocketAddr,
     pub db: PgPool,
+    pub manager: Arc<berth::manager::Manager>,
 }
 
 pub fn redis_url() -> String {
@@ -26,6 +27,11 @@ pub async fn spawn_app_with_redis(db: PgPool, redis_url: &str) -> TestApp {
         .expect("redis");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let manager = berth::startup::manager(
+        db.clone(),
+        "test-agent-token".into(),
+        std::time::Duration::from_secs(1),
+    );
     let state = AppState {
         leptos_options: berth::startup::leptos_options("target/site", addr),
         db: db.clone(),
@@ -35,8 +41,10 @@ pub async fn spawn_app_with_redis(db: PgPool, redis_url: &str) -> TestApp {
             cookie_security: CookieSecurity::Auto,
             public_origin: None,
         }),
+        sessions: Arc::new(berth::manager::ManagerHandle(manager.clone())),
     };
-    let router = berth::api::router(state);
+    manager.spawn_background();
+    let router = berth::api::router(state, manager.clone());
     tokio::spawn(async move {
         axum::serve(
             listener,
@@ -45,7 +53,7 @@ pub async fn spawn_app_with_redis(db: PgPool, redis_url: &str) -> TestApp {
         .await
         .unwrap();
     });
-    TestApp { addr, db }
+    TestApp { addr, db, manager }
 }
 
 impl TestApp {

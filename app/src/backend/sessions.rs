@@ -1,0 +1,13 @@
+//! The boundary between the web app and the manager role (which lives in the server crate):
+//! the app asks for session changes through this trait; the manager implements it.
+use crate::AppError;
+use uuid::Uuid;
+
+#[async_trait::async_trait]
+pub trait SessionControl: Send + Sync + 'static {
+    /// Starts a session of `image_id` for `user_id`; returns its kasm_id at once while the
+    /// launch goes on in the background (its state shows progress).
+    async fn request(&self, user_id: Uuid, image_id: Uuid) -> Result<Uuid, AppError>;
+    /// Destroys a session: its container is removed and it ends in state `deleted`.
+    async fn destroy(&self, kasm_id: Uuid) -> Result<(), AppError>;
+}

@@ -1,0 +1,81 @@
+//! The agent's HTTP API, called by the manager with the shared token.
+use super::docker::{Action, RuntimeError};
+use super::Agent;
+use crate::manager::checkin::{bearer, token_matches};
+use crate::protocol::{CreateSession, CreatedSession};
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, post};
+use axum::{Json, Router};
+use std::sync::Arc;
+use uuid::Uuid;
+
+pub fn router(agent: Arc<Agent>) -> Router {
+    Router::new()
+        .route("/v1/sessions", post(create))
+        .route("/v1/sessions/{kasm_id}", delete(remove))
+        .route("/v1/sessions/{kasm_id}/{action}", post(act))
+        .layer(middleware::from_fn_with_state(agent.clone(), authorize))
+        .with_state(agent)
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (
+        status,
+        Json(crate::protocol::AgentError {
+            error: message.into(),
+        }),
+    )
+        .into_response()
+}
+
+async fn authorize(State(agent): State<Arc<Agent>>, request: Request, next: Next) -> Response {
+    if bearer(request.headers()).is_some_and(|token| token_matches(token, &agent.config.token)) {
+        next.run(request).await
+    } else {
+        error(StatusCode::UNAUTHORIZED, "unknown agent token")
+    }
+}
+
+fn runtime_error(failure: RuntimeError) -> Response {
+    let status = match failure {
+        RuntimeError::NotFound(_) => StatusCode::NOT_FOUND,
+        RuntimeError::ImageMissing(_) => StatusCode::CONFLICT,
+        RuntimeError::Unreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    error(status, failure.to_string())
+}
+
+async fn create(State(agent): State<Arc<Agent>>, Json(spec): Json<CreateSession>) -> Response {
+    match agent.create_session(&spec).await {
+        Ok(created) => (StatusCode::CREATED, Json::<CreatedSession>(created)).into_response(),
+        Err(message) => error(StatusCode::UNPROCESSABLE_ENTITY, message),
+    }
+}
+
+async fn remove(State(agent): State<Arc<Agent>>, Path(kasm_id): Path<Uuid>) -> Response {
+    match agent.runtime.remove_session(kasm_id).await {
+        Ok(removed) => Json(serde_json::json!({ "removed": removed })).into_response(),
+        Err(failure) => runtime_error(failure),
+    }
+}
+
+async fn act(
+    State(agent): State<Arc<Agent>>,
+    Path((kasm_id, action)): Path<(Uuid, String)>,
+) -> Response {
+    let action = match action.as_str() {
+        "pause" => Action::Pause,
+        "resume" => Action::Resume,
+        "stop" => Action::Stop,
+        "start" => Action::Start,
+        other => return error(StatusCode::NOT_FOUND, format!("unknown action {other}")),
+    };
+    match agent.runtime.act(kasm_id, action).await {
+        Ok(()) => Json(serde_json::json!({})).into_response(),
+        Err(failure) => runtime_error(failure),
+    }
+}

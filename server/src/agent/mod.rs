@@ -1,0 +1,306 @@
+//! The agent role: runs on each Docker host, creates and controls session containers, checks
+//! in with the manager, keeps wanted images present, and removes orphans.
+pub mod api;
+pub mod docker;
+pub mod ready;
+
+use crate::protocol::{CheckIn, CheckInReply, CreateSession, CreatedSession};
+use docker::{ContainerRuntime, DockerRuntime};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// Unique name of this agent (shown as the server's hostname).
+    pub name: String,
+    /// Base URL of the manager (the Berth server).
+    pub manager_url: String,
+    pub token: String,
+    /// Where the agent API listens.
+    pub listen: SocketAddr,
+    /// URL the manager uses to reach the agent API (default: from `listen`).
+    pub advertise_url: Option<String>,
+    /// Address session ports are published on.
+    pub publish_address: String,
+    pub interval: Duration,
+    /// How long a session may take to start streaming.
+    pub start_timeout: Duration,
+}
+
+pub struct Agent {
+    pub config: AgentConfig,
+    pub runtime: Arc<dyn ContainerRuntime>,
+    /// Last failed pull per image, so an unreachable registry is not asked every check-in.
+    pull_failures: Mutex<HashMap<String, Instant>>,
+    missing: Mutex<Vec<String>>,
+    /// Images the manager wants here, from the last check-in reply.
+    wanted: Mutex<Vec<String>>,
+}
+
+const PULL_RETRY: Duration = Duration::from_secs(300);
+
+impl Agent {
+    pub fn new(config: AgentConfig, runtime: Arc<dyn ContainerRuntime>) -> Arc<Agent> {
+        Arc::new(Agent {
+            config,
+            runtime,
+            pull_failures: Mutex::default(),
+            missing: Mutex::default(),
+            wanted: Mutex::default(),
+        })
+    }
+
+    /// Where a published session port is reached from this host.
+    fn local_host(&self) -> &str {
+        match self.config.publish_address.as_str() {
+            "0.0.0.0" | "::" => "127.0.0.1",
+            other => other,
+        }
+    }
+
+    /// Creates the container and returns once its desktop streams.
+    pub async fn create_session(&self, spec: &CreateSession) -> Result<CreatedSession, String> {
+        let started = Instant::now();
+        let (container_id, port) = self
+            .runtime
+            .create_session(spec, &self.config.publish_address)
+            .await
+            .map_err(|error| error.to_string())?;
+        let runtime = self.runtime.clone();
+        let id = container_id.clone();
+        let waited = ready::wait_until_streaming(
+            self.local_host(),
+            port,
+            &spec.secret,
+            self.config.start_timeout,
+            || {
+                let runtime = runtime.clone();
+                let id = id.clone();
+                async move {
+                    match runtime.is_running(&id).await {
+                        Ok(true) => None,
+                        Ok(false) => Some(format!(
+                            "the container exited: {}",
+                            runtime.logs_tail(&id).await
+                        )),
+                        Err(error) => Some(error.to_string()),
+                    }
+                }
+            },
+        )
+        .await;
+        match waited {
+            Ok(stream_wait) => {
+                tracing::info!(kasm_id = %spec.kasm_id, port, ?stream_wait, total = ?started.elapsed(), "session streaming");
+                Ok(CreatedSession {
+                    container_id,
+                    host: self.config.publish_address.clone(),
+                    port,
+                })
+            }
+            Err(reason) => {
+                let _ = self.runtime.remove_session(spec.kasm_id).await;
+                Err(reason)
+            }
+        }
+    }
+
+    async fn report(&self, agent_url: &str) -> Result<CheckIn, docker::RuntimeError> {
+        let resources = self.runtime.resources().await?;
+        let sessions = self.runtime.list_sessions().await?;
+        let mut images_present = Vec::new();
+        for name in self.wanted_images().await {
+            if self.runtime.has_image(&name).await? {
+                images_present.push(name);
+            }
+        }
+        Ok(CheckIn {
+            name: self.config.name.clone(),
+            hostname: resources.hostname,
+            agent_url: agent_url.to_owned(),
+            address: self.config.publish_address.clone(),
+            cores: resources.cores,
+            memory: resources.memory,
+            gpus: 0,
+            disk_free: resources.disk_free,
+            sessions,
+            images_present,
+            images_missing: self.missing.lock().await.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            interval_secs: self.config.interval.as_secs().max(1) as u32,
+        })
+    }
+
+    async fn wanted_images(&self) -> Vec<String> {
+        self.wanted.lock().await.clone()
+    }
+
+    /// Removes labelled containers the manager does not know (orphans).
+    pub async fn reconcile(&self, reply: &CheckInReply) {
+        let sessions = match self.runtime.list_sessions().await {
+            Ok(sessions) => sessions,
+            Err(error) => return tracing::warn!(%error, "cannot list session containers"),
+        };
+        for session in sessions {
+            if !reply.known_kasms.contains(&session.kasm_id) {
+                tracing::info!(kasm_id = %session.kasm_id, "removing an orphan session container");
+                if let Err(error) = self.runtime.remove_session(session.kasm_id).await {
+                    tracing::warn!(kasm_id = %session.kasm_id, %error, "could not remove an orphan");
+                }
+            }
+        }
+    }
+
+    /// Pulls wanted images that are not here (when a registry serves them); the rest are
+    /// reported missing.
+    pub async fn ensure_images(&self, wanted: &[String]) {
+        *self.wanted.lock().await = wanted.to_vec();
+        let mut missing = Vec::new();
+        for name in wanted {
+            match self.runtime.has_image(name).await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(image = name, %error, "cannot inspect image");
+                    missing.push(name.clone());
+                    continue;
+                }
+            }
+            let recently_failed = self
+                .pull_failures
+                .lock()
+                .await
+                .get(name)
+                .is_some_and(|at| at.elapsed() < PULL_RETRY);
+            if recently_failed {
+                missing.push(name.clone());
+                continue;
+            }
+            tracing::info!(image = name, "pulling a missing image");
+            match self.runtime.pull_image(name).await {
+                Ok(()) => tracing::info!(image = name, "image pulled"),
+                Err(error) => {
+                    tracing::warn!(image = name, %error, "image missing and cannot be pulled; build it with `berth images build`");
+                    self.pull_failures
+                        .lock()
+                        .await
+                        .insert(name.clone(), Instant::now());
+                    missing.push(name.clone());
+                }
+            }
+        }
+        *self.missing.lock().await = missing;
+    }
+
+    async fn check_in(
+        &self,
+        http: &reqwest::Client,
+        agent_url: &str,
+    ) -> Result<CheckInReply, String> {
+        let report = self
+            .report(agent_url)
+            .await
+            .map_err(|error| error.to_string())?;
+        let response = http
+            .post(format!(
+                "{}/api/agent/checkin",
+                self.config.manager_url.trim_end_matches('/')
+            ))
+            .bearer_auth(&self.config.token)
+            .json(&report)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .map_err(|error| format!("manager {} unreachable: {error}", self.config.manager_url))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            return Err(format!("manager refused the check-in ({status}): {body}"));
+        }
+        response
+            .json()
+            .await
+            .map_err(|error| format!("bad check-in reply: {error}"))
+    }
+}
+
+/// Runs an agent until the process ends: the API server and the check-in loop.
+pub async fn run(config: AgentConfig) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|error| format!("the agent cannot listen on {}: {error}", config.listen))?;
+    let bound = listener.local_addr().map_err(|error| error.to_string())?;
+    let agent_url = config
+        .advertise_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"));
+    let runtime = connect_docker_with_retry(&config.name, config.interval).await;
+    let agent = Agent::new(config, runtime);
+    tracing::info!(name = agent.config.name, %agent_url, manager = agent.config.manager_url, "agent started");
+    let router = api::router(agent.clone());
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            tracing::error!(%error, "the agent API stopped");
+        }
+    });
+    let http = reqwest::Client::new();
+    let mut tick = tokio::time::interval(agent.config.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        tick.tick().await;
+        match agent.check_in(&http, &agent_url).await {
+            Ok(reply) => {
+                if failing {
+                    tracing::info!("check-ins are accepted again");
+                    failing = false;
+                }
+                agent.reconcile(&reply).await;
+                agent.ensure_images(&reply.wanted_images).await;
+            }
+            Err(error) => {
+                if !failing {
+                    tracing::warn!(%error, "check-in failed; retrying every interval");
+                    failing = true;
+                }
+            }
+        }
+    }
+}
+
+/// Docker may be starting or down: say so clearly and keep trying.
+async fn connect_docker_with_retry(name: &str, interval: Duration) -> Arc<dyn ContainerRuntime> {
+    let mut warned = false;
+    loop {
+        match DockerRuntime::connect(name).await {
+            Ok(runtime) => {
+                if warned {
+                    tracing::info!("Docker is reachable again");
+                }
+                return Arc::new(runtime);
+            }
+            Err(error) => {
+                if !warned {
+                    tracing::error!(%error, "the agent needs Docker (is dockerd running? ./scripts/run starts it); retrying");
+                    warned = true;
+                }
+                tokio::time::sleep(interval).await;
+            }
+        }
+    }
+}
+
+/// This machine's host name.
+pub fn host_name() -> String {
+    let mut buffer = [0u8; 256];
+    // SAFETY: the buffer is writable and its length is passed.
+    let result = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
+    if result != 0 {
+        return "localhost".into();
+    }
+    let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
+    String::from_utf8_lossy(&buffer[..end]).into_owned()
+}

@@ -1,0 +1,473 @@
+//! Sessions in real containers: agents (in-process and as `berth agent` processes) against
+//! the real Docker engine and the session images built by images/build.sh.
+use crate::support::{spawn_app, TestApp};
+use berth::agent::{self, AgentConfig};
+use bollard::Docker;
+use sqlx::PgPool;
+use std::net::SocketAddr;
+use std::process::{Child, Command};
+use std::time::Duration;
+use uuid::Uuid;
+
+const TOKEN: &str = "test-agent-token";
+
+fn agent_config(app: &TestApp, name: &str) -> AgentConfig {
+    AgentConfig {
+        name: name.to_owned(),
+        manager_url: app.url(""),
+        token: TOKEN.into(),
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        advertise_url: None,
+        publish_address: "127.0.0.1".into(),
+        interval: Duration::from_secs(1),
+        start_timeout: Duration::from_secs(90),
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", &Uuid::new_v4().simple().to_string()[..8])
+}
+
+/// An agent inside the test process.
+fn start_agent(app: &TestApp, name: &str) -> tokio::task::JoinHandle<()> {
+    let config = agent_config(app, name);
+    tokio::spawn(async move {
+        agent::run(config).await.unwrap();
+    })
+}
+
+/// An agent as its own `berth agent` process; killed when dropped.
+struct AgentProcess(Child);
+
+impl AgentProcess {
+    fn start(app: &TestApp, name: &str) -> AgentProcess {
+        let child = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args([
+                "agent",
+                "--manager",
+                &app.url(""),
+                "--token",
+                TOKEN,
+                "--name",
+                name,
+                "--listen",
+                "127.0.0.1:0",
+                "--interval",
+                "1",
+            ])
+            .spawn()
+            .expect("start berth agent");
+        AgentProcess(child)
+    }
+
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn wait_for<T, F, Fut>(what: &str, seconds: u64, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn server_status(db: &PgPool, name: &str) -> Option<(Uuid, String, Vec<String>)> {
+    sqlx::query_as::<_, (Uuid, String, Vec<String>)>(
+        "SELECT server_id, status, images_present FROM servers WHERE hostname = $1",
+    )
+    .bind(name)
+    .fetch_optional(db)
+    .await
+    .unwrap()
+}
+
+/// Waits until the agent is online and holds every enabled image.
+async fn wait_online_with_images(app: &TestApp, name: &str) -> Uuid {
+    let wanted: Vec<String> = sqlx::query_scalar("SELECT name FROM images WHERE enabled")
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+    wait_for("the agent to check in with its images", 60, || async {
+        match server_status(&app.db, name).await {
+            Some((id, status, present))
+                if status == "online" && wanted.iter().all(|w| present.contains(w)) =>
+            {
+                Some(id)
+            }
+            _ => None,
+        }
+    })
+    .await
+}
+
+async fn image_id(db: &PgPool, friendly_name: &str) -> Uuid {
+    sqlx::query_scalar("SELECT image_id FROM images WHERE friendly_name = $1")
+        .bind(friendly_name)
+        .fetch_one(db)
+        .await
+        .unwrap()
+}
+
+async fn state_of(db: &PgPool, kasm_id: Uuid) -> (String, String) {
+    sqlx::query_as("SELECT operational_status, operational_message FROM kasms WHERE kasm_id = $1")
+        .bind(kasm_id)
+        .fetch_one(db)
+        .await
+        .unwrap()
+}
+
+async fn wait_running(db: &PgPool, kasm_id: Uuid) {
+    wait_for("the session to run", 120, || async {
+        let (status, message) = state_of(db, kasm_id).await;
+        assert_ne!(status, "deleted", "the launch failed: {message}");
+        (status == "running").then_some(())
+    })
+    .await
+}
+
+async fn docker() -> Docker {
+    Docker::connect_with_local_defaults()
+        .unwrap()
+        .negotiate_version()
+        .await
+        .unwrap()
+}
+
+async fn container_of(db: &PgPool, kasm_id: Uuid) -> (String, u16, String) {
+    let (container, port, secret): (String, i32, String) =
+        sqlx::query_as("SELECT container_id, port, session_secret FROM kasms WHERE kasm_id = $1")
+            .bind(kasm_id)
+            .fetch_one(db)
+            .await
+            .unwrap();
+    (container, port as u16, secret)
+}
+
+async fn setup(db: PgPool, agent_name: &str) -> (TestApp, Uuid, tokio::task::JoinHandle<()>) {
+    berth::manager::images::register_defaults(&db)
+        .await
+        .unwrap();
+    let app = spawn_app(db).await;
+    let agent = start_agent(&app, agent_name);
+    let server_id = wait_online_with_images(&app, agent_name).await;
+    (app, server_id, agent)
+}
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn each_default_image_launches_with_its_limits_streams_and_is_destroyed(db: PgPool) {
+    let (app, server_id, agent) = setup(db, &unique("agent")).await;
+    let user = app.create_user("ann", "password-123", "user").await;
+    sqlx::query("UPDATE settings SET value = '5' WHERE name = 'max_kasms_per_user'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let docker = docker().await;
+
+    for (friendly_name, nano_cpus, memory) in [
+        ("Desktop", 1_000_000_000i64, 2i64 << 30),
+        ("Desktop Deluxe", 2_000_000_000, 4 << 30),
+        ("Firefox", 1_000_000_000, 2 << 30),
+    ] {
+        let image = image_id(&app.db, friendly_name).await;
+        let kasm_id = app.manager.request_session(user, image).await.unwrap();
+        wait_running(&app.db, kasm_id).await;
+        let (container, port, secret) = container_of(&app.db, kasm_id).await;
+
+        let inspected = docker.inspect_container(&container, None).await.unwrap();
+        let host = inspected.host_config.unwrap();
+        assert_eq!(host.nano_cpus, Some(nano_cpus), "{friendly_name}");
+        assert_eq!(host.memory, Some(memory), "{friendly_name}");
+        assert_eq!(host.privileged, Some(false));
+        assert_eq!(host.cap_drop, Some(vec!["ALL".to_owned()]));
+        let labels = inspected.config.unwrap().labels.unwrap();
+        assert_eq!(labels["berth.kasm_id"], kasm_id.to_string());
+        assert_eq!(labels["berth.user_id"], user.to_string());
+        assert_eq!(labels["berth.image_id"], image.to_string());
+        let binding = &inspected.network_settings.unwrap().ports.unwrap()["6901/tcp"]
+            .clone()
+            .unwrap()[0];
+        assert_eq!(
+            binding.host_ip.as_deref(),
+            Some("127.0.0.1"),
+            "published beyond loopback"
+        );
+
+        let url = format!("ws://127.0.0.1:{port}/websockify");
+        let frame = berth::rfb::first_framebuffer(
+            &url,
+            &[berth::rfb::session_auth(&secret)],
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{friendly_name}: no framebuffer: {error}"));
+        assert!(
+            frame.width > 0 && frame.height > 0 && frame.rectangles > 0,
+            "{frame:?}"
+        );
+        // Without the session's secret the stream is refused.
+        assert!(
+            berth::rfb::first_framebuffer(&url, &[], Duration::from_secs(10))
+                .await
+                .is_err()
+        );
+
+        app.manager.destroy_session(kasm_id, "test").await.unwrap();
+        assert_eq!(state_of(&app.db, kasm_id).await.0, "deleted");
+        assert!(
+            docker.inspect_container(&container, None).await.is_err(),
+            "{friendly_name}: container left behind"
+        );
+    }
+    let placed: i64 = sqlx::query_scalar("SELECT count(*) FROM kasms WHERE server_id = $1")
+        .bind(server_id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(placed, 3);
+    agent.abort();
+}
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn a_killed_agent_goes_offline_within_three_intervals(db: PgPool) {
+    let app = spawn_app(db).await;
+    let name = unique("doomed");
+    let mut process = AgentProcess::start(&app, &name);
+    wait_for("the agent to come online", 60, || async {
+        server_status(&app.db, &name)
+            .await
+            .filter(|(_, status, _)| status == "online")
+            .map(|_| ())
+    })
+    .await;
+    process.kill();
+    let killed = tokio::time::Instant::now();
+    // Three 1-second intervals, plus one sweep of the manager.
+    wait_for("the agent to go offline", 6, || async {
+        server_status(&app.db, &name)
+            .await
+            .filter(|(_, status, _)| status == "offline")
+            .map(|_| ())
+    })
+    .await;
+    assert!(
+        killed.elapsed() >= Duration::from_secs(2),
+        "marked offline before three intervals passed"
+    );
+}
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn sessions_are_placed_across_two_agents_by_load(db: PgPool) {
+    berth::manager::images::register_defaults(&db)
+        .await
+        .unwrap();
+    let app = spawn_app(db).await;
+    let (first, second) = (unique("left"), unique("right"));
+    let _agents = (
+        AgentProcess::start(&app, &first),
+        AgentProcess::start(&app, &second),
+    );
+    let first_id = wait_online_with_images(&app, &first).await;
+    let second_id = wait_online_with_images(&app, &second).await;
+    // Give each agent room for exactly one Desktop (1 core, 2 GiB).
+    sqlx::query("UPDATE servers SET cores_override = 1, memory_override = $1")
+        .bind(2i64 << 30)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let desktop = image_id(&app.db, "Desktop").await;
+    let ann = app.create_user("ann", "password-123", "user").await;
+    let bob = app.create_user("bob", "password-123", "user").await;
+    let carl = app.create_user("carl", "password-123", "user").await;
+
+    let a = app.manager.request_session(ann, desktop).await.unwrap();
+    let b = app.manager.request_session(bob, desktop).await.unwrap();
+    let servers: Vec<Uuid> =
+        sqlx::query_scalar("SELECT server_id FROM kasms WHERE kasm_id = ANY($1)")
+            .bind(vec![a, b])
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    assert!(
+        servers.contains(&first_id) && servers.contains(&second_id),
+        "both sessions went to one agent"
+    );
+
+    // Both full: the error names each agent and what it lacks.
+    let error = app
+        .manager
+        .request_session(carl, desktop)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("No resources are available"), "{error}");
+    assert!(
+        error.contains(&format!("{first}: short by 1 cores"))
+            && error.contains(&format!("{second}: short by 1 cores")),
+        "{error}"
+    );
+
+    // Draining one and freeing its session makes room only there once undrained.
+    wait_running(&app.db, a).await;
+    wait_running(&app.db, b).await;
+    for kasm in [a, b] {
+        app.manager.destroy_session(kasm, "test").await.unwrap();
+    }
+    sqlx::query("UPDATE servers SET draining = true WHERE server_id = $1")
+        .bind(first_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let c = app.manager.request_session(carl, desktop).await.unwrap();
+    let placed: Uuid = sqlx::query_scalar("SELECT server_id FROM kasms WHERE kasm_id = $1")
+        .bind(c)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(placed, second_id, "a draining agent got a new session");
+    wait_running(&app.db, c).await;
+    app.manager.destroy_session(c, "test").await.unwrap();
+}
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn reconcile_removes_orphans_and_notices_vanished_containers(db: PgPool) {
+    let name = unique("tidy");
+    let (app, _, agent) = setup(db, &name).await;
+    let docker = docker().await;
+
+    // An orphan: labelled as this agent's session, unknown to the manager.
+    let orphan_kasm = Uuid::new_v4();
+    let labels = std::collections::HashMap::from([
+        ("berth.kasm_id".to_owned(), orphan_kasm.to_string()),
+        ("berth.agent".to_owned(), name.clone()),
+    ]);
+    let config = bollard::container::Config {
+        image: Some("berth/debian-base:bookworm".to_owned()),
+        cmd: Some(vec!["sleep".to_owned(), "600".to_owned()]),
+        labels: Some(labels),
+        ..Default::default()
+    };
+    let orphan = docker
+        .create_container::<String, String>(None, config)
+        .await
+        .unwrap();
+    docker
+        .start_container::<String>(&orphan.id, None)
+        .await
+        .unwrap();
+    wait_for("the orphan to be removed", 20, || async {
+        docker
+            .inspect_container(&orphan.id, None)
+            .await
+            .is_err()
+            .then_some(())
+    })
+    .await;
+
+    // A session whose container is removed behind Berth's back ends as deleted.
+    let user = app.create_user("ann", "password-123", "user").await;
+    let kasm_id = app
+        .manager
+        .request_session(user, image_id(&app.db, "Desktop").await)
+        .await
+        .unwrap();
+    wait_running(&app.db, kasm_id).await;
+    let (container, _, _) = container_of(&app.db, kasm_id).await;
+    let remove = bollard::container::RemoveContainerOptions {
+        force: true,
+        ..Default::default()
+    };
+    docker
+        .remove_container(&container, Some(remove))
+        .await
+        .unwrap();
+    wait_for("the vanished session to be marked", 30, || async {
+        let (status, message) = state_of(&app.db, kasm_id).await;
+        (status == "deleted").then_some(message)
+    })
+    .await;
+    assert!(state_of(&app.db, kasm_id).await.1.contains("disappeared"));
+    agent.abort();
+}
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn bad_requests_are_refused_and_change_nothing(db: PgPool) {
+    berth::manager::images::register_defaults(&db)
+        .await
+        .unwrap();
+    let app = spawn_app(db).await;
+    let user = app.create_user("ann", "password-123", "user").await;
+
+    // An unknown image.
+    let error = app
+        .manager
+        .request_session(user, Uuid::new_v4())
+        .await
+        .unwrap_err();
+    assert_eq!(error.status_code(), 404, "{error}");
+
+    // No agent registered: a capacity error saying so.
+    let error = app
+        .manager
+        .request_session(user, image_id(&app.db, "Desktop").await)
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("no agent is registered"),
+        "{error}"
+    );
+
+    // An agent with a wrong token is refused and not recorded.
+    let check_in = serde_json::json!({
+        "name": "intruder", "hostname": "x", "agent_url": "http://127.0.0.1:1", "address": "127.0.0.1",
+        "cores": 4.0, "memory": 1, "gpus": 0, "disk_free": 1, "sessions": [], "images_present": [],
+        "images_missing": [], "version": "0", "interval_secs": 1
+    });
+    let client = reqwest::Client::new();
+    for token in ["wrong", ""] {
+        let response = client
+            .post(app.url("/api/agent/checkin"))
+            .bearer_auth(token)
+            .json(&check_in)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::UNAUTHORIZED);
+    }
+    let malformed = client
+        .post(app.url("/api/agent/checkin"))
+        .bearer_auth(TOKEN)
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), reqwest::StatusCode::BAD_REQUEST);
+    let servers: i64 = sqlx::query_scalar("SELECT count(*) FROM servers")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(servers, 0);
+    let kasms: i64 = sqlx::query_scalar("SELECT count(*) FROM kasms")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(kasms, 0);
+}
