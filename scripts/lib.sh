@@ -382,6 +382,13 @@ berth_build() {
   berth_log "build ($mode): BERTH_BIN=$BERTH_BIN"
 }
 
+# Session images (desktop, desktop-deluxe, firefox): built offline from a
+# Debian base; images/build.sh skips the ones already up to date.
+berth_build_images() {
+  berth_log "images: building the session images (skips those up to date)"
+  "$BERTH_ROOT/images/build.sh" --all
+}
+
 # ---------------------------------------------------------------------------
 # 7. Helpers for starting processes
 # ---------------------------------------------------------------------------

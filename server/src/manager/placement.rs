@@ -205,6 +205,9 @@ mod tests {
     #[test]
     fn an_exact_fit_is_accepted() {
         let exact = agent("x", 2.0, 2 * GIB, 1.0, GIB);
-        assert_eq!(choose(std::slice::from_ref(&exact), 1.0, GIB).unwrap(), exact.server_id);
+        assert_eq!(
+            choose(std::slice::from_ref(&exact), 1.0, GIB).unwrap(),
+            exact.server_id
+        );
     }
 }
