@@ -63,3 +63,30 @@ pub struct Workspace {
     pub image_src: String,
     pub categories: Vec<String>,
 }
+
+/// One of the signed-in user's sessions, as the dashboard and session page show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionView {
+    pub kasm_id: Uuid,
+    pub image_name: String,
+    /// requested, provisioning, starting, running, paused, stopped, deleting, deleted
+    pub status: String,
+    pub message: String,
+    pub progress: i32,
+    pub created: String,
+    /// Seconds until the session expires without keepalive.
+    pub expires_in_secs: i64,
+}
+
+impl SessionView {
+    pub fn is_starting(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            "requested" | "provisioning" | "starting"
+        )
+    }
+
+    pub fn is_over(&self) -> bool {
+        matches!(self.status.as_str(), "deleting" | "deleted")
+    }
+}

@@ -5,6 +5,7 @@ pub mod config;
 pub mod images;
 pub mod manager;
 pub mod protocol;
+pub mod proxy;
 pub mod rfb;
 pub mod startup;
 pub mod telemetry;

@@ -43,6 +43,8 @@ pub struct CheckInReply {
     pub known_kasms: Vec<Uuid>,
     /// Images (enabled, not restricted elsewhere) this agent should hold.
     pub wanted_images: Vec<String>,
+    /// This deployment's id: the agent's containers carry it, and it reconciles only those.
+    pub deployment_id: String,
 }
 
 /// Manager → agent: create and start a session container, and wait until it streams.

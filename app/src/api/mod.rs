@@ -1,9 +1,11 @@
 //! Server functions: the calls the web UI makes. Each is thin; the logic is in `backend`.
 //! Endpoints are fixed (under /rpc/) so the browser and server builds always agree.
 pub mod account;
+pub mod sessions;
 pub mod users;
 pub mod workspaces;
 
 pub use account::*;
+pub use sessions::*;
 pub use users::*;
 pub use workspaces::*;

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod cookies;
 pub mod login_limit;
+pub mod my_sessions;
 pub mod password;
 pub mod run_config;
 pub mod sessions;

@@ -10,4 +10,8 @@ pub trait SessionControl: Send + Sync + 'static {
     async fn request(&self, user_id: Uuid, image_id: Uuid) -> Result<Uuid, AppError>;
     /// Destroys a session: its container is removed and it ends in state `deleted`.
     async fn destroy(&self, kasm_id: Uuid) -> Result<(), AppError>;
+    /// Freezes (true) or thaws (false) a running session's container.
+    async fn set_paused(&self, kasm_id: Uuid, paused: bool) -> Result<(), AppError>;
+    /// Pushes the session's expiration forward by the keepalive window.
+    async fn keepalive(&self, kasm_id: Uuid) -> Result<(), AppError>;
 }

@@ -1,14 +1,73 @@
-use super::layout::Layout;
-use crate::api::list_workspaces;
-use crate::model::Workspace;
+use super::layout::{go_to, Layout};
+use crate::api::{list_workspaces, my_sessions, DeleteSession, LaunchWorkspace, PauseSession};
+use crate::model::{SessionView, Workspace};
 use leptos::prelude::*;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
+    let launch = ServerAction::<LaunchWorkspace>::new();
+    let delete = ServerAction::<DeleteSession>::new();
+    let pause = ServerAction::<PauseSession>::new();
     let workspaces = Resource::new(|| (), |_| list_workspaces());
+    let sessions = Resource::new(
+        move || {
+            (
+                launch.version().get(),
+                delete.version().get(),
+                pause.version().get(),
+            )
+        },
+        |_| my_sessions(),
+    );
+    Effect::new(move |_| {
+        if let Some(Ok(kasm_id)) = launch.value().get() {
+            go_to(&format!("/session/{kasm_id}"));
+        }
+    });
+    let search = RwSignal::new(String::new());
+    let category = RwSignal::new(String::new());
+    let launch_error = move || match launch.value().get() {
+        Some(Err(error)) => Some(error.to_string()),
+        _ => None,
+    };
+    let session_error = move || match (delete.value().get(), pause.value().get()) {
+        (Some(Err(error)), _) | (_, Some(Err(error))) => Some(error.to_string()),
+        _ => None,
+    };
+
     view! {
         <Layout>
-            <h1>"Workspaces"</h1>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match sessions.await {
+                        Ok(list) if !list.is_empty() => view! {
+                            <section class="my-sessions">
+                                <h2>"My sessions"</h2>
+                                <ul class="session-list" id="my-sessions">
+                                    {list.into_iter().map(|session| view! { <SessionRow session delete pause /> }).collect_view()}
+                                </ul>
+                            </section>
+                        }.into_any(),
+                        _ => ().into_any(),
+                    }
+                })}
+            </Transition>
+            {move || session_error().map(|text| view! { <p class="error" role="alert">{text}</p> })}
+
+            <div class="heading-row">
+                <h1>"Workspaces"</h1>
+                <input
+                    type="search"
+                    id="workspace-search"
+                    placeholder="Search workspaces"
+                    aria-label="Search workspaces"
+                    on:input=move |event| search.set(event_target_value(&event))
+                />
+            </div>
+            {move || launch_error().map(|text| view! { <p class="error" role="alert" id="launch-error">{text}</p> })}
+            <Show when=move || launch.pending().get()>
+                <p class="muted" role="status">"Starting your workspace…"</p>
+            </Show>
             <Suspense fallback=|| view! { <p class="muted">"Loading workspaces…"</p> }>
                 {move || Suspend::new(async move {
                     match workspaces.await {
@@ -18,11 +77,38 @@ pub fn DashboardPage() -> impl IntoView {
                                 <p>"No workspace is available to you. An administrator registers workspace images under Admin → Images."</p>
                             </div>
                         }.into_any(),
-                        Ok(list) => view! {
-                            <ul class="tiles" id="workspaces">
-                                {list.into_iter().map(|workspace| view! { <WorkspaceTile workspace /> }).collect_view()}
-                            </ul>
-                        }.into_any(),
+                        Ok(list) => {
+                            let mut categories: Vec<String> = list.iter().flat_map(|w| w.categories.clone()).collect();
+                            categories.sort();
+                            categories.dedup();
+                            let list = StoredValue::new(list);
+                            view! {
+                                <div class="filters" id="categories">
+                                    <button class="chip" class:active=move || category.get().is_empty() on:click=move |_| category.set(String::new())>"All"</button>
+                                    {categories.into_iter().map(|name| {
+                                        let value = name.clone();
+                                        let active = name.clone();
+                                        view! {
+                                            <button class="chip" class:active=move || category.get() == active on:click=move |_| category.set(value.clone())>{name}</button>
+                                        }
+                                    }).collect_view()}
+                                </div>
+                                <ul class="tiles" id="workspaces">
+                                    {move || {
+                                        let needle = search.get().to_lowercase();
+                                        let wanted = category.get();
+                                        list.get_value()
+                                            .into_iter()
+                                            .filter(|w| wanted.is_empty() || w.categories.contains(&wanted))
+                                            .filter(|w| needle.is_empty()
+                                                || w.friendly_name.to_lowercase().contains(&needle)
+                                                || w.description.to_lowercase().contains(&needle))
+                                            .map(|workspace| view! { <WorkspaceTile workspace launch /> })
+                                            .collect_view()
+                                    }}
+                                </ul>
+                            }.into_any()
+                        }
                         Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
                     }
                 })}
@@ -32,18 +118,56 @@ pub fn DashboardPage() -> impl IntoView {
 }
 
 #[component]
-fn WorkspaceTile(workspace: Workspace) -> impl IntoView {
+fn WorkspaceTile(workspace: Workspace, launch: ServerAction<LaunchWorkspace>) -> impl IntoView {
     let thumbnail = (!workspace.image_src.is_empty()).then(|| {
         view! { <img src=workspace.image_src.clone() alt="" loading="lazy" /> }
     });
+    let image_id = workspace.image_id.to_string();
+    let name = workspace.friendly_name.clone();
     view! {
-        <li class="tile" data-image-id=workspace.image_id.to_string()>
+        <li class="tile" data-image-id=workspace.image_id.to_string() data-name=name>
             <div class="thumb">{thumbnail}</div>
             <h3>{workspace.friendly_name}</h3>
             <p class="muted">{workspace.description}</p>
             <p class="tags">
                 {workspace.categories.into_iter().map(|category| view! { <span class="tag">{category}</span> }).collect_view()}
             </p>
+            <button
+                class="primary launch"
+                disabled=move || launch.pending().get()
+                on:click=move |_| {
+                    launch.dispatch(LaunchWorkspace { image_id: image_id.clone() });
+                }
+            >
+                "Launch"
+            </button>
+        </li>
+    }
+}
+
+#[component]
+fn SessionRow(
+    session: SessionView,
+    delete: ServerAction<DeleteSession>,
+    pause: ServerAction<PauseSession>,
+) -> impl IntoView {
+    let id = session.kasm_id.to_string();
+    let paused = session.status == "paused";
+    let (pause_id, delete_id) = (id.clone(), id.clone());
+    view! {
+        <li class="session-row" data-kasm-id=id.clone()>
+            <span class="name">{session.image_name}</span>
+            <span class=format!("state state-{}", session.status)>{session.status.clone()}</span>
+            <span class="muted">{format!("started {}", session.created)}</span>
+            <span class="actions">
+                <a class="button" href=format!("/session/{id}")>{if paused { "Open" } else { "Resume" }}</a>
+                <button class="link" on:click=move |_| {
+                    pause.dispatch(PauseSession { kasm_id: pause_id.clone(), paused: !paused });
+                }>{if paused { "Unpause" } else { "Pause" }}</button>
+                <button class="link danger" on:click=move |_| {
+                    delete.dispatch(DeleteSession { kasm_id: delete_id.clone() });
+                }>"Delete"</button>
+            </span>
         </li>
     }
 }

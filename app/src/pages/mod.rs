@@ -4,12 +4,14 @@ mod admin_users;
 mod dashboard;
 mod layout;
 mod login;
+mod session;
 
 pub use account::AccountPage;
 pub use admin_users::AdminUsersPage;
 pub use dashboard::DashboardPage;
 pub use layout::{Layout, UserResource};
 pub use login::LoginPage;
+pub use session::SessionPage;
 
 use leptos::prelude::*;
 

@@ -16,7 +16,8 @@ pub const STREAM_PORT: &str = "6901/tcp";
 pub const LABEL_KASM: &str = "berth.kasm_id";
 pub const LABEL_USER: &str = "berth.user_id";
 pub const LABEL_IMAGE: &str = "berth.image_id";
-/// The agent that owns a container: each agent reconciles only its own.
+/// The agent (and deployment) that owns a container, "<agent>@<deployment_id>": each agent
+/// reconciles only its own.
 pub const LABEL_AGENT: &str = "berth.agent";
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +57,7 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         &self,
         spec: &CreateSession,
         publish_ip: &str,
+        owner: &str,
     ) -> Result<(String, u16), RuntimeError>;
     /// Removes the session's container (true if there was one).
     async fn remove_session(&self, kasm_id: Uuid) -> Result<bool, RuntimeError>;
@@ -63,7 +65,8 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// Whether the session's container is still running (for launch failure detection).
     async fn is_running(&self, container_id: &str) -> Result<bool, RuntimeError>;
     async fn logs_tail(&self, container_id: &str) -> String;
-    async fn list_sessions(&self) -> Result<Vec<ContainerReport>, RuntimeError>;
+    /// The session containers labelled as `owner`'s.
+    async fn list_sessions(&self, owner: &str) -> Result<Vec<ContainerReport>, RuntimeError>;
     async fn has_image(&self, name: &str) -> Result<bool, RuntimeError>;
     async fn pull_image(&self, name: &str) -> Result<(), RuntimeError>;
     async fn resources(&self) -> Result<HostResources, RuntimeError>;
@@ -71,12 +74,11 @@ pub trait ContainerRuntime: Send + Sync + 'static {
 
 pub struct DockerRuntime {
     docker: Docker,
-    agent_name: String,
 }
 
 impl DockerRuntime {
     /// Connects to the local Docker daemon and agrees on an API version.
-    pub async fn connect(agent_name: &str) -> Result<DockerRuntime, RuntimeError> {
+    pub async fn connect() -> Result<DockerRuntime, RuntimeError> {
         let docker = Docker::connect_with_local_defaults()
             .map_err(|e| RuntimeError::Unreachable(e.to_string()))?;
         let docker = docker
@@ -87,10 +89,7 @@ impl DockerRuntime {
             .ping()
             .await
             .map_err(|e| RuntimeError::Unreachable(e.to_string()))?;
-        Ok(DockerRuntime {
-            docker,
-            agent_name: agent_name.to_owned(),
-        })
+        Ok(DockerRuntime { docker })
     }
 
     fn container_name(kasm_id: Uuid) -> String {
@@ -164,6 +163,7 @@ impl ContainerRuntime for DockerRuntime {
         &self,
         spec: &CreateSession,
         publish_ip: &str,
+        owner: &str,
     ) -> Result<(String, u16), RuntimeError> {
         if !self.has_image(&spec.image).await? {
             return Err(RuntimeError::ImageMissing(spec.image.clone()));
@@ -172,7 +172,7 @@ impl ContainerRuntime for DockerRuntime {
             (LABEL_KASM.to_owned(), spec.kasm_id.to_string()),
             (LABEL_USER.to_owned(), spec.user_id.to_string()),
             (LABEL_IMAGE.to_owned(), spec.image_id.to_string()),
-            (LABEL_AGENT.to_owned(), self.agent_name.clone()),
+            (LABEL_AGENT.to_owned(), owner.to_owned()),
         ]);
         let config = Config {
             image: Some(spec.image.clone()),
@@ -270,13 +270,10 @@ impl ContainerRuntime for DockerRuntime {
         text.trim().to_owned()
     }
 
-    async fn list_sessions(&self) -> Result<Vec<ContainerReport>, RuntimeError> {
+    async fn list_sessions(&self, owner: &str) -> Result<Vec<ContainerReport>, RuntimeError> {
         let filters = HashMap::from([(
             "label".to_owned(),
-            vec![
-                LABEL_KASM.to_owned(),
-                format!("{LABEL_AGENT}={}", self.agent_name),
-            ],
+            vec![LABEL_KASM.to_owned(), format!("{LABEL_AGENT}={owner}")],
         )]);
         let containers = self
             .docker

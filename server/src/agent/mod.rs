@@ -38,6 +38,8 @@ pub struct Agent {
     missing: Mutex<Vec<String>>,
     /// Images the manager wants here, from the last check-in reply.
     wanted: Mutex<Vec<String>>,
+    /// The owner label of this agent's containers, once the manager told its deployment id.
+    owner: Mutex<Option<String>>,
 }
 
 const PULL_RETRY: Duration = Duration::from_secs(300);
@@ -50,6 +52,7 @@ impl Agent {
             pull_failures: Mutex::default(),
             missing: Mutex::default(),
             wanted: Mutex::default(),
+            owner: Mutex::default(),
         })
     }
 
@@ -61,12 +64,21 @@ impl Agent {
         }
     }
 
+    /// The label value marking this agent's containers (known after the first check-in).
+    pub async fn owner(&self) -> Option<String> {
+        self.owner.lock().await.clone()
+    }
+
     /// Creates the container and returns once its desktop streams.
     pub async fn create_session(&self, spec: &CreateSession) -> Result<CreatedSession, String> {
         let started = Instant::now();
+        let owner = self
+            .owner()
+            .await
+            .ok_or("the agent has not checked in yet")?;
         let (container_id, port) = self
             .runtime
-            .create_session(spec, &self.config.publish_address)
+            .create_session(spec, &self.config.publish_address, &owner)
             .await
             .map_err(|error| error.to_string())?;
         let runtime = self.runtime.clone();
@@ -110,7 +122,10 @@ impl Agent {
 
     async fn report(&self, agent_url: &str) -> Result<CheckIn, docker::RuntimeError> {
         let resources = self.runtime.resources().await?;
-        let sessions = self.runtime.list_sessions().await?;
+        let sessions = match self.owner().await {
+            Some(owner) => self.runtime.list_sessions(&owner).await?,
+            None => Vec::new(),
+        };
         let mut images_present = Vec::new();
         for name in self.wanted_images().await {
             if self.runtime.has_image(&name).await? {
@@ -140,7 +155,9 @@ impl Agent {
 
     /// Removes labelled containers the manager does not know (orphans).
     pub async fn reconcile(&self, reply: &CheckInReply) {
-        let sessions = match self.runtime.list_sessions().await {
+        let owner = format!("{}@{}", self.config.name, reply.deployment_id);
+        *self.owner.lock().await = Some(owner.clone());
+        let sessions = match self.runtime.list_sessions(&owner).await {
             Ok(sessions) => sessions,
             Err(error) => return tracing::warn!(%error, "cannot list session containers"),
         };
@@ -237,7 +254,7 @@ pub async fn run(config: AgentConfig) -> Result<(), String> {
         .advertise_url
         .clone()
         .unwrap_or_else(|| format!("http://{bound}"));
-    let runtime = connect_docker_with_retry(&config.name, config.interval).await;
+    let runtime = connect_docker_with_retry(config.interval).await;
     let agent = Agent::new(config, runtime);
     tracing::info!(name = agent.config.name, %agent_url, manager = agent.config.manager_url, "agent started");
     let router = api::router(agent.clone());
@@ -272,10 +289,10 @@ pub async fn run(config: AgentConfig) -> Result<(), String> {
 }
 
 /// Docker may be starting or down: say so clearly and keep trying.
-async fn connect_docker_with_retry(name: &str, interval: Duration) -> Arc<dyn ContainerRuntime> {
+async fn connect_docker_with_retry(interval: Duration) -> Arc<dyn ContainerRuntime> {
     let mut warned = false;
     loop {
-        match DockerRuntime::connect(name).await {
+        match DockerRuntime::connect().await {
             Ok(runtime) => {
                 if warned {
                     tracing::info!("Docker is reachable again");

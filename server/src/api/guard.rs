@@ -51,7 +51,7 @@ pub fn is_cross_site(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
 fn page_access(path: &str) -> Access {
     if path == "/admin" || path.starts_with("/admin/") {
         Access::Admin
-    } else if path == "/" || path == "/account" {
+    } else if path == "/" || path == "/account" || path.starts_with("/session/") {
         Access::User
     } else {
         Access::Anyone

@@ -22,6 +22,7 @@ pub fn router(state: AppState, manager: Arc<Manager>) -> Router {
         .with_state(manager);
     Router::new()
         .merge(agents)
+        .merge(crate::proxy::router())
         .route("/api/__healthcheck", get(health::healthcheck))
         .route("/readyz", get(health::readyz))
         .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))

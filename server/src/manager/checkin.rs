@@ -127,10 +127,16 @@ pub async fn record(db: &PgPool, report: &CheckIn) -> Result<CheckInReply, sqlx:
     )
     .fetch_all(db)
     .await?;
+    let deployment_id =
+        sqlx::query_scalar!("SELECT value #>> '{}' FROM settings WHERE name = 'deployment_id'")
+            .fetch_one(db)
+            .await?
+            .unwrap_or_default();
     Ok(CheckInReply {
         server_id,
         known_kasms,
         wanted_images,
+        deployment_id,
     })
 }
 

@@ -393,6 +393,49 @@ impl Manager {
         Ok(())
     }
 
+    /// Pauses or resumes a session's container through its agent.
+    pub async fn set_paused(&self, kasm_id: Uuid, paused: bool) -> Result<(), AppError> {
+        let (from, to, action, message) = if paused {
+            ("running", "paused", "pause", "Paused")
+        } else {
+            ("paused", "running", "resume", "Running")
+        };
+        let row = sqlx::query!(
+            "SELECT server_id, operational_status FROM kasms WHERE kasm_id = $1",
+            kasm_id
+        )
+        .fetch_optional(&self.db)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| AppError::NotFound(format!("No session {kasm_id}.")))?;
+        if row.operational_status != from {
+            return Err(AppError::Invalid {
+                field: None,
+                message: format!(
+                    "The session is {}; only a {from} session can be {to}.",
+                    row.operational_status
+                ),
+            });
+        }
+        let server_id = row
+            .server_id
+            .ok_or_else(|| AppError::Unavailable("The session has no agent.".into()))?;
+        let (agent_url, hostname) = self.agent_of(server_id).await?;
+        let response = self
+            .http
+            .post(format!("{agent_url}/v1/sessions/{kasm_id}/{action}"))
+            .bearer_auth(&self.config.agent_token)
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(|error| {
+                AppError::Unavailable(format!("agent {hostname} did not answer: {error}"))
+            })?;
+        agent_reply::<serde_json::Value>(response, &hostname).await?;
+        self.set_state(kasm_id, &[from], to, message, 100).await?;
+        Ok(())
+    }
+
     /// Pushes the session's expiration forward by the keepalive window.
     pub async fn keepalive(&self, kasm_id: Uuid) -> Result<(), AppError> {
         let window = app::backend::users::setting_i64(&self.db, "keepalive_seconds", 3600).await;
@@ -455,5 +498,13 @@ impl SessionControl for ManagerHandle {
 
     async fn destroy(&self, kasm_id: Uuid) -> Result<(), AppError> {
         self.0.destroy_session(kasm_id, "Deleted.").await
+    }
+
+    async fn set_paused(&self, kasm_id: Uuid, paused: bool) -> Result<(), AppError> {
+        self.0.set_paused(kasm_id, paused).await
+    }
+
+    async fn keepalive(&self, kasm_id: Uuid) -> Result<(), AppError> {
+        self.0.keepalive(kasm_id).await
     }
 }

@@ -354,11 +354,34 @@ async fn reconcile_removes_orphans_and_notices_vanished_containers(db: PgPool) {
     let docker = docker().await;
 
     // An orphan: labelled as this agent's session, unknown to the manager.
+    let deployment: String =
+        sqlx::query_scalar("SELECT value #>> '{}' FROM settings WHERE name = 'deployment_id'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
     let orphan_kasm = Uuid::new_v4();
     let labels = std::collections::HashMap::from([
         ("berth.kasm_id".to_owned(), orphan_kasm.to_string()),
-        ("berth.agent".to_owned(), name.clone()),
+        ("berth.agent".to_owned(), format!("{name}@{deployment}")),
     ]);
+    // Another deployment's container on the same host, which this agent must leave alone.
+    let foreign_labels = std::collections::HashMap::from([
+        ("berth.kasm_id".to_owned(), Uuid::new_v4().to_string()),
+        (
+            "berth.agent".to_owned(),
+            format!("{name}@another-deployment"),
+        ),
+    ]);
+    let foreign_config = bollard::container::Config {
+        image: Some("berth/debian-base:bookworm".to_owned()),
+        cmd: Some(vec!["sleep".to_owned(), "600".to_owned()]),
+        labels: Some(foreign_labels),
+        ..Default::default()
+    };
+    let foreign = docker
+        .create_container::<String, String>(None, foreign_config)
+        .await
+        .unwrap();
     let config = bollard::container::Config {
         image: Some("berth/debian-base:bookworm".to_owned()),
         cmd: Some(vec!["sleep".to_owned(), "600".to_owned()]),
@@ -381,6 +404,18 @@ async fn reconcile_removes_orphans_and_notices_vanished_containers(db: PgPool) {
             .then_some(())
     })
     .await;
+    assert!(
+        docker.inspect_container(&foreign.id, None).await.is_ok(),
+        "another deployment's container was removed"
+    );
+    let remove = bollard::container::RemoveContainerOptions {
+        force: true,
+        ..Default::default()
+    };
+    docker
+        .remove_container(&foreign.id, Some(remove))
+        .await
+        .unwrap();
 
     // A session whose container is removed behind Berth's back ends as deleted.
     let user = app.create_user("ann", "password-123", "user").await;
@@ -470,4 +505,111 @@ async fn bad_requests_are_refused_and_change_nothing(db: PgPool) {
         .await
         .unwrap();
     assert_eq!(kasms, 0);
+}
+
+/// Signs in and returns the `berth_session=...` cookie pair.
+async fn session_cookie(app: &TestApp, username: &str) -> String {
+    let response = app.login(&app.client(), username, "password-123").await;
+    let cookie = response.headers()[reqwest::header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn the_proxy_lets_only_the_owner_reach_the_desktop(db: PgPool) {
+    let (app, _, agent) = setup(db, &unique("proxy")).await;
+    let owner = app.create_user("ann", "password-123", "user").await;
+    app.create_user("bob", "password-123", "admin").await;
+    let kasm_id = app
+        .manager
+        .request_session(owner, image_id(&app.db, "Desktop").await)
+        .await
+        .unwrap();
+    wait_running(&app.db, kasm_id).await;
+    let (ann, bob) = (
+        session_cookie(&app, "ann").await,
+        session_cookie(&app, "bob").await,
+    );
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = app.url(&format!("/desktop/{kasm_id}/vnc.html"));
+
+    let get = |cookie: Option<String>, url: String| {
+        let request = http.get(url);
+        let request = match cookie {
+            Some(cookie) => request.header("cookie", cookie),
+            None => request,
+        };
+        async move { request.send().await.unwrap() }
+    };
+    let mine = get(Some(ann.clone()), page.clone()).await;
+    assert_eq!(mine.status(), 200);
+    assert!(mine.text().await.unwrap().contains("noVNC"));
+    assert_eq!(get(None, page.clone()).await.status(), 401);
+    assert_eq!(
+        get(Some(bob.clone()), page.clone()).await.status(),
+        403,
+        "even an admin is not the owner"
+    );
+    assert_eq!(
+        get(
+            Some(ann.clone()),
+            app.url(&format!("/desktop/{}/vnc.html", Uuid::new_v4()))
+        )
+        .await
+        .status(),
+        404
+    );
+    assert_eq!(
+        get(
+            Some(ann.clone()),
+            app.url(&format!("/desktop/{kasm_id}/x%2F..%2F..%2Fetc%2Fpasswd"))
+        )
+        .await
+        .status(),
+        400
+    );
+
+    // The websocket: the owner from Berth's own origin streams; anyone else is refused.
+    let url = format!("ws://{}/desktop/{kasm_id}/websockify", app.addr);
+    let origin = format!("http://{}", app.addr);
+    let frame = berth::rfb::first_framebuffer(
+        &url,
+        &[("cookie", ann.clone()), ("origin", origin.clone())],
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("the owner gets the desktop through the proxy");
+    assert!(frame.width > 0 && frame.rectangles > 0);
+    for (who, headers) in [
+        (
+            "another user",
+            vec![("cookie", bob.clone()), ("origin", origin.clone())],
+        ),
+        ("anonymous", vec![("origin", origin.clone())]),
+        (
+            "another origin",
+            vec![
+                ("cookie", ann.clone()),
+                ("origin", "http://evil.example".to_owned()),
+            ],
+        ),
+        ("no origin", vec![("cookie", ann.clone())]),
+    ] {
+        let refused = berth::rfb::first_framebuffer(&url, &headers, Duration::from_secs(10)).await;
+        let error = refused.expect_err(who);
+        assert!(
+            error.contains("401") || error.contains("403"),
+            "{who}: {error}"
+        );
+    }
+
+    // Once deleted, the desktop is gone for its owner too.
+    app.manager.destroy_session(kasm_id, "test").await.unwrap();
+    assert_eq!(get(Some(ann), page).await.status(), 409);
+    agent.abort();
 }

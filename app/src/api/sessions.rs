@@ -1,0 +1,110 @@
+//! The signed-in user's sessions: launch, watch, keep alive, pause, resume, delete.
+use crate::model::SessionView;
+use crate::AppError;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+mod owned {
+    use crate::backend::{self, my_sessions};
+    use crate::model::{CurrentUser, SessionView};
+    use crate::AppError;
+
+    /// The signed-in user and their session `kasm_id` (or the error to answer).
+    pub async fn session(kasm_id: &str) -> Result<(CurrentUser, SessionView), AppError> {
+        let user = backend::auth::require_user().await?;
+        let kasm_id = backend::validate::uuid("kasm_id", kasm_id)?;
+        let session = my_sessions::get(&backend::app_state().db, user.user_id, kasm_id).await?;
+        Ok((user, session))
+    }
+}
+
+/// Starts a session of a workspace; answers its kasm_id at once.
+#[server(prefix = "/rpc", endpoint = "sessions/launch")]
+pub async fn launch_workspace(image_id: String) -> Result<String, AppError> {
+    use crate::backend;
+    backend::respond(
+        async {
+            let user = backend::auth::require_user().await?;
+            let image_id = backend::validate::uuid("image_id", &image_id)?;
+            let state = backend::app_state();
+            let kasm_id = state.sessions.request(user.user_id, image_id).await?;
+            backend::audit::ok(
+                &state.db,
+                user.user_id,
+                "launch_session",
+                kasm_id.to_string(),
+            )
+            .await;
+            Ok(kasm_id.to_string())
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc", endpoint = "sessions/status")]
+pub async fn session_status(kasm_id: String) -> Result<SessionView, AppError> {
+    crate::backend::respond(owned::session(&kasm_id).await.map(|(_, session)| session))
+}
+
+#[server(prefix = "/rpc", endpoint = "sessions/mine")]
+pub async fn my_sessions() -> Result<Vec<SessionView>, AppError> {
+    use crate::backend;
+    backend::respond(
+        async {
+            let user = backend::auth::require_user().await?;
+            backend::my_sessions::list(&backend::app_state().db, user.user_id).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc", endpoint = "sessions/delete")]
+pub async fn delete_session(kasm_id: String) -> Result<(), AppError> {
+    use crate::backend;
+    backend::respond(
+        async {
+            let (user, session) = owned::session(&kasm_id).await?;
+            let state = backend::app_state();
+            state.sessions.destroy(session.kasm_id).await?;
+            backend::audit::ok(
+                &state.db,
+                user.user_id,
+                "delete_session",
+                session.kasm_id.to_string(),
+            )
+            .await;
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc", endpoint = "sessions/pause")]
+pub async fn pause_session(kasm_id: String, paused: bool) -> Result<(), AppError> {
+    use crate::backend;
+    backend::respond(
+        async {
+            let (_, session) = owned::session(&kasm_id).await?;
+            backend::app_state()
+                .sessions
+                .set_paused(session.kasm_id, paused)
+                .await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc", endpoint = "sessions/keepalive")]
+pub async fn keepalive(kasm_id: String) -> Result<(), AppError> {
+    use crate::backend;
+    backend::respond(
+        async {
+            let (_, session) = owned::session(&kasm_id).await?;
+            backend::app_state()
+                .sessions
+                .keepalive(session.kasm_id)
+                .await
+        }
+        .await,
+    )
+}

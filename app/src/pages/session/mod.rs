@@ -1,0 +1,259 @@
+//! The session page: the desktop filling the window, a control panel beside it, progress while
+//! it starts, and a clear message when it ends or the connection drops.
+mod browser;
+
+use crate::api::{keepalive, session_status, DeleteSession, PauseSession};
+use crate::model::SessionView;
+use crate::pages::layout::go_to;
+use crate::AppError;
+use browser::FrameMessage;
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use std::time::Duration;
+
+fn format_left(seconds: i64) -> String {
+    let (hours, minutes) = (seconds / 3600, (seconds % 3600) / 60);
+    if hours > 0 {
+        format!("{hours} h {minutes:02} min")
+    } else {
+        format!("{minutes} min")
+    }
+}
+
+#[component]
+pub fn SessionPage() -> impl IntoView {
+    let params = use_params_map();
+    let kasm_id = params.read_untracked().get("kasm_id").unwrap_or_default();
+    let first = Resource::new(
+        {
+            let kasm_id = kasm_id.clone();
+            move || kasm_id.clone()
+        },
+        session_status,
+    );
+    view! {
+        <Transition fallback=|| view! { <main class="centered"><p class="muted">"Loading the session…"</p></main> }>
+            {
+                let kasm_id = kasm_id.clone();
+                move || {
+                    let kasm_id = kasm_id.clone();
+                    Suspend::new(async move {
+                        match first.await {
+                            Ok(session) => view! { <LiveSession kasm_id session /> }.into_any(),
+                            Err(error) => view! { <SessionProblem error /> }.into_any(),
+                        }
+                    })
+                }
+            }
+        </Transition>
+    }
+}
+
+#[component]
+fn SessionProblem(error: AppError) -> impl IntoView {
+    let text = match error {
+        AppError::Forbidden => "This session belongs to someone else.".to_owned(),
+        AppError::NotFound(_) => "There is no such session.".to_owned(),
+        other => other.to_string(),
+    };
+    view! {
+        <main class="centered">
+            <div class="card" id="session-problem">
+                <h1>"Session unavailable"</h1>
+                <p>{text}</p>
+                <a href="/">"Back to your workspaces"</a>
+            </div>
+        </main>
+    }
+}
+
+#[component]
+fn LiveSession(kasm_id: String, session: SessionView) -> impl IntoView {
+    let current = RwSignal::new(session);
+    let connected = RwSignal::new(true);
+    let panel_open = RwSignal::new(false);
+    let clipboard = RwSignal::new(String::new());
+    let delete = ServerAction::<DeleteSession>::new();
+    let pause = ServerAction::<PauseSession>::new();
+    let kasm = StoredValue::new(kasm_id);
+
+    // Poll the state: quickly while starting, slowly afterwards (to notice expiry or deletion).
+    let refresh = move || {
+        leptos::task::spawn_local(async move {
+            match session_status(kasm.get_value()).await {
+                Ok(session) => current.set(session),
+                Err(AppError::NotFound(_)) => current.update(|s| s.status = "deleted".into()),
+                Err(_) => {}
+            }
+        })
+    };
+    Effect::new(move |_| {
+        let handle = set_interval_with_handle(
+            move || {
+                let starting = current.get_untracked().is_starting();
+                let seconds = js_seconds();
+                if starting || seconds.is_multiple_of(10) {
+                    refresh();
+                }
+            },
+            Duration::from_secs(1),
+        );
+        on_cleanup(move || {
+            if let Ok(handle) = handle {
+                handle.clear();
+            }
+        });
+    });
+    // Keepalive while the tab is open.
+    Effect::new(move |_| {
+        let handle = set_interval_with_handle(
+            move || {
+                if current.get_untracked().status == "running" {
+                    leptos::task::spawn_local(async move {
+                        let _ = keepalive(kasm.get_value()).await;
+                    });
+                }
+            },
+            Duration::from_secs(60),
+        );
+        on_cleanup(move || {
+            if let Ok(handle) = handle {
+                handle.clear();
+            }
+        });
+    });
+    // Ticking the time left locally between refreshes.
+    Effect::new(move |_| {
+        let handle = set_interval_with_handle(
+            move || current.update(|s| s.expires_in_secs = (s.expires_in_secs - 1).max(0)),
+            Duration::from_secs(1),
+        );
+        on_cleanup(move || {
+            if let Ok(handle) = handle {
+                handle.clear();
+            }
+        });
+    });
+    Effect::new(move |_| {
+        browser::listen(move |message| match message {
+            FrameMessage::Connected => connected.set(true),
+            FrameMessage::Disconnected => {
+                connected.set(false);
+                refresh();
+            }
+            FrameMessage::Clipboard { text } => clipboard.set(text),
+            _ => {}
+        });
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = delete.value().get() {
+            go_to("/");
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = pause.value().get() {
+            refresh();
+        }
+    });
+
+    let frame_src = format!("/viewer.html?kasm={}", kasm.get_value());
+    let status = move || current.get().status;
+    view! {
+        <div class="session-page" id="session-page" data-status=status>
+            {move || {
+                let session = current.get();
+                if session.is_starting() {
+                    view! {
+                        <main class="centered">
+                            <div class="card launch-progress" id="launch-progress">
+                                <h1>{format!("Starting {}", session.image_name)}</h1>
+                                <progress max="100" value=session.progress></progress>
+                                <p class="muted">{session.message.clone()}</p>
+                            </div>
+                        </main>
+                    }.into_any()
+                } else if session.is_over() {
+                    view! {
+                        <main class="centered">
+                            <div class="card" id="session-ended">
+                                <h1>"This session has ended"</h1>
+                                <p>{session.message.clone()}</p>
+                                <a class="button" href="/">"Back to your workspaces"</a>
+                            </div>
+                        </main>
+                    }.into_any()
+                } else if session.status == "paused" {
+                    view! {
+                        <main class="centered">
+                            <div class="card" id="session-paused">
+                                <h1>"Paused"</h1>
+                                <p>"The desktop is frozen until you resume it."</p>
+                                <button class="primary" on:click=move |_| {
+                                    pause.dispatch(PauseSession { kasm_id: kasm.get_value(), paused: false });
+                                }>"Resume"</button>
+                            </div>
+                        </main>
+                    }.into_any()
+                } else {
+                    ().into_any()
+                }
+            }}
+            <Show when=move || status() == "running">
+                <div class="session-view" id=browser::VIEW_ID>
+                    <iframe id=browser::FRAME_ID src=frame_src.clone() title="Desktop" allow="clipboard-read; clipboard-write; fullscreen"></iframe>
+                    <Show when=move || !connected.get()>
+                        <div class="overlay" id="disconnected">
+                            <div class="card">
+                                <h2>"The connection to the desktop dropped"</h2>
+                                <p class="muted">"Your session keeps running. Reconnect to pick up where you left off."</p>
+                                <button class="primary" id="reconnect" on:click=move |_| {
+                                    connected.set(true);
+                                    browser::send(&FrameMessage::Reconnect);
+                                }>"Reconnect"</button>
+                            </div>
+                        </div>
+                    </Show>
+                </div>
+            </Show>
+            <aside class="control-panel" class:open=move || panel_open.get() id="control-panel">
+                <button class="panel-toggle" id="panel-toggle" title="Control panel" on:click=move |_| panel_open.update(|open| *open = !*open)>
+                    {move || if panel_open.get() { "›" } else { "‹" }}
+                </button>
+                <div class="panel-body">
+                    <h2>{move || current.get().image_name}</h2>
+                    <p class="muted" id="time-left">{move || format!("Time left: {}", format_left(current.get().expires_in_secs))}</p>
+                    <button class="panel-button" id="fullscreen" on:click=move |_| browser::fullscreen()>"Full screen"</button>
+                    <label for="clipboard">"Clipboard"</label>
+                    <textarea id="clipboard" rows="4" prop:value=move || clipboard.get() on:input=move |event| clipboard.set(event_target_value(&event))></textarea>
+                    <button class="panel-button" id="send-clipboard" on:click=move |_| {
+                        browser::send(&FrameMessage::Paste { text: clipboard.get_untracked() });
+                        browser::send(&FrameMessage::Focus);
+                    }>"Send to the desktop"</button>
+                    <p class="muted small">"Text copied in the desktop appears here."</p>
+                    <a class="panel-button" href="/" id="back">"Back to workspaces"</a>
+                    <button class="panel-button danger" id="delete-session" on:click=move |_| {
+                        delete.dispatch(DeleteSession { kasm_id: kasm.get_value() });
+                    }>"Delete session"</button>
+                    {move || match delete.value().get() {
+                        Some(Err(error)) => Some(view! { <p class="error">{error.to_string()}</p> }),
+                        _ => None,
+                    }}
+                </div>
+            </aside>
+        </div>
+    }
+}
+
+/// Whole seconds of the browser's clock (for coarse periodic work).
+fn js_seconds() -> u64 {
+    #[cfg(feature = "hydrate")]
+    {
+        (leptos::prelude::window()
+            .performance()
+            .map(|p| p.now())
+            .unwrap_or(0.0)
+            / 1000.0) as u64
+    }
+    #[cfg(not(feature = "hydrate"))]
+    0
+}

@@ -1,0 +1,165 @@
+//! Which container a request may reach, and whether the asker may reach it.
+use app::model::CurrentUser;
+use axum::http::StatusCode;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// A session's container endpoint, as the manager registered it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub owner: Uuid,
+    pub status: String,
+    pub host: String,
+    pub port: Option<u16>,
+    pub secret: String,
+}
+
+pub async fn lookup(db: &PgPool, kasm_id: Uuid) -> Result<Option<Target>, sqlx::Error> {
+    let row = sqlx::query!(
+        "SELECT user_id, operational_status, hostname, port, session_secret FROM kasms WHERE kasm_id = $1",
+        kasm_id
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|row| Target {
+        owner: row.user_id,
+        status: row.operational_status,
+        host: row.hostname,
+        port: row.port.and_then(|port| u16::try_from(port).ok()),
+        secret: row.session_secret,
+    }))
+}
+
+/// Anonymous: 401 (whether or not the session exists). Not the owner: 403. Unknown: 404.
+/// Not running: 409.
+pub fn authorize(
+    user: Option<&CurrentUser>,
+    target: Option<Target>,
+) -> Result<Target, (StatusCode, &'static str)> {
+    let user = user.ok_or((StatusCode::UNAUTHORIZED, "Please sign in."))?;
+    let target = target.ok_or((StatusCode::NOT_FOUND, "No such session."))?;
+    if target.owner != user.user_id {
+        return Err((
+            StatusCode::FORBIDDEN,
+            "This session belongs to someone else.",
+        ));
+    }
+    if target.status != "running" || target.port.is_none() || target.host.is_empty() {
+        return Err((StatusCode::CONFLICT, "The session is not running."));
+    }
+    Ok(target)
+}
+
+/// The path below the session prefix, as forwarded: decoded segments must not climb (`..`),
+/// and backslashes or control characters are refused.
+pub fn clean_path(rest: &str) -> Option<String> {
+    let decoded = percent_decode(rest)?;
+    if decoded.contains('\\') || decoded.chars().any(|c| c.is_control()) {
+        return None;
+    }
+    if decoded
+        .split('/')
+        .any(|segment| segment == ".." || segment == ".")
+    {
+        return None;
+    }
+    Some(format!("/{}", rest.trim_start_matches('/')))
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    let decoded = String::from_utf8(out).ok()?;
+    // Decode twice: a doubly encoded "%252e%252e" must not slip through either.
+    if decoded.contains('%') && decoded != text {
+        return percent_decode(&decoded);
+    }
+    Some(decoded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::model::Role;
+
+    fn user(id: Uuid) -> CurrentUser {
+        CurrentUser {
+            user_id: id,
+            username: "u".into(),
+            role: Role::Admin,
+        }
+    }
+
+    fn target(owner: Uuid, status: &str) -> Target {
+        Target {
+            owner,
+            status: status.into(),
+            host: "127.0.0.1".into(),
+            port: Some(1),
+            secret: "s".into(),
+        }
+    }
+
+    #[test]
+    fn only_the_owner_reaches_a_running_session() {
+        let owner = Uuid::new_v4();
+        assert!(authorize(Some(&user(owner)), Some(target(owner, "running"))).is_ok());
+        assert_eq!(
+            authorize(None, Some(target(owner, "running")))
+                .unwrap_err()
+                .0,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            authorize(None, None).unwrap_err().0,
+            StatusCode::UNAUTHORIZED
+        );
+        // Even an administrator is not the owner.
+        assert_eq!(
+            authorize(Some(&user(Uuid::new_v4())), Some(target(owner, "running")))
+                .unwrap_err()
+                .0,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            authorize(Some(&user(owner)), None).unwrap_err().0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            authorize(Some(&user(owner)), Some(target(owner, "paused")))
+                .unwrap_err()
+                .0,
+            StatusCode::CONFLICT
+        );
+    }
+
+    #[test]
+    fn paths_cannot_climb_out() {
+        assert_eq!(clean_path("vnc.html").as_deref(), Some("/vnc.html"));
+        assert_eq!(clean_path("core/rfb.js").as_deref(), Some("/core/rfb.js"));
+        assert_eq!(clean_path("").as_deref(), Some("/"));
+        for bad in [
+            "../etc/passwd",
+            "a/../../b",
+            "%2e%2e/x",
+            "%252e%252e/x",
+            "a\\..\\b",
+            "a/./b",
+            "%00",
+            "%zz",
+        ] {
+            assert!(clean_path(bad).is_none(), "{bad}");
+        }
+    }
+}
