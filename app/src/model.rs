@@ -90,3 +90,69 @@ impl SessionView {
         matches!(self.status.as_str(), "deleting" | "deleted")
     }
 }
+
+/// Someone watching a shared session, as its owner sees them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ViewerRow {
+    pub user_id: Uuid,
+    pub username: String,
+    pub has_control: bool,
+    pub joined: String,
+}
+
+/// The owner's view of a session's sharing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SharingView {
+    pub allowed: bool,
+    /// Set while sharing is on.
+    pub share_id: Option<String>,
+    pub viewers: Vec<ViewerRow>,
+}
+
+/// What a viewer gets on joining a shared session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JoinedSession {
+    pub kasm_id: Uuid,
+    pub owner: String,
+    pub image_name: String,
+    pub status: String,
+    pub has_control: bool,
+}
+
+/// One chat message of a session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub id: i64,
+    pub user: String,
+    pub text: String,
+    pub sent: String,
+}
+
+/// What the server sends on a chat socket (JSON, tagged by "type").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ChatEvent {
+    /// The latest messages, on joining.
+    History {
+        messages: Vec<ChatMessage>,
+    },
+    Message {
+        message: ChatMessage,
+    },
+    /// Who is connected now.
+    Presence {
+        users: Vec<String>,
+    },
+    /// Addressed to one participant: why their message was not posted.
+    Error {
+        message: String,
+    },
+    /// The participant lost access (link revoked, removed, session over).
+    Ended,
+}
+
+/// What a participant sends on a chat socket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatPost {
+    pub text: String,
+}

@@ -7,5 +7,6 @@ pub mod manager;
 pub mod protocol;
 pub mod proxy;
 pub mod rfb;
+pub mod share;
 pub mod startup;
 pub mod telemetry;

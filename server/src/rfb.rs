@@ -52,9 +52,80 @@ pub async fn first_framebuffer(
     headers: &[(&str, String)],
     timeout: Duration,
 ) -> Result<Framebuffer, String> {
-    tokio::time::timeout(timeout, handshake(url, headers))
+    Session::open(url, headers, timeout)
         .await
-        .map_err(|_| format!("no framebuffer within {}s", timeout.as_secs()))?
+        .map(|session| session.frame)
+}
+
+/// A connected RFB client that can also send input (for tests and tools).
+pub struct Session {
+    reader: Reader,
+    pub frame: Framebuffer,
+}
+
+/// X keysyms used by `type_text` and key chords.
+pub const KEY_RETURN: u32 = 0xff0d;
+pub const KEY_CONTROL: u32 = 0xffe3;
+pub const KEY_ALT: u32 = 0xffe9;
+
+impl Session {
+    /// Connects, shakes hands and waits for the first framebuffer update.
+    pub async fn open(
+        url: &str,
+        headers: &[(&str, String)],
+        timeout: Duration,
+    ) -> Result<Session, String> {
+        tokio::time::timeout(timeout, handshake(url, headers))
+            .await
+            .map_err(|_| format!("no framebuffer within {}s", timeout.as_secs()))?
+            .map(|(reader, frame)| Session { reader, frame })
+    }
+
+    pub async fn send_raw(&mut self, bytes: Vec<u8>) -> Result<(), String> {
+        self.reader.send(bytes).await
+    }
+
+    pub async fn key(&mut self, keysym: u32, down: bool) -> Result<(), String> {
+        let mut message = vec![4, down as u8, 0, 0];
+        message.extend_from_slice(&keysym.to_be_bytes());
+        self.send_raw(message).await
+    }
+
+    /// Presses `key` while holding `modifiers`.
+    pub async fn chord(&mut self, modifiers: &[u32], key: u32) -> Result<(), String> {
+        for &modifier in modifiers {
+            self.key(modifier, true).await?;
+        }
+        self.key(key, true).await?;
+        self.key(key, false).await?;
+        for &modifier in modifiers.iter().rev() {
+            self.key(modifier, false).await?;
+        }
+        Ok(())
+    }
+
+    /// Types ASCII text; a newline presses Return.
+    pub async fn type_text(&mut self, text: &str) -> Result<(), String> {
+        for c in text.chars() {
+            let keysym = if c == '\n' { KEY_RETURN } else { c as u32 };
+            self.key(keysym, true).await?;
+            self.key(keysym, false).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the server side closes the connection within `wait` (reading and discarding
+    /// whatever else arrives).
+    pub async fn closed_within(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.reader.socket.next()).await {
+                Err(_) => return false,
+                Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => return true,
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
 }
 
 /// The Authorization header of a session container's endpoint.
@@ -62,7 +133,7 @@ pub fn session_auth(secret: &str) -> (&'static str, String) {
     ("authorization", basic_auth(secret))
 }
 
-async fn handshake(url: &str, headers: &[(&str, String)]) -> Result<Framebuffer, String> {
+async fn handshake(url: &str, headers: &[(&str, String)]) -> Result<(Reader, Framebuffer), String> {
     let mut request = url.into_client_request().map_err(|e| e.to_string())?;
     for (name, value) in headers {
         let name: tokio_tungstenite::tungstenite::http::HeaderName =
@@ -129,12 +200,15 @@ async fn handshake(url: &str, headers: &[(&str, String)]) -> Result<Framebuffer,
             0 => {
                 let header = rfb.take(3).await?;
                 let rectangles = u16::from_be_bytes([header[1], header[2]]);
-                return Ok(Framebuffer {
-                    width,
-                    height,
-                    name,
-                    rectangles,
-                });
+                return Ok((
+                    rfb,
+                    Framebuffer {
+                        width,
+                        height,
+                        name,
+                        rectangles,
+                    },
+                ));
             }
             2 => continue, // Bell
             1 => {

@@ -2,6 +2,7 @@
 use crate::api;
 use crate::config::{mask_password, ServeConfig};
 use crate::manager::{Manager, ManagerConfig, ManagerHandle};
+use crate::share::ShareHub;
 use app::backend::state::{AppState, CookieSecurity, WebSettings};
 use app::backend::users::FirstAdmin;
 use leptos::prelude::LeptosOptions;
@@ -153,7 +154,9 @@ pub fn app_state(
 
 /// Connects to everything and builds the shared state; creates the first admin and the
 /// default images if needed.
-pub async fn prepare(config: &ServeConfig) -> Result<(AppState, Arc<Manager>), StartupError> {
+pub async fn prepare(
+    config: &ServeConfig,
+) -> Result<(AppState, Arc<Manager>, Arc<ShareHub>), StartupError> {
     let db = connect_database(&config.database_url).await?;
     let redis = connect_redis(&config.redis_url).await?;
     match app::backend::users::ensure_first_admin(&db, config.admin_password.clone())
@@ -184,11 +187,21 @@ pub async fn prepare(config: &ServeConfig) -> Result<(AppState, Arc<Manager>), S
         token,
         Duration::from_secs(config.agent_interval),
     );
-    Ok((app_state(config, db, redis, &manager), manager))
+    let hub = ShareHub::new(
+        db.clone(),
+        &config.redis_url,
+        redis.clone(),
+        config.redis_prefix.clone(),
+    )
+    .map_err(|reason| StartupError::Redis {
+        url: mask_password(&config.redis_url),
+        reason,
+    })?;
+    Ok((app_state(config, db, redis, &manager), manager, hub))
 }
 
 pub async fn serve(config: ServeConfig) -> Result<(), StartupError> {
-    let (state, manager) = prepare(&config).await?;
+    let (state, manager, hub) = prepare(&config).await?;
     let listener = TcpListener::bind(config.addr)
         .await
         .map_err(|source| StartupError::Bind {
@@ -205,7 +218,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), StartupError> {
     tracing::info!(%addr, "Berth is listening on http://{addr}");
     axum::serve(
         listener,
-        api::router(state, manager).into_make_service_with_connect_info::<SocketAddr>(),
+        api::router(state, manager, hub).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await

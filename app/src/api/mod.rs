@@ -2,10 +2,12 @@
 //! Endpoints are fixed (under /rpc/) so the browser and server builds always agree.
 pub mod account;
 pub mod sessions;
+pub mod sharing;
 pub mod users;
 pub mod workspaces;
 
 pub use account::*;
 pub use sessions::*;
+pub use sharing::*;
 pub use users::*;
 pub use workspaces::*;

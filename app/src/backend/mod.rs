@@ -9,6 +9,7 @@ pub mod my_sessions;
 pub mod password;
 pub mod run_config;
 pub mod sessions;
+pub mod sharing;
 pub mod state;
 pub mod users;
 pub mod validate;

@@ -2,6 +2,7 @@
 mod account;
 mod admin_users;
 mod dashboard;
+mod join;
 mod layout;
 mod login;
 mod session;
@@ -9,6 +10,7 @@ mod session;
 pub use account::AccountPage;
 pub use admin_users::AdminUsersPage;
 pub use dashboard::DashboardPage;
+pub use join::JoinPage;
 pub use layout::{Layout, UserResource};
 pub use login::LoginPage;
 pub use session::SessionPage;

@@ -51,7 +51,11 @@ pub fn is_cross_site(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
 fn page_access(path: &str) -> Access {
     if path == "/admin" || path.starts_with("/admin/") {
         Access::Admin
-    } else if path == "/" || path == "/account" || path.starts_with("/session/") {
+    } else if path == "/"
+        || path == "/account"
+        || path.starts_with("/session/")
+        || path.starts_with("/join/")
+    {
         Access::User
     } else {
         Access::Anyone

@@ -4,17 +4,19 @@ mod guard;
 mod health;
 
 use crate::manager::Manager;
+use crate::share::ShareHub;
 use app::backend::AppState;
 use app::{shell, App};
 use axum::http::{header, HeaderValue};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::{middleware, Router};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-pub fn router(state: AppState, manager: Arc<Manager>) -> Router {
+pub fn router(state: AppState, manager: Arc<Manager>, hub: Arc<ShareHub>) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     let agents = Router::new()
@@ -23,11 +25,13 @@ pub fn router(state: AppState, manager: Arc<Manager>) -> Router {
     Router::new()
         .merge(agents)
         .merge(crate::proxy::router())
+        .route("/chat/{kasm_id}", get(crate::share::chat::handle))
         .route("/api/__healthcheck", get(health::healthcheck))
         .route("/readyz", get(health::readyz))
         .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(state.clone(), guard::pages))
+        .layer(Extension(hub))
         .layer(middleware::from_fn_with_state(state.clone(), guard::csrf))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,

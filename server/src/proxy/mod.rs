@@ -3,14 +3,20 @@
 //! host and port the manager registered for the session, never anything from the request.
 mod http;
 mod target;
-mod websocket;
+pub mod viewonly;
+pub mod websocket;
 
+use crate::share::ShareHub;
+use app::backend::sharing::{self, Access};
 use app::backend::{auth, AppState};
 use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::http::Method;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use axum::Extension;
 use axum::Router;
+use std::sync::Arc;
 pub use target::{authorize, clean_path, Target};
 use uuid::Uuid;
 
@@ -25,20 +31,27 @@ pub(crate) fn refuse(status: StatusCode, message: &str) -> Response {
     (status, message.to_owned()).into_response()
 }
 
-async fn root(state: State<AppState>, Path(kasm_id): Path<String>, request: Request) -> Response {
-    handle(state, kasm_id, String::new(), request).await
+async fn root(
+    state: State<AppState>,
+    hub: Extension<Arc<ShareHub>>,
+    Path(kasm_id): Path<String>,
+    request: Request,
+) -> Response {
+    handle(state, hub, kasm_id, String::new(), request).await
 }
 
 async fn forward(
     state: State<AppState>,
+    hub: Extension<Arc<ShareHub>>,
     Path((kasm_id, rest)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    handle(state, kasm_id, rest, request).await
+    handle(state, hub, kasm_id, rest, request).await
 }
 
 async fn handle(
     State(state): State<AppState>,
+    Extension(hub): Extension<Arc<ShareHub>>,
     kasm_id: String,
     rest: String,
     request: Request,
@@ -57,10 +70,21 @@ async fn handle(
         Ok(target) => target,
         Err(error) => return refuse(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
     };
-    let target = match authorize(user.as_ref(), target) {
-        Ok(target) => target,
+    let access = match &user {
+        Some(user) => match sharing::access(&state.db, user.user_id, kasm_id).await {
+            Ok(access) => access,
+            Err(error) => return refuse(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
+        },
+        None => None,
+    };
+    let (target, access) = match authorize(user.as_ref(), target, access) {
+        Ok(allowed) => allowed,
         Err((status, message)) => return refuse(status, message),
     };
+    // Viewers only read: the web client's files and the (filtered) stream.
+    if access != Access::Owner && !matches!(*request.method(), Method::GET | Method::HEAD) {
+        return refuse(StatusCode::FORBIDDEN, "Viewers cannot change the session.");
+    }
     let query = request
         .uri()
         .query()
@@ -81,7 +105,24 @@ async fn handle(
                 Ok(upgrade) => upgrade,
                 Err(rejection) => return rejection.into_response(),
             };
-        return websocket::bridge(upgrade, &parts.headers, target, format!("{path}{query}")).await;
+        let viewer = match (access, user) {
+            (Access::Viewer { control }, Some(user)) => {
+                Some(hub.watch(kasm_id, user.user_id, control))
+            }
+            _ => None,
+        };
+        let unwatch = viewer
+            .as_ref()
+            .map(|watcher| (hub.clone(), kasm_id, watcher.id));
+        return websocket::bridge(
+            upgrade,
+            &parts.headers,
+            target,
+            format!("{path}{query}"),
+            viewer,
+            unwatch,
+        )
+        .await;
     }
     http::forward(request, &target, kasm_id, &format!("{path}{query}")).await
 }

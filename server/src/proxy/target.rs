@@ -1,4 +1,5 @@
 //! Which container a request may reach, and whether the asker may reach it.
+use app::backend::sharing::Access;
 use app::model::CurrentUser;
 use axum::http::StatusCode;
 use sqlx::PgPool;
@@ -30,24 +31,23 @@ pub async fn lookup(db: &PgPool, kasm_id: Uuid) -> Result<Option<Target>, sqlx::
     }))
 }
 
-/// Anonymous: 401 (whether or not the session exists). Not the owner: 403. Unknown: 404.
-/// Not running: 409.
+/// Anonymous: 401 (whether or not the session exists). Unknown: 404. Neither the owner nor a
+/// current viewer: 403. Not running: 409.
 pub fn authorize(
     user: Option<&CurrentUser>,
     target: Option<Target>,
-) -> Result<Target, (StatusCode, &'static str)> {
-    let user = user.ok_or((StatusCode::UNAUTHORIZED, "Please sign in."))?;
+    access: Option<Access>,
+) -> Result<(Target, Access), (StatusCode, &'static str)> {
+    user.ok_or((StatusCode::UNAUTHORIZED, "Please sign in."))?;
     let target = target.ok_or((StatusCode::NOT_FOUND, "No such session."))?;
-    if target.owner != user.user_id {
-        return Err((
-            StatusCode::FORBIDDEN,
-            "This session belongs to someone else.",
-        ));
-    }
+    let access = access.ok_or((
+        StatusCode::FORBIDDEN,
+        "This session belongs to someone else.",
+    ))?;
     if target.status != "running" || target.port.is_none() || target.host.is_empty() {
         return Err((StatusCode::CONFLICT, "The session is not running."));
     }
-    Ok(target)
+    Ok((target, access))
 }
 
 /// The path below the session prefix, as forwarded: decoded segments must not climb (`..`),
@@ -112,32 +112,42 @@ mod tests {
     }
 
     #[test]
-    fn only_the_owner_reaches_a_running_session() {
+    fn only_those_with_access_reach_a_running_session() {
         let owner = Uuid::new_v4();
-        assert!(authorize(Some(&user(owner)), Some(target(owner, "running"))).is_ok());
+        let me = Some(user(owner));
+        let running = || Some(target(owner, "running"));
         assert_eq!(
-            authorize(None, Some(target(owner, "running")))
+            authorize(me.as_ref(), running(), Some(Access::Owner))
+                .unwrap()
+                .1,
+            Access::Owner
+        );
+        let viewer = Access::Viewer { control: false };
+        assert_eq!(
+            authorize(me.as_ref(), running(), Some(viewer)).unwrap().1,
+            viewer
+        );
+        assert_eq!(
+            authorize(None, running(), Some(Access::Owner))
                 .unwrap_err()
                 .0,
             StatusCode::UNAUTHORIZED
         );
         assert_eq!(
-            authorize(None, None).unwrap_err().0,
+            authorize(None, None, None).unwrap_err().0,
             StatusCode::UNAUTHORIZED
         );
-        // Even an administrator is not the owner.
         assert_eq!(
-            authorize(Some(&user(Uuid::new_v4())), Some(target(owner, "running")))
-                .unwrap_err()
-                .0,
+            authorize(me.as_ref(), running(), None).unwrap_err().0,
             StatusCode::FORBIDDEN
         );
         assert_eq!(
-            authorize(Some(&user(owner)), None).unwrap_err().0,
+            authorize(me.as_ref(), None, None).unwrap_err().0,
             StatusCode::NOT_FOUND
         );
+        let paused = Some(target(owner, "paused"));
         assert_eq!(
-            authorize(Some(&user(owner)), Some(target(owner, "paused")))
+            authorize(me.as_ref(), paused, Some(Access::Owner))
                 .unwrap_err()
                 .0,
             StatusCode::CONFLICT

@@ -1,12 +1,17 @@
 //! WebSockets to a session container: the browser's socket and the container's, bridged with
 //! backpressure (each message is sent before the next is read) and no idle timeout.
+use super::viewonly::ViewOnlyFilter;
 use super::{refuse, Target};
 use crate::agent::ready::basic_auth;
+use crate::share::{ShareHub, Watcher};
 use axum::extract::ws::{self, WebSocket, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use tokio_tungstenite::tungstenite::{self as tung, client::IntoClientRequest};
+use uuid::Uuid;
 
 pub fn is_upgrade(headers: &HeaderMap) -> bool {
     headers
@@ -44,12 +49,16 @@ fn requested_protocols(headers: &HeaderMap) -> Vec<String> {
 type Upstream =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Connects to the container first (so a dead desktop is a clean 502), then upgrades.
+/// Connects to the container first (so a dead desktop is a clean 502), then upgrades. With a
+/// `viewer`, the client's stream goes through the view-only filter unless they hold control,
+/// and the connection ends when they lose access.
 pub async fn bridge(
     upgrade: WebSocketUpgrade,
     headers: &HeaderMap,
     target: Target,
     path: String,
+    viewer: Option<Arc<Watcher>>,
+    unwatch: Option<(Arc<ShareHub>, Uuid, u64)>,
 ) -> Response {
     let port = target.port.expect("authorized targets have a port");
     let protocols = requested_protocols(headers);
@@ -86,20 +95,64 @@ pub async fn bridge(
     upgrade
         .protocols(chosen)
         .max_message_size(64 << 20)
-        .on_upgrade(move |client| pump(client, upstream))
+        .on_upgrade(move |client| async move {
+            pump(client, upstream, viewer).await;
+            if let Some((hub, kasm_id, id)) = unwatch {
+                hub.unwatch(kasm_id, id);
+            }
+        })
 }
 
-async fn pump(client: WebSocket, upstream: Upstream) {
+/// What a viewer's message becomes: forwarded (perhaps reduced), dropped, or the end.
+fn screen(
+    filter: &mut ViewOnlyFilter,
+    viewer: &Watcher,
+    message: ws::Message,
+) -> Result<Option<ws::Message>, ()> {
+    match message {
+        ws::Message::Binary(bytes) => {
+            let allowed = filter.feed(&bytes).map_err(|refused| {
+                tracing::warn!(user_id = %viewer.user_id, %refused, "viewer disconnected");
+            })?;
+            if viewer.control.load(Ordering::SeqCst) {
+                Ok(Some(ws::Message::Binary(bytes)))
+            } else if allowed.is_empty() {
+                Ok(None)
+            } else {
+                Ok(Some(ws::Message::Binary(allowed.into())))
+            }
+        }
+        ws::Message::Text(_) => Ok(None),
+        other => Ok(Some(other)),
+    }
+}
+
+async fn pump(client: WebSocket, upstream: Upstream, viewer: Option<Arc<Watcher>>) {
     let (mut client_tx, mut client_rx) = client.split();
     let (mut upstream_tx, mut upstream_rx) = upstream.split();
     let to_container = async {
+        let mut filter = ViewOnlyFilter::new();
         while let Some(Ok(message)) = client_rx.next().await {
+            let message = match &viewer {
+                None => message,
+                Some(viewer) => match screen(&mut filter, viewer, message) {
+                    Ok(Some(message)) => message,
+                    Ok(None) => continue,
+                    Err(()) => break,
+                },
+            };
             let close = matches!(message, ws::Message::Close(_));
             if upstream_tx.send(to_tungstenite(message)).await.is_err() || close {
                 break;
             }
         }
         let _ = upstream_tx.close().await;
+    };
+    let revoked = async {
+        match &viewer {
+            Some(viewer) => viewer.kill.notified().await,
+            None => std::future::pending().await,
+        }
     };
     let to_browser = async {
         while let Some(Ok(message)) = upstream_rx.next().await {
@@ -117,6 +170,7 @@ async fn pump(client: WebSocket, upstream: Upstream) {
     tokio::select! {
         _ = to_container => {},
         _ = to_browser => {},
+        _ = revoked => {},
     }
 }
 

@@ -135,7 +135,7 @@ async fn state_of(db: &PgPool, kasm_id: Uuid) -> (String, String) {
         .unwrap()
 }
 
-async fn wait_running(db: &PgPool, kasm_id: Uuid) {
+pub async fn wait_running(db: &PgPool, kasm_id: Uuid) {
     wait_for("the session to run", 120, || async {
         let (status, message) = state_of(db, kasm_id).await;
         assert_ne!(status, "deleted", "the launch failed: {message}");
@@ -160,6 +160,14 @@ async fn container_of(db: &PgPool, kasm_id: Uuid) -> (String, u16, String) {
             .await
             .unwrap();
     (container, port as u16, secret)
+}
+
+/// An in-process agent for `app`, online with every enabled image.
+pub async fn start_test_agent(app: &TestApp) -> tokio::task::JoinHandle<()> {
+    let name = unique("agent");
+    let agent = start_agent(app, &name);
+    wait_online_with_images(app, &name).await;
+    agent
 }
 
 async fn setup(db: PgPool, agent_name: &str) -> (TestApp, Uuid, tokio::task::JoinHandle<()>) {

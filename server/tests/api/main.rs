@@ -4,5 +4,6 @@ mod accounts;
 mod admin_users;
 mod docker_sessions;
 mod health;
+mod sharing;
 mod startup;
 mod support;

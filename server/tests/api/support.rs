@@ -22,6 +22,12 @@ pub async fn spawn_app(db: PgPool) -> TestApp {
 }
 
 pub async fn spawn_app_with_redis(db: PgPool, redis_url: &str) -> TestApp {
+    let prefix = format!("berth-test:{}:", uuid::Uuid::new_v4());
+    spawn_app_with_prefix(db, redis_url, &prefix).await
+}
+
+/// Two apps with the same database and prefix act as two replicas of one deployment.
+pub async fn spawn_app_with_prefix(db: PgPool, redis_url: &str, prefix: &str) -> TestApp {
     let redis = berth::startup::connect_redis(redis_url)
         .await
         .expect("redis");
@@ -37,14 +43,21 @@ pub async fn spawn_app_with_redis(db: PgPool, redis_url: &str) -> TestApp {
         db: db.clone(),
         redis,
         web: Arc::new(WebSettings {
-            redis_prefix: format!("berth-test:{}:", uuid::Uuid::new_v4()),
+            redis_prefix: prefix.to_owned(),
             cookie_security: CookieSecurity::Auto,
             public_origin: None,
         }),
         sessions: Arc::new(berth::manager::ManagerHandle(manager.clone())),
     };
     manager.spawn_background();
-    let router = berth::api::router(state, manager.clone());
+    let hub = berth::share::ShareHub::new(
+        db.clone(),
+        redis_url,
+        state.redis.clone(),
+        state.web.redis_prefix.clone(),
+    )
+    .unwrap();
+    let router = berth::api::router(state, manager.clone(), hub);
     tokio::spawn(async move {
         axum::serve(
             listener,

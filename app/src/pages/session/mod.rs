@@ -1,6 +1,10 @@
 //! The session page: the desktop filling the window, a control panel beside it, progress while
 //! it starts, and a clear message when it ends or the connection drops.
 mod browser;
+mod chat;
+mod sharing;
+
+pub use chat::Chat;
 
 use crate::api::{keepalive, session_status, DeleteSession, PauseSession};
 use crate::model::SessionView;
@@ -238,6 +242,8 @@ fn LiveSession(kasm_id: String, session: SessionView) -> impl IntoView {
                         Some(Err(error)) => Some(view! { <p class="error">{error.to_string()}</p> }),
                         _ => None,
                     }}
+                    <sharing::SharingControls kasm_id=kasm.get_value() />
+                    <Chat kasm_id=kasm.get_value() />
                 </div>
             </aside>
         </div>

@@ -1,0 +1,147 @@
+//! The chat sidebar: messages in real time over a WebSocket (/chat/<kasm_id>), who is
+//! watching, and why a message was refused. Text is always rendered as text.
+use crate::model::{ChatEvent, ChatMessage, ChatPost};
+use leptos::prelude::*;
+
+#[derive(Clone, Copy)]
+struct ChatState {
+    messages: RwSignal<Vec<ChatMessage>>,
+    users: RwSignal<Vec<String>>,
+    error: RwSignal<Option<String>>,
+    connected: RwSignal<bool>,
+    ended: RwSignal<bool>,
+}
+
+impl ChatState {
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn apply(self, event: ChatEvent) {
+        match event {
+            ChatEvent::History { messages } => self.messages.set(messages),
+            ChatEvent::Message { message } => self.messages.update(|list| {
+                list.push(message);
+                let excess = list.len().saturating_sub(200);
+                list.drain(..excess);
+            }),
+            ChatEvent::Presence { users } => self.users.set(users),
+            ChatEvent::Error { message } => self.error.set(Some(message)),
+            ChatEvent::Ended => self.ended.set(true),
+        }
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod socket {
+    use super::ChatState;
+    use leptos::prelude::Set;
+    use leptos::wasm_bindgen::{closure::Closure, JsCast};
+
+    pub fn open(kasm_id: &str, state: ChatState) -> Option<web_sys::WebSocket> {
+        let location = leptos::prelude::window().location();
+        let scheme = if location.protocol().ok()? == "https:" {
+            "wss"
+        } else {
+            "ws"
+        };
+        let url = format!("{scheme}://{}/chat/{kasm_id}", location.host().ok()?);
+        let socket = web_sys::WebSocket::new(&url).ok()?;
+        let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+            move |event: web_sys::MessageEvent| {
+                if let Some(event) = event
+                    .data()
+                    .as_string()
+                    .and_then(|text| serde_json::from_str(&text).ok())
+                {
+                    state.apply(event);
+                }
+            },
+        );
+        socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        on_message.forget();
+        let on_open = Closure::<dyn FnMut()>::new(move || state.connected.set(true));
+        socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        on_open.forget();
+        let on_close = Closure::<dyn FnMut()>::new(move || state.connected.set(false));
+        socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        on_close.forget();
+        Some(socket)
+    }
+}
+
+#[component]
+pub fn Chat(kasm_id: String) -> impl IntoView {
+    let state = ChatState {
+        messages: RwSignal::new(Vec::new()),
+        users: RwSignal::new(Vec::new()),
+        error: RwSignal::new(None),
+        connected: RwSignal::new(false),
+        ended: RwSignal::new(false),
+    };
+    let draft = RwSignal::new(String::new());
+    #[cfg(feature = "hydrate")]
+    let socket = StoredValue::new_local(None::<web_sys::WebSocket>);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if socket.with_value(|s| s.is_none()) {
+            socket.set_value(socket::open(&kasm_id, state));
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = kasm_id;
+    let send = move || {
+        let text = draft.get_untracked();
+        if text.trim().is_empty() {
+            return;
+        }
+        state.error.set(None);
+        #[cfg(feature = "hydrate")]
+        {
+            let payload = serde_json::to_string(&ChatPost { text }).unwrap_or_default();
+            let sent = socket.with_value(|s| s.as_ref().map(|s| s.send_with_str(&payload).is_ok()));
+            if sent == Some(true) {
+                draft.set(String::new());
+            } else {
+                state.error.set(Some("The chat is not connected.".into()));
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = ChatPost { text };
+    };
+    view! {
+        <section class="chat" id="chat" data-connected=move || state.connected.get().to_string()>
+            <h3>"Chat"</h3>
+            <p class="muted small" id="chat-presence">
+                {move || {
+                    let users = state.users.get();
+                    if users.is_empty() { "Nobody else is here yet.".to_owned() } else { format!("Here now: {}", users.join(", ")) }
+                }}
+            </p>
+            <ul class="chat-messages" id="chat-messages">
+                {move || state.messages.get().into_iter().map(|message| view! {
+                    <li class="chat-message" data-id=message.id>
+                        <span class="chat-user">{message.user}</span>
+                        <span class="chat-time muted small">{message.sent}</span>
+                        <span class="chat-text">{message.text}</span>
+                    </li>
+                }).collect_view()}
+            </ul>
+            <Show when=move || state.ended.get()>
+                <p class="error" id="chat-ended">"You are no longer in this session."</p>
+            </Show>
+            {move || state.error.get().map(|text| view! { <p class="error" id="chat-error" role="alert">{text}</p> })}
+            <form class="chat-form" on:submit=move |event| {
+                event.prevent_default();
+                send();
+            }>
+                <input
+                    id="chat-input"
+                    maxlength="1000"
+                    placeholder="Message"
+                    autocomplete="off"
+                    prop:value=move || draft.get()
+                    on:input=move |event| draft.set(event_target_value(&event))
+                />
+                <button type="submit" id="chat-send">"Send"</button>
+            </form>
+        </section>
+    }
+}
