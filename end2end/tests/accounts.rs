@@ -1,11 +1,17 @@
 //! Sign-in and user administration, driven through real Chromium against a running server.
-//! Needs BERTH_URL, WEBDRIVER_URL (chromedriver) and BERTH_ADMIN_PASSWORD; ./scripts/test
-//! provides them.
-use fantoccini::{Client, ClientBuilder, Locator};
+use end2end::*;
+use fantoccini::Locator;
 use serde_json::json;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-const WAIT: Duration = Duration::from_secs(30);
+async fn path(client: &fantoccini::Client) -> String {
+    client.current_url().await.unwrap().path().to_owned()
+}
+
+async fn wait_for_path(client: &fantoccini::Client, expected: &str) {
+    let script = format!("return location.pathname === {};", json!(expected));
+    wait_until(client, &format!("the page {expected}"), &script).await;
+}
 
 struct Env {
     base: String,
@@ -13,125 +19,14 @@ struct Env {
 }
 
 fn env() -> Env {
-    let var = |name: &str| {
-        std::env::var(name).unwrap_or_else(|_| {
-            panic!("{name} is not set: run the end2end tests through ./scripts/test")
-        })
-    };
     Env {
-        base: var("BERTH_URL"),
+        base: base(),
         admin_password: var("BERTH_ADMIN_PASSWORD"),
     }
 }
 
-async fn browser() -> Client {
-    let webdriver = std::env::var("WEBDRIVER_URL")
-        .expect("WEBDRIVER_URL is not set: run through ./scripts/test");
-    let profile = std::env::temp_dir().join(format!("berth-e2e-{}", unique()));
-    let mut capabilities = serde_json::Map::new();
-    capabilities.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": std::env::var("CHROMIUM_BIN").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1280,900", format!("--user-data-dir={}", profile.display()),
-            ],
-        }),
-    );
-    ClientBuilder::rustls()
-        .expect("rustls")
-        .capabilities(capabilities)
-        .connect(&webdriver)
-        .await
-        .expect("cannot reach chromedriver")
-}
-
-fn unique() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{}{}", std::process::id(), nanos % 1_000_000_000)
-}
-
-/// Waits until the WASM has hydrated the page (the app marks <body> then).
-async fn hydrated(client: &Client) {
-    client
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("body[data-hydrated='true']"))
-        .await
-        .expect("the page never hydrated: is the WASM bundle served?");
-}
-
-async fn path(client: &Client) -> String {
-    client.current_url().await.unwrap().path().to_owned()
-}
-
-async fn wait_for_path(client: &Client, expected: &str) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let now = path(client).await;
-        if now == expected {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "expected to reach {expected}, still at {now}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn sign_in(client: &Client, env: &Env, username: &str, password: &str) {
-    client.goto(&format!("{}/login", env.base)).await.unwrap();
-    hydrated(client).await;
-    client
-        .find(Locator::Css("#username"))
-        .await
-        .unwrap()
-        .send_keys(username)
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("#password"))
-        .await
-        .unwrap()
-        .send_keys(password)
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("#login-form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
-async fn text_of(client: &Client, css: &str) -> String {
-    client
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
-/// The HTTP status the browser gets for a path, with its cookies.
-async fn status_of(client: &Client, path: &str) -> u64 {
-    let script = "const [path, done] = arguments; fetch(path, {redirect: 'manual'}).then(r => done(r.status)).catch(() => done(-1));";
-    client
-        .execute_async(script, vec![json!(path)])
-        .await
-        .unwrap()
-        .as_u64()
-        .unwrap_or(0)
+async fn sign_in(client: &fantoccini::Client, _env: &Env, username: &str, password: &str) {
+    submit_sign_in(client, username, password).await;
 }
 
 #[tokio::test]
@@ -201,12 +96,6 @@ async fn admin_creates_a_user_who_signs_in_and_is_kept_out_of_admin() {
         .send_keys(&username)
         .await
         .unwrap();
-    client
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("tr[data-username='admin']"))
-        .await
-        .ok(); // may already be gone
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let admin_rows = client
@@ -275,7 +164,7 @@ async fn admin_creates_a_user_who_signs_in_and_is_kept_out_of_admin() {
         .unwrap();
     wait_for_path(&client, "/login").await;
     assert_eq!(
-        status_of(&client, "/").await,
+        fetch_status(&client, "/").await,
         0,
         "an anonymous fetch of / should be redirected (opaque)"
     );
@@ -303,7 +192,7 @@ async fn admin_creates_a_user_who_signs_in_and_is_kept_out_of_admin() {
     );
 
     // The admin pages answer 403 to this user, and show why.
-    assert_eq!(status_of(&client, "/admin/users").await, 403);
+    assert_eq!(fetch_status(&client, "/admin/users").await, 403);
     client
         .goto(&format!("{}/admin/users", env.base))
         .await

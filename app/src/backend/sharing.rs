@@ -101,7 +101,7 @@ pub async fn view(db: &PgPool, owner: Uuid, kasm_id: Uuid) -> Result<SharingView
         .await
         .map_err(db_error)?;
     let viewers = sqlx::query!(
-        r#"SELECT v.user_id, u.username, v.joined, (k.control_user_id = v.user_id) AS "control!"
+        r#"SELECT v.user_id, u.username, v.joined, COALESCE(k.control_user_id = v.user_id, false) AS "control!"
            FROM kasm_viewers v JOIN users u ON u.user_id = v.user_id JOIN kasms k ON k.kasm_id = v.kasm_id
            WHERE v.kasm_id = $1 AND NOT v.removed AND v.share_id = k.share_id
            ORDER BY v.joined"#,

@@ -105,8 +105,10 @@ fn u16_at(buffer: &[u8], at: usize) -> Option<usize> {
     Some(u16::from_be_bytes([*buffer.get(at)?, *buffer.get(at + 1)?]) as usize)
 }
 
-fn u32_at(buffer: &[u8], at: usize) -> Option<usize> {
-    Some(u32::from_be_bytes(buffer.get(at..at + 4)?.try_into().ok()?) as usize)
+/// A signed 32-bit length whose sign is a flag (the extended clipboard marks its messages
+/// with a negative length): the magnitude is the byte count.
+fn length_at(buffer: &[u8], at: usize) -> Option<usize> {
+    Some(i32::from_be_bytes(buffer.get(at..at + 4)?.try_into().ok()?).unsigned_abs() as usize)
 }
 
 /// The full length of the client message at the start of `buffer`, once enough of it is
@@ -121,7 +123,7 @@ fn message_length(buffer: &[u8]) -> Result<Option<usize>, Refused> {
         3 => Some(10),                                      // FramebufferUpdateRequest
         4 => Some(8),                                       // KeyEvent
         5 => Some(6),                                       // PointerEvent
-        6 => u32_at(buffer, 4).map(|n| 8 + n),              // ClientCutText
+        6 => length_at(buffer, 4).map(|n| 8 + n),           // ClientCutText
         150 => Some(10),                                    // EnableContinuousUpdates
         248 => buffer.get(8).map(|&n| 9 + n as usize),      // ClientFence
         250 => Some(4),                                     // xvp (power operations)
@@ -213,6 +215,17 @@ mod tests {
         let mut bytes = b"RFB 003.008\n".to_vec();
         bytes.push(2); // VNC authentication
         assert_eq!(filter.feed(&bytes).unwrap_err(), Refused::Security(2));
+    }
+
+    #[test]
+    fn extended_clipboard_messages_with_negative_lengths_are_dropped_whole() {
+        let mut filter = ViewOnlyFilter::new();
+        filter.feed(&handshake()).unwrap();
+        // Extended clipboard "caps": length -8 means 8 bytes follow.
+        let mut stream = vec![6, 0, 0, 0, 0xff, 0xff, 0xff, 0xf8];
+        stream.extend([1, 0, 0, 0x1f, 0, 0, 0, 0]);
+        stream.extend(update_request());
+        assert_eq!(filter.feed(&stream).unwrap(), update_request());
     }
 
     #[test]

@@ -10,6 +10,9 @@ struct ChatState {
     error: RwSignal<Option<String>>,
     connected: RwSignal<bool>,
     ended: RwSignal<bool>,
+    /// Bumped to reconnect after the socket dropped.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    generation: RwSignal<u32>,
 }
 
 impl ChatState {
@@ -32,8 +35,9 @@ impl ChatState {
 #[cfg(feature = "hydrate")]
 mod socket {
     use super::ChatState;
-    use leptos::prelude::Set;
+    use leptos::prelude::{set_timeout, GetUntracked, Set, Update};
     use leptos::wasm_bindgen::{closure::Closure, JsCast};
+    use std::time::Duration;
 
     pub fn open(kasm_id: &str, state: ChatState) -> Option<web_sys::WebSocket> {
         let location = leptos::prelude::window().location();
@@ -60,7 +64,16 @@ mod socket {
         let on_open = Closure::<dyn FnMut()>::new(move || state.connected.set(true));
         socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         on_open.forget();
-        let on_close = Closure::<dyn FnMut()>::new(move || state.connected.set(false));
+        // A dropped socket (network blip, server restart) reconnects unless access ended.
+        let on_close = Closure::<dyn FnMut()>::new(move || {
+            state.connected.set(false);
+            if !state.ended.get_untracked() {
+                set_timeout(
+                    move || state.generation.update(|g| *g += 1),
+                    Duration::from_secs(1),
+                );
+            }
+        });
         socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
         on_close.forget();
         Some(socket)
@@ -75,15 +88,19 @@ pub fn Chat(kasm_id: String) -> impl IntoView {
         error: RwSignal::new(None),
         connected: RwSignal::new(false),
         ended: RwSignal::new(false),
+        generation: RwSignal::new(0),
     };
     let draft = RwSignal::new(String::new());
     #[cfg(feature = "hydrate")]
     let socket = StoredValue::new_local(None::<web_sys::WebSocket>);
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
-        if socket.with_value(|s| s.is_none()) {
-            socket.set_value(socket::open(&kasm_id, state));
+        state.generation.track();
+        if let Some(old) = socket.with_value(|s| s.clone()) {
+            old.set_onclose(None);
+            let _ = old.close();
         }
+        socket.set_value(socket::open(&kasm_id, state));
     });
     #[cfg(not(feature = "hydrate"))]
     let _ = kasm_id;

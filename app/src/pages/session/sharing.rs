@@ -23,18 +23,16 @@ pub fn SharingControls(kasm_id: String) -> impl IntoView {
             }
         });
     });
-    let view = Resource::new(
-        move || {
-            (
-                tick.get(),
-                set.version().get(),
-                revoke.version().get(),
-                remove.version().get(),
-                control.version().get(),
-            )
-        },
-        move |_| get_sharing(kasm.get_value()),
-    );
+    // Client-side only: it is polled, and it sits under the page's async boundary, where a
+    // server-side fetch would outlive the request's context.
+    let view = LocalResource::new(move || {
+        tick.track();
+        set.version().track();
+        revoke.version().track();
+        remove.version().track();
+        control.version().track();
+        get_sharing(kasm.get_value())
+    });
     let error = move || {
         [
             set.value().get().and_then(|r| r.err()),
