@@ -24,6 +24,11 @@ if [[ -d "${CARGO_HOME:-$HOME/.cargo}/bin" && ":$PATH:" != *":${CARGO_HOME:-$HOM
   export PATH
 fi
 
+# CI builds once from scratch: incremental compilation only costs disk there.
+if [[ ${CI:-} == true ]]; then
+  export CARGO_INCREMENTAL=0
+fi
+
 berth_log() { printf '==> %s\n' "$*"; }
 berth_err() { printf 'error: %s\n' "$*" >&2; }
 
