@@ -26,6 +26,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="theme-color" content="#14213d" />
+                <link rel="manifest" href="/manifest.webmanifest" />
+                <link rel="icon" type="image/png" sizes="32x32" href="/icons/favicon-32.png" />
+                <link rel="apple-touch-icon" href="/icons/apple-touch-icon.png" />
+                // The service worker caches the app shell only (see public/sw.js).
+                <script>
+                    "if ('serviceWorker' in navigator) { window.addEventListener('load', () => navigator.serviceWorker.register('/sw.js')); }"
+                </script>
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -58,6 +66,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/join/:share_id") view=pages::JoinPage />
                 <Route path=path!("/admin") view=|| view! { <Redirect path="/admin/users" /> } />
                 <Route path=path!("/admin/users") view=pages::AdminUsersPage />
+                <Route path=path!("/admin/images") view=pages::AdminImagesPage />
+                <Route path=path!("/admin/servers") view=pages::AdminServersPage />
+                <Route path=path!("/admin/sessions") view=pages::AdminSessionsPage />
             </Routes>
         </Router>
     }

@@ -156,3 +156,73 @@ pub enum ChatEvent {
 pub struct ChatPost {
     pub text: String,
 }
+
+/// A registered image, as Admin → Images shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageRow {
+    pub image_id: Uuid,
+    pub friendly_name: String,
+    pub name: String,
+    pub description: String,
+    pub image_src: String,
+    pub categories: Vec<String>,
+    pub cores: f64,
+    pub memory: i64,
+    pub network_mode: String,
+    pub enabled: bool,
+    pub run_config: String,
+    pub live_sessions: i64,
+}
+
+/// An agent host, as Admin → Servers shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerRow {
+    pub server_id: Uuid,
+    pub hostname: String,
+    pub status: String,
+    pub enabled: bool,
+    pub draining: bool,
+    pub last_checkin: Option<String>,
+    pub seconds_since_checkin: Option<i64>,
+    /// Capacity with overrides applied.
+    pub cores: f64,
+    pub memory: i64,
+    pub cores_override: Option<f64>,
+    pub memory_override: Option<i64>,
+    pub cores_allocated: f64,
+    pub memory_allocated: i64,
+    pub sessions: i64,
+    pub images_present: Vec<String>,
+    pub images_missing: Vec<String>,
+    pub version: String,
+}
+
+/// Any session, as Admin → Sessions shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdminSessionRow {
+    pub kasm_id: Uuid,
+    pub username: String,
+    pub image_name: String,
+    pub hostname: String,
+    pub status: String,
+    pub message: String,
+    pub progress: i32,
+    pub age_secs: i64,
+    pub expires_in_secs: i64,
+}
+
+/// Bytes as a short human-readable size (binary units).
+pub fn format_bytes(bytes: i64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 || value.fract() == 0.0 {
+        format!("{value:.0} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

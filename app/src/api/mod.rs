@@ -1,12 +1,14 @@
 //! Server functions: the calls the web UI makes. Each is thin; the logic is in `backend`.
 //! Endpoints are fixed (under /rpc/) so the browser and server builds always agree.
 pub mod account;
+pub mod admin;
 pub mod sessions;
 pub mod sharing;
 pub mod users;
 pub mod workspaces;
 
 pub use account::*;
+pub use admin::*;
 pub use sessions::*;
 pub use sharing::*;
 pub use users::*;

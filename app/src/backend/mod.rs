@@ -4,10 +4,12 @@
 pub mod audit;
 pub mod auth;
 pub mod cookies;
+pub mod images;
 pub mod login_limit;
 pub mod my_sessions;
 pub mod password;
 pub mod run_config;
+pub mod servers;
 pub mod sessions;
 pub mod sharing;
 pub mod state;

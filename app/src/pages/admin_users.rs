@@ -1,5 +1,5 @@
 //! Admin → Users: list with search, create, edit, disable, delete, reset password.
-use super::layout::{field_error, other_error, ErrorText, Layout};
+use super::layout::{field_error, other_error, AdminNav, ErrorText, Layout};
 use crate::api::{list_users, CreateUser, DeleteUser, ResetPassword, SetUserDisabled, UpdateUser};
 use crate::model::{Role, UserRow};
 use crate::AppError;
@@ -86,6 +86,7 @@ pub fn AdminUsersPage() -> impl IntoView {
 
     view! {
         <Layout>
+            <AdminNav current="users" />
             <h1>"Users"</h1>
             <Suspense fallback=|| view! { <p class="muted">"Loading users…"</p> }>
                 {move || Suspend::new(async move {

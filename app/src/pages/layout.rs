@@ -104,3 +104,32 @@ pub fn Layout(children: Children) -> impl IntoView {
         <main class="content">{children()}</main>
     }
 }
+
+/// The tabs above every admin page.
+#[component]
+pub fn AdminNav(current: &'static str) -> impl IntoView {
+    let tabs = [
+        ("users", "Users"),
+        ("images", "Images"),
+        ("servers", "Servers"),
+        ("sessions", "Sessions"),
+    ];
+    view! {
+        <nav class="admin-nav" id="admin-nav">
+            {tabs.into_iter().map(|(path, label)| view! {
+                <a href=format!("/admin/{path}") class:current=current == path>{label}</a>
+            }).collect_view()}
+        </nav>
+    }
+}
+
+/// What a non-admin sees on an admin page (the server answers 403 as well).
+#[component]
+pub fn Forbidden() -> impl IntoView {
+    view! {
+        <div class="card" id="forbidden">
+            <h2>"Forbidden"</h2>
+            <p>"Only administrators can manage this."</p>
+        </div>
+    }
+}

@@ -1,5 +1,8 @@
 //! The pages of the web UI.
 mod account;
+mod admin_images;
+mod admin_servers;
+mod admin_sessions;
 mod admin_users;
 mod dashboard;
 mod join;
@@ -8,6 +11,9 @@ mod login;
 mod session;
 
 pub use account::AccountPage;
+pub use admin_images::AdminImagesPage;
+pub use admin_servers::AdminServersPage;
+pub use admin_sessions::AdminSessionsPage;
 pub use admin_users::AdminUsersPage;
 pub use dashboard::DashboardPage;
 pub use join::JoinPage;

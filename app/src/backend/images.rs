@@ -1,0 +1,293 @@
+//! Registered images, as the admin manages them. Only registered images ever run.
+use super::{db_error, run_config, validate};
+use crate::model::ImageRow;
+use crate::AppError;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// What the admin fills in for an image (form text, validated here).
+#[derive(Debug, Clone, Default)]
+pub struct ImageInput {
+    pub friendly_name: String,
+    pub name: String,
+    pub description: String,
+    pub image_src: String,
+    pub categories: String,
+    pub cores: String,
+    pub memory: String,
+    pub network_mode: String,
+    pub enabled: bool,
+    pub run_config: String,
+}
+
+struct Valid {
+    friendly_name: String,
+    name: String,
+    description: String,
+    image_src: String,
+    categories: Vec<String>,
+    cores: f64,
+    memory: i64,
+    network_mode: String,
+    run_config: serde_json::Value,
+}
+
+/// "2g", "512m", "1.5GiB" or plain bytes.
+pub fn parse_memory(text: &str) -> Result<i64, AppError> {
+    let invalid = || {
+        AppError::invalid(
+            "memory",
+            format!("'{text}' is not a memory size; give bytes or e.g. 512m, 2g."),
+        )
+    };
+    let lower = text.trim().to_lowercase().replace(' ', "");
+    let split = lower
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+        .unwrap_or(lower.len());
+    let (number, unit) = lower.split_at(split);
+    let number: f64 = number.parse().map_err(|_| invalid())?;
+    let factor = match unit.trim_end_matches("ib").trim_end_matches('b') {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0 * 1024.0 * 1024.0,
+        "t" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(invalid()),
+    };
+    let bytes = (number * factor).round();
+    if bytes.is_nan() || bytes <= 0.0 {
+        return Err(AppError::invalid("memory", "Memory must be more than 0."));
+    }
+    if bytes < (64 << 20) as f64 {
+        return Err(AppError::invalid(
+            "memory",
+            "Memory must be at least 64 MiB.",
+        ));
+    }
+    Ok(bytes as i64)
+}
+
+pub fn parse_cores(text: &str) -> Result<f64, AppError> {
+    let cores: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| AppError::invalid("cores", format!("'{text}' is not a number of cores.")))?;
+    if cores.is_nan() || cores <= 0.0 || cores > 64.0 {
+        return Err(AppError::invalid(
+            "cores",
+            "Cores must be more than 0 and at most 64.",
+        ));
+    }
+    Ok(cores)
+}
+
+fn validate_input(input: &ImageInput) -> Result<Valid, AppError> {
+    let friendly_name = validate::text("friendly_name", &input.friendly_name, 100)?;
+    if friendly_name.is_empty() {
+        return Err(AppError::invalid(
+            "friendly_name",
+            "Give the workspace a name.",
+        ));
+    }
+    let name = input.name.trim().to_owned();
+    let reference_ok = !name.is_empty()
+        && name.len() <= 255
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c));
+    if !reference_ok {
+        return Err(AppError::invalid(
+            "name",
+            "Give a container image reference, e.g. berth/desktop:latest.",
+        ));
+    }
+    let network_mode = match input.network_mode.trim() {
+        "" | "bridge" => "bridge",
+        "none" => "none",
+        other => {
+            return Err(AppError::invalid(
+                "network_mode",
+                format!("Network '{other}' is not allowed (bridge or none)."),
+            ))
+        }
+    };
+    Ok(Valid {
+        friendly_name,
+        name,
+        description: validate::text("description", &input.description, 500)?,
+        image_src: validate::text("image_src", &input.image_src, 500)?,
+        categories: input
+            .categories
+            .split(',')
+            .map(|c| c.trim().to_owned())
+            .filter(|c| !c.is_empty())
+            .collect(),
+        cores: parse_cores(&input.cores)?,
+        memory: parse_memory(&input.memory)?,
+        network_mode: network_mode.to_owned(),
+        run_config: run_config::parse(&input.run_config)?,
+    })
+}
+
+pub async fn list(db: &PgPool) -> Result<Vec<ImageRow>, AppError> {
+    let rows = sqlx::query!(
+        r#"SELECT i.image_id, i.friendly_name, i.name, i.description, i.image_src, i.categories, i.cores, i.memory,
+                  i.network_mode, i.enabled, i.run_config,
+                  (SELECT count(*) FROM kasms k WHERE k.image_id = i.image_id AND k.operational_status <> 'deleted') AS "live!"
+           FROM images i ORDER BY lower(i.friendly_name)"#
+    )
+    .fetch_all(db)
+    .await
+    .map_err(db_error)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| ImageRow {
+            image_id: row.image_id,
+            friendly_name: row.friendly_name,
+            name: row.name,
+            description: row.description,
+            image_src: row.image_src,
+            categories: row.categories,
+            cores: row.cores,
+            memory: row.memory,
+            network_mode: row.network_mode,
+            enabled: row.enabled,
+            run_config: row.run_config.to_string(),
+            live_sessions: row.live,
+        })
+        .collect())
+}
+
+pub async fn create(db: &PgPool, input: &ImageInput) -> Result<Uuid, AppError> {
+    let valid = validate_input(input)?;
+    let image_id = Uuid::new_v4();
+    sqlx::query!(
+        r#"INSERT INTO images (image_id, friendly_name, name, description, image_src, categories, cores, memory,
+                               network_mode, enabled, run_config)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#,
+        image_id,
+        valid.friendly_name,
+        valid.name,
+        valid.description,
+        valid.image_src,
+        &valid.categories,
+        valid.cores,
+        valid.memory,
+        valid.network_mode,
+        input.enabled,
+        valid.run_config,
+    )
+    .execute(db)
+    .await
+    .map_err(db_error)?;
+    Ok(image_id)
+}
+
+pub async fn update(db: &PgPool, image_id: Uuid, input: &ImageInput) -> Result<(), AppError> {
+    let valid = validate_input(input)?;
+    let done = sqlx::query!(
+        r#"UPDATE images SET friendly_name = $2, name = $3, description = $4, image_src = $5, categories = $6,
+                  cores = $7, memory = $8, network_mode = $9, enabled = $10, run_config = $11, updated = now()
+           WHERE image_id = $1"#,
+        image_id,
+        valid.friendly_name,
+        valid.name,
+        valid.description,
+        valid.image_src,
+        &valid.categories,
+        valid.cores,
+        valid.memory,
+        valid.network_mode,
+        input.enabled,
+        valid.run_config,
+    )
+    .execute(db)
+    .await
+    .map_err(db_error)?;
+    found(done.rows_affected())
+}
+
+pub async fn set_enabled(db: &PgPool, image_id: Uuid, enabled: bool) -> Result<(), AppError> {
+    let done = sqlx::query!(
+        "UPDATE images SET enabled = $2, updated = now() WHERE image_id = $1",
+        image_id,
+        enabled
+    )
+    .execute(db)
+    .await
+    .map_err(db_error)?;
+    found(done.rows_affected())
+}
+
+/// Deletes an image no live session uses (ended sessions' records go with it).
+pub async fn delete(db: &PgPool, image_id: Uuid) -> Result<(), AppError> {
+    let mut tx = db.begin().await.map_err(db_error)?;
+    let live = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM kasms WHERE image_id = $1 AND operational_status <> 'deleted'"#,
+        image_id
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db_error)?;
+    if live > 0 {
+        return Err(AppError::Conflict {
+            field: None,
+            message: format!(
+                "{live} session(s) still use this image; delete them first or disable the image."
+            ),
+        });
+    }
+    sqlx::query!(
+        "DELETE FROM kasms WHERE image_id = $1 AND operational_status = 'deleted'",
+        image_id
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(db_error)?;
+    let done = sqlx::query!("DELETE FROM images WHERE image_id = $1", image_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+    found(done.rows_affected())?;
+    tx.commit().await.map_err(db_error)
+}
+
+fn found(rows: u64) -> Result<(), AppError> {
+    if rows == 0 {
+        Err(AppError::NotFound("No such image.".into()))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_sizes_are_read_in_binary_units() {
+        assert_eq!(parse_memory("2g").unwrap(), 2 << 30);
+        assert_eq!(parse_memory("512m").unwrap(), 512 << 20);
+        assert_eq!(parse_memory("1.5GiB").unwrap(), 3 << 29);
+        assert_eq!(parse_memory("1073741824").unwrap(), 1 << 30);
+        for bad in ["", "-1g", "0", "lots", "2x", "1k"] {
+            assert_eq!(
+                parse_memory(bad).unwrap_err().field(),
+                Some("memory"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn cores_must_be_positive_and_bounded() {
+        assert_eq!(parse_cores("1.5").unwrap(), 1.5);
+        for bad in ["0", "-1", "65", "x", "NaN"] {
+            assert_eq!(
+                parse_cores(bad).unwrap_err().field(),
+                Some("cores"),
+                "{bad}"
+            );
+        }
+    }
+}

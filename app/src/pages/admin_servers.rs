@@ -1,0 +1,116 @@
+//! Admin → Servers: every agent with its state, resources and allocation; enable, disable,
+//! drain, and capacity overrides.
+use super::layout::{AdminNav, Forbidden, Layout};
+use crate::api::{list_servers, SetServerFlags, SetServerOverrides};
+use crate::model::{format_bytes, ServerRow};
+use crate::AppError;
+use leptos::prelude::*;
+
+#[component]
+pub fn AdminServersPage() -> impl IntoView {
+    let flags = ServerAction::<SetServerFlags>::new();
+    let overrides = ServerAction::<SetServerOverrides>::new();
+    let servers = Resource::new(
+        move || (flags.version().get(), overrides.version().get()),
+        |_| list_servers(),
+    );
+    let error = move || {
+        [
+            flags.value().get().and_then(|r| r.err()),
+            overrides.value().get().and_then(|r| r.err()),
+        ]
+        .into_iter()
+        .flatten()
+        .next()
+        .map(|e| e.to_string())
+    };
+    view! {
+        <Layout>
+            <AdminNav current="servers" />
+            <h1>"Servers"</h1>
+            <Suspense fallback=|| view! { <p class="muted">"Loading servers…"</p> }>
+                {move || Suspend::new(async move {
+                    match servers.await {
+                        Err(AppError::Forbidden) | Err(AppError::Unauthorized) => view! { <Forbidden /> }.into_any(),
+                        Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
+                        Ok(rows) if rows.is_empty() => view! {
+                            <p class="muted" id="no-servers">"No agent has checked in yet. Is Docker running on this host?"</p>
+                        }.into_any(),
+                        Ok(rows) => view! {
+                            <table class="table" id="servers">
+                                <thead><tr>
+                                    <th>"Host"</th><th>"Status"</th><th>"Last check-in"</th><th>"Cores (allocated / total)"</th>
+                                    <th>"Memory (allocated / total)"</th><th>"Sessions"</th><th>"Images"</th><th></th>
+                                </tr></thead>
+                                <tbody>
+                                    {rows.into_iter().map(|server| view! { <ServerRowView server flags overrides /> }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                    }
+                })}
+            </Suspense>
+            {move || error().map(|text| view! { <p class="error" role="alert">{text}</p> })}
+            <section class="card">
+                <h2>"Add a Docker host"</h2>
+                <p>"Give this server a shared agent token (BERTH_AGENT_TOKEN), then run on the new host:"</p>
+                <pre><code>"berth agent --manager http://<this-server>:3000 --token <BERTH_AGENT_TOKEN> --listen 0.0.0.0:7001 --advertise-url http://<that-host>:7001 --publish-address <that-host-ip>"</code></pre>
+            </section>
+        </Layout>
+    }
+}
+
+#[component]
+fn ServerRowView(
+    server: ServerRow,
+    flags: ServerAction<SetServerFlags>,
+    overrides: ServerAction<SetServerOverrides>,
+) -> impl IntoView {
+    let id = server.server_id.to_string();
+    let (enabled, draining) = (server.enabled, server.draining);
+    let (enable_id, drain_id, form_id) = (id.clone(), id.clone(), id.clone());
+    let status = match (server.status.as_str(), enabled, draining) {
+        ("online", true, false) => "online".to_owned(),
+        ("online", false, _) => "online, disabled".to_owned(),
+        ("online", true, true) => "online, draining".to_owned(),
+        (other, _, _) => other.to_owned(),
+    };
+    let checkin = match server.seconds_since_checkin {
+        Some(seconds) => format!("{seconds} s ago"),
+        None => "never".to_owned(),
+    };
+    let images = format!(
+        "{} present{}",
+        server.images_present.len(),
+        if server.images_missing.is_empty() {
+            String::new()
+        } else {
+            format!(", missing: {}", server.images_missing.join(", "))
+        }
+    );
+    view! {
+        <tr data-hostname=server.hostname.clone() data-status=server.status.clone()>
+            <td>{server.hostname.clone()}<br /><span class="muted small">{server.version.clone()}</span></td>
+            <td class="status">{status}</td>
+            <td title=server.last_checkin.clone().unwrap_or_default()>{checkin}</td>
+            <td>{format!("{} / {}", server.cores_allocated, server.cores)}</td>
+            <td>{format!("{} / {}", format_bytes(server.memory_allocated), format_bytes(server.memory))}</td>
+            <td>{server.sessions}</td>
+            <td class="small">{images}</td>
+            <td class="row-actions">
+                <button class="link" on:click=move |_| {
+                    flags.dispatch(SetServerFlags { server_id: enable_id.clone(), enabled: !enabled, draining });
+                }>{if enabled { "Disable" } else { "Enable" }}</button>
+                <button class="link" on:click=move |_| {
+                    flags.dispatch(SetServerFlags { server_id: drain_id.clone(), enabled, draining: !draining });
+                }>{if draining { "Stop draining" } else { "Drain" }}</button>
+                <ActionForm action=overrides attr:class="inline-form">
+                    <input type="hidden" name="server_id" value=form_id />
+                    <input name="cores" size="4" placeholder="cores" value=server.cores_override.map(|c| c.to_string()).unwrap_or_default() />
+                    <input name="memory" size="6" placeholder="memory" value=server.memory_override.map(|m| format!("{}m", m >> 20)).unwrap_or_default() />
+                    <button type="submit" class="link">"Set overrides"</button>
+                </ActionForm>
+            </td>
+        </tr>
+    }
+}
