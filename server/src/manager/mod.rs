@@ -338,11 +338,17 @@ impl Manager {
         Ok(())
     }
 
-    async fn remove_container(&self, server_id: Uuid, kasm_id: Uuid) -> Result<(), AppError> {
+    /// Calls an agent's API (short requests: removal and pause/resume).
+    async fn call_agent(
+        &self,
+        server_id: Uuid,
+        method: reqwest::Method,
+        path: &str,
+    ) -> Result<(), AppError> {
         let (agent_url, hostname) = self.agent_of(server_id).await?;
         let response = self
             .http
-            .delete(format!("{agent_url}/v1/sessions/{kasm_id}"))
+            .request(method, format!("{agent_url}{path}"))
             .bearer_auth(&self.config.agent_token)
             .timeout(Duration::from_secs(30))
             .send()
@@ -353,6 +359,15 @@ impl Manager {
         agent_reply::<serde_json::Value>(response, &hostname)
             .await
             .map(|_| ())
+    }
+
+    async fn remove_container(&self, server_id: Uuid, kasm_id: Uuid) -> Result<(), AppError> {
+        self.call_agent(
+            server_id,
+            reqwest::Method::DELETE,
+            &format!("/v1/sessions/{kasm_id}"),
+        )
+        .await
     }
 
     /// Destroys a session: deleting, container removed, deleted. An unreachable agent does not
@@ -420,18 +435,12 @@ impl Manager {
         let server_id = row
             .server_id
             .ok_or_else(|| AppError::Unavailable("The session has no agent.".into()))?;
-        let (agent_url, hostname) = self.agent_of(server_id).await?;
-        let response = self
-            .http
-            .post(format!("{agent_url}/v1/sessions/{kasm_id}/{action}"))
-            .bearer_auth(&self.config.agent_token)
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .map_err(|error| {
-                AppError::Unavailable(format!("agent {hostname} did not answer: {error}"))
-            })?;
-        agent_reply::<serde_json::Value>(response, &hostname).await?;
+        self.call_agent(
+            server_id,
+            reqwest::Method::POST,
+            &format!("/v1/sessions/{kasm_id}/{action}"),
+        )
+        .await?;
         self.set_state(kasm_id, &[from], to, message, 100).await?;
         Ok(())
     }

@@ -621,3 +621,75 @@ async fn the_proxy_lets_only_the_owner_reach_the_desktop(db: PgPool) {
     assert_eq!(get(Some(ann), page).await.status(), 409);
     agent.abort();
 }
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn sessions_pause_resume_and_keepalive(db: PgPool) {
+    let (app, _, agent) = setup(db, &unique("pause")).await;
+    let user = app.create_user("ann", "password-123", "user").await;
+    let kasm_id = app
+        .manager
+        .request_session(user, image_id(&app.db, "Desktop").await)
+        .await
+        .unwrap();
+    wait_running(&app.db, kasm_id).await;
+    let (container, _, _) = container_of(&app.db, kasm_id).await;
+    let docker = docker().await;
+    let paused = |docker: Docker, container: String| async move {
+        docker
+            .inspect_container(&container, None)
+            .await
+            .unwrap()
+            .state
+            .unwrap()
+            .paused
+            .unwrap()
+    };
+
+    app.manager.set_paused(kasm_id, true).await.unwrap();
+    assert_eq!(state_of(&app.db, kasm_id).await.0, "paused");
+    assert!(paused(docker.clone(), container.clone()).await);
+    // Pausing twice is refused clearly.
+    let error = app.manager.set_paused(kasm_id, true).await.unwrap_err();
+    assert!(
+        error.to_string().contains("only a running session"),
+        "{error}"
+    );
+    app.manager.set_paused(kasm_id, false).await.unwrap();
+    assert_eq!(state_of(&app.db, kasm_id).await.0, "running");
+    assert!(!paused(docker.clone(), container.clone()).await);
+
+    // Keepalive pushes the expiration forward; expiry reaps the session and its container.
+    sqlx::query(
+        "UPDATE kasms SET expiration_date = now() + interval '10 seconds' WHERE kasm_id = $1",
+    )
+    .bind(kasm_id)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    app.manager.keepalive(kasm_id).await.unwrap();
+    let left: f64 = sqlx::query_scalar(
+        "SELECT EXTRACT(EPOCH FROM expiration_date - now())::float8 FROM kasms WHERE kasm_id = $1",
+    )
+    .bind(kasm_id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert!(
+        left > 3000.0,
+        "keepalive did not extend the session: {left}"
+    );
+    sqlx::query(
+        "UPDATE kasms SET expiration_date = now() - interval '1 second' WHERE kasm_id = $1",
+    )
+    .bind(kasm_id)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    app.manager.reap_expired().await;
+    assert_eq!(state_of(&app.db, kasm_id).await.0, "deleted");
+    assert!(
+        docker.inspect_container(&container, None).await.is_err(),
+        "the expired session's container survived"
+    );
+    agent.abort();
+}
