@@ -69,6 +69,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/images") view=pages::AdminImagesPage />
                 <Route path=path!("/admin/servers") view=pages::AdminServersPage />
                 <Route path=path!("/admin/sessions") view=pages::AdminSessionsPage />
+                <Route path=path!("/admin/developers") view=pages::AdminDevelopersPage />
             </Routes>
         </Router>
     }

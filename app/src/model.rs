@@ -226,3 +226,37 @@ pub fn format_bytes(bytes: i64) -> String {
         format!("{value:.1} {}", UNITS[unit])
     }
 }
+
+/// A developer API key as the admin sees it (never the secret).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKeyRow {
+    pub api_key_id: Uuid,
+    pub name: String,
+    pub api_key: String,
+    pub permissions: Vec<String>,
+    pub read_only: bool,
+    pub expires: Option<String>,
+    pub revoked: bool,
+    pub last_used: Option<String>,
+}
+
+/// A new key, with its secret shown this once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewApiKey {
+    pub api_key: String,
+    pub api_key_secret: String,
+}
+
+/// The permissions an API key can be granted (Kasm's names).
+pub const API_PERMISSIONS: &[&str] = &[
+    "User",
+    "Users Auth Session",
+    "Users View",
+    "Users Create",
+    "Users Modify",
+    "Users Delete",
+    "Sessions View",
+    "Sessions Modify",
+    "Images View",
+    "Groups Modify",
+];

@@ -2,6 +2,7 @@
 //! Endpoints are fixed (under /rpc/) so the browser and server builds always agree.
 pub mod account;
 pub mod admin;
+pub mod developers;
 pub mod sessions;
 pub mod sharing;
 pub mod users;
@@ -9,6 +10,7 @@ pub mod workspaces;
 
 pub use account::*;
 pub use admin::*;
+pub use developers::*;
 pub use sessions::*;
 pub use sharing::*;
 pub use users::*;

@@ -1,5 +1,6 @@
 //! The pages of the web UI.
 mod account;
+mod admin_developers;
 mod admin_images;
 mod admin_servers;
 mod admin_sessions;
@@ -11,6 +12,7 @@ mod login;
 mod session;
 
 pub use account::AccountPage;
+pub use admin_developers::AdminDevelopersPage;
 pub use admin_images::AdminImagesPage;
 pub use admin_servers::AdminServersPage;
 pub use admin_sessions::AdminSessionsPage;

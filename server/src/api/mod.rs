@@ -2,6 +2,7 @@
 //! the JSON endpoints, behind request guards.
 mod guard;
 mod health;
+pub mod kasm;
 
 use crate::manager::Manager;
 use crate::share::ShareHub;
@@ -21,10 +22,11 @@ pub fn router(state: AppState, manager: Arc<Manager>, hub: Arc<ShareHub>) -> Rou
     let options = state.leptos_options.clone();
     let agents = Router::new()
         .route("/api/agent/checkin", post(crate::manager::checkin::handle))
-        .with_state(manager);
+        .with_state(manager.clone());
     Router::new()
         .merge(agents)
         .merge(crate::proxy::router())
+        .merge(kasm::router())
         .route("/chat/{kasm_id}", get(crate::share::chat::handle))
         .route("/api/__healthcheck", get(health::healthcheck))
         .route("/readyz", get(health::readyz))
@@ -32,6 +34,7 @@ pub fn router(state: AppState, manager: Arc<Manager>, hub: Arc<ShareHub>) -> Rou
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(state.clone(), guard::pages))
         .layer(Extension(hub))
+        .layer(Extension(manager.clone()))
         .layer(middleware::from_fn_with_state(state.clone(), guard::csrf))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,

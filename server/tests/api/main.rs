@@ -5,6 +5,7 @@ mod admin_resources;
 mod admin_users;
 mod docker_sessions;
 mod health;
+mod kasm_api;
 mod sharing;
 mod startup;
 mod support;

@@ -1,0 +1,190 @@
+//! The Kasm-compatible Developer API: `POST /api/public/<endpoint>` with a JSON body carrying
+//! `api_key` and `api_key_secret`. IDs are rendered as 32 hex digits, dates as
+//! `YYYY-MM-DD HH:MM:SS.ffffff` (UTC); every failure is non-2xx with `error_message`.
+mod sessions;
+mod users;
+
+use crate::manager::Manager;
+use app::backend::api_keys::{self, Key};
+use app::backend::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Extension, Json, Router};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use uuid::Uuid;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/public/{endpoint}", post(handle))
+}
+
+/// The one error type of the API, rendered as Kasm does.
+#[derive(Debug)]
+pub enum ApiError {
+    Unauthorized,
+    Missing(&'static str),
+    Invalid(String),
+    NotFound(String),
+    App(app::AppError),
+}
+
+impl From<app::AppError> for ApiError {
+    fn from(error: app::AppError) -> Self {
+        ApiError::App(error)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            ApiError::Unauthorized => (StatusCode::FORBIDDEN, "Unauthorized".to_owned()),
+            ApiError::Missing(field) => (
+                StatusCode::BAD_REQUEST,
+                format!("Missing Parameters: {field} is missing"),
+            ),
+            ApiError::Invalid(message) => (StatusCode::BAD_REQUEST, message),
+            ApiError::NotFound(message) => (StatusCode::NOT_FOUND, message),
+            ApiError::App(error) => (
+                StatusCode::from_u16(error.status_code())
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                error.to_string(),
+            ),
+        };
+        (status, Json(json!({ "error_message": message }))).into_response()
+    }
+}
+
+pub type ApiResult = Result<Value, ApiError>;
+
+/// A UUID in Kasm's response form: 32 lowercase hex digits.
+pub fn id(uuid: Uuid) -> String {
+    uuid.simple().to_string()
+}
+
+/// A date in Kasm's form (UTC), which Python's datetime.fromisoformat parses.
+pub fn date(time: chrono::DateTime<chrono::Utc>) -> String {
+    time.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+}
+
+/// The request body, with helpers to read the call's own fields.
+pub struct Body(pub Value);
+
+impl Body {
+    pub fn get(&self, path: &[&str]) -> Option<&Value> {
+        path.iter().try_fold(&self.0, |value, key| value.get(key))
+    }
+
+    /// A UUID field (dashed or not), required.
+    pub fn uuid(&self, path: &[&str], name: &'static str) -> Result<Uuid, ApiError> {
+        let text = self
+            .get(path)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or(ApiError::Missing(name))?;
+        Uuid::parse_str(text)
+            .map_err(|_| ApiError::Invalid(format!("Invalid Parameters: {name} is not a valid id")))
+    }
+
+    pub fn string(&self, path: &[&str], name: &'static str) -> Result<String, ApiError> {
+        self.get(path)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or(ApiError::Missing(name))
+    }
+}
+
+/// What an endpoint needs from its key.
+pub struct Need {
+    pub permissions: &'static [&'static str],
+    pub modifies: bool,
+}
+
+fn need(endpoint: &str) -> Option<Need> {
+    let (permissions, modifies): (&'static [&'static str], bool) = match endpoint {
+        "request_kasm" => (&["User", "Users Auth Session"], true),
+        "get_kasm_status" => (&["User", "Users Auth Session"], false),
+        "get_kasms" | "get_user_kasms" => (&["Sessions View"], false),
+        "destroy_kasm" | "keepalive" | "pause_kasm" | "resume_kasm" => (&["Sessions Modify"], true),
+        "get_images" => (&["Images View"], false),
+        "get_user" | "get_users" => (&["Users View"], false),
+        "create_user" => (&["Users Create"], true),
+        "delete_user" => (&["Users Delete"], true),
+        _ => return None,
+    };
+    Some(Need {
+        permissions,
+        modifies,
+    })
+}
+
+async fn handle(
+    State(state): State<AppState>,
+    Extension(manager): Extension<Arc<Manager>>,
+    Path(endpoint): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let outcome = run(&state, &manager, &endpoint, &body).await;
+    let (outcome_label, key_id) = match &outcome {
+        Ok((_, key)) => ("ok", Some(key.api_key_id)),
+        Err((ApiError::Unauthorized, key)) => ("denied", key.as_ref().map(|k| k.api_key_id)),
+        Err((_, key)) => ("error", key.as_ref().map(|k| k.api_key_id)),
+    };
+    let _ = sqlx::query!(
+        "INSERT INTO audit_log (actor_api_key, action, target, outcome) VALUES ($1, $2, 'api', $3)",
+        key_id,
+        format!("api:{endpoint}"),
+        outcome_label,
+    )
+    .execute(&state.db)
+    .await;
+    match outcome {
+        Ok((value, _)) => Json(value).into_response(),
+        Err((error, _)) => error.into_response(),
+    }
+}
+
+async fn run(
+    state: &AppState,
+    manager: &Arc<Manager>,
+    endpoint: &str,
+    raw: &[u8],
+) -> Result<(Value, Key), (ApiError, Option<Key>)> {
+    let value: Value = serde_json::from_slice(raw).map_err(|error| {
+        (
+            ApiError::Invalid(format!("Invalid JSON body: {error}")),
+            None,
+        )
+    })?;
+    let body = Body(value);
+    let api_key = body
+        .string(&["api_key"], "api_key")
+        .map_err(|e| (e, None))?;
+    let secret = body
+        .string(&["api_key_secret"], "api_key_secret")
+        .map_err(|e| (e, None))?;
+    let key = match api_keys::verify(&state.db, &api_key, &secret).await {
+        Ok(Ok(key)) => key,
+        Ok(Err(_)) => return Err((ApiError::Unauthorized, None)),
+        Err(error) => return Err((error.into(), None)),
+    };
+    let need = need(endpoint).ok_or_else(|| {
+        (
+            ApiError::NotFound(format!("Unknown endpoint {endpoint}")),
+            Some(key.clone()),
+        )
+    })?;
+    if need.permissions.iter().any(|p| !key.has(p)) || (need.modifies && key.read_only) {
+        return Err((ApiError::Unauthorized, Some(key)));
+    }
+    let result = match endpoint {
+        "get_users" | "get_user" | "create_user" | "delete_user" => {
+            users::dispatch(state, endpoint, &body).await
+        }
+        _ => sessions::dispatch(state, manager, endpoint, &body).await,
+    };
+    result
+        .map(|value| (value, key.clone()))
+        .map_err(|error| (error, Some(key)))
+}

@@ -1,0 +1,344 @@
+//! The Kasm-compatible Developer API (/api/public/*): shapes, permissions, errors, and a
+//! session's life through it against real containers.
+use crate::support::{spawn_app, TestApp};
+use app::backend::api_keys;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use std::time::Duration;
+
+async fn key(app: &TestApp, permissions: &[&str], read_only: bool) -> (String, String) {
+    let admin: uuid::Uuid = sqlx::query_scalar("SELECT user_id FROM users LIMIT 1")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let permissions: Vec<String> = permissions.iter().map(|p| p.to_string()).collect();
+    api_keys::create(&app.db, "test", &permissions, read_only, None, admin)
+        .await
+        .unwrap()
+}
+
+async fn call(
+    app: &TestApp,
+    endpoint: &str,
+    (key, secret): &(String, String),
+    body: Value,
+) -> (StatusCode, Value) {
+    let mut body = body;
+    body["api_key"] = json!(key);
+    body["api_key_secret"] = json!(secret);
+    let response = reqwest::Client::new()
+        .post(app.url(&format!("/api/public/{endpoint}")))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn is_hex_id(value: &Value) -> bool {
+    value.as_str().is_some_and(|s| {
+        s.len() == 32
+            && s.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    })
+}
+
+fn is_kasm_date(value: &Value) -> bool {
+    value
+        .as_str()
+        .is_some_and(|s| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").is_ok())
+}
+
+const ALL: &[&str] = &[
+    "User",
+    "Users Auth Session",
+    "Users View",
+    "Users Create",
+    "Users Modify",
+    "Users Delete",
+    "Sessions View",
+    "Sessions Modify",
+    "Images View",
+];
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn users_and_images_have_kasm_shapes_and_permissions(db: PgPool) {
+    berth::manager::images::register_defaults(&db)
+        .await
+        .unwrap();
+    let app = spawn_app(db).await;
+    app.create_user("root", "password-123", "admin").await;
+    let full = key(&app, ALL, false).await;
+
+    let (status, images) = call(&app, "get_images", &full, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let image = &images["images"][0];
+    assert!(is_hex_id(&image["image_id"]), "{image}");
+    for field in [
+        "name",
+        "friendly_name",
+        "description",
+        "image_src",
+        "enabled",
+        "available",
+        "cores",
+        "memory",
+        "categories",
+        "restrict_to_server",
+        "run_config",
+        "exec_config",
+        "volume_mappings",
+    ] {
+        assert!(
+            image.get(field).is_some(),
+            "get_images lacks {field}: {image}"
+        );
+    }
+    assert!(image["cores"].is_f64() && image["memory"].is_i64());
+
+    let (status, created) = call(&app, "create_user", &full, json!({"target_user": {"username": "kim", "password": "kim-password-1", "first_name": "Kim"}})).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let user = &created["user"];
+    assert!(is_hex_id(&user["user_id"]));
+    assert!(is_kasm_date(&user["created"]), "{user}");
+    for field in [
+        "username",
+        "first_name",
+        "last_name",
+        "phone",
+        "organization",
+        "locked",
+        "disabled",
+        "last_session",
+        "password_set_date",
+        "groups",
+        "kasms",
+    ] {
+        assert!(user.get(field).is_some(), "user lacks {field}");
+    }
+    let user_id = user["user_id"].as_str().unwrap().to_owned();
+    let (_, by_name) = call(
+        &app,
+        "get_user",
+        &full,
+        json!({"target_user": {"username": "kim"}}),
+    )
+    .await;
+    assert_eq!(by_name["user"]["user_id"], user_id);
+    let (_, all) = call(&app, "get_users", &full, json!({})).await;
+    assert_eq!(all["users"].as_array().unwrap().len(), 2);
+
+    // Errors: non-2xx with error_message.
+    let (status, error) = call(&app, "request_kasm", &full, json!({"user_id": user_id})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        error["error_message"],
+        "Missing Parameters: image_id is missing"
+    );
+    let (status, error) = call(
+        &app,
+        "get_user",
+        &full,
+        json!({"target_user": {"user_id": "nope"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    let (status, error) = call(
+        &app,
+        "request_kasm",
+        &full,
+        json!({"user_id": user_id, "image_id": uuid::Uuid::new_v4().simple().to_string()}),
+    )
+    .await;
+    assert!(
+        status.as_u16() >= 400 && error["error_message"].is_string(),
+        "{status} {error}"
+    );
+    let malformed = reqwest::Client::new()
+        .post(app.url("/api/public/get_users"))
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+
+    // Permissions: missing permission, read-only, wrong secret, revoked and expired keys.
+    let viewer = key(&app, &["Images View"], false).await;
+    let (status, error) = call(&app, "get_users", &viewer, json!({})).await;
+    assert_eq!(
+        (status, error["error_message"].clone()),
+        (StatusCode::FORBIDDEN, json!("Unauthorized"))
+    );
+    let read_only = key(&app, ALL, true).await;
+    let (status, _) = call(
+        &app,
+        "create_user",
+        &read_only,
+        json!({"target_user": {"username": "x1", "password": "x-password-1"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        call(&app, "get_users", &read_only, json!({})).await.0,
+        StatusCode::OK
+    );
+    let wrong = (full.0.clone(), "not-the-secret".to_owned());
+    assert_eq!(
+        call(&app, "get_users", &wrong, json!({})).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let revoked = key(&app, ALL, false).await;
+    sqlx::query("UPDATE api_keys SET revoked = true WHERE api_key = $1")
+        .bind(&revoked.0)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        call(&app, "get_users", &revoked, json!({})).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let expired = key(&app, ALL, false).await;
+    sqlx::query("UPDATE api_keys SET expires = now() - interval '1 minute' WHERE api_key = $1")
+        .bind(&expired.0)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        call(&app, "get_users", &expired, json!({})).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(users, 2, "a refused call changed users");
+
+    let (status, _) = call(
+        &app,
+        "delete_user",
+        &full,
+        json!({"target_user": {"user_id": user_id}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action LIKE 'api:%' AND actor_api_key IS NOT NULL",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert!(audited >= 10, "API calls are not audited ({audited})");
+}
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn a_session_lives_and_ends_through_the_api(db: PgPool) {
+    berth::manager::images::register_defaults(&db)
+        .await
+        .unwrap();
+    let app = spawn_app(db).await;
+    app.create_user("root", "password-123", "admin").await;
+    let agent = crate::docker_sessions::start_test_agent(&app).await;
+    let full = key(&app, ALL, false).await;
+    let (_, created) = call(
+        &app,
+        "create_user",
+        &full,
+        json!({"target_user": {"username": "kim", "password": "kim-password-1"}}),
+    )
+    .await;
+    let user_id = created["user"]["user_id"].as_str().unwrap().to_owned();
+    let (_, images) = call(&app, "get_images", &full, json!({})).await;
+    let desktop = images["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["friendly_name"] == "Desktop")
+        .unwrap()["image_id"]
+        .clone();
+
+    let (status, requested) = call(
+        &app,
+        "request_kasm",
+        &full,
+        json!({"user_id": user_id, "image_id": desktop, "enable_sharing": false}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{requested}");
+    for field in [
+        "kasm_id", "status", "share_id", "user_id", "username", "kasm_url",
+    ] {
+        assert!(requested.get(field).is_some(), "request_kasm lacks {field}");
+    }
+    let kasm_id = requested["kasm_id"].as_str().unwrap().to_owned();
+    assert!(is_hex_id(&requested["kasm_id"]));
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    let kasm = loop {
+        let (status, reply) = call(
+            &app,
+            "get_kasm_status",
+            &full,
+            json!({"user_id": user_id, "kasm_id": kasm_id}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{reply}");
+        if let Some(kasm) = reply.get("kasm") {
+            assert!(is_kasm_date(&reply["current_time"]));
+            break kasm.clone();
+        }
+        assert!(reply["operational_progress"].is_i64(), "{reply}");
+        assert!(tokio::time::Instant::now() < deadline, "never running");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(kasm["operational_status"], "running");
+    for field in [
+        "kasm_id",
+        "user_id",
+        "image_id",
+        "image",
+        "operational_message",
+        "operational_progress",
+        "container_id",
+        "server_id",
+        "hostname",
+        "port_map",
+        "share_id",
+        "cores",
+        "memory",
+        "start_date",
+        "keepalive_date",
+        "expiration_date",
+        "created_date",
+        "client_settings",
+    ] {
+        assert!(kasm.get(field).is_some(), "kasm lacks {field}");
+    }
+    assert!(kasm["port_map"]["vnc"]["path"].is_string());
+    assert!(is_kasm_date(&kasm["expiration_date"]));
+
+    let (status, _) = call(&app, "keepalive", &full, json!({"kasm_id": kasm_id})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, listed) = call(&app, "get_user_kasms", &full, json!({"user_id": user_id})).await;
+    assert_eq!(listed["kasms"].as_array().unwrap().len(), 1);
+    let (status, _) = call(
+        &app,
+        "destroy_kasm",
+        &full,
+        json!({"user_id": user_id, "kasm_id": kasm_id}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, listed) = call(&app, "get_kasms", &full, json!({})).await;
+    assert_eq!(listed["kasms"], json!([]));
+    let (status, _) = call(
+        &app,
+        "delete_user",
+        &full,
+        json!({"target_user": {"user_id": user_id}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    agent.abort();
+}
