@@ -111,6 +111,10 @@ fn need(endpoint: &str) -> Option<Need> {
         "get_user" | "get_users" => (&["Users View"], false),
         "create_user" => (&["Users Create"], true),
         "delete_user" => (&["Users Delete"], true),
+        "update_user" | "update_user_attributes" => (&["Users Modify"], true),
+        "logout_user" => (&["Users Auth Session"], true),
+        "get_attributes" => (&["Users View"], false),
+        "add_user_group" | "remove_user_group" => (&["Groups Modify"], true),
         _ => return None,
     };
     Some(Need {

@@ -94,8 +94,190 @@ pub async fn dispatch(state: &AppState, endpoint: &str, body: &Body) -> ApiResul
             users::delete(&state.db, user_id).await?;
             Ok(json!({}))
         }
+        "update_user" => {
+            let user_id = body.uuid(&["target_user", "user_id"], "user_id")?;
+            update_user(state, user_id, body).await?;
+            let user = user_objects(state, Some(user_id))
+                .await?
+                .pop()
+                .ok_or_else(|| ApiError::NotFound("User not found".into()))?;
+            Ok(json!({ "user": user }))
+        }
+        "logout_user" => {
+            let user_id = body.uuid(&["target_user", "user_id"], "user_id")?;
+            app::backend::auth::end_sessions(&state.db, user_id, None).await?;
+            Ok(json!({}))
+        }
+        "get_attributes" => {
+            let user_id = body.uuid(&["target_user", "user_id"], "user_id")?;
+            Ok(json!({ "user_attributes": attributes(state, user_id).await? }))
+        }
+        "update_user_attributes" => {
+            let user_id = body.uuid(&["target_user_attributes", "user_id"], "user_id")?;
+            let target = body
+                .get(&["target_user_attributes"])
+                .cloned()
+                .unwrap_or_default();
+            let current = attributes(state, user_id).await?;
+            let pick = |key: &str| {
+                target
+                    .get(key)
+                    .cloned()
+                    .unwrap_or_else(|| current[key].clone())
+            };
+            let default_image = match pick("default_image") {
+                Value::String(text) if !text.is_empty() => {
+                    Some(Uuid::parse_str(&text).map_err(|_| {
+                        ApiError::Invalid(
+                            "Invalid Parameters: default_image is not a valid id".into(),
+                        )
+                    })?)
+                }
+                _ => None,
+            };
+            let text = |key: &str| pick(key).as_str().unwrap_or_default().to_owned();
+            let flag = |key: &str| pick(key).as_bool().unwrap_or(false);
+            sqlx::query!(
+                r#"UPDATE user_attributes SET ssh_public_key = $2, show_tips = $3, theme = $4, preferred_language = $5,
+                       preferred_timezone = $6, toggle_control_panel = $7, default_image = $8, auto_login_kasm = $9
+                   WHERE user_id = $1"#,
+                user_id,
+                text("ssh_public_key"),
+                flag("show_tips"),
+                text("theme"),
+                text("preferred_language"),
+                text("preferred_timezone"),
+                flag("toggle_control_panel"),
+                default_image,
+                flag("auto_login_kasm"),
+            )
+            .execute(&state.db)
+            .await
+            .map_err(db)?;
+            Ok(json!({}))
+        }
+        "add_user_group" | "remove_user_group" => {
+            let user_id = body.uuid(&["target_user", "user_id"], "user_id")?;
+            let group_id = body.uuid(&["target_group", "group_id"], "group_id")?;
+            let exists = sqlx::query_scalar!(
+                r#"SELECT (EXISTS (SELECT 1 FROM users WHERE user_id = $1) AND EXISTS (SELECT 1 FROM groups WHERE group_id = $2)) AS "ok!""#,
+                user_id,
+                group_id
+            )
+            .fetch_one(&state.db)
+            .await
+            .map_err(db)?;
+            if !exists {
+                return Err(ApiError::NotFound("User or group not found".into()));
+            }
+            if endpoint == "add_user_group" {
+                sqlx::query!("INSERT INTO user_groups (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", user_id, group_id)
+                    .execute(&state.db)
+                    .await
+                    .map_err(db)?;
+            } else {
+                sqlx::query!(
+                    "DELETE FROM user_groups WHERE user_id = $1 AND group_id = $2",
+                    user_id,
+                    group_id
+                )
+                .execute(&state.db)
+                .await
+                .map_err(db)?;
+            }
+            Ok(json!({}))
+        }
         _ => Err(ApiError::NotFound(format!("Unknown endpoint {endpoint}"))),
     }
+}
+
+fn db(error: sqlx::Error) -> ApiError {
+    ApiError::App(app::backend::db_error(error))
+}
+
+/// Applies the fields present in `target_user` (others keep their value).
+async fn update_user(state: &AppState, user_id: Uuid, body: &Body) -> Result<(), ApiError> {
+    let current = sqlx::query!(
+        "SELECT first_name, last_name, phone, organization, locked, disabled FROM users WHERE user_id = $1",
+        user_id
+    )
+    .fetch_optional(&state.db)
+    .await
+    .map_err(db)?
+    .ok_or_else(|| ApiError::NotFound("User not found".into()))?;
+    let text = |key: &str, old: String| {
+        body.get(&["target_user", key])
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or(old)
+    };
+    let flag = |key: &str, old: bool| {
+        body.get(&["target_user", key])
+            .and_then(Value::as_bool)
+            .unwrap_or(old)
+    };
+    sqlx::query!(
+        "UPDATE users SET first_name = $2, last_name = $3, phone = $4, organization = $5, locked = $6, disabled = $7 WHERE user_id = $1",
+        user_id,
+        text("first_name", current.first_name),
+        text("last_name", current.last_name),
+        text("phone", current.phone),
+        text("organization", current.organization),
+        flag("locked", current.locked),
+        flag("disabled", current.disabled),
+    )
+    .execute(&state.db)
+    .await
+    .map_err(db)?;
+    if let Some(password) = body
+        .get(&["target_user", "password"])
+        .and_then(Value::as_str)
+    {
+        app::backend::validate::password("password", password)?;
+        users::store_password(&state.db, user_id, password).await?;
+    }
+    if flag("disabled", false) || flag("locked", false) {
+        app::backend::auth::end_sessions(&state.db, user_id, None).await?;
+    }
+    Ok(())
+}
+
+/// The user's attributes (a default row is made on first use).
+async fn attributes(state: &AppState, user_id: Uuid) -> Result<Value, ApiError> {
+    let exists = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM users WHERE user_id = $1) AS "ok!""#,
+        user_id
+    )
+    .fetch_one(&state.db)
+    .await
+    .map_err(db)?;
+    if !exists {
+        return Err(ApiError::NotFound("User not found".into()));
+    }
+    sqlx::query!(
+        "INSERT INTO user_attributes (user_attributes_id, user_id) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING",
+        Uuid::new_v4(),
+        user_id
+    )
+    .execute(&state.db)
+    .await
+    .map_err(db)?;
+    let row = sqlx::query!("SELECT * FROM user_attributes WHERE user_id = $1", user_id)
+        .fetch_one(&state.db)
+        .await
+        .map_err(db)?;
+    Ok(json!({
+        "user_attributes_id": id(row.user_attributes_id),
+        "user_id": id(row.user_id),
+        "ssh_public_key": row.ssh_public_key,
+        "show_tips": row.show_tips,
+        "theme": row.theme,
+        "preferred_language": row.preferred_language,
+        "preferred_timezone": row.preferred_timezone,
+        "toggle_control_panel": row.toggle_control_panel,
+        "default_image": row.default_image.map(id),
+        "auto_login_kasm": row.auto_login_kasm,
+    }))
 }
 
 async fn user_objects(state: &AppState, user_id: Option<Uuid>) -> Result<Vec<Value>, ApiError> {
