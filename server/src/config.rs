@@ -119,7 +119,8 @@ pub struct ServeArgs {
     #[arg(long, env = "BERTH_PUBLISH_ADDRESS")]
     pub publish_address: Option<String>,
     /// Do not run an agent inside this server (only remote agents host sessions).
-    #[arg(long, env = "BERTH_NO_LOCAL_AGENT")]
+    #[arg(long, env = "BERTH_NO_LOCAL_AGENT", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub no_local_agent: bool,
 }
 
