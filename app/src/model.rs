@@ -207,7 +207,11 @@ pub struct AdminSessionRow {
     pub status: String,
     pub message: String,
     pub progress: i32,
+    /// When it was requested and when it expires without keepalive (UTC).
+    pub created: String,
+    pub expires: String,
     pub age_secs: i64,
+    /// 0 once expired.
     pub expires_in_secs: i64,
 }
 
@@ -224,6 +228,27 @@ pub fn format_bytes(bytes: i64) -> String {
         format!("{value:.0} {}", UNITS[unit])
     } else {
         format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// A duration as a short human-readable text: "42 s", "5 min", "3 h 12 min", "2 d 4 h".
+pub fn format_duration(seconds: i64) -> String {
+    match seconds.max(0) {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min", s / 60),
+        s if s < 86_400 => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+        s => format!("{} d {} h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+/// Bytes as form text that reads back exactly: "2g", "512m" or plain bytes.
+pub fn memory_text(bytes: i64) -> String {
+    if bytes > 0 && bytes % (1 << 30) == 0 {
+        format!("{}g", bytes >> 30)
+    } else if bytes > 0 && bytes % (1 << 20) == 0 {
+        format!("{}m", bytes >> 20)
+    } else {
+        bytes.to_string()
     }
 }
 
@@ -260,3 +285,22 @@ pub const API_PERMISSIONS: &[&str] = &[
     "Images View",
     "Groups Modify",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_durations_read_well() {
+        assert_eq!(format_bytes(2 << 30), "2 GiB");
+        assert_eq!(format_bytes(768 << 20), "768 MiB");
+        assert_eq!(format_bytes(3 << 29), "1.5 GiB");
+        assert_eq!(memory_text(2 << 30), "2g");
+        assert_eq!(memory_text(768 << 20), "768m");
+        assert_eq!(memory_text(1000), "1000");
+        assert_eq!(format_duration(42), "42 s");
+        assert_eq!(format_duration(300), "5 min");
+        assert_eq!(format_duration(3 * 3600 + 720), "3 h 12 min");
+        assert_eq!(format_duration(2 * 86_400 + 4 * 3600), "2 d 4 h");
+    }
+}

@@ -167,7 +167,7 @@ pub async fn list_all_sessions(include_deleted: bool) -> Result<Vec<AdminSession
     backend::respond(
         async {
             backend::auth::require_admin().await?;
-            backend::servers::sessions(&backend::app_state().db, include_deleted).await
+            backend::admin_sessions::list(&backend::app_state().db, include_deleted).await
         }
         .await,
     )

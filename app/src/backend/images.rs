@@ -32,6 +32,9 @@ struct Valid {
     run_config: serde_json::Value,
 }
 
+/// The largest memory size accepted anywhere (1 PiB), far below i64's limit.
+const MAX_MEMORY: i64 = 1 << 50;
+
 /// "2g", "512m", "1.5GiB" or plain bytes.
 pub fn parse_memory(text: &str) -> Result<i64, AppError> {
     let invalid = || {
@@ -58,6 +61,9 @@ pub fn parse_memory(text: &str) -> Result<i64, AppError> {
     if bytes.is_nan() || bytes <= 0.0 {
         return Err(AppError::invalid("memory", "Memory must be more than 0."));
     }
+    if bytes > MAX_MEMORY as f64 {
+        return Err(AppError::invalid("memory", "Memory must be at most 1 PiB."));
+    }
     if bytes < (64 << 20) as f64 {
         return Err(AppError::invalid(
             "memory",
@@ -67,18 +73,56 @@ pub fn parse_memory(text: &str) -> Result<i64, AppError> {
     Ok(bytes as i64)
 }
 
+/// An image's cores: more than 0, at most 64.
 pub fn parse_cores(text: &str) -> Result<f64, AppError> {
+    parse_cores_up_to(text, 64.0)
+}
+
+/// A number of cores in (0, `max`], e.g. "0.5" or "2".
+pub fn parse_cores_up_to(text: &str, max: f64) -> Result<f64, AppError> {
     let cores: f64 = text
         .trim()
         .parse()
         .map_err(|_| AppError::invalid("cores", format!("'{text}' is not a number of cores.")))?;
-    if cores.is_nan() || cores <= 0.0 || cores > 64.0 {
+    if !cores.is_finite() || cores <= 0.0 || cores > max {
         return Err(AppError::invalid(
             "cores",
-            "Cores must be more than 0 and at most 64.",
+            format!("Cores must be more than 0 and at most {max}."),
         ));
     }
     Ok(cores)
+}
+
+/// A thumbnail address: empty, an http(s) URL, or a path on this site.
+fn image_src(text: &str) -> Result<String, AppError> {
+    let value = validate::text("image_src", text, 500)?;
+    let lower = value.to_ascii_lowercase();
+    let ok = value.is_empty()
+        || ((lower.starts_with("https://") || lower.starts_with("http://"))
+            && !value.contains(char::is_whitespace))
+        || (value.starts_with('/') && !value.starts_with("//"));
+    if !ok {
+        return Err(AppError::invalid(
+            "image_src",
+            "Give the thumbnail as an http(s) URL or a path such as /img/desktop.svg.",
+        ));
+    }
+    Ok(value)
+}
+
+/// "Office, Dev tools" → ["Office", "Dev tools"].
+fn categories(text: &str) -> Result<Vec<String>, AppError> {
+    let mut list: Vec<String> = Vec::new();
+    for category in text.split(',') {
+        let category = validate::text("categories", category, 50)?;
+        if !category.is_empty() && !list.contains(&category) {
+            list.push(category);
+        }
+    }
+    if list.len() > 20 {
+        return Err(AppError::invalid("categories", "At most 20 categories."));
+    }
+    Ok(list)
 }
 
 fn validate_input(input: &ImageInput) -> Result<Valid, AppError> {
@@ -115,13 +159,8 @@ fn validate_input(input: &ImageInput) -> Result<Valid, AppError> {
         friendly_name,
         name,
         description: validate::text("description", &input.description, 500)?,
-        image_src: validate::text("image_src", &input.image_src, 500)?,
-        categories: input
-            .categories
-            .split(',')
-            .map(|c| c.trim().to_owned())
-            .filter(|c| !c.is_empty())
-            .collect(),
+        image_src: image_src(&input.image_src)?,
+        categories: categories(&input.categories)?,
         cores: parse_cores(&input.cores)?,
         memory: parse_memory(&input.memory)?,
         network_mode: network_mode.to_owned(),
@@ -270,7 +309,7 @@ mod tests {
         assert_eq!(parse_memory("512m").unwrap(), 512 << 20);
         assert_eq!(parse_memory("1.5GiB").unwrap(), 3 << 29);
         assert_eq!(parse_memory("1073741824").unwrap(), 1 << 30);
-        for bad in ["", "-1g", "0", "lots", "2x", "1k"] {
+        for bad in ["", "-1g", "0", "lots", "2x", "1k", "99999999999t"] {
             assert_eq!(
                 parse_memory(bad).unwrap_err().field(),
                 Some("memory"),
@@ -282,12 +321,42 @@ mod tests {
     #[test]
     fn cores_must_be_positive_and_bounded() {
         assert_eq!(parse_cores("1.5").unwrap(), 1.5);
-        for bad in ["0", "-1", "65", "x", "NaN"] {
+        assert_eq!(parse_cores_up_to("128", 4096.0).unwrap(), 128.0);
+        for bad in ["0", "-1", "65", "x", "NaN", "inf"] {
             assert_eq!(
                 parse_cores(bad).unwrap_err().field(),
                 Some("cores"),
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn thumbnails_are_urls_or_site_paths() {
+        assert_eq!(image_src("").unwrap(), "");
+        assert!(image_src("https://example.com/a.png").is_ok());
+        assert!(image_src("/img/desktop.svg").is_ok());
+        for bad in [
+            "javascript:alert(1)",
+            "//evil.example/x.png",
+            "data:image/png,x",
+            "a b",
+        ] {
+            assert_eq!(
+                image_src(bad).unwrap_err().field(),
+                Some("image_src"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn categories_are_split_trimmed_and_deduplicated() {
+        assert_eq!(
+            categories(" Office, Dev ,,Office").unwrap(),
+            ["Office", "Dev"]
+        );
+        assert!(categories("").unwrap().is_empty());
+        assert!(categories(&"x".repeat(51)).is_err());
     }
 }

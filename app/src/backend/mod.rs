@@ -1,6 +1,7 @@
 //! Server-side logic behind the app's server functions (compiled with the `ssr` feature).
 //! Functions here take their dependencies as arguments so tests can call them directly;
 //! the `*_from_context` helpers fetch those dependencies inside a server function.
+pub mod admin_sessions;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;

@@ -1,6 +1,6 @@
-//! Agent hosts ("servers") as the admin manages them, and every session for the admin.
+//! Agent hosts ("servers") as the admin manages them.
 use super::db_error;
-use crate::model::{AdminSessionRow, ServerRow};
+use crate::model::ServerRow;
 use crate::AppError;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -65,6 +65,9 @@ pub async fn set_flags(
     found(done.rows_affected())
 }
 
+/// The most cores an override may claim (hosts have more than an image may ask for).
+const MAX_SERVER_CORES: f64 = 4096.0;
+
 /// Sets (or with empty text clears) the capacity placement assumes for an agent.
 pub async fn set_overrides(
     db: &PgPool,
@@ -74,7 +77,7 @@ pub async fn set_overrides(
 ) -> Result<(), AppError> {
     let cores = match cores.trim() {
         "" => None,
-        text => Some(super::images::parse_cores(text)?),
+        text => Some(super::images::parse_cores_up_to(text, MAX_SERVER_CORES)?),
     };
     let memory = match memory.trim() {
         "" => None,
@@ -98,39 +101,4 @@ fn found(rows: u64) -> Result<(), AppError> {
     } else {
         Ok(())
     }
-}
-
-/// Every session, newest first; ended ones only when asked.
-pub async fn sessions(
-    db: &PgPool,
-    include_deleted: bool,
-) -> Result<Vec<AdminSessionRow>, AppError> {
-    let rows = sqlx::query!(
-        r#"SELECT k.kasm_id, u.username, i.friendly_name, COALESCE(s.hostname, '') AS "hostname!",
-                  k.operational_status, k.operational_message, k.operational_progress,
-                  EXTRACT(EPOCH FROM (now() - k.created_date))::int8 AS "age!",
-                  EXTRACT(EPOCH FROM (k.expiration_date - now()))::int8 AS "expires!"
-           FROM kasms k JOIN users u ON u.user_id = k.user_id JOIN images i ON i.image_id = k.image_id
-           LEFT JOIN servers s ON s.server_id = k.server_id
-           WHERE $1 OR k.operational_status <> 'deleted'
-           ORDER BY k.created_date DESC LIMIT 500"#,
-        include_deleted
-    )
-    .fetch_all(db)
-    .await
-    .map_err(db_error)?;
-    Ok(rows
-        .into_iter()
-        .map(|row| AdminSessionRow {
-            kasm_id: row.kasm_id,
-            username: row.username,
-            image_name: row.friendly_name,
-            hostname: row.hostname,
-            status: row.operational_status,
-            message: row.operational_message,
-            progress: row.operational_progress,
-            age_secs: row.age,
-            expires_in_secs: row.expires.max(0),
-        })
-        .collect())
 }

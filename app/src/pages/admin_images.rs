@@ -1,7 +1,7 @@
 //! Admin → Images: register, edit, enable/disable and delete workspace images.
-use super::layout::{field_error, other_error, AdminNav, ErrorText, Forbidden, Layout};
+use super::layout::{confirm, field_error, other_error, AdminNav, ErrorText, Forbidden, Layout};
 use crate::api::{list_images, DeleteImage, SaveImage, SetImageEnabled};
-use crate::model::{format_bytes, ImageRow};
+use crate::model::{format_bytes, memory_text, ImageRow};
 use crate::AppError;
 use leptos::prelude::*;
 
@@ -10,6 +10,7 @@ const FIELDS: &[&str] = &[
     "name",
     "description",
     "image_src",
+    "categories",
     "cores",
     "memory",
     "network_mode",
@@ -60,7 +61,7 @@ pub fn AdminImagesPage() -> impl IntoView {
                             <table class="table" id="images">
                                 <thead><tr>
                                     <th>"Name"</th><th>"Container image"</th><th>"Cores"</th><th>"Memory"</th>
-                                    <th>"Categories"</th><th>"Sessions"</th><th>"Status"</th><th></th>
+                                    <th>"Network"</th><th>"Categories"</th><th>"Sessions"</th><th>"Status"</th><th></th>
                                 </tr></thead>
                                 <tbody>
                                     {rows.into_iter().map(|image| {
@@ -68,22 +69,26 @@ pub fn AdminImagesPage() -> impl IntoView {
                                         let (toggle_id, delete_id) = (id.clone(), id.clone());
                                         let enabled = image.enabled;
                                         let edit = image.clone();
+                                        let name = image.friendly_name.clone();
                                         view! {
                                             <tr data-name=image.friendly_name.clone() class:disabled=!enabled>
                                                 <td>{image.friendly_name.clone()}</td>
                                                 <td><code>{image.name.clone()}</code></td>
                                                 <td>{image.cores}</td>
                                                 <td>{format_bytes(image.memory)}</td>
+                                                <td>{image.network_mode.clone()}</td>
                                                 <td>{image.categories.join(", ")}</td>
                                                 <td>{image.live_sessions}</td>
-                                                <td>{if enabled { "Enabled" } else { "Disabled" }}</td>
+                                                <td class="status">{if enabled { "Enabled" } else { "Disabled" }}</td>
                                                 <td class="row-actions">
-                                                    <button class="link" on:click=move |_| editing.set(Some(edit.clone()))>"Edit"</button>
+                                                    <button class="link edit" on:click=move |_| editing.set(Some(edit.clone()))>"Edit"</button>
                                                     <button class="link toggle" on:click=move |_| {
                                                         toggle.dispatch(SetImageEnabled { image_id: toggle_id.clone(), enabled: !enabled });
                                                     }>{if enabled { "Disable" } else { "Enable" }}</button>
                                                     <button class="link danger delete" on:click=move |_| {
-                                                        delete.dispatch(DeleteImage { image_id: delete_id.clone() });
+                                                        if confirm(&format!("Delete image {name}? This cannot be undone.")) {
+                                                            delete.dispatch(DeleteImage { image_id: delete_id.clone() });
+                                                        }
                                                     }>"Delete"</button>
                                                 </td>
                                             </tr>
@@ -138,11 +143,14 @@ fn ImageForm(save: ServerAction<SaveImage>, image: Option<ImageRow>) -> impl Int
             <label>"Container image" <input name="name" value=image.name placeholder="berth/desktop:latest" required /></label>
             <ErrorText message=Signal::derive(field_error(value, "name")) />
             <label>"Description" <input name="description" value=image.description /></label>
-            <label>"Thumbnail URL" <input name="image_src" value=image.image_src /></label>
+            <ErrorText message=Signal::derive(field_error(value, "description")) />
+            <label>"Thumbnail URL" <input name="image_src" value=image.image_src placeholder="/img/desktop.svg" /></label>
+            <ErrorText message=Signal::derive(field_error(value, "image_src")) />
             <label>"Categories (comma-separated)" <input name="categories" value=image.categories.join(", ") /></label>
-            <label>"Cores" <input name="cores" value=image.cores.to_string() /></label>
+            <ErrorText message=Signal::derive(field_error(value, "categories")) />
+            <label>"Cores" <input name="cores" inputmode="decimal" value=image.cores.to_string() required /></label>
             <ErrorText message=Signal::derive(field_error(value, "cores")) />
-            <label>"Memory (e.g. 2g, 512m)" <input name="memory" value=format!("{}m", image.memory >> 20) /></label>
+            <label>"Memory (bytes, or e.g. 2g, 512m)" <input name="memory" value=memory_text(image.memory) required /></label>
             <ErrorText message=Signal::derive(field_error(value, "memory")) />
             <label>
                 "Network"
@@ -151,11 +159,15 @@ fn ImageForm(save: ServerAction<SaveImage>, image: Option<ImageRow>) -> impl Int
                     <option value="none" selected=!bridge>"none"</option>
                 </select>
             </label>
+            <ErrorText message=Signal::derive(field_error(value, "network_mode")) />
             <label class="checkbox"><input type="checkbox" name="enabled" checked=image.enabled />" Enabled"</label>
-            <label>"run_config (JSON)" <input name="run_config" value=image.run_config /></label>
+            <label class="wide">
+                "run_config (JSON: environment, hostname, shm_size)"
+                <textarea name="run_config" rows="3" spellcheck="false">{image.run_config}</textarea>
+            </label>
             <ErrorText message=Signal::derive(field_error(value, "run_config")) />
             <ErrorText message=Signal::derive(other_error(value, FIELDS)) />
-            <button type="submit" class="primary">"Save image"</button>
+            <button type="submit" class="primary" disabled=move || save.pending().get()>"Save image"</button>
         </ActionForm>
     }
 }

@@ -2,7 +2,7 @@
 //! drain, and capacity overrides.
 use super::layout::{AdminNav, Forbidden, Layout};
 use crate::api::{list_servers, SetServerFlags, SetServerOverrides};
-use crate::model::{format_bytes, ServerRow};
+use crate::model::{format_bytes, format_duration, memory_text, ServerRow};
 use crate::AppError;
 use leptos::prelude::*;
 
@@ -39,8 +39,9 @@ pub fn AdminServersPage() -> impl IntoView {
                         Ok(rows) => view! {
                             <table class="table" id="servers">
                                 <thead><tr>
-                                    <th>"Host"</th><th>"Status"</th><th>"Last check-in"</th><th>"Cores (allocated / total)"</th>
-                                    <th>"Memory (allocated / total)"</th><th>"Sessions"</th><th>"Images"</th><th></th>
+                                    <th>"Host"</th><th>"Status"</th><th>"Last check-in"</th>
+                                    <th title="allocated / total">"Cores used"</th><th title="allocated / total">"Memory used"</th>
+                                    <th>"Sessions"</th><th>"Images"</th><th title="cores, memory; empty clears">"Overrides"</th><th></th>
                                 </tr></thead>
                                 <tbody>
                                     {rows.into_iter().map(|server| view! { <ServerRowView server flags overrides /> }).collect_view()}
@@ -53,8 +54,9 @@ pub fn AdminServersPage() -> impl IntoView {
             {move || error().map(|text| view! { <p class="error" role="alert">{text}</p> })}
             <section class="card">
                 <h2>"Add a Docker host"</h2>
-                <p>"Give this server a shared agent token (BERTH_AGENT_TOKEN), then run on the new host:"</p>
-                <pre><code>"berth agent --manager http://<this-server>:3000 --token <BERTH_AGENT_TOKEN> --listen 0.0.0.0:7001 --advertise-url http://<that-host>:7001 --publish-address <that-host-ip>"</code></pre>
+                <p>"Start this server with a shared agent token (BERTH_AGENT_TOKEN), then run on the new host:"</p>
+                <pre id="agent-command"><code>"berth agent --manager <URL> --token <BERTH_AGENT_TOKEN> \\\n    --listen 0.0.0.0:7001 --advertise-url http://<that-host>:7001 --publish-address <that-host-ip>"</code></pre>
+                <p class="muted">"<URL> is this server's address as the new host reaches it, e.g. http://berth.example:3000. Empty cores or memory clears an override; drained servers keep their sessions but get no new ones."</p>
             </section>
         </Layout>
     }
@@ -69,14 +71,13 @@ fn ServerRowView(
     let id = server.server_id.to_string();
     let (enabled, draining) = (server.enabled, server.draining);
     let (enable_id, drain_id, form_id) = (id.clone(), id.clone(), id.clone());
-    let status = match (server.status.as_str(), enabled, draining) {
-        ("online", true, false) => "online".to_owned(),
-        ("online", false, _) => "online, disabled".to_owned(),
-        ("online", true, true) => "online, draining".to_owned(),
-        (other, _, _) => other.to_owned(),
+    let placement = match (enabled, draining) {
+        (false, _) => "disabled",
+        (true, true) => "draining",
+        (true, false) => "enabled",
     };
     let checkin = match server.seconds_since_checkin {
-        Some(seconds) => format!("{seconds} s ago"),
+        Some(seconds) => format!("{} ago", format_duration(seconds)),
         None => "never".to_owned(),
     };
     let images = format!(
@@ -88,28 +89,40 @@ fn ServerRowView(
             format!(", missing: {}", server.images_missing.join(", "))
         }
     );
+    let overridden = |set: bool| if set { " (override)" } else { "" };
     view! {
-        <tr data-hostname=server.hostname.clone() data-status=server.status.clone()>
-            <td>{server.hostname.clone()}<br /><span class="muted small">{server.version.clone()}</span></td>
-            <td class="status">{status}</td>
+        <tr data-hostname=server.hostname.clone() data-status=server.status.clone() class:disabled=!enabled>
+            <td class="nowrap">{server.hostname.clone()}<br /><span class="muted small">{server.version.clone()}</span></td>
+            <td>
+                <span class="status">{server.status.clone()}</span><br />
+                <span class="placement muted small">{placement}</span>
+            </td>
             <td title=server.last_checkin.clone().unwrap_or_default()>{checkin}</td>
-            <td>{format!("{} / {}", server.cores_allocated, server.cores)}</td>
-            <td>{format!("{} / {}", format_bytes(server.memory_allocated), format_bytes(server.memory))}</td>
+            <td class="nowrap">{format!("{} / {}{}", server.cores_allocated, server.cores, overridden(server.cores_override.is_some()))}</td>
+            <td class="nowrap">{format!(
+                "{} / {}{}",
+                format_bytes(server.memory_allocated),
+                format_bytes(server.memory),
+                overridden(server.memory_override.is_some()),
+            )}</td>
             <td>{server.sessions}</td>
             <td class="small">{images}</td>
-            <td class="row-actions">
-                <button class="link" on:click=move |_| {
+            <td>
+                <ActionForm action=overrides attr:class="inline-form overrides">
+                    <input type="hidden" name="server_id" value=form_id />
+                    <input name="cores" aria-label="Cores override" placeholder="cores" value=server.cores_override.map(|c| c.to_string()).unwrap_or_default() />
+                    <input name="memory" aria-label="Memory override" placeholder="e.g. 16g" value=server.memory_override.map(memory_text).unwrap_or_default() />
+                    <button type="submit" class="link">"Set"</button>
+                </ActionForm>
+            </td>
+            <td class="nowrap">
+                <button class="link toggle" on:click=move |_| {
                     flags.dispatch(SetServerFlags { server_id: enable_id.clone(), enabled: !enabled, draining });
                 }>{if enabled { "Disable" } else { "Enable" }}</button>
-                <button class="link" on:click=move |_| {
+                <br />
+                <button class="link drain" on:click=move |_| {
                     flags.dispatch(SetServerFlags { server_id: drain_id.clone(), enabled, draining: !draining });
-                }>{if draining { "Stop draining" } else { "Drain" }}</button>
-                <ActionForm action=overrides attr:class="inline-form">
-                    <input type="hidden" name="server_id" value=form_id />
-                    <input name="cores" size="4" placeholder="cores" value=server.cores_override.map(|c| c.to_string()).unwrap_or_default() />
-                    <input name="memory" size="6" placeholder="memory" value=server.memory_override.map(|m| format!("{}m", m >> 20)).unwrap_or_default() />
-                    <button type="submit" class="link">"Set overrides"</button>
-                </ActionForm>
+                }>{if draining { "Undrain" } else { "Drain" }}</button>
             </td>
         </tr>
     }

@@ -1,16 +1,9 @@
 //! Admin → Sessions: every session with its user, image, server, state and age; destroy.
-use super::layout::{AdminNav, Forbidden, Layout};
+use super::layout::{confirm, AdminNav, Forbidden, Layout};
 use crate::api::{list_all_sessions, DestroyAnySession};
+use crate::model::{format_duration, AdminSessionRow};
 use crate::AppError;
 use leptos::prelude::*;
-
-fn age(seconds: i64) -> String {
-    match seconds {
-        s if s < 60 => format!("{s} s"),
-        s if s < 3600 => format!("{} min", s / 60),
-        s => format!("{} h {} min", s / 3600, (s % 3600) / 60),
-    }
-}
 
 #[component]
 pub fn AdminSessionsPage() -> impl IntoView {
@@ -25,8 +18,13 @@ pub fn AdminSessionsPage() -> impl IntoView {
             <AdminNav current="sessions" />
             <h1>"Sessions"</h1>
             <label class="checkbox">
-                <input type="checkbox" id="include-deleted" on:change=move |event| include_deleted.set(event_target_checked(&event)) />
-                " Include ended sessions"
+                <input
+                    type="checkbox"
+                    id="include-deleted"
+                    prop:checked=move || include_deleted.get()
+                    on:change=move |event| include_deleted.set(event_target_checked(&event))
+                />
+                " Include ended (deleted) sessions"
             </label>
             {move || match destroy.value().get() {
                 Some(Err(error)) => Some(view! { <p class="error" role="alert">{error.to_string()}</p> }),
@@ -41,29 +39,11 @@ pub fn AdminSessionsPage() -> impl IntoView {
                         Ok(rows) => view! {
                             <table class="table" id="sessions">
                                 <thead><tr>
-                                    <th>"User"</th><th>"Workspace"</th><th>"Server"</th><th>"State"</th><th>"Age"</th><th>"Expires in"</th><th></th>
+                                    <th>"User"</th><th>"Workspace"</th><th>"Server"</th><th>"State"</th>
+                                    <th>"Message"</th><th>"Age"</th><th>"Expires in"</th><th></th>
                                 </tr></thead>
                                 <tbody>
-                                    {rows.into_iter().map(|session| {
-                                        let id = session.kasm_id.to_string();
-                                        let row_id = id.clone();
-                                        let over = session.status == "deleted";
-                                        view! {
-                                            <tr data-kasm-id=row_id>
-                                                <td>{session.username}</td>
-                                                <td>{session.image_name}</td>
-                                                <td>{session.hostname}</td>
-                                                <td title=session.message.clone()>{format!("{} ({}%)", session.status, session.progress)}</td>
-                                                <td>{age(session.age_secs)}</td>
-                                                <td>{if over { "—".to_owned() } else { age(session.expires_in_secs) }}</td>
-                                                <td>{(!over).then(|| view! {
-                                                    <button class="link danger destroy" on:click=move |_| {
-                                                        destroy.dispatch(DestroyAnySession { kasm_id: id.clone() });
-                                                    }>"Destroy"</button>
-                                                })}</td>
-                                            </tr>
-                                        }
-                                    }).collect_view()}
+                                    {rows.into_iter().map(|session| view! { <SessionRowView session destroy /> }).collect_view()}
                                 </tbody>
                             </table>
                         }.into_any(),
@@ -71,5 +51,49 @@ pub fn AdminSessionsPage() -> impl IntoView {
                 })}
             </Suspense>
         </Layout>
+    }
+}
+
+#[component]
+fn SessionRowView(
+    session: AdminSessionRow,
+    destroy: ServerAction<DestroyAnySession>,
+) -> impl IntoView {
+    let id = session.kasm_id.to_string();
+    let over = session.status == "deleted";
+    let hostname = if session.hostname.is_empty() {
+        "—".to_owned()
+    } else {
+        session.hostname.clone()
+    };
+    let expires = if over {
+        "—".to_owned()
+    } else if session.expires_in_secs == 0 {
+        "expired".to_owned()
+    } else {
+        format_duration(session.expires_in_secs)
+    };
+    let what = format!("{}'s {} session", session.username, session.image_name);
+    let destroy_button = (!over).then(|| {
+        let id = id.clone();
+        view! {
+            <button class="link danger destroy" on:click=move |_| {
+                if confirm(&format!("Destroy {what}? Its container and unsaved work are lost.")) {
+                    destroy.dispatch(DestroyAnySession { kasm_id: id.clone() });
+                }
+            }>"Destroy"</button>
+        }
+    });
+    view! {
+        <tr data-kasm-id=id data-status=session.status.clone() class:disabled=over>
+            <td>{session.username}</td>
+            <td>{session.image_name}</td>
+            <td>{hostname}</td>
+            <td class="status">{format!("{} ({}%)", session.status, session.progress)}</td>
+            <td class="small">{session.message}</td>
+            <td title=session.created>{format_duration(session.age_secs)}</td>
+            <td title=session.expires>{expires}</td>
+            <td>{destroy_button}</td>
+        </tr>
     }
 }

@@ -1,5 +1,5 @@
 //! Admin → Users: list with search, create, edit, disable, delete, reset password.
-use super::layout::{field_error, other_error, AdminNav, ErrorText, Layout};
+use super::layout::{confirm, field_error, other_error, AdminNav, ErrorText, Layout};
 use crate::api::{list_users, CreateUser, DeleteUser, ResetPassword, SetUserDisabled, UpdateUser};
 use crate::model::{Role, UserRow};
 use crate::AppError;
@@ -270,18 +270,5 @@ fn ResetRow(user_id: Uuid, actions: RowActions) -> impl IntoView {
                 </ActionForm>
             </td>
         </tr>
-    }
-}
-
-/// Asks the person to confirm (in the browser; always "no" elsewhere).
-fn confirm(message: &str) -> bool {
-    #[cfg(feature = "hydrate")]
-    {
-        window().confirm_with_message(message).unwrap_or(false)
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = message;
-        false
     }
 }

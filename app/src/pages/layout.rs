@@ -23,6 +23,19 @@ pub fn go_to(path: &str) {
     let _ = path;
 }
 
+/// Asks the person to confirm (in the browser; always "no" elsewhere).
+pub fn confirm(message: &str) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        window().confirm_with_message(message).unwrap_or(false)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = message;
+        false
+    }
+}
+
 /// The message of the error in an action's latest result that concerns `field`.
 pub fn field_error<T, S>(value: S, field: &'static str) -> impl Fn() -> Option<String> + Copy
 where
@@ -113,6 +126,7 @@ pub fn AdminNav(current: &'static str) -> impl IntoView {
         ("images", "Images"),
         ("servers", "Servers"),
         ("sessions", "Sessions"),
+        ("developers", "Developers"),
     ];
     view! {
         <nav class="admin-nav" id="admin-nav">

@@ -1,7 +1,9 @@
 //! Integration tests: the real server on 127.0.0.1:0 against real PostgreSQL (one database
 //! per test, via #[sqlx::test]) and real Redis (one key prefix per test).
 mod accounts;
-mod admin_resources;
+mod admin_images;
+mod admin_servers;
+mod admin_sessions;
 mod admin_users;
 mod docker_sessions;
 mod health;

@@ -154,3 +154,58 @@ pub fn message_of(error: &serde_json::Value) -> String {
         .or_else(|| error.as_str().map(str::to_owned))
         .unwrap_or_default()
 }
+
+/// Registers an image directly in the database (1 core, 1 GiB).
+pub async fn insert_image(db: &PgPool, friendly_name: &str) -> uuid::Uuid {
+    let image_id = uuid::Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO images (image_id, name, friendly_name, cores, memory) VALUES ($1, 'berth/desktop:latest', $2, 1, $3)",
+    )
+    .bind(image_id)
+    .bind(friendly_name)
+    .bind(1i64 << 30)
+    .execute(db)
+    .await
+    .expect("insert image");
+    image_id
+}
+
+/// Inserts a session row directly, as if the manager had placed it (or not, with no server).
+pub async fn insert_kasm(
+    db: &PgPool,
+    user_id: uuid::Uuid,
+    image_id: uuid::Uuid,
+    server_id: Option<uuid::Uuid>,
+    status: &str,
+    cores: f64,
+    memory: i64,
+) -> uuid::Uuid {
+    let kasm_id = uuid::Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO kasms (kasm_id, user_id, image_id, server_id, session_secret, operational_status,
+                            operational_message, operational_progress, cores, memory, expiration_date)
+         VALUES ($1, $2, $3, $4, 'secret', $5, 'Test session', 100, $6, $7, now() + interval '1 hour')",
+    )
+    .bind(kasm_id)
+    .bind(user_id)
+    .bind(image_id)
+    .bind(server_id)
+    .bind(status)
+    .bind(cores)
+    .bind(memory)
+    .execute(db)
+    .await
+    .expect("insert kasm");
+    kasm_id
+}
+
+/// The audit entries with `action`, as (actor, target).
+pub async fn audit_entries(db: &PgPool, action: &str) -> Vec<(Option<uuid::Uuid>, String)> {
+    sqlx::query_as(
+        "SELECT actor_user_id, target FROM audit_log WHERE action = $1 ORDER BY audit_id",
+    )
+    .bind(action)
+    .fetch_all(db)
+    .await
+    .unwrap()
+}
