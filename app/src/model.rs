@@ -252,6 +252,18 @@ pub fn memory_text(bytes: i64) -> String {
     }
 }
 
+/// What a user (or the API) asks of a live session's container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionChange {
+    /// Freeze it in memory (running → paused).
+    Pause,
+    /// Stop its processes, keeping the container (running or paused → stopped).
+    Stop,
+    /// Back to running, from paused or stopped.
+    Resume,
+}
+
 /// A developer API key as the admin sees it (never the secret).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApiKeyRow {

@@ -69,6 +69,44 @@ pub struct CreatedSession {
     pub port: u16,
 }
 
+/// Manager → agent: start a stopped session's container again (its secret, to wait until it
+/// streams).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StartSession {
+    pub secret: String,
+}
+
+/// Manager → agent: run `cmd` through `sh -c` in a running session's container
+/// (POST /v1/sessions/{kasm_id}/exec).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExecRequest {
+    pub cmd: String,
+    /// The working directory; the image's (the user's home) when absent.
+    #[serde(default)]
+    pub workdir: Option<String>,
+    /// Added to the container's environment (DISPLAY defaults to the session's display).
+    #[serde(default)]
+    pub environment: Vec<(String, String)>,
+    /// `user`, `uid`, `user:group` or `uid:gid`; the image's user when absent.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// How long the command may run before the agent gives up on it (and it is killed).
+    pub timeout_secs: u64,
+    /// The most bytes kept of each of stdout and stderr; the rest is dropped.
+    pub max_output: usize,
+}
+
+/// What a command run by [`ExecRequest`] did. `exit_code` is None when it timed out.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ExecOutput {
+    pub exit_code: Option<i64>,
+    pub stdout: String,
+    pub stderr: String,
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
+    pub timed_out: bool,
+}
+
 /// Any agent API error.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AgentError {

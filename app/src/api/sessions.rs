@@ -1,5 +1,5 @@
 //! The signed-in user's sessions: launch, watch, keep alive, pause, resume, delete.
-use crate::model::SessionView;
+use crate::model::{SessionChange, SessionView};
 use crate::AppError;
 use leptos::prelude::*;
 
@@ -79,15 +79,16 @@ pub async fn delete_session(kasm_id: String) -> Result<(), AppError> {
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "sessions/pause")]
-pub async fn pause_session(kasm_id: String, paused: bool) -> Result<(), AppError> {
+/// Pauses, stops or resumes one of the caller's sessions.
+#[server(prefix = "/rpc", endpoint = "sessions/change")]
+pub async fn change_session(kasm_id: String, change: SessionChange) -> Result<(), AppError> {
     use crate::backend;
     backend::respond(
         async {
             let (_, session) = owned::session(&kasm_id).await?;
             backend::app_state()
                 .sessions
-                .set_paused(session.kasm_id, paused)
+                .change(session.kasm_id, change)
                 .await
         }
         .await,

@@ -4,6 +4,7 @@ use crate::model::ApiKeyRow;
 use crate::AppError;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// The permissions a key can be granted.
@@ -83,6 +84,34 @@ pub enum Refused {
     Expired,
 }
 
+/// Secrets already checked against their stored Argon2 hash, as SHA-256 digests keyed by that
+/// hash: integrations call many times a minute, and one Argon2 verification costs tens of
+/// milliseconds. Revocation, expiry and permissions are still read from the database on
+/// every call; only the hash comparison is skipped.
+static VERIFIED: std::sync::LazyLock<std::sync::Mutex<HashMap<String, [u8; 32]>>> =
+    std::sync::LazyLock::new(Default::default);
+
+const VERIFIED_MAX: usize = 10_000;
+
+fn digest(secret: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(secret.as_bytes()).into()
+}
+
+fn verified_before(hash: &str, secret: &str) -> bool {
+    let cache = VERIFIED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    cache.get(hash) == Some(&digest(secret))
+}
+
+fn remember_verified(hash: String, secret: &str) {
+    let mut cache = VERIFIED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if cache.len() >= VERIFIED_MAX {
+        cache.clear();
+    }
+    cache.insert(hash, digest(secret));
+}
+
+/// Checks a key and its secret; the key's state (revoked, expired) is read afresh each time.
 pub async fn verify(
     db: &PgPool,
     api_key: &str,
@@ -95,8 +124,16 @@ pub async fn verify(
     .fetch_optional(db)
     .await
     .map_err(db_error)?;
-    let hash = row.as_ref().map(|row| row.secret_hash.clone());
-    let matches = password::verify(secret.to_owned(), hash).await;
+    let matches = match row.as_ref().map(|row| row.secret_hash.clone()) {
+        Some(hash) if verified_before(&hash, secret) => true,
+        hash => {
+            let matches = password::verify(secret.to_owned(), hash.clone()).await;
+            if let (true, Some(hash)) = (matches, hash) {
+                remember_verified(hash, secret);
+            }
+            matches
+        }
+    };
     let Some(row) = row else {
         return Ok(Err(Refused::Unknown));
     };
@@ -157,4 +194,19 @@ pub async fn list(db: &PgPool) -> Result<Vec<ApiKeyRow>, AppError> {
             last_used: row.last_used.map(time),
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_secret_verified_against_that_hash_skips_argon2() {
+        let hash = format!("$argon2id$test-{}", Uuid::new_v4());
+        assert!(!verified_before(&hash, "secret"));
+        remember_verified(hash.clone(), "secret");
+        assert!(verified_before(&hash, "secret"));
+        assert!(!verified_before(&hash, "secreT"), "another secret");
+        assert!(!verified_before(&format!("{hash}x"), "secret"), "another key");
+    }
 }

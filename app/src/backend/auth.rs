@@ -10,11 +10,11 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-fn token_hash(token: &str) -> Vec<u8> {
+pub(crate) fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-fn new_token() -> String {
+pub(crate) fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -124,26 +124,7 @@ pub async fn sign_in(
     };
     login_limit::clear(&mut redis, prefix, username).await?;
 
-    let hours: i64 = super::users::setting_i64(&state.db, "login_session_hours", 12).await;
-    let lifetime = Duration::hours(hours.clamp(1, 24 * 30));
-    let token = new_token();
-    sqlx::query!(
-        "INSERT INTO user_sessions (token_hash, user_id, expires, user_agent) VALUES ($1, $2, $3, $4)",
-        token_hash(&token),
-        user.user_id,
-        Utc::now() + lifetime,
-        user_agent.chars().take(300).collect::<String>(),
-    )
-    .execute(&state.db)
-    .await
-    .map_err(db_error)?;
-    sqlx::query!(
-        "UPDATE users SET last_session = now() WHERE user_id = $1",
-        user.user_id
-    )
-    .execute(&state.db)
-    .await
-    .map_err(db_error)?;
+    let (token, lifetime) = open_session(&state.db, user.user_id, user_agent).await?;
     super::audit::ok(&state.db, user.user_id, "login", &user.username).await;
 
     let current = CurrentUser {
@@ -151,7 +132,33 @@ pub async fn sign_in(
         username: user.username,
         role: Role::parse(&user.role).unwrap_or(Role::User),
     };
-    Ok((current, token, lifetime.num_seconds()))
+    Ok((current, token, lifetime))
+}
+
+/// Starts a browser sign-in for `user_id`: returns the cookie token and its lifetime in seconds.
+pub async fn open_session(
+    db: &PgPool,
+    user_id: Uuid,
+    user_agent: &str,
+) -> Result<(String, i64), AppError> {
+    let hours: i64 = super::users::setting_i64(db, "login_session_hours", 12).await;
+    let lifetime = Duration::hours(hours.clamp(1, 24 * 30));
+    let token = new_token();
+    sqlx::query!(
+        "INSERT INTO user_sessions (token_hash, user_id, expires, user_agent) VALUES ($1, $2, $3, $4)",
+        token_hash(&token),
+        user_id,
+        Utc::now() + lifetime,
+        user_agent.chars().take(300).collect::<String>(),
+    )
+    .execute(db)
+    .await
+    .map_err(db_error)?;
+    sqlx::query!("UPDATE users SET last_session = now() WHERE user_id = $1", user_id)
+        .execute(db)
+        .await
+        .map_err(db_error)?;
+    Ok((token, lifetime.num_seconds()))
 }
 
 /// Ends the session behind `token`.

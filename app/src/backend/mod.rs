@@ -5,6 +5,7 @@ pub mod admin_sessions;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod connect;
 pub mod cookies;
 pub mod images;
 pub mod login_limit;

@@ -1,20 +1,20 @@
 use super::layout::{go_to, Layout};
-use crate::api::{list_workspaces, my_sessions, DeleteSession, LaunchWorkspace, PauseSession};
-use crate::model::{SessionView, Workspace};
+use crate::api::{list_workspaces, my_sessions, ChangeSession, DeleteSession, LaunchWorkspace};
+use crate::model::{SessionChange, SessionView, Workspace};
 use leptos::prelude::*;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let launch = ServerAction::<LaunchWorkspace>::new();
     let delete = ServerAction::<DeleteSession>::new();
-    let pause = ServerAction::<PauseSession>::new();
+    let change = ServerAction::<ChangeSession>::new();
     let workspaces = Resource::new(|| (), |_| list_workspaces());
     let sessions = Resource::new(
         move || {
             (
                 launch.version().get(),
                 delete.version().get(),
-                pause.version().get(),
+                change.version().get(),
             )
         },
         |_| my_sessions(),
@@ -30,7 +30,7 @@ pub fn DashboardPage() -> impl IntoView {
         Some(Err(error)) => Some(error.to_string()),
         _ => None,
     };
-    let session_error = move || match (delete.value().get(), pause.value().get()) {
+    let session_error = move || match (delete.value().get(), change.value().get()) {
         (Some(Err(error)), _) | (_, Some(Err(error))) => Some(error.to_string()),
         _ => None,
     };
@@ -44,7 +44,7 @@ pub fn DashboardPage() -> impl IntoView {
                             <section class="my-sessions">
                                 <h2>"My sessions"</h2>
                                 <ul class="session-list" id="my-sessions">
-                                    {list.into_iter().map(|session| view! { <SessionRow session delete pause /> }).collect_view()}
+                                    {list.into_iter().map(|session| view! { <SessionRow session delete change /> }).collect_view()}
                                 </ul>
                             </section>
                         }.into_any(),
@@ -149,21 +149,37 @@ fn WorkspaceTile(workspace: Workspace, launch: ServerAction<LaunchWorkspace>) ->
 fn SessionRow(
     session: SessionView,
     delete: ServerAction<DeleteSession>,
-    pause: ServerAction<PauseSession>,
+    change: ServerAction<ChangeSession>,
 ) -> impl IntoView {
     let id = session.kasm_id.to_string();
-    let paused = session.status == "paused";
-    let (pause_id, delete_id) = (id.clone(), id.clone());
+    let status = session.status.clone();
+    // The changes this state allows, as (label, change) buttons.
+    let changes: &[(&str, SessionChange)] = match status.as_str() {
+        "running" => &[("Pause", SessionChange::Pause), ("Stop", SessionChange::Stop)],
+        "paused" => &[("Resume", SessionChange::Resume), ("Stop", SessionChange::Stop)],
+        "stopped" => &[("Resume", SessionChange::Resume)],
+        _ => &[],
+    };
+    let buttons = changes
+        .iter()
+        .map(|&(label, what)| {
+            let kasm_id = id.clone();
+            view! {
+                <button class="link" data-change=label.to_lowercase() on:click=move |_| {
+                    change.dispatch(ChangeSession { kasm_id: kasm_id.clone(), change: what });
+                }>{label}</button>
+            }
+        })
+        .collect_view();
+    let delete_id = id.clone();
     view! {
         <li class="session-row" data-kasm-id=id.clone()>
             <span class="name">{session.image_name}</span>
-            <span class=format!("state state-{}", session.status)>{session.status.clone()}</span>
+            <span class=format!("state state-{status}")>{status.clone()}</span>
             <span class="muted">{format!("started {}", session.created)}</span>
             <span class="actions">
-                <a class="button" href=format!("/session/{id}")>{if paused { "Open" } else { "Resume" }}</a>
-                <button class="link" on:click=move |_| {
-                    pause.dispatch(PauseSession { kasm_id: pause_id.clone(), paused: !paused });
-                }>{if paused { "Unpause" } else { "Pause" }}</button>
+                <a class="button" href=format!("/session/{id}")>"Open"</a>
+                {buttons}
                 <button class="link danger" on:click=move |_| {
                     delete.dispatch(DeleteSession { kasm_id: delete_id.clone() });
                 }>"Delete"</button>

@@ -2,7 +2,7 @@
 use super::docker::{Action, RuntimeError};
 use super::Agent;
 use crate::manager::checkin::{bearer, token_matches};
-use crate::protocol::{CreateSession, CreatedSession};
+use crate::protocol::{CreateSession, CreatedSession, ExecOutput, ExecRequest, StartSession};
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
@@ -16,6 +16,8 @@ pub fn router(agent: Arc<Agent>) -> Router {
     Router::new()
         .route("/v1/sessions", post(create))
         .route("/v1/sessions/{kasm_id}", delete(remove))
+        .route("/v1/sessions/{kasm_id}/start", post(start))
+        .route("/v1/sessions/{kasm_id}/exec", post(exec))
         .route("/v1/sessions/{kasm_id}/{action}", post(act))
         .layer(middleware::from_fn_with_state(agent.clone(), authorize))
         .with_state(agent)
@@ -42,7 +44,7 @@ async fn authorize(State(agent): State<Arc<Agent>>, request: Request, next: Next
 fn runtime_error(failure: RuntimeError) -> Response {
     let status = match failure {
         RuntimeError::NotFound(_) => StatusCode::NOT_FOUND,
-        RuntimeError::ImageMissing(_) => StatusCode::CONFLICT,
+        RuntimeError::ImageMissing(_) | RuntimeError::NotRunning(_) => StatusCode::CONFLICT,
         RuntimeError::Unreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
@@ -53,6 +55,29 @@ async fn create(State(agent): State<Arc<Agent>>, Json(spec): Json<CreateSession>
     match agent.create_session(&spec).await {
         Ok(created) => (StatusCode::CREATED, Json::<CreatedSession>(created)).into_response(),
         Err(message) => error(StatusCode::UNPROCESSABLE_ENTITY, message),
+    }
+}
+
+async fn start(
+    State(agent): State<Arc<Agent>>,
+    Path(kasm_id): Path<Uuid>,
+    Json(start): Json<StartSession>,
+) -> Response {
+    match agent.start_session(kasm_id, &start.secret).await {
+        Ok(started) => Json::<CreatedSession>(started).into_response(),
+        Err(message) => error(StatusCode::UNPROCESSABLE_ENTITY, message),
+    }
+}
+
+/// Runs a command in the session's container; the answer carries its exit code and output.
+async fn exec(
+    State(agent): State<Arc<Agent>>,
+    Path(kasm_id): Path<Uuid>,
+    Json(request): Json<ExecRequest>,
+) -> Response {
+    match agent.runtime.exec(kasm_id, &request).await {
+        Ok(output) => Json::<ExecOutput>(output).into_response(),
+        Err(failure) => runtime_error(failure),
     }
 }
 
@@ -71,7 +96,6 @@ async fn act(
         "pause" => Action::Pause,
         "resume" => Action::Resume,
         "stop" => Action::Stop,
-        "start" => Action::Start,
         other => return error(StatusCode::NOT_FOUND, format!("unknown action {other}")),
     };
     match agent.runtime.act(kasm_id, action).await {

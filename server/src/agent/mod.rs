@@ -8,9 +8,11 @@ use crate::protocol::{CheckIn, CheckInReply, CreateSession, CreatedSession};
 use docker::{ContainerRuntime, DockerRuntime};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
+use uuid::Uuid;
 
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
@@ -71,7 +73,6 @@ impl Agent {
 
     /// Creates the container and returns once its desktop streams.
     pub async fn create_session(&self, spec: &CreateSession) -> Result<CreatedSession, String> {
-        let started = Instant::now();
         let owner = self
             .owner()
             .await
@@ -81,12 +82,48 @@ impl Agent {
             .create_session(spec, &self.config.publish_address, &owner)
             .await
             .map_err(|error| error.to_string())?;
+        match self.until_streaming(&container_id, port, &spec.secret).await {
+            Ok(()) => Ok(self.created(container_id, port)),
+            Err(reason) => {
+                let _ = self.runtime.remove_session(spec.kasm_id).await;
+                Err(reason)
+            }
+        }
+    }
+
+    /// Starts a stopped session's container again and returns once its desktop streams (on
+    /// the new port Docker published it on).
+    pub async fn start_session(&self, kasm_id: Uuid, secret: &str) -> Result<CreatedSession, String> {
+        self.runtime
+            .act(kasm_id, docker::Action::Start)
+            .await
+            .map_err(|error| error.to_string())?;
+        let (container_id, port) = self
+            .runtime
+            .published(kasm_id)
+            .await
+            .map_err(|error| error.to_string())?;
+        self.until_streaming(&container_id, port, secret).await?;
+        Ok(self.created(container_id, port))
+    }
+
+    fn created(&self, container_id: String, port: u16) -> CreatedSession {
+        CreatedSession {
+            container_id,
+            host: self.config.publish_address.clone(),
+            port,
+        }
+    }
+
+    /// Waits until the container on `port` streams a desktop; fails early when it exits.
+    async fn until_streaming(&self, container_id: &str, port: u16, secret: &str) -> Result<(), String> {
+        let started = Instant::now();
         let runtime = self.runtime.clone();
-        let id = container_id.clone();
-        let waited = ready::wait_until_streaming(
+        let id = container_id.to_owned();
+        let stream_wait = ready::wait_until_streaming(
             self.local_host(),
             port,
-            &spec.secret,
+            secret,
             self.config.start_timeout,
             || {
                 let runtime = runtime.clone();
@@ -103,21 +140,9 @@ impl Agent {
                 }
             },
         )
-        .await;
-        match waited {
-            Ok(stream_wait) => {
-                tracing::info!(kasm_id = %spec.kasm_id, port, ?stream_wait, total = ?started.elapsed(), "session streaming");
-                Ok(CreatedSession {
-                    container_id,
-                    host: self.config.publish_address.clone(),
-                    port,
-                })
-            }
-            Err(reason) => {
-                let _ = self.runtime.remove_session(spec.kasm_id).await;
-                Err(reason)
-            }
-        }
+        .await?;
+        tracing::info!(container_id, port, ?stream_wait, total = ?started.elapsed(), "session streaming");
+        Ok(())
     }
 
     async fn report(&self, agent_url: &str) -> Result<CheckIn, docker::RuntimeError> {
@@ -139,7 +164,7 @@ impl Agent {
             address: self.config.publish_address.clone(),
             cores: resources.cores,
             memory: resources.memory,
-            gpus: 0,
+            gpus: gpu_count(Path::new("/dev")),
             disk_free: resources.disk_free,
             sessions,
             images_present,
@@ -320,4 +345,39 @@ pub fn host_name() -> String {
     }
     let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
     String::from_utf8_lossy(&buffer[..end]).into_owned()
+}
+
+/// NVIDIA GPUs on this host: the driver's device nodes `/dev/nvidia0`, `/dev/nvidia1`, …
+/// (not nvidiactl, nvidia-uvm and the like).
+pub fn gpu_count(dev: &Path) -> i32 {
+    let Ok(entries) = std::fs::read_dir(dev) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            name.strip_prefix("nvidia")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .count() as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gpus_are_counted_from_the_driver_device_nodes() {
+        let dev = std::env::temp_dir().join(format!("berth-dev-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&dev).unwrap();
+        assert_eq!(gpu_count(&dev), 0);
+        for name in ["nvidia0", "nvidia1", "nvidiactl", "nvidia-uvm", "nvidia-modeset", "null"] {
+            std::fs::write(dev.join(name), "").unwrap();
+        }
+        assert_eq!(gpu_count(&dev), 2);
+        std::fs::remove_dir_all(&dev).unwrap();
+        assert_eq!(gpu_count(&dev), 0, "a missing /dev counts none");
+    }
 }

@@ -1,5 +1,6 @@
 //! The api role: the web app (server-rendered Leptos pages and their server functions) and
 //! the JSON endpoints, behind request guards.
+mod connect;
 mod guard;
 mod health;
 pub mod kasm;
@@ -28,6 +29,10 @@ pub fn router(state: AppState, manager: Arc<Manager>, hub: Arc<ShareHub>) -> Rou
         .merge(crate::proxy::router())
         .merge(kasm::router())
         .route("/chat/{kasm_id}", get(crate::share::chat::handle))
+        .route(
+            "/connect/kasm/{kasm_id}/{user_id}/{token}",
+            get(connect::handle),
+        )
         .route("/api/__healthcheck", get(health::healthcheck))
         .route("/readyz", get(health::readyz))
         .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))

@@ -1,11 +1,14 @@
 //! The manager role: the registry of agents, placement of new sessions, every session's
 //! state from request to deletion, keepalive, expiry and reaping.
 pub mod checkin;
+mod exec;
 pub mod images;
+mod lifecycle;
 pub mod placement;
 
 use crate::protocol::{CreateSession, CreatedSession};
 use app::backend::sessions::SessionControl;
+use app::model::SessionChange;
 use app::AppError;
 use placement::Candidate;
 use sqlx::PgPool;
@@ -144,6 +147,18 @@ impl Manager {
         user_id: Uuid,
         image_id: Uuid,
     ) -> Result<Uuid, AppError> {
+        self.request_session_with(user_id, image_id, serde_json::Map::new())
+            .await
+    }
+
+    /// As `request_session`, with extra environment variables for the container (they add to
+    /// and override the image's run_config environment; Berth's own variables still win).
+    pub async fn request_session_with(
+        self: &Arc<Self>,
+        user_id: Uuid,
+        image_id: Uuid,
+        environment: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Uuid, AppError> {
         let image = sqlx::query!(
             r#"SELECT image_id, name, cores, memory, enabled, network_mode, run_config,
                       restrict_to_server, server_id
@@ -218,7 +233,7 @@ impl Manager {
             cores: image.cores,
             memory: image.memory,
             network_mode: image.network_mode,
-            run_config: image.run_config,
+            run_config: with_environment(image.run_config, environment),
             server_id,
         };
         tokio::spawn(async move { manager.launch(spec).await });
@@ -338,27 +353,46 @@ impl Manager {
         Ok(())
     }
 
-    /// Calls an agent's API (short requests: removal and pause/resume).
+    /// Calls an agent's API (short requests: removal, pause, stop).
     async fn call_agent(
         &self,
         server_id: Uuid,
         method: reqwest::Method,
         path: &str,
     ) -> Result<(), AppError> {
+        self.call_agent_with::<serde_json::Value>(
+            server_id,
+            method,
+            path,
+            None,
+            Duration::from_secs(30),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Calls an agent's API with an optional JSON body and decodes its answer.
+    async fn call_agent_with<T: serde::de::DeserializeOwned>(
+        &self,
+        server_id: Uuid,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        timeout: Duration,
+    ) -> Result<T, AppError> {
         let (agent_url, hostname) = self.agent_of(server_id).await?;
-        let response = self
+        let mut request = self
             .http
             .request(method, format!("{agent_url}{path}"))
             .bearer_auth(&self.config.agent_token)
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .map_err(|error| {
-                AppError::Unavailable(format!("agent {hostname} did not answer: {error}"))
-            })?;
-        agent_reply::<serde_json::Value>(response, &hostname)
-            .await
-            .map(|_| ())
+            .timeout(timeout);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|error| {
+            AppError::Unavailable(format!("agent {hostname} did not answer: {error}"))
+        })?;
+        agent_reply(response, &hostname).await
     }
 
     async fn remove_container(&self, server_id: Uuid, kasm_id: Uuid) -> Result<(), AppError> {
@@ -408,43 +442,6 @@ impl Manager {
         Ok(())
     }
 
-    /// Pauses or resumes a session's container through its agent.
-    pub async fn set_paused(&self, kasm_id: Uuid, paused: bool) -> Result<(), AppError> {
-        let (from, to, action, message) = if paused {
-            ("running", "paused", "pause", "Paused")
-        } else {
-            ("paused", "running", "resume", "Running")
-        };
-        let row = sqlx::query!(
-            "SELECT server_id, operational_status FROM kasms WHERE kasm_id = $1",
-            kasm_id
-        )
-        .fetch_optional(&self.db)
-        .await
-        .map_err(db)?
-        .ok_or_else(|| AppError::NotFound(format!("No session {kasm_id}.")))?;
-        if row.operational_status != from {
-            return Err(AppError::Invalid {
-                field: None,
-                message: format!(
-                    "The session is {}; only a {from} session can be {to}.",
-                    row.operational_status
-                ),
-            });
-        }
-        let server_id = row
-            .server_id
-            .ok_or_else(|| AppError::Unavailable("The session has no agent.".into()))?;
-        self.call_agent(
-            server_id,
-            reqwest::Method::POST,
-            &format!("/v1/sessions/{kasm_id}/{action}"),
-        )
-        .await?;
-        self.set_state(kasm_id, &[from], to, message, 100).await?;
-        Ok(())
-    }
-
     /// Pushes the session's expiration forward by the keepalive window.
     pub async fn keepalive(&self, kasm_id: Uuid) -> Result<(), AppError> {
         let window = app::backend::users::setting_i64(&self.db, "keepalive_seconds", 3600).await;
@@ -475,6 +472,32 @@ struct LaunchSpec {
     network_mode: String,
     run_config: serde_json::Value,
     server_id: Uuid,
+}
+
+/// `run_config` with `extra` merged into its `environment` object.
+fn with_environment(
+    mut run_config: serde_json::Value,
+    extra: serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Value {
+    if extra.is_empty() {
+        return run_config;
+    }
+    if !run_config.is_object() {
+        run_config = serde_json::json!({});
+    }
+    let environment = run_config
+        .as_object_mut()
+        .expect("made an object above")
+        .entry("environment")
+        .or_insert_with(|| serde_json::json!({}));
+    if !environment.is_object() {
+        *environment = serde_json::json!({});
+    }
+    environment
+        .as_object_mut()
+        .expect("made an object above")
+        .extend(extra);
+    run_config
 }
 
 /// Decodes an agent's answer, turning its error body into a message naming the agent.
@@ -509,11 +532,33 @@ impl SessionControl for ManagerHandle {
         self.0.destroy_session(kasm_id, "Deleted.").await
     }
 
-    async fn set_paused(&self, kasm_id: Uuid, paused: bool) -> Result<(), AppError> {
-        self.0.set_paused(kasm_id, paused).await
+    async fn change(&self, kasm_id: Uuid, change: SessionChange) -> Result<(), AppError> {
+        self.0.change_session(kasm_id, change).await
     }
 
     async fn keepalive(&self, kasm_id: Uuid) -> Result<(), AppError> {
         self.0.keepalive(kasm_id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn request_environment_adds_to_and_overrides_the_image_environment() {
+        let extra = json!({"LANG": "de_DE.UTF-8", "APP_MODE": "kiosk"});
+        let merged = with_environment(
+            json!({"environment": {"LANG": "C.UTF-8", "TZ": "UTC"}, "hostname": "h"}),
+            extra.as_object().unwrap().clone(),
+        );
+        assert_eq!(
+            merged,
+            json!({"environment": {"LANG": "de_DE.UTF-8", "TZ": "UTC", "APP_MODE": "kiosk"}, "hostname": "h"})
+        );
+        let from_nothing = with_environment(json!({}), extra.as_object().unwrap().clone());
+        assert_eq!(from_nothing["environment"]["APP_MODE"], "kiosk");
+        assert_eq!(with_environment(json!({"a": 1}), Default::default()), json!({"a": 1}));
     }
 }

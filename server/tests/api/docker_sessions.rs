@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use std::net::SocketAddr;
 use std::process::{Child, Command};
 use std::time::Duration;
+use app::model::SessionChange;
 use uuid::Uuid;
 
 const TOKEN: &str = "test-agent-token";
@@ -150,6 +151,30 @@ async fn docker() -> Docker {
         .negotiate_version()
         .await
         .unwrap()
+}
+
+/// The container's environment, as Docker reports it.
+pub async fn container_env(container: &str) -> Vec<String> {
+    docker()
+        .await
+        .inspect_container(container, None)
+        .await
+        .unwrap()
+        .config
+        .and_then(|config| config.env)
+        .unwrap_or_default()
+}
+
+/// Runs `command` in the container with the docker CLI (independent of Berth) and returns its
+/// standard output.
+async fn docker_exec(container: &str, command: &str) -> String {
+    let output = tokio::process::Command::new("docker")
+        .args(["exec", container, "sh", "-c", command])
+        .output()
+        .await
+        .expect("docker CLI");
+    assert!(output.status.success(), "docker exec {command}: {output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 async fn container_of(db: &PgPool, kasm_id: Uuid) -> (String, u16, String) {
@@ -645,18 +670,45 @@ async fn sessions_pause_resume_and_keepalive(db: PgPool) {
             .unwrap()
     };
 
-    app.manager.set_paused(kasm_id, true).await.unwrap();
+    let change = |what| app.manager.change_session(kasm_id, what);
+    change(SessionChange::Pause).await.unwrap();
     assert_eq!(state_of(&app.db, kasm_id).await.0, "paused");
     assert!(paused(docker.clone(), container.clone()).await);
-    // Pausing twice is refused clearly.
-    let error = app.manager.set_paused(kasm_id, true).await.unwrap_err();
-    assert!(
-        error.to_string().contains("only a running session"),
-        "{error}"
-    );
-    app.manager.set_paused(kasm_id, false).await.unwrap();
+    change(SessionChange::Resume).await.unwrap();
     assert_eq!(state_of(&app.db, kasm_id).await.0, "running");
     assert!(!paused(docker.clone(), container.clone()).await);
+
+    // Stop ends the container's processes but keeps it (and its files); a stopped session
+    // cannot be paused; resume starts it again and it streams on the port Docker gives it now.
+    let exec = |command: &'static str| docker_exec(&container, command);
+    exec("echo kept > /tmp/berth-stop-test").await;
+    change(SessionChange::Stop).await.unwrap();
+    assert_eq!(state_of(&app.db, kasm_id).await.0, "stopped");
+    let running = docker
+        .inspect_container(&container, None)
+        .await
+        .unwrap()
+        .state
+        .unwrap()
+        .running;
+    assert_eq!(running, Some(false), "the stopped session's container still runs");
+    let error = change(SessionChange::Pause).await.unwrap_err();
+    assert!(
+        error.to_string().contains("The session is stopped; it cannot be paused"),
+        "{error}"
+    );
+    change(SessionChange::Resume).await.unwrap();
+    assert_eq!(state_of(&app.db, kasm_id).await.0, "running");
+    let (same_container, port, secret) = container_of(&app.db, kasm_id).await;
+    assert_eq!(same_container, container, "resume made a new container");
+    assert_eq!(exec("cat /tmp/berth-stop-test").await, "kept\n");
+    berth::rfb::first_framebuffer(
+        &format!("ws://127.0.0.1:{port}/websockify"),
+        &[berth::rfb::session_auth(&secret)],
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("the restarted desktop streams on its recorded port");
 
     // Keepalive pushes the expiration forward; expiry reaps the session and its container.
     sqlx::query(

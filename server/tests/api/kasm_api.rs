@@ -258,16 +258,34 @@ async fn a_session_lives_and_ends_through_the_api(db: PgPool) {
         .unwrap()["image_id"]
         .clone();
 
+    for (environment, problem) in [
+        (json!({"BERTH_SESSION_SECRET": "mine"}), "is reserved"),
+        (json!({"GREETING": 1}), "string values"),
+        (json!(["GREETING=hi"]), "string values"),
+    ] {
+        let (status, error) = call(
+            &app,
+            "request_kasm",
+            &full,
+            json!({"user_id": user_id, "image_id": desktop, "environment": environment}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+        assert!(error["error_message"].as_str().unwrap().contains(problem), "{error}");
+    }
+    let (_, listed) = call(&app, "get_kasms", &full, json!({})).await;
+    assert_eq!(listed["kasms"], json!([]), "a refused request_kasm started a session");
     let (status, requested) = call(
         &app,
         "request_kasm",
         &full,
-        json!({"user_id": user_id, "image_id": desktop, "enable_sharing": false}),
+        json!({"user_id": user_id, "image_id": desktop, "enable_sharing": true,
+               "environment": {"GREETING": "hello from the API"}}),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{requested}");
     for field in [
-        "kasm_id", "status", "share_id", "user_id", "username", "kasm_url",
+        "kasm_id", "status", "share_id", "user_id", "username", "kasm_url", "session_token",
     ] {
         assert!(requested.get(field).is_some(), "request_kasm lacks {field}");
     }
@@ -320,6 +338,80 @@ async fn a_session_lives_and_ends_through_the_api(db: PgPool) {
 
     let (status, _) = call(&app, "keepalive", &full, json!({"kasm_id": kasm_id})).await;
     assert_eq!(status, StatusCode::OK);
+
+    // request_kasm's environment reaches the container.
+    let env = crate::docker_sessions::container_env(kasm["container_id"].as_str().unwrap()).await;
+    assert!(env.contains(&"GREETING=hello from the API".to_owned()), "{env:?}");
+
+    // The sign-in link: each status call rotates it; the current one signs a browser in as
+    // the user and opens the session, once.
+    let link = |reply: &Value| reply["kasm_url"].as_str().unwrap().to_owned();
+    let status_call = || call(&app, "get_kasm_status", &full, json!({"user_id": user_id, "kasm_id": kasm_id}));
+    let (_, first) = status_call().await;
+    let (_, second) = status_call().await;
+    assert_ne!(first["session_token"], second["session_token"]);
+    assert!(link(&second).ends_with(second["session_token"].as_str().unwrap()));
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let open = |path: String| browser.get(app.url(&path)).send();
+    assert_eq!(open(link(&first)).await.unwrap().status(), StatusCode::FORBIDDEN, "a rotated token still works");
+    assert_eq!(
+        open(link(&requested)).await.unwrap().status(),
+        StatusCode::FORBIDDEN,
+        "request_kasm's token survived the status calls"
+    );
+    let opened = open(link(&second)).await.unwrap();
+    assert_eq!(opened.status(), StatusCode::SEE_OTHER);
+    let dashed = uuid::Uuid::parse_str(&kasm_id).unwrap();
+    assert_eq!(opened.headers()["location"], format!("/session/{dashed}").as_str());
+    let cookie = opened.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let page = browser
+        .get(app.url(&format!("/desktop/{dashed}/vnc.html")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK, "the link did not sign in as the owner");
+    assert_eq!(open(link(&second)).await.unwrap().status(), StatusCode::FORBIDDEN, "the link worked twice");
+    let tampered = link(&status_call().await.1).replace(&user_id, &id_of_other(&user_id));
+    assert_eq!(open(tampered).await.unwrap().status(), StatusCode::FORBIDDEN);
+
+    // Another user joins through the share link as a viewer, with a link of their own.
+    let share_id = requested["share_id"].as_str().expect("enable_sharing gave no share_id").to_owned();
+    let (_, viewer) = call(&app, "create_user", &full, json!({"target_user": {"username": "vic", "password": "vic-password-1"}})).await;
+    let viewer_id = viewer["user"]["user_id"].as_str().unwrap().to_owned();
+    let (status, joined) = call(&app, "join_kasm", &full, json!({"user_id": viewer_id, "share_id": share_id})).await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+    for field in ["kasm", "kasm_url", "session_token", "username", "user_id"] {
+        assert!(joined.get(field).is_some(), "join_kasm lacks {field}");
+    }
+    assert_eq!(joined["username"], "vic");
+    assert_eq!(joined["kasm"]["kasm_id"], json!(kasm_id));
+    assert_eq!(joined["kasm"]["view_only"], json!(true));
+    assert!(joined["kasm"].get("port_map").is_none(), "a viewer learns where the session runs");
+    let opened = open(link(&joined)).await.unwrap();
+    assert_eq!(opened.headers()["location"], format!("/join/{share_id}").as_str());
+    let (status, error) = call(&app, "join_kasm", &full, json!({"user_id": viewer_id, "share_id": "no-such-share"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(error["error_message"].is_string());
+    let (status, error) = call(&app, "join_kasm", &full, json!({"user_id": viewer_id})).await;
+    assert_eq!((status, error["error_message"].clone()), (StatusCode::BAD_REQUEST, json!("Missing Parameters: share_id is missing")));
+
+    // stop_kasm stops the container; resume_kasm starts it again.
+    let (status, _) = call(&app, "stop_kasm", &full, json!({"user_id": user_id, "kasm_id": kasm_id})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, stopped) = status_call().await;
+    assert_eq!(stopped["kasm"]["operational_status"], "stopped");
+    let (status, error) = call(&app, "pause_kasm", &full, json!({"user_id": user_id, "kasm_id": kasm_id})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a stopped session was paused: {error}");
+    let (status, _) = call(&app, "resume_kasm", &full, json!({"user_id": user_id, "kasm_id": kasm_id})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, resumed) = status_call().await;
+    assert_eq!(resumed["kasm"]["operational_status"], "running");
     let (_, listed) = call(&app, "get_user_kasms", &full, json!({"user_id": user_id})).await;
     assert_eq!(listed["kasms"].as_array().unwrap().len(), 1);
     let (status, _) = call(
@@ -341,4 +433,10 @@ async fn a_session_lives_and_ends_through_the_api(db: PgPool) {
     .await;
     assert_eq!(status, StatusCode::OK);
     agent.abort();
+}
+
+/// Another valid id of the same form (for tampered links).
+fn id_of_other(id: &str) -> String {
+    let last = if id.ends_with('0') { '1' } else { '0' };
+    format!("{}{last}", &id[..id.len() - 1])
 }

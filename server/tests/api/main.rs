@@ -8,6 +8,8 @@ mod admin_users;
 mod docker_sessions;
 mod health;
 mod kasm_api;
+mod kasm_exec;
+mod openapi;
 mod sharing;
 mod startup;
 mod support;

@@ -6,8 +6,8 @@ mod sharing;
 
 pub use chat::Chat;
 
-use crate::api::{keepalive, session_status, DeleteSession, PauseSession};
-use crate::model::SessionView;
+use crate::api::{keepalive, session_status, ChangeSession, DeleteSession};
+use crate::model::{SessionChange, SessionView};
 use crate::pages::layout::go_to;
 use crate::AppError;
 use browser::FrameMessage;
@@ -78,7 +78,7 @@ fn LiveSession(kasm_id: String, session: SessionView) -> impl IntoView {
     let panel_open = RwSignal::new(false);
     let clipboard = RwSignal::new(String::new());
     let delete = ServerAction::<DeleteSession>::new();
-    let pause = ServerAction::<PauseSession>::new();
+    let resume = ServerAction::<ChangeSession>::new();
     let kasm = StoredValue::new(kasm_id);
 
     // Poll the state: quickly while starting, slowly afterwards (to notice expiry or deletion).
@@ -155,7 +155,7 @@ fn LiveSession(kasm_id: String, session: SessionView) -> impl IntoView {
         }
     });
     Effect::new(move |_| {
-        if let Some(Ok(())) = pause.value().get() {
+        if let Some(Ok(())) = resume.value().get() {
             refresh();
         }
     });
@@ -186,14 +186,23 @@ fn LiveSession(kasm_id: String, session: SessionView) -> impl IntoView {
                             </div>
                         </main>
                     }.into_any()
-                } else if session.status == "paused" {
+                } else if session.status == "paused" || session.status == "stopped" {
+                    let (title, text) = if session.status == "paused" {
+                        ("Paused", "The desktop is frozen until you resume it.")
+                    } else {
+                        ("Stopped", "The desktop's programs were stopped; its files are kept. Resume starts it again.")
+                    };
                     view! {
                         <main class="centered">
-                            <div class="card" id="session-paused">
-                                <h1>"Paused"</h1>
-                                <p>"The desktop is frozen until you resume it."</p>
-                                <button class="primary" on:click=move |_| {
-                                    pause.dispatch(PauseSession { kasm_id: kasm.get_value(), paused: false });
+                            <div class="card" id=format!("session-{}", session.status)>
+                                <h1>{title}</h1>
+                                <p>{text}</p>
+                                <p class="error">{move || match resume.value().get() {
+                                    Some(Err(error)) => error.to_string(),
+                                    _ => String::new(),
+                                }}</p>
+                                <button class="primary" disabled=move || resume.pending().get() on:click=move |_| {
+                                    resume.dispatch(ChangeSession { kasm_id: kasm.get_value(), change: SessionChange::Resume });
                                 }>"Resume"</button>
                             </div>
                         </main>

@@ -1,6 +1,10 @@
 //! The Kasm-compatible Developer API: `POST /api/public/<endpoint>` with a JSON body carrying
 //! `api_key` and `api_key_secret`. IDs are rendered as 32 hex digits, dates as
 //! `YYYY-MM-DD HH:MM:SS.ffffff` (UTC); every failure is non-2xx with `error_message`.
+mod exec;
+mod openapi;
+mod openapi_schemas;
+mod screenshot;
 mod sessions;
 mod users;
 
@@ -17,7 +21,9 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/public/{endpoint}", post(handle))
+    Router::new()
+        .route("/api/public/{endpoint}", post(handle))
+        .route("/api/openapi.json", axum::routing::get(openapi::serve))
 }
 
 /// The one error type of the API, rendered as Kasm does.
@@ -27,6 +33,8 @@ pub enum ApiError {
     Missing(&'static str),
     Invalid(String),
     NotFound(String),
+    /// The target is in the wrong state for the call (e.g. a session not running): 409.
+    Conflict(String),
     App(app::AppError),
 }
 
@@ -46,6 +54,7 @@ impl IntoResponse for ApiError {
             ),
             ApiError::Invalid(message) => (StatusCode::BAD_REQUEST, message),
             ApiError::NotFound(message) => (StatusCode::NOT_FOUND, message),
+            ApiError::Conflict(message) => (StatusCode::CONFLICT, message),
             ApiError::App(error) => (
                 StatusCode::from_u16(error.status_code())
                     .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -57,6 +66,34 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult = Result<Value, ApiError>;
+
+/// A successful answer: JSON, or (get_kasm_screenshot) a JPEG picture.
+pub enum Reply {
+    Json(Value),
+    Jpeg(Vec<u8>),
+}
+
+impl From<Value> for Reply {
+    fn from(value: Value) -> Self {
+        Reply::Json(value)
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        match self {
+            Reply::Json(value) => Json(value).into_response(),
+            Reply::Jpeg(bytes) => (
+                [
+                    (axum::http::header::CONTENT_TYPE, "image/jpeg"),
+                    (axum::http::header::CACHE_CONTROL, "no-store"),
+                ],
+                bytes,
+            )
+                .into_response(),
+        }
+    }
+}
 
 /// A UUID in Kasm's response form: 32 lowercase hex digits.
 pub fn id(uuid: Uuid) -> String {
@@ -101,12 +138,48 @@ pub struct Need {
     pub modifies: bool,
 }
 
+/// Every endpoint served: `need()` answers only for these, and `GET /api/openapi.json`
+/// documents exactly these (a unit test in openapi.rs holds the two together).
+pub(crate) const ENDPOINTS: &[&str] = &[
+    "request_kasm",
+    "get_kasm_status",
+    "get_kasms",
+    "get_user_kasms",
+    "destroy_kasm",
+    "keepalive",
+    "join_kasm",
+    "exec_command_kasm",
+    "get_kasm_screenshot",
+    "pause_kasm",
+    "resume_kasm",
+    "stop_kasm",
+    "get_images",
+    "create_user",
+    "get_user",
+    "get_users",
+    "update_user",
+    "delete_user",
+    "logout_user",
+    "get_attributes",
+    "update_user_attributes",
+    "add_user_group",
+    "remove_user_group",
+];
+
 fn need(endpoint: &str) -> Option<Need> {
+    if !ENDPOINTS.contains(&endpoint) {
+        return None;
+    }
     let (permissions, modifies): (&'static [&'static str], bool) = match endpoint {
         "request_kasm" => (&["User", "Users Auth Session"], true),
         "get_kasm_status" => (&["User", "Users Auth Session"], false),
+        "join_kasm" => (&["User", "Users Auth Session"], true),
+        "exec_command_kasm" => (&["Sessions Modify"], true),
+        "get_kasm_screenshot" => (&["Sessions View"], false),
         "get_kasms" | "get_user_kasms" => (&["Sessions View"], false),
-        "destroy_kasm" | "keepalive" | "pause_kasm" | "resume_kasm" => (&["Sessions Modify"], true),
+        "destroy_kasm" | "keepalive" | "pause_kasm" | "resume_kasm" | "stop_kasm" => {
+            (&["Sessions Modify"], true)
+        }
         "get_images" => (&["Images View"], false),
         "get_user" | "get_users" => (&["Users View"], false),
         "create_user" => (&["Users Create"], true),
@@ -144,7 +217,7 @@ async fn handle(
     .execute(&state.db)
     .await;
     match outcome {
-        Ok((value, _)) => Json(value).into_response(),
+        Ok((reply, _)) => reply.into_response(),
         Err((error, _)) => error.into_response(),
     }
 }
@@ -154,7 +227,7 @@ async fn run(
     manager: &Arc<Manager>,
     endpoint: &str,
     raw: &[u8],
-) -> Result<(Value, Key), (ApiError, Option<Key>)> {
+) -> Result<(Reply, Key), (ApiError, Option<Key>)> {
     let value: Value = serde_json::from_slice(raw).map_err(|error| {
         (
             ApiError::Invalid(format!("Invalid JSON body: {error}")),
@@ -182,13 +255,28 @@ async fn run(
     if need.permissions.iter().any(|p| !key.has(p)) || (need.modifies && key.read_only) {
         return Err((ApiError::Unauthorized, Some(key)));
     }
-    let result = match endpoint {
-        "get_users" | "get_user" | "create_user" | "delete_user" => {
-            users::dispatch(state, endpoint, &body).await
-        }
-        _ => sessions::dispatch(state, manager, endpoint, &body).await,
+    let result: Result<Reply, ApiError> = match endpoint {
+        "get_users"
+        | "get_user"
+        | "create_user"
+        | "delete_user"
+        | "update_user"
+        | "logout_user"
+        | "get_attributes"
+        | "update_user_attributes"
+        | "add_user_group"
+        | "remove_user_group" => users::dispatch(state, endpoint, &body)
+            .await
+            .map(Reply::from),
+        "exec_command_kasm" => exec::exec_command_kasm(state, manager, &body)
+            .await
+            .map(Reply::from),
+        "get_kasm_screenshot" => screenshot::get_kasm_screenshot(state, &body).await,
+        _ => sessions::dispatch(state, manager, endpoint, &body)
+            .await
+            .map(Reply::from),
     };
     result
-        .map(|value| (value, key.clone()))
+        .map(|reply| (reply, key.clone()))
         .map_err(|error| (error, Some(key)))
 }

@@ -1,7 +1,8 @@
 //! Session ("kasm") and image endpoints.
 use super::{date, id, ApiError, ApiResult, Body};
 use crate::manager::Manager;
-use app::backend::AppState;
+use app::backend::{connect, sharing, AppState};
+use app::model::SessionChange;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -16,11 +17,11 @@ pub async fn dispatch(
         "request_kasm" => request_kasm(state, manager, body).await,
         "get_kasm_status" => get_kasm_status(state, body).await,
         "get_kasms" => Ok(
-            json!({ "kasms": kasms(state, None).await?, "current_time": date(chrono::Utc::now()) }),
+            json!({ "kasms": kasms(state, None, None).await?, "current_time": date(chrono::Utc::now()) }),
         ),
         "get_user_kasms" => {
             let user_id = body.uuid(&["user_id"], "user_id")?;
-            Ok(json!({ "kasms": kasms(state, Some(user_id)).await? }))
+            Ok(json!({ "kasms": kasms(state, Some(user_id), None).await? }))
         }
         "destroy_kasm" => {
             let kasm_id = owned(state, body).await?;
@@ -34,20 +35,24 @@ pub async fn dispatch(
             manager.keepalive(kasm_id).await?;
             Ok(json!({}))
         }
-        "pause_kasm" | "resume_kasm" => {
+        "pause_kasm" | "resume_kasm" | "stop_kasm" => {
             let kasm_id = owned(state, body).await?;
-            manager
-                .set_paused(kasm_id, endpoint == "pause_kasm")
-                .await?;
+            let change = match endpoint {
+                "pause_kasm" => SessionChange::Pause,
+                "stop_kasm" => SessionChange::Stop,
+                _ => SessionChange::Resume,
+            };
+            manager.change_session(kasm_id, change).await?;
             Ok(json!({}))
         }
+        "join_kasm" => join_kasm(state, body).await,
         "get_images" => get_images(state).await,
         _ => Err(ApiError::NotFound(format!("Unknown endpoint {endpoint}"))),
     }
 }
 
 /// The kasm_id of a call that names its user_id too, checked to belong together.
-async fn owned(state: &AppState, body: &Body) -> Result<Uuid, ApiError> {
+pub(super) async fn owned(state: &AppState, body: &Body) -> Result<Uuid, ApiError> {
     let user_id = body.uuid(&["user_id"], "user_id")?;
     let kasm_id = body.uuid(&["kasm_id"], "kasm_id")?;
     let owner = sqlx::query_scalar!("SELECT user_id FROM kasms WHERE kasm_id = $1", kasm_id)
@@ -66,29 +71,90 @@ async fn owned(state: &AppState, body: &Body) -> Result<Uuid, ApiError> {
 async fn request_kasm(state: &AppState, manager: &Arc<Manager>, body: &Body) -> ApiResult {
     let user_id = body.uuid(&["user_id"], "user_id")?;
     let image_id = body.uuid(&["image_id"], "image_id")?;
+    let environment = environment(body)?;
+    let enable_sharing = match body.get(&["enable_sharing"]) {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(on)) => *on,
+        Some(_) => {
+            return Err(ApiError::Invalid(
+                "Invalid Parameters: enable_sharing must be true or false".into(),
+            ))
+        }
+    };
     let username = sqlx::query_scalar!("SELECT username FROM users WHERE user_id = $1", user_id)
         .fetch_optional(&state.db)
         .await
         .map_err(|e| ApiError::App(app::backend::db_error(e)))?
         .ok_or_else(|| ApiError::NotFound("User not found".into()))?;
-    let kasm_id = manager.request_session(user_id, image_id).await?;
+    let kasm_id = manager
+        .request_session_with(user_id, image_id, environment)
+        .await?;
+    let share_id = if enable_sharing {
+        sharing::set_sharing(state, user_id, kasm_id, true)
+            .await?
+            .share_id
+    } else {
+        None
+    };
+    let (session_token, kasm_url) = sign_in_link(state, user_id, kasm_id, None).await?;
     Ok(json!({
         "kasm_id": id(kasm_id),
         "status": "starting",
-        "share_id": Value::Null,
+        "share_id": share_id,
         "user_id": id(user_id),
         "username": username,
-        "kasm_url": format!("/session/{kasm_id}"),
+        "session_token": session_token,
+        "kasm_url": kasm_url,
     }))
+}
+
+/// `environment`: an object of string values, passed to the container.
+fn environment(body: &Body) -> Result<serde_json::Map<String, Value>, ApiError> {
+    let invalid = || {
+        ApiError::Invalid(
+            "Invalid Parameters: environment must be an object of variable names and string values"
+                .into(),
+        )
+    };
+    match body.get(&["environment"]) {
+        None | Some(Value::Null) => Ok(Default::default()),
+        Some(Value::Object(vars)) => {
+            if let Some(reserved) = vars.keys().find(|name| name.starts_with("BERTH_")) {
+                return Err(ApiError::Invalid(format!(
+                    "Invalid Parameters: environment variable {reserved} is reserved (names starting with BERTH_ are Berth's own)"
+                )));
+            }
+            let valid = vars.iter().all(|(name, value)| {
+                !name.is_empty() && !name.contains('=') && !name.contains('\0') && value.is_string()
+            });
+            if valid {
+                Ok(vars.clone())
+            } else {
+                Err(invalid())
+            }
+        }
+        Some(_) => Err(invalid()),
+    }
+}
+
+/// A fresh `session_token` and the `kasm_url` that redeems it (earlier tokens stop working).
+async fn sign_in_link(
+    state: &AppState,
+    user_id: Uuid,
+    kasm_id: Uuid,
+    share_id: Option<&str>,
+) -> Result<(String, String), ApiError> {
+    let token = connect::issue(&state.db, user_id, kasm_id, share_id).await?;
+    let url = connect::url(kasm_id, user_id, &token);
+    Ok((token, url))
 }
 
 async fn get_kasm_status(state: &AppState, body: &Body) -> ApiResult {
     let user_id = body.uuid(&["user_id"], "user_id")?;
     let kasm_id = body.uuid(&["kasm_id"], "kasm_id")?;
-    let list = kasms(state, Some(user_id)).await?;
-    let kasm = list
-        .into_iter()
-        .find(|k| k["kasm_id"] == id(kasm_id))
+    let kasm = kasms(state, Some(user_id), Some(kasm_id))
+        .await?
+        .pop()
         .ok_or_else(|| ApiError::NotFound("Kasm not found".into()))?;
     let status = kasm["operational_status"]
         .as_str()
@@ -103,15 +169,64 @@ async fn get_kasm_status(state: &AppState, body: &Body) -> ApiResult {
             "operational_progress": kasm["operational_progress"],
         }));
     }
+    let (session_token, kasm_url) = sign_in_link(state, user_id, kasm_id, None).await?;
     Ok(json!({
         "kasm": kasm,
-        "kasm_url": format!("/session/{kasm_id}"),
+        "kasm_url": kasm_url,
+        "session_token": session_token,
         "current_time": date(chrono::Utc::now()),
     }))
 }
 
-/// Session objects (not deleted), all or one user's.
-async fn kasms(state: &AppState, user_id: Option<Uuid>) -> Result<Vec<Value>, ApiError> {
+/// Joins a shared session as a viewer (recorded like a join through the link).
+async fn join_kasm(state: &AppState, body: &Body) -> ApiResult {
+    let user_id = body.uuid(&["user_id"], "user_id")?;
+    let share_id = body.string(&["share_id"], "share_id")?;
+    if share_id.is_empty() {
+        return Err(ApiError::Missing("share_id"));
+    }
+    let username = sqlx::query_scalar!("SELECT username FROM users WHERE user_id = $1", user_id)
+        .fetch_optional(&state.db)
+        .await
+        .map_err(|e| ApiError::App(app::backend::db_error(e)))?
+        .ok_or_else(|| ApiError::NotFound("User not found".into()))?;
+    let joined = match sharing::join(state, user_id, &share_id).await {
+        Ok(joined) => joined,
+        Err(app::AppError::Forbidden) => {
+            return Err(ApiError::NotFound(
+                "No session is shared under that share_id".into(),
+            ))
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let mut kasm = kasms(state, None, Some(joined.kasm_id))
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::NotFound("Kasm not found".into()))?;
+    // What a viewer sees of the session: not where it runs.
+    if let Some(object) = kasm.as_object_mut() {
+        for private in ["container_id", "server_id", "hostname", "port_map", "user_id"] {
+            object.remove(private);
+        }
+        object.insert("view_only".into(), Value::Bool(true));
+    }
+    let (session_token, kasm_url) =
+        sign_in_link(state, user_id, joined.kasm_id, Some(&share_id)).await?;
+    Ok(json!({
+        "kasm": kasm,
+        "kasm_url": kasm_url,
+        "session_token": session_token,
+        "username": username,
+        "user_id": id(user_id),
+    }))
+}
+
+/// Session objects (not deleted): all, one user's, or one.
+pub(super) async fn kasms(
+    state: &AppState,
+    user_id: Option<Uuid>,
+    kasm_id: Option<Uuid>,
+) -> Result<Vec<Value>, ApiError> {
     let rows = sqlx::query!(
         r#"SELECT k.kasm_id, k.user_id, k.image_id, k.server_id, k.container_id, k.hostname, k.port,
                   k.operational_status, k.operational_message, k.operational_progress, k.share_id, k.cores,
@@ -119,8 +234,10 @@ async fn kasms(state: &AppState, user_id: Option<Uuid>) -> Result<Vec<Value>, Ap
                   i.name, i.friendly_name, i.image_src, (SELECT value FROM settings WHERE name = 'allow_kasm_sharing') AS sharing
            FROM kasms k JOIN images i ON i.image_id = k.image_id
            WHERE k.operational_status <> 'deleted' AND ($1::uuid IS NULL OR k.user_id = $1)
+             AND ($2::uuid IS NULL OR k.kasm_id = $2)
            ORDER BY k.created_date"#,
-        user_id
+        user_id,
+        kasm_id,
     )
     .fetch_all(&state.db)
     .await

@@ -1,0 +1,98 @@
+//! One-time sign-in links for sessions driven through the Developer API: Kasm's
+//! `session_token`, carried in `kasm_url`. Opening the link signs the browser in as the
+//! session's user (or a viewer who joined through a share link) and opens the session.
+use super::{auth, db_error};
+use crate::AppError;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// How long an issued link stays usable (a new status call replaces it sooner).
+pub const LIFETIME_SECS: f64 = 600.0;
+
+/// A fresh token for `user_id` on `kasm_id` (as viewer of `share_id` when given), replacing
+/// the one issued before: tokens rotate on every call that hands one out, as in Kasm.
+pub async fn issue(
+    db: &PgPool,
+    user_id: Uuid,
+    kasm_id: Uuid,
+    share_id: Option<&str>,
+) -> Result<String, AppError> {
+    let token = auth::new_token();
+    let mut tx = db.begin().await.map_err(db_error)?;
+    sqlx::query!(
+        "DELETE FROM connect_tokens WHERE (user_id = $1 AND kasm_id = $2) OR expires < now()",
+        user_id,
+        kasm_id
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(db_error)?;
+    sqlx::query!(
+        r#"INSERT INTO connect_tokens (token_hash, user_id, kasm_id, share_id, expires)
+           VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))"#,
+        auth::token_hash(&token),
+        user_id,
+        kasm_id,
+        share_id,
+        LIFETIME_SECS,
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(db_error)?;
+    tx.commit().await.map_err(db_error)?;
+    Ok(token)
+}
+
+/// The browser path that redeems `token`.
+pub fn url(kasm_id: Uuid, user_id: Uuid, token: &str) -> String {
+    format!(
+        "/connect/kasm/{}/{}/{token}",
+        kasm_id.simple(),
+        user_id.simple()
+    )
+}
+
+/// A redeemed link: the page to open and the new sign-in's cookie token.
+#[derive(Debug)]
+pub struct Redeemed {
+    pub location: String,
+    pub session_token: String,
+    pub max_age_secs: i64,
+}
+
+/// Uses up a token: it must match the kasm and user in the link, be unexpired and belong to
+/// an enabled, unlocked account. Any failure is one Forbidden, revealing nothing.
+pub async fn redeem(
+    db: &PgPool,
+    kasm_id: Uuid,
+    user_id: Uuid,
+    token: &str,
+    user_agent: &str,
+) -> Result<Redeemed, AppError> {
+    let row = sqlx::query!(
+        r#"DELETE FROM connect_tokens t USING users u
+           WHERE t.token_hash = $1 AND t.kasm_id = $2 AND t.user_id = $3 AND u.user_id = t.user_id
+           RETURNING t.share_id, t.expires > now() AS "live!", u.disabled, u.locked"#,
+        auth::token_hash(token),
+        kasm_id,
+        user_id,
+    )
+    .fetch_optional(db)
+    .await
+    .map_err(db_error)?
+    .ok_or(AppError::Forbidden)?;
+    if !row.live || row.disabled || row.locked {
+        return Err(AppError::Forbidden);
+    }
+    let (session_token, max_age_secs) = auth::open_session(db, user_id, user_agent).await?;
+    super::audit::ok(db, user_id, "login_link", kasm_id.to_string()).await;
+    let location = match row.share_id {
+        Some(share_id) => format!("/join/{share_id}"),
+        None => format!("/session/{kasm_id}"),
+    };
+    Ok(Redeemed {
+        location,
+        session_token,
+        max_age_secs,
+    })
+}

@@ -1,0 +1,46 @@
+//! Commands run in a session's container (the Developer API's exec_command_kasm), through the
+//! session's agent.
+use super::{db, Manager};
+use crate::protocol::{ExecOutput, ExecRequest};
+use app::AppError;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// How much longer than the command's own timeout the agent is given to answer.
+const AGENT_GRACE: Duration = Duration::from_secs(15);
+
+impl Manager {
+    /// Runs `request` in the session's container and returns what the command did. Only a
+    /// running session runs commands (Conflict otherwise).
+    pub async fn exec(&self, kasm_id: Uuid, request: &ExecRequest) -> Result<ExecOutput, AppError> {
+        let row = sqlx::query!(
+            "SELECT server_id, operational_status FROM kasms WHERE kasm_id = $1",
+            kasm_id
+        )
+        .fetch_optional(&self.db)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| AppError::NotFound(format!("No session {kasm_id}.")))?;
+        if row.operational_status != "running" {
+            return Err(AppError::Conflict {
+                field: None,
+                message: format!(
+                    "The session is {}; commands run only in a running session.",
+                    row.operational_status
+                ),
+            });
+        }
+        let server_id = row
+            .server_id
+            .ok_or_else(|| AppError::Unavailable("The session has no agent.".into()))?;
+        let body = serde_json::to_value(request).map_err(super::internal)?;
+        self.call_agent_with(
+            server_id,
+            reqwest::Method::POST,
+            &format!("/v1/sessions/{kasm_id}/exec"),
+            Some(&body),
+            Duration::from_secs(request.timeout_secs) + AGENT_GRACE,
+        )
+        .await
+    }
+}
