@@ -191,6 +191,8 @@ pub struct ServerRow {
     pub memory_override: Option<i64>,
     pub cores_allocated: f64,
     pub memory_allocated: i64,
+    pub gpus: i32,
+    pub disk_free: i64,
     pub sessions: i64,
     pub images_present: Vec<String>,
     pub images_missing: Vec<String>,

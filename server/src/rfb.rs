@@ -444,7 +444,10 @@ mod tests {
         assert!(canvas.check(3, 0, 2, 1).is_err(), "past the right edge");
         assert!(canvas.check(0, 4, 1, 1).is_err(), "past the bottom");
         assert!(canvas.check(0, 0, 4, 4).is_ok());
-        assert!(canvas.paint_raw(0, 0, 2, 2, &[0; 15]).is_err(), "short data");
+        assert!(
+            canvas.paint_raw(0, 0, 2, 2, &[0; 15]).is_err(),
+            "short data"
+        );
         assert!(canvas.paint_raw(0, 0, 0, 0, &[]).is_ok());
         assert!(!canvas.complete());
         assert!(Canvas::new(0, 10).is_err());

@@ -5,6 +5,7 @@ use crate::manager::{Manager, ManagerConfig, ManagerHandle};
 use crate::share::ShareHub;
 use app::backend::state::{AppState, CookieSecurity, WebSettings};
 use app::backend::users::FirstAdmin;
+use axum::serve::ListenerExt;
 use leptos::prelude::LeptosOptions;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use sqlx::postgres::PgPoolOptions;
@@ -212,6 +213,10 @@ pub async fn serve(config: ServeConfig) -> Result<(), StartupError> {
     spawn_housekeeping(state.db.clone());
     manager.spawn_background();
     let addr = listener.local_addr().map_err(StartupError::Serve)?;
+    // Nagle off: desktop input through the proxy is many small messages.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     if config.local_agent {
         spawn_local_agent(&config, addr, manager.agent_token().to_owned());
     }

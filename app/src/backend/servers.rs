@@ -10,7 +10,7 @@ pub async fn list(db: &PgPool) -> Result<Vec<ServerRow>, AppError> {
         r#"SELECT s.server_id, s.hostname, s.status, s.enabled, s.draining, s.last_checkin,
                   EXTRACT(EPOCH FROM (now() - s.last_checkin))::int8 AS "since",
                   COALESCE(s.cores_override, s.cores) AS "cores!", COALESCE(s.memory_override, s.memory) AS "memory!",
-                  s.cores_override, s.memory_override, s.images_present, s.images_missing, s.version,
+                  s.cores_override, s.memory_override, s.images_present, s.images_missing, s.version, s.gpus, s.disk_free,
                   COALESCE(SUM(k.cores), 0)::float8 AS "cores_allocated!",
                   COALESCE(SUM(k.memory), 0)::int8 AS "memory_allocated!",
                   count(k.kasm_id) AS "sessions!"
@@ -38,6 +38,8 @@ pub async fn list(db: &PgPool) -> Result<Vec<ServerRow>, AppError> {
             cores_override: row.cores_override,
             memory_override: row.memory_override,
             cores_allocated: row.cores_allocated,
+            gpus: row.gpus,
+            disk_free: row.disk_free,
             memory_allocated: row.memory_allocated,
             sessions: row.sessions,
             images_present: row.images_present,

@@ -40,7 +40,7 @@ pub fn AdminServersPage() -> impl IntoView {
                             <table class="table" id="servers">
                                 <thead><tr>
                                     <th>"Host"</th><th>"Status"</th><th>"Last check-in"</th>
-                                    <th title="allocated / total">"Cores used"</th><th title="allocated / total">"Memory used"</th>
+                                    <th title="allocated / total">"Cores used"</th><th title="allocated / total">"Memory used"</th><th>"GPUs"</th><th>"Disk free"</th>
                                     <th>"Sessions"</th><th>"Images"</th><th title="cores, memory; empty clears">"Overrides"</th><th></th>
                                 </tr></thead>
                                 <tbody>
@@ -105,6 +105,8 @@ fn ServerRowView(
                 format_bytes(server.memory),
                 overridden(server.memory_override.is_some()),
             )}</td>
+            <td class="gpus">{server.gpus}</td>
+            <td class="nowrap disk-free">{format_bytes(server.disk_free)}</td>
             <td>{server.sessions}</td>
             <td class="small">{images}</td>
             <td>

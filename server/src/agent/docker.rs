@@ -76,8 +76,7 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     async fn pull_image(&self, name: &str) -> Result<(), RuntimeError>;
     async fn resources(&self) -> Result<HostResources, RuntimeError>;
     /// Runs a command in the session's running container and collects its output (bounded).
-    async fn exec(&self, kasm_id: Uuid, request: &ExecRequest)
-        -> Result<ExecOutput, RuntimeError>;
+    async fn exec(&self, kasm_id: Uuid, request: &ExecRequest) -> Result<ExecOutput, RuntimeError>;
 }
 
 pub struct DockerRuntime {
@@ -355,11 +354,7 @@ impl ContainerRuntime for DockerRuntime {
         })
     }
 
-    async fn exec(
-        &self,
-        kasm_id: Uuid,
-        request: &ExecRequest,
-    ) -> Result<ExecOutput, RuntimeError> {
+    async fn exec(&self, kasm_id: Uuid, request: &ExecRequest) -> Result<ExecOutput, RuntimeError> {
         self.run_exec(kasm_id, request).await
     }
 }
@@ -402,7 +397,8 @@ impl Bounded {
         if chunk.len() > room {
             self.truncated = true;
         }
-        self.bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        self.bytes
+            .extend_from_slice(&chunk[..chunk.len().min(room)]);
     }
 
     /// The text kept (invalid UTF-8 replaced by U+FFFD, a character cut by the limit dropped)
@@ -436,7 +432,11 @@ impl Bounded {
 /// the caller's.
 pub fn exec_environment(request: &ExecRequest) -> Vec<String> {
     let mut env = Vec::new();
-    if !request.environment.iter().any(|(name, _)| name == "DISPLAY") {
+    if !request
+        .environment
+        .iter()
+        .any(|(name, _)| name == "DISPLAY")
+    {
         env.push(format!("DISPLAY={SESSION_DISPLAY}"));
     }
     env.extend(

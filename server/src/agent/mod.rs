@@ -82,7 +82,10 @@ impl Agent {
             .create_session(spec, &self.config.publish_address, &owner)
             .await
             .map_err(|error| error.to_string())?;
-        match self.until_streaming(&container_id, port, &spec.secret).await {
+        match self
+            .until_streaming(&container_id, port, &spec.secret)
+            .await
+        {
             Ok(()) => Ok(self.created(container_id, port)),
             Err(reason) => {
                 let _ = self.runtime.remove_session(spec.kasm_id).await;
@@ -93,7 +96,11 @@ impl Agent {
 
     /// Starts a stopped session's container again and returns once its desktop streams (on
     /// the new port Docker published it on).
-    pub async fn start_session(&self, kasm_id: Uuid, secret: &str) -> Result<CreatedSession, String> {
+    pub async fn start_session(
+        &self,
+        kasm_id: Uuid,
+        secret: &str,
+    ) -> Result<CreatedSession, String> {
         self.runtime
             .act(kasm_id, docker::Action::Start)
             .await
@@ -116,7 +123,12 @@ impl Agent {
     }
 
     /// Waits until the container on `port` streams a desktop; fails early when it exits.
-    async fn until_streaming(&self, container_id: &str, port: u16, secret: &str) -> Result<(), String> {
+    async fn until_streaming(
+        &self,
+        container_id: &str,
+        port: u16,
+        secret: &str,
+    ) -> Result<(), String> {
         let started = Instant::now();
         let runtime = self.runtime.clone();
         let id = container_id.to_owned();
@@ -373,7 +385,14 @@ mod tests {
         let dev = std::env::temp_dir().join(format!("berth-dev-{}", Uuid::new_v4()));
         std::fs::create_dir_all(&dev).unwrap();
         assert_eq!(gpu_count(&dev), 0);
-        for name in ["nvidia0", "nvidia1", "nvidiactl", "nvidia-uvm", "nvidia-modeset", "null"] {
+        for name in [
+            "nvidia0",
+            "nvidia1",
+            "nvidiactl",
+            "nvidia-uvm",
+            "nvidia-modeset",
+            "null",
+        ] {
             std::fs::write(dev.join(name), "").unwrap();
         }
         assert_eq!(gpu_count(&dev), 2);

@@ -8,7 +8,11 @@ use uuid::Uuid;
 impl Manager {
     /// Applies `change` to a live session. Asking for the state it is already in is not an
     /// error; asking what its state does not allow (e.g. pausing a stopped session) is.
-    pub async fn change_session(&self, kasm_id: Uuid, change: SessionChange) -> Result<(), AppError> {
+    pub async fn change_session(
+        &self,
+        kasm_id: Uuid,
+        change: SessionChange,
+    ) -> Result<(), AppError> {
         let row = sqlx::query!(
             "SELECT server_id, operational_status, session_secret FROM kasms WHERE kasm_id = $1",
             kasm_id
@@ -67,7 +71,13 @@ impl Manager {
         secret: String,
     ) -> Result<(), AppError> {
         if !self
-            .set_state(kasm_id, &["stopped"], "starting", "Starting the desktop again", 50)
+            .set_state(
+                kasm_id,
+                &["stopped"],
+                "starting",
+                "Starting the desktop again",
+                50,
+            )
             .await?
         {
             return Err(AppError::Conflict {

@@ -559,6 +559,9 @@ mod tests {
         );
         let from_nothing = with_environment(json!({}), extra.as_object().unwrap().clone());
         assert_eq!(from_nothing["environment"]["APP_MODE"], "kiosk");
-        assert_eq!(with_environment(json!({"a": 1}), Default::default()), json!({"a": 1}));
+        assert_eq!(
+            with_environment(json!({"a": 1}), Default::default()),
+            json!({"a": 1})
+        );
     }
 }

@@ -76,7 +76,9 @@ pub async fn bridge(
             protocols.join(", ").parse().unwrap(),
         );
     }
-    let (upstream, answer) = match tokio_tungstenite::connect_async(request).await {
+    // Nagle off: input events are small and must not wait for the next packet.
+    let connected = tokio_tungstenite::connect_async_with_config(request, None, true).await;
+    let (upstream, answer) = match connected {
         Ok(connected) => connected,
         Err(error) => {
             tracing::warn!(%error, "session websocket unreachable");

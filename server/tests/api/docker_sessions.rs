@@ -1,13 +1,13 @@
 //! Sessions in real containers: agents (in-process and as `berth agent` processes) against
 //! the real Docker engine and the session images built by images/build.sh.
 use crate::support::{spawn_app, TestApp};
+use app::model::SessionChange;
 use berth::agent::{self, AgentConfig};
 use bollard::Docker;
 use sqlx::PgPool;
 use std::net::SocketAddr;
 use std::process::{Child, Command};
 use std::time::Duration;
-use app::model::SessionChange;
 use uuid::Uuid;
 
 const TOKEN: &str = "test-agent-token";
@@ -691,10 +691,16 @@ async fn sessions_pause_resume_and_keepalive(db: PgPool) {
         .state
         .unwrap()
         .running;
-    assert_eq!(running, Some(false), "the stopped session's container still runs");
+    assert_eq!(
+        running,
+        Some(false),
+        "the stopped session's container still runs"
+    );
     let error = change(SessionChange::Pause).await.unwrap_err();
     assert!(
-        error.to_string().contains("The session is stopped; it cannot be paused"),
+        error
+            .to_string()
+            .contains("The session is stopped; it cannot be paused"),
         "{error}"
     );
     change(SessionChange::Resume).await.unwrap();

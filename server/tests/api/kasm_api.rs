@@ -271,10 +271,17 @@ async fn a_session_lives_and_ends_through_the_api(db: PgPool) {
         )
         .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
-        assert!(error["error_message"].as_str().unwrap().contains(problem), "{error}");
+        assert!(
+            error["error_message"].as_str().unwrap().contains(problem),
+            "{error}"
+        );
     }
     let (_, listed) = call(&app, "get_kasms", &full, json!({})).await;
-    assert_eq!(listed["kasms"], json!([]), "a refused request_kasm started a session");
+    assert_eq!(
+        listed["kasms"],
+        json!([]),
+        "a refused request_kasm started a session"
+    );
     let (status, requested) = call(
         &app,
         "request_kasm",
@@ -285,7 +292,13 @@ async fn a_session_lives_and_ends_through_the_api(db: PgPool) {
     .await;
     assert_eq!(status, StatusCode::OK, "{requested}");
     for field in [
-        "kasm_id", "status", "share_id", "user_id", "username", "kasm_url", "session_token",
+        "kasm_id",
+        "status",
+        "share_id",
+        "user_id",
+        "username",
+        "kasm_url",
+        "session_token",
     ] {
         assert!(requested.get(field).is_some(), "request_kasm lacks {field}");
     }
@@ -341,12 +354,22 @@ async fn a_session_lives_and_ends_through_the_api(db: PgPool) {
 
     // request_kasm's environment reaches the container.
     let env = crate::docker_sessions::container_env(kasm["container_id"].as_str().unwrap()).await;
-    assert!(env.contains(&"GREETING=hello from the API".to_owned()), "{env:?}");
+    assert!(
+        env.contains(&"GREETING=hello from the API".to_owned()),
+        "{env:?}"
+    );
 
     // The sign-in link: each status call rotates it; the current one signs a browser in as
     // the user and opens the session, once.
     let link = |reply: &Value| reply["kasm_url"].as_str().unwrap().to_owned();
-    let status_call = || call(&app, "get_kasm_status", &full, json!({"user_id": user_id, "kasm_id": kasm_id}));
+    let status_call = || {
+        call(
+            &app,
+            "get_kasm_status",
+            &full,
+            json!({"user_id": user_id, "kasm_id": kasm_id}),
+        )
+    };
     let (_, first) = status_call().await;
     let (_, second) = status_call().await;
     assert_ne!(first["session_token"], second["session_token"]);
@@ -356,7 +379,11 @@ async fn a_session_lives_and_ends_through_the_api(db: PgPool) {
         .build()
         .unwrap();
     let open = |path: String| browser.get(app.url(&path)).send();
-    assert_eq!(open(link(&first)).await.unwrap().status(), StatusCode::FORBIDDEN, "a rotated token still works");
+    assert_eq!(
+        open(link(&first)).await.unwrap().status(),
+        StatusCode::FORBIDDEN,
+        "a rotated token still works"
+    );
     assert_eq!(
         open(link(&requested)).await.unwrap().status(),
         StatusCode::FORBIDDEN,
@@ -365,7 +392,10 @@ async fn a_session_lives_and_ends_through_the_api(db: PgPool) {
     let opened = open(link(&second)).await.unwrap();
     assert_eq!(opened.status(), StatusCode::SEE_OTHER);
     let dashed = uuid::Uuid::parse_str(&kasm_id).unwrap();
-    assert_eq!(opened.headers()["location"], format!("/session/{dashed}").as_str());
+    assert_eq!(
+        opened.headers()["location"],
+        format!("/session/{dashed}").as_str()
+    );
     let cookie = opened.headers()["set-cookie"].to_str().unwrap();
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     let cookie = cookie.split(';').next().unwrap().to_owned();
@@ -375,16 +405,42 @@ async fn a_session_lives_and_ends_through_the_api(db: PgPool) {
         .send()
         .await
         .unwrap();
-    assert_eq!(page.status(), StatusCode::OK, "the link did not sign in as the owner");
-    assert_eq!(open(link(&second)).await.unwrap().status(), StatusCode::FORBIDDEN, "the link worked twice");
+    assert_eq!(
+        page.status(),
+        StatusCode::OK,
+        "the link did not sign in as the owner"
+    );
+    assert_eq!(
+        open(link(&second)).await.unwrap().status(),
+        StatusCode::FORBIDDEN,
+        "the link worked twice"
+    );
     let tampered = link(&status_call().await.1).replace(&user_id, &id_of_other(&user_id));
-    assert_eq!(open(tampered).await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        open(tampered).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
 
     // Another user joins through the share link as a viewer, with a link of their own.
-    let share_id = requested["share_id"].as_str().expect("enable_sharing gave no share_id").to_owned();
-    let (_, viewer) = call(&app, "create_user", &full, json!({"target_user": {"username": "vic", "password": "vic-password-1"}})).await;
+    let share_id = requested["share_id"]
+        .as_str()
+        .expect("enable_sharing gave no share_id")
+        .to_owned();
+    let (_, viewer) = call(
+        &app,
+        "create_user",
+        &full,
+        json!({"target_user": {"username": "vic", "password": "vic-password-1"}}),
+    )
+    .await;
     let viewer_id = viewer["user"]["user_id"].as_str().unwrap().to_owned();
-    let (status, joined) = call(&app, "join_kasm", &full, json!({"user_id": viewer_id, "share_id": share_id})).await;
+    let (status, joined) = call(
+        &app,
+        "join_kasm",
+        &full,
+        json!({"user_id": viewer_id, "share_id": share_id}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{joined}");
     for field in ["kasm", "kasm_url", "session_token", "username", "user_id"] {
         assert!(joined.get(field).is_some(), "join_kasm lacks {field}");
@@ -392,23 +448,63 @@ async fn a_session_lives_and_ends_through_the_api(db: PgPool) {
     assert_eq!(joined["username"], "vic");
     assert_eq!(joined["kasm"]["kasm_id"], json!(kasm_id));
     assert_eq!(joined["kasm"]["view_only"], json!(true));
-    assert!(joined["kasm"].get("port_map").is_none(), "a viewer learns where the session runs");
+    assert!(
+        joined["kasm"].get("port_map").is_none(),
+        "a viewer learns where the session runs"
+    );
     let opened = open(link(&joined)).await.unwrap();
-    assert_eq!(opened.headers()["location"], format!("/join/{share_id}").as_str());
-    let (status, error) = call(&app, "join_kasm", &full, json!({"user_id": viewer_id, "share_id": "no-such-share"})).await;
+    assert_eq!(
+        opened.headers()["location"],
+        format!("/join/{share_id}").as_str()
+    );
+    let (status, error) = call(
+        &app,
+        "join_kasm",
+        &full,
+        json!({"user_id": viewer_id, "share_id": "no-such-share"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(error["error_message"].is_string());
     let (status, error) = call(&app, "join_kasm", &full, json!({"user_id": viewer_id})).await;
-    assert_eq!((status, error["error_message"].clone()), (StatusCode::BAD_REQUEST, json!("Missing Parameters: share_id is missing")));
+    assert_eq!(
+        (status, error["error_message"].clone()),
+        (
+            StatusCode::BAD_REQUEST,
+            json!("Missing Parameters: share_id is missing")
+        )
+    );
 
     // stop_kasm stops the container; resume_kasm starts it again.
-    let (status, _) = call(&app, "stop_kasm", &full, json!({"user_id": user_id, "kasm_id": kasm_id})).await;
+    let (status, _) = call(
+        &app,
+        "stop_kasm",
+        &full,
+        json!({"user_id": user_id, "kasm_id": kasm_id}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let (_, stopped) = status_call().await;
     assert_eq!(stopped["kasm"]["operational_status"], "stopped");
-    let (status, error) = call(&app, "pause_kasm", &full, json!({"user_id": user_id, "kasm_id": kasm_id})).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "a stopped session was paused: {error}");
-    let (status, _) = call(&app, "resume_kasm", &full, json!({"user_id": user_id, "kasm_id": kasm_id})).await;
+    let (status, error) = call(
+        &app,
+        "pause_kasm",
+        &full,
+        json!({"user_id": user_id, "kasm_id": kasm_id}),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a stopped session was paused: {error}"
+    );
+    let (status, _) = call(
+        &app,
+        "resume_kasm",
+        &full,
+        json!({"user_id": user_id, "kasm_id": kasm_id}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let (_, resumed) = status_call().await;
     assert_eq!(resumed["kasm"]["operational_status"], "running");
@@ -439,4 +535,165 @@ async fn a_session_lives_and_ends_through_the_api(db: PgPool) {
 fn id_of_other(id: &str) -> String {
     let last = if id.ends_with('0') { '1' } else { '0' };
     format!("{}{last}", &id[..id.len() - 1])
+}
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn every_endpoint_checks_permissions_and_names_missing_parameters(db: PgPool) {
+    let app = spawn_app(db).await;
+    app.create_user("root", "password-123", "admin").await;
+    let document: Value = reqwest::get(app.url("/api/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let endpoints: Vec<String> = document["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|path| path.trim_start_matches("/api/public/").to_owned())
+        .collect();
+    assert_eq!(endpoints.len(), 23, "{endpoints:?}");
+
+    // A key with no permissions is refused everywhere, and nothing happens.
+    let none = key(&app, &[], false).await;
+    for endpoint in &endpoints {
+        let (status, error) = call(&app, endpoint, &none, json!({})).await;
+        assert_eq!(
+            (status, error["error_message"].clone()),
+            (StatusCode::FORBIDDEN, json!("Unauthorized")),
+            "{endpoint}"
+        );
+    }
+    // With every permission, an empty body names the first missing parameter (400), except
+    // for the calls that take none.
+    let mut all = ALL.to_vec();
+    all.push("Groups Modify");
+    let full = key(&app, &all, false).await;
+    for endpoint in &endpoints {
+        let (status, error) = call(&app, endpoint, &full, json!({})).await;
+        if matches!(endpoint.as_str(), "get_kasms" | "get_images" | "get_users") {
+            assert_eq!(status, StatusCode::OK, "{endpoint}: {error}");
+            continue;
+        }
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{endpoint}: {error}");
+        let message = error["error_message"].as_str().unwrap_or_default();
+        assert!(
+            message.starts_with("Missing Parameters: "),
+            "{endpoint}: {message}"
+        );
+    }
+    // A key used once and then revoked is refused at once (verification is cached, the
+    // key's state is not).
+    let used = key(&app, &all, false).await;
+    assert_eq!(call(&app, "get_users", &used, json!({})).await.0, StatusCode::OK);
+    sqlx::query("UPDATE api_keys SET revoked = true WHERE api_key = $1")
+        .bind(&used.0)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        call(&app, "get_users", &used, json!({})).await.0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn users_are_managed_through_the_api(db: PgPool) {
+    let app = spawn_app(db).await;
+    app.create_user("root", "password-123", "admin").await;
+    let mut all = ALL.to_vec();
+    all.push("Groups Modify");
+    let full = key(&app, &all, false).await;
+    let (status, created) = call(
+        &app,
+        "create_user",
+        &full,
+        json!({"target_user": {"username": "lee", "password": "lee-password-1", "phone": "+1 555 0100",
+                               "organization": "Acme", "locked": false, "disabled": true}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let user = &created["user"];
+    assert_eq!(
+        (&user["phone"], &user["organization"], &user["disabled"]),
+        (&json!("+1 555 0100"), &json!("Acme"), &json!(true))
+    );
+    let user_id = user["user_id"].as_str().unwrap().to_owned();
+
+    // update_user changes only what it names; a disabled account's sign-ins end.
+    let (status, updated) = call(
+        &app,
+        "update_user",
+        &full,
+        json!({"target_user": {"user_id": user_id, "first_name": "Lee", "disabled": false}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["user"]["first_name"], "Lee");
+    assert_eq!(updated["user"]["organization"], "Acme");
+    assert_eq!(updated["user"]["disabled"], false);
+    let signed_in = app.client();
+    assert!(app
+        .login(&signed_in, "lee", "lee-password-1")
+        .await
+        .status()
+        .is_success());
+    let (status, _) = call(&app, "logout_user", &full, json!({"target_user": {"user_id": user_id}})).await;
+    assert_eq!(status, StatusCode::OK);
+    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM user_sessions us JOIN users u USING (user_id) WHERE u.username = 'lee'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0, "logout_user left a sign-in");
+
+    // Attributes: defaults, then an update of some keys.
+    let (status, attributes) = call(&app, "get_attributes", &full, json!({"target_user": {"user_id": user_id}})).await;
+    assert_eq!(status, StatusCode::OK, "{attributes}");
+    for field in [
+        "user_attributes_id", "user_id", "ssh_public_key", "show_tips", "theme", "preferred_language",
+        "preferred_timezone", "toggle_control_panel", "default_image", "auto_login_kasm",
+    ] {
+        assert!(attributes["user_attributes"].get(field).is_some(), "attributes lack {field}");
+    }
+    let (status, _) = call(
+        &app,
+        "update_user_attributes",
+        &full,
+        json!({"target_user_attributes": {"user_id": user_id, "theme": "dark", "show_tips": false}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, attributes) = call(&app, "get_attributes", &full, json!({"target_user": {"user_id": user_id}})).await;
+    assert_eq!(attributes["user_attributes"]["theme"], "dark");
+    assert_eq!(attributes["user_attributes"]["show_tips"], false);
+
+    // Groups: added and removed; get_user lists them.
+    let group_id = uuid::Uuid::new_v4();
+    sqlx::query("INSERT INTO groups (group_id, name) VALUES ($1, 'Engineers')")
+        .bind(group_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let membership = json!({"target_user": {"user_id": user_id}, "target_group": {"group_id": group_id.simple().to_string()}});
+    let (status, _) = call(&app, "add_user_group", &full, membership.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, fetched) = call(&app, "get_user", &full, json!({"target_user": {"user_id": user_id}})).await;
+    assert_eq!(
+        fetched["user"]["groups"],
+        json!([{"group_id": group_id.simple().to_string(), "name": "Engineers"}])
+    );
+    assert_eq!(fetched["user"]["kasms"], json!([]));
+    let (status, _) = call(&app, "remove_user_group", &full, membership).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, fetched) = call(&app, "get_user", &full, json!({"target_user": {"user_id": user_id}})).await;
+    assert_eq!(fetched["user"]["groups"], json!([]));
+    let (status, error) = call(
+        &app,
+        "add_user_group",
+        &full,
+        json!({"target_user": {"user_id": user_id}, "target_group": {"group_id": uuid::Uuid::new_v4().simple().to_string()}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{error}");
 }

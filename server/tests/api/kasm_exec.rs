@@ -43,7 +43,12 @@ async fn call(app: &TestApp, endpoint: &str, key: &ApiKey, body: Value) -> (Stat
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-const PERMISSIONS: &[&str] = &["User", "Users Auth Session", "Sessions View", "Sessions Modify"];
+const PERMISSIONS: &[&str] = &[
+    "User",
+    "Users Auth Session",
+    "Sessions View",
+    "Sessions Modify",
+];
 
 struct Launched {
     app: TestApp,
@@ -150,16 +155,18 @@ async fn commands_run_in_the_users_running_session(db: PgPool) {
     assert_eq!(reply["stderr"], "");
     assert_eq!(reply["exit_code"], 0);
     assert_eq!(
-        (&reply["stdout_truncated"], &reply["stderr_truncated"], &reply["timed_out"]),
+        (
+            &reply["stdout_truncated"],
+            &reply["stderr_truncated"],
+            &reply["timed_out"]
+        ),
         (&json!(false), &json!(false), &json!(false))
     );
     assert_eq!(reply["kasm"]["kasm_id"], session.kasm_id);
     assert_eq!(reply["kasm"]["operational_status"], "running");
     assert!(reply["current_time"].is_string());
 
-    let (_, reply) = session
-        .exec(json!({"cmd": "echo err >&2; exit 3"}))
-        .await;
+    let (_, reply) = session.exec(json!({"cmd": "echo err >&2; exit 3"})).await;
     assert_eq!(
         (&reply["exit_code"], &reply["stdout"], &reply["stderr"]),
         (&json!(3), &json!(""), &json!("err\n")),
@@ -175,7 +182,10 @@ async fn commands_run_in_the_users_running_session(db: PgPool) {
     assert!(stdout.bytes().all(|b| b == b'a'));
     assert_eq!(reply["stdout_truncated"], true);
     assert_eq!(reply["stderr_truncated"], false);
-    assert_eq!((&reply["stderr"], &reply["exit_code"]), (&json!("done\n"), &json!(0)));
+    assert_eq!(
+        (&reply["stderr"], &reply["exit_code"]),
+        (&json!("done\n"), &json!(0))
+    );
 
     // workdir, environment and user take effect; the session secret is not passed on; the
     // default user is the image's and DISPLAY is the session's.
@@ -191,15 +201,28 @@ async fn commands_run_in_the_users_running_session(db: PgPool) {
         "{reply}"
     );
     assert_eq!(session.run("pwd").await, "/home/berth\n");
-    let (_, reply) = session
-        .exec(json!({"cmd": "id -u", "user": "root"}))
+    let (status, reply) = session
+        .exec(json!({"cmd": "true", "workdir": "/nonexistent"}))
         .await;
+    // A working directory that does not exist: the command does not start (Docker's 126).
+    assert_eq!(
+        (status, &reply["exit_code"]),
+        (StatusCode::OK, &json!(126)),
+        "{reply}"
+    );
+    let said = format!("{}{}", reply["stdout"], reply["stderr"]);
+    assert!(said.contains("/nonexistent"), "{reply}");
+    let (_, reply) = session.exec(json!({"cmd": "id -u", "user": "root"})).await;
     assert_eq!(reply["stdout"], "0\n", "{reply}");
 
     // A command that started something in the background is answered when it exits.
     let started = Instant::now();
     assert_eq!(session.run("sleep 30 & echo started").await, "started\n");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 
     // Timeout: answered after it with exit_code null, and the command is killed soon after.
     let started = Instant::now();
@@ -213,13 +236,19 @@ async fn commands_run_in_the_users_running_session(db: PgPool) {
         (&json!(true), &Value::Null, &json!("before\n")),
         "{reply}"
     );
-    assert!(took >= Duration::from_secs(1) && took < Duration::from_secs(5), "{took:?}");
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let still = session
         .exec(json!({"cmd": "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' <$f; echo; done 2>/dev/null | grep -c 'slee[p] 7'"}))
         .await
         .1;
-    assert_eq!(still["stdout"], "0\n", "the timed-out command still runs: {still}");
+    assert_eq!(
+        still["stdout"], "0\n",
+        "the timed-out command still runs: {still}"
+    );
 
     // Refusals: each answers an error and runs nothing.
     let (status, reply) = session
@@ -227,12 +256,18 @@ async fn commands_run_in_the_users_running_session(db: PgPool) {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
     let message = reply["error_message"].as_str().unwrap();
-    assert!(message.contains("privileged") && message.contains("no extra privileges"), "{message}");
+    assert!(
+        message.contains("privileged") && message.contains("no extra privileges"),
+        "{message}"
+    );
 
     let (status, reply) = session.exec(json!({"workdir": "/tmp"})).await;
     assert_eq!(
         (status, &reply["error_message"]),
-        (StatusCode::BAD_REQUEST, &json!("Missing Parameters: exec_config.cmd is missing"))
+        (
+            StatusCode::BAD_REQUEST,
+            &json!("Missing Parameters: exec_config.cmd is missing")
+        )
     );
     let (status, reply) = call(
         app,
@@ -243,7 +278,10 @@ async fn commands_run_in_the_users_running_session(db: PgPool) {
     .await;
     assert_eq!(
         (status, &reply["error_message"]),
-        (StatusCode::BAD_REQUEST, &json!("Missing Parameters: exec_config is missing"))
+        (
+            StatusCode::BAD_REQUEST,
+            &json!("Missing Parameters: exec_config is missing")
+        )
     );
 
     let body = json!({"user_id": session.user_id, "kasm_id": session.kasm_id,
@@ -272,7 +310,10 @@ async fn commands_run_in_the_users_running_session(db: PgPool) {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
-    assert_eq!(reply["error_message"], "The kasm does not belong to that user");
+    assert_eq!(
+        reply["error_message"],
+        "The kasm does not belong to that user"
+    );
     let (status, _) = call(
         app,
         "exec_command_kasm",
@@ -290,18 +331,31 @@ async fn commands_run_in_the_users_running_session(db: PgPool) {
 
     // Only a running session runs commands.
     let ids = json!({"user_id": session.user_id, "kasm_id": session.kasm_id});
-    assert_eq!(call(app, "pause_kasm", &session.key, ids.clone()).await.0, StatusCode::OK);
+    assert_eq!(
+        call(app, "pause_kasm", &session.key, ids.clone()).await.0,
+        StatusCode::OK
+    );
     let (status, reply) = session.exec(json!({"cmd": "true"})).await;
     assert_eq!(status, StatusCode::CONFLICT, "{reply}");
-    assert!(reply["error_message"].as_str().unwrap().contains("paused"), "{reply}");
-    assert_eq!(call(app, "resume_kasm", &session.key, ids).await.0, StatusCode::OK);
+    assert!(
+        reply["error_message"].as_str().unwrap().contains("paused"),
+        "{reply}"
+    );
+    assert_eq!(
+        call(app, "resume_kasm", &session.key, ids).await.0,
+        StatusCode::OK
+    );
     assert_eq!(session.run("echo back").await, "back\n");
 
     session.finish().await;
 }
 
 /// A screenshot: status, content type, and the body.
-async fn screenshot(session: &Launched, key: &ApiKey, size: Value) -> (StatusCode, String, Vec<u8>) {
+async fn screenshot(
+    session: &Launched,
+    key: &ApiKey,
+    size: Value,
+) -> (StatusCode, String, Vec<u8>) {
     let mut body = json!({"user_id": session.user_id, "kasm_id": session.kasm_id});
     for (name, value) in size.as_object().unwrap() {
         body[name] = value.clone();
@@ -313,7 +367,11 @@ async fn screenshot(session: &Launched, key: &ApiKey, size: Value) -> (StatusCod
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
-    (status, content_type, response.bytes().await.unwrap().to_vec())
+    (
+        status,
+        content_type,
+        response.bytes().await.unwrap().to_vec(),
+    )
 }
 
 fn decode(jpeg: &[u8]) -> image::RgbImage {
@@ -360,28 +418,52 @@ async fn screenshots_are_fresh_jpegs_that_keep_the_desktops_aspect(db: PgPool) {
     assert!(fw > fh, "a landscape desktop: {frame:?}");
 
     let started = Instant::now();
-    let (status, content_type, bytes) = screenshot(&session, &session.key, json!({"width": 400, "height": 400})).await;
+    let (status, content_type, bytes) =
+        screenshot(&session, &session.key, json!({"width": 400, "height": 400})).await;
     let latency = started.elapsed();
-    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&bytes));
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
     assert_eq!(content_type, "image/jpeg");
     let picture = decode(&bytes);
     let expected_height = (400 * fh + fw / 2) / fw;
-    assert_eq!(picture.dimensions(), (400, expected_height), "from {fw}x{fh}");
+    assert_eq!(
+        picture.dimensions(),
+        (400, expected_height),
+        "from {fw}x{fh}"
+    );
     eprintln!(
         "screenshot of {fw}x{fh} as 400x{expected_height}: {} bytes in {latency:?}",
         bytes.len()
     );
     let before = middle_colour(&picture);
-    assert!(before[0] < 120, "the desktop background is dark: {before:?}");
+    assert!(
+        before[0] < 120,
+        "the desktop background is dark: {before:?}"
+    );
 
     // Neither width nor height: 300 wide. Height only: it bounds.
+    let started = Instant::now();
     let (_, _, bytes) = screenshot(&session, &session.key, json!({})).await;
+    eprintln!(
+        "screenshot at the default size: {} bytes in {:?}",
+        bytes.len(),
+        started.elapsed()
+    );
     assert_eq!(decode(&bytes).dimensions(), (300, (300 * fh + fw / 2) / fw));
     let (_, _, bytes) = screenshot(&session, &session.key, json!({"height": 90})).await;
     assert_eq!(decode(&bytes).dimensions(), ((90 * fw + fh / 2) / fh, 90));
 
     // Change the screen: the next screenshot shows it.
-    assert_eq!(session.run("hsetroot -solid '#ff0000' >/dev/null 2>&1 && echo set").await, "set\n");
+    assert_eq!(
+        session
+            .run("hsetroot -solid '#ff0000' >/dev/null 2>&1 && echo set")
+            .await,
+        "set\n"
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     let after = loop {
         let (status, _, bytes) = screenshot(&session, &session.key, json!({"width": 400})).await;
@@ -398,8 +480,12 @@ async fn screenshots_are_fresh_jpegs_that_keep_the_desktops_aspect(db: PgPool) {
     );
 
     // Refusals answer JSON errors.
-    let (status, content_type, bytes) = screenshot(&session, &session.key, json!({"width": 0})).await;
-    assert_eq!((status, content_type.as_str()), (StatusCode::BAD_REQUEST, "application/json"));
+    let (status, content_type, bytes) =
+        screenshot(&session, &session.key, json!({"width": 0})).await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (StatusCode::BAD_REQUEST, "application/json")
+    );
     assert!(String::from_utf8_lossy(&bytes).contains("width"));
     let viewer_only = key(app, &["Sessions Modify"], false).await;
     let (status, reply) = call(
@@ -426,7 +512,10 @@ async fn screenshots_are_fresh_jpegs_that_keep_the_desktops_aspect(db: PgPool) {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
-    assert_eq!(reply["error_message"], "The kasm does not belong to that user");
+    assert_eq!(
+        reply["error_message"],
+        "The kasm does not belong to that user"
+    );
 
     session.finish().await;
 }

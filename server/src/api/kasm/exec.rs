@@ -69,7 +69,11 @@ pub fn exec_request(body: &Body) -> Result<ExecRequest, ApiError> {
             return Err(ApiError::Missing("exec_config.cmd"))
         }
         Some(Value::String(cmd)) if !cmd.contains('\0') => cmd.clone(),
-        Some(_) => return Err(invalid("exec_config.cmd must be a shell command (a string)")),
+        Some(_) => {
+            return Err(invalid(
+                "exec_config.cmd must be a shell command (a string)",
+            ))
+        }
     };
     match field("privileged") {
         None | Some(Value::Bool(false)) => {}
@@ -208,7 +212,12 @@ mod tests {
         // Nulls and empty strings are as good as absent.
         let parsed = request(json!({"cmd": "true", "workdir": "", "user": null, "environment": null, "privileged": null})).unwrap();
         assert_eq!((parsed.workdir, parsed.user), (None, None));
-        assert_eq!(request(json!({"cmd": "true", "timeout": "5"})).unwrap().timeout_secs, 5);
+        assert_eq!(
+            request(json!({"cmd": "true", "timeout": "5"}))
+                .unwrap()
+                .timeout_secs,
+            5
+        );
     }
 
     #[test]
@@ -221,12 +230,27 @@ mod tests {
             (json!({}), "missing exec_config.cmd"),
             (json!({"cmd": "  "}), "missing exec_config.cmd"),
             (json!({"cmd": ["ls"]}), "cmd must be"),
-            (json!({"cmd": "id", "privileged": true}), "no extra privileges"),
-            (json!({"cmd": "id", "privileged": "yes"}), "privileged must be"),
+            (
+                json!({"cmd": "id", "privileged": true}),
+                "no extra privileges",
+            ),
+            (
+                json!({"cmd": "id", "privileged": "yes"}),
+                "privileged must be",
+            ),
             (json!({"cmd": "id", "workdir": "tmp"}), "absolute path"),
-            (json!({"cmd": "id", "environment": {"A": 1}}), "string values"),
-            (json!({"cmd": "id", "environment": {"A=B": "1"}}), "string values"),
-            (json!({"cmd": "id", "environment": ["A=1"]}), "string values"),
+            (
+                json!({"cmd": "id", "environment": {"A": 1}}),
+                "string values",
+            ),
+            (
+                json!({"cmd": "id", "environment": {"A=B": "1"}}),
+                "string values",
+            ),
+            (
+                json!({"cmd": "id", "environment": ["A=1"]}),
+                "string values",
+            ),
             (json!({"cmd": "id", "user": "a b"}), "user must be"),
             (json!({"cmd": "id", "user": "root:"}), "user must be"),
             (json!({"cmd": "id", "user": 0}), "user must be"),
@@ -242,7 +266,14 @@ mod tests {
 
     #[test]
     fn users_are_names_or_ids_with_an_optional_group() {
-        for good in ["berth", "1000", "1000:1000", "root:root", "www-data", "a.b_c"] {
+        for good in [
+            "berth",
+            "1000",
+            "1000:1000",
+            "root:root",
+            "www-data",
+            "a.b_c",
+        ] {
             assert!(valid_user(good), "{good}");
         }
         for bad in ["", ":", "a:", ":b", "a:b:c", "a b", "a;b", "$(id)"] {

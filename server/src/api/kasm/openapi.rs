@@ -302,7 +302,12 @@ fn permissions(endpoint: &str) -> String {
     } else {
         ""
     };
-    format!("Requires the API key permission {list}.{read_only}")
+    let noun = if need.permissions.len() == 1 {
+        "permission"
+    } else {
+        "permissions"
+    };
+    format!("Requires the API key {noun} {list}.{read_only}")
 }
 
 #[cfg(test)]
@@ -354,20 +359,5 @@ mod tests {
             serde_json::Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
             _ => {}
         }
-    }
-}
-#[cfg(test)]
-mod scratch_dump {
-    #[test]
-    #[ignore]
-    fn dump() {
-        let json = super::document().to_pretty_json().unwrap();
-        std::fs::write("/tmp/berth-openapi.json", &json).unwrap();
-        let bad = json.replacen("\"type\": \"object\"", "\"type\": \"objekt\"", 1);
-        println!("bad type parses: {}", oas3::from_json(&bad).is_ok());
-        let bad = json.replacen("\"required\": true", "\"required\": \"yes\"", 1);
-        println!("bad required parses: {}", oas3::from_json(&bad).is_ok());
-        let bad = json.replacen("\"responses\": {", "\"responses\": [", 1);
-        println!("bad responses parses: {}", oas3::from_json(&bad).is_ok());
     }
 }

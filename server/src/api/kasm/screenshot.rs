@@ -142,7 +142,9 @@ mod tests {
 
     #[test]
     fn dimensions_are_positive_whole_pixels() {
-        let body = Body(json!({"width": 400, "height": "225", "a": 0, "b": -5, "c": 1.5, "d": "x", "e": null, "f": 70000}));
+        let body = Body(
+            json!({"width": 400, "height": "225", "a": 0, "b": -5, "c": 1.5, "d": "x", "e": null, "f": 70000}),
+        );
         assert_eq!(dimension(&body, "width").unwrap(), Some(400));
         assert_eq!(dimension(&body, "height").unwrap(), Some(225));
         assert_eq!(dimension(&body, "e").unwrap(), None);

@@ -205,7 +205,13 @@ async fn join_kasm(state: &AppState, body: &Body) -> ApiResult {
         .ok_or_else(|| ApiError::NotFound("Kasm not found".into()))?;
     // What a viewer sees of the session: not where it runs.
     if let Some(object) = kasm.as_object_mut() {
-        for private in ["container_id", "server_id", "hostname", "port_map", "user_id"] {
+        for private in [
+            "container_id",
+            "server_id",
+            "hostname",
+            "port_map",
+            "user_id",
+        ] {
             object.remove(private);
         }
         object.insert("view_only".into(), Value::Bool(true));

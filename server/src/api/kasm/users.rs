@@ -3,6 +3,7 @@ use super::{date, id, ApiError, ApiResult, Body};
 use app::backend::users::{self, NewUser};
 use app::backend::AppState;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 pub async fn dispatch(state: &AppState, endpoint: &str, body: &Body) -> ApiResult {
@@ -45,6 +46,7 @@ pub async fn dispatch(state: &AppState, endpoint: &str, body: &Body) -> ApiResul
             };
             let username = body.string(&["target_user", "username"], "username")?;
             let password = body.string(&["target_user", "password"], "password")?;
+            let phone = app::backend::validate::text("phone", &field("phone"), 50)?;
             let user_id = users::create(
                 &state.db,
                 NewUser {
@@ -57,6 +59,18 @@ pub async fn dispatch(state: &AppState, endpoint: &str, body: &Body) -> ApiResul
                 },
             )
             .await?;
+            // What the account form does not take: phone, and an account made locked or disabled.
+            let flag = |name: &str| target.get(name).and_then(Value::as_bool).unwrap_or(false);
+            sqlx::query!(
+                "UPDATE users SET phone = $2, locked = $3, disabled = $4 WHERE user_id = $1",
+                user_id,
+                phone,
+                flag("locked"),
+                flag("disabled"),
+            )
+            .execute(&state.db)
+            .await
+            .map_err(db)?;
             let user = user_objects(state, Some(user_id))
                 .await?
                 .pop()
@@ -280,6 +294,7 @@ async fn attributes(state: &AppState, user_id: Uuid) -> Result<Value, ApiError> 
     }))
 }
 
+/// User objects with their groups and live sessions: all users, or one.
 async fn user_objects(state: &AppState, user_id: Option<Uuid>) -> Result<Vec<Value>, ApiError> {
     let rows = sqlx::query!(
         r#"SELECT user_id, username, first_name, last_name, phone, organization, locked, disabled, created,
@@ -289,12 +304,33 @@ async fn user_objects(state: &AppState, user_id: Option<Uuid>) -> Result<Vec<Val
     )
     .fetch_all(&state.db)
     .await
-    .map_err(|e| ApiError::App(app::backend::db_error(e)))?;
+    .map_err(db)?;
+    let memberships = sqlx::query!(
+        r#"SELECT ug.user_id, g.group_id, g.name FROM user_groups ug JOIN groups g ON g.group_id = ug.group_id
+           WHERE $1::uuid IS NULL OR ug.user_id = $1 ORDER BY g.name"#,
+        user_id
+    )
+    .fetch_all(&state.db)
+    .await
+    .map_err(db)?;
+    let mut groups: HashMap<Uuid, Vec<Value>> = HashMap::new();
+    for row in memberships {
+        groups
+            .entry(row.user_id)
+            .or_default()
+            .push(json!({ "group_id": id(row.group_id), "name": row.name }));
+    }
+    let mut kasms: HashMap<String, Vec<Value>> = HashMap::new();
+    for kasm in super::sessions::kasms(state, user_id, None).await? {
+        let owner = kasm["user_id"].as_str().unwrap_or_default().to_owned();
+        kasms.entry(owner).or_default().push(kasm);
+    }
     Ok(rows
         .into_iter()
         .map(|row| {
+            let user_key = id(row.user_id);
             json!({
-                "user_id": id(row.user_id),
+                "user_id": user_key,
                 "username": row.username,
                 "first_name": row.first_name,
                 "last_name": row.last_name,
@@ -305,8 +341,8 @@ async fn user_objects(state: &AppState, user_id: Option<Uuid>) -> Result<Vec<Val
                 "created": date(row.created),
                 "last_session": row.last_session.map(date),
                 "password_set_date": row.password_set_date.map(date),
-                "groups": [],
-                "kasms": [],
+                "groups": groups.remove(&row.user_id).unwrap_or_default(),
+                "kasms": kasms.remove(&user_key).unwrap_or_default(),
             })
         })
         .collect())
