@@ -92,7 +92,10 @@ async fn the_kasm_url_opens_the_desktop_in_a_browser_with_no_sign_in() {
         if status["kasm"]["operational_status"] == "running" {
             break status;
         }
-        assert!(tokio::time::Instant::now() < deadline, "never running: {status}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never running: {status}"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     let kasm_url = status["kasm_url"].as_str().unwrap().to_owned();
@@ -110,12 +113,20 @@ async fn the_kasm_url_opens_the_desktop_in_a_browser_with_no_sign_in() {
     wait_until(
         &visitor,
         "the session page",
-        &format!("return location.pathname === '/session/{}';", uuid_dashed(&kasm_id)),
+        &format!(
+            "return location.pathname === '/session/{}';",
+            uuid_dashed(&kasm_id)
+        ),
     )
     .await;
     wait_until(&visitor, "the desktop to render", DESKTOP_DRAWN).await;
     assert!(
-        !visitor.current_url().await.unwrap().as_str().contains("/connect/"),
+        !visitor
+            .current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .contains("/connect/"),
         "the token stays in the address bar"
     );
     visitor.close().await.unwrap();
@@ -127,7 +138,11 @@ async fn the_kasm_url_opens_the_desktop_in_a_browser_with_no_sign_in() {
         .await
         .contains("expired or was already used"));
     assert_eq!(
-        fetch_status(&late, &format!("/desktop/{}/vnc.html", uuid_dashed(&kasm_id))).await,
+        fetch_status(
+            &late,
+            &format!("/desktop/{}/vnc.html", uuid_dashed(&kasm_id))
+        )
+        .await,
         401,
         "the refused browser reached the desktop"
     );
@@ -140,7 +155,10 @@ async fn the_kasm_url_opens_the_desktop_in_a_browser_with_no_sign_in() {
     )
     .await;
     assert_eq!(status, 200);
-    assert!(container_of(&uuid_dashed(&kasm_id)).is_empty(), "the container survived");
+    assert!(
+        container_of(&uuid_dashed(&kasm_id)).is_empty(),
+        "the container survived"
+    );
     let (status, _) = call(
         &admin,
         "delete_user",

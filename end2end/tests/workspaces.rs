@@ -25,7 +25,10 @@ fn container_running(container: &str) -> bool {
 async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + WAIT;
     while !check() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
@@ -34,7 +37,9 @@ async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
 async fn session_button(client: &Client, kasm_id: &str, button: &str) {
     let selector = match button {
         "delete" => format!("li.session-row[data-kasm-id='{kasm_id}'] button.danger"),
-        change => format!("li.session-row[data-kasm-id='{kasm_id}'] button[data-change='{change}']"),
+        change => {
+            format!("li.session-row[data-kasm-id='{kasm_id}'] button[data-change='{change}']")
+        }
     };
     click(client, &selector).await;
 }
@@ -68,12 +73,21 @@ async fn desktop_deluxe_and_firefox_work_in_turn_and_a_stopped_session_resumes()
     .await;
     dashboard(&user).await;
     session_button(&user, &kasm_id, "delete").await;
-    wait_for("the Deluxe container to go", || container_of(&kasm_id).is_empty()).await;
+    wait_for("the Deluxe container to go", || {
+        container_of(&kasm_id).is_empty()
+    })
+    .await;
 
     // Firefox: the kiosk's browser runs and draws the screen.
     let kasm_id = launch(&user, "Firefox").await;
     let container = container_of(&kasm_id);
-    wait_for("Firefox in its container", || in_container(&container, "cat /proc/[0-9]*/comm 2>/dev/null | grep -q firefox")).await;
+    wait_for("Firefox in its container", || {
+        in_container(
+            &container,
+            "cat /proc/[0-9]*/comm 2>/dev/null | grep -q firefox",
+        )
+    })
+    .await;
 
     // Stop it from "My sessions": the container stops but stays; Resume brings it back with
     // its files, and the desktop draws again.
@@ -81,19 +95,27 @@ async fn desktop_deluxe_and_firefox_work_in_turn_and_a_stopped_session_resumes()
     dashboard(&user).await;
     session_button(&user, &kasm_id, "stop").await;
     dashboard_state(&user, &kasm_id, "stopped").await;
-    assert!(!container_running(&container), "the stopped container still runs");
+    assert!(
+        !container_running(&container),
+        "the stopped container still runs"
+    );
     session_button(&user, &kasm_id, "resume").await;
     dashboard_state(&user, &kasm_id, "running").await;
     assert!(in_container(&container, "grep -q kept /tmp/berth-e2e-kept"));
-    user.find(Locator::Css(&format!("li.session-row[data-kasm-id='{kasm_id}'] a.button")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    user.find(Locator::Css(&format!(
+        "li.session-row[data-kasm-id='{kasm_id}'] a.button"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
     wait_until(&user, "the resumed desktop to render", DESKTOP_DRAWN).await;
     dashboard(&user).await;
     session_button(&user, &kasm_id, "delete").await;
-    wait_for("the Firefox container to go", || container_of(&kasm_id).is_empty()).await;
+    wait_for("the Firefox container to go", || {
+        container_of(&kasm_id).is_empty()
+    })
+    .await;
     user.close().await.unwrap();
 }

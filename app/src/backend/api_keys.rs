@@ -99,12 +99,16 @@ fn digest(secret: &str) -> [u8; 32] {
 }
 
 fn verified_before(hash: &str, secret: &str) -> bool {
-    let cache = VERIFIED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let cache = VERIFIED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     cache.get(hash) == Some(&digest(secret))
 }
 
 fn remember_verified(hash: String, secret: &str) {
-    let mut cache = VERIFIED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut cache = VERIFIED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if cache.len() >= VERIFIED_MAX {
         cache.clear();
     }
@@ -207,6 +211,9 @@ mod tests {
         remember_verified(hash.clone(), "secret");
         assert!(verified_before(&hash, "secret"));
         assert!(!verified_before(&hash, "secreT"), "another secret");
-        assert!(!verified_before(&format!("{hash}x"), "secret"), "another key");
+        assert!(
+            !verified_before(&format!("{hash}x"), "secret"),
+            "another key"
+        );
     }
 }

@@ -154,10 +154,13 @@ pub async fn open_session(
     .execute(db)
     .await
     .map_err(db_error)?;
-    sqlx::query!("UPDATE users SET last_session = now() WHERE user_id = $1", user_id)
-        .execute(db)
-        .await
-        .map_err(db_error)?;
+    sqlx::query!(
+        "UPDATE users SET last_session = now() WHERE user_id = $1",
+        user_id
+    )
+    .execute(db)
+    .await
+    .map_err(db_error)?;
     Ok((token, lifetime.num_seconds()))
 }
 

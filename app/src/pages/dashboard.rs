@@ -155,8 +155,14 @@ fn SessionRow(
     let status = session.status.clone();
     // The changes this state allows, as (label, change) buttons.
     let changes: &[(&str, SessionChange)] = match status.as_str() {
-        "running" => &[("Pause", SessionChange::Pause), ("Stop", SessionChange::Stop)],
-        "paused" => &[("Resume", SessionChange::Resume), ("Stop", SessionChange::Stop)],
+        "running" => &[
+            ("Pause", SessionChange::Pause),
+            ("Stop", SessionChange::Stop),
+        ],
+        "paused" => &[
+            ("Resume", SessionChange::Resume),
+            ("Stop", SessionChange::Stop),
+        ],
         "stopped" => &[("Resume", SessionChange::Resume)],
         _ => &[],
     };

@@ -1,7 +1,8 @@
 //! The proxy role: `/desktop/{kasm_id}/...` reaches that session's container, HTTP and
-//! WebSocket, for its owner only. Nothing else reaches a container: the target is always the
+//! WebSocket, for its owner (and, read-only, for viewers of a shared session). Nothing else reaches a container: the target is always the
 //! host and port the manager registered for the session, never anything from the request.
 mod http;
+pub mod passthrough;
 mod target;
 pub mod viewonly;
 pub mod websocket;
@@ -97,6 +98,10 @@ async fn handle(
                 StatusCode::FORBIDDEN,
                 "WebSocket from another origin refused.",
             );
+        }
+        // The owner's stream is relayed as bytes; viewers' input is filtered per message.
+        if access == Access::Owner {
+            return passthrough::relay(request, &target, &format!("{path}{query}")).await;
         }
         let (mut parts, _body) = request.into_parts();
         let upgrade =

@@ -1,5 +1,7 @@
-//! WebSockets to a session container: the browser's socket and the container's, bridged with
-//! backpressure (each message is sent before the next is read) and no idle timeout.
+//! Viewers' WebSockets to a session container: the browser's socket and the container's,
+//! bridged message by message with backpressure (each message is sent before the next is
+//! read), so that a viewer's input goes through the view-only filter; no idle timeout. The
+//! owner's stream is relayed as bytes instead (passthrough.rs).
 use super::viewonly::ViewOnlyFilter;
 use super::{refuse, Target};
 use crate::agent::ready::basic_auth;

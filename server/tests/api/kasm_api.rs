@@ -352,6 +352,44 @@ async fn a_session_lives_and_ends_through_the_api(db: PgPool) {
     let (status, _) = call(&app, "keepalive", &full, json!({"kasm_id": kasm_id})).await;
     assert_eq!(status, StatusCode::OK);
 
+    // The flow: exec_command_kasm answers what the command printed; the screenshot
+    // is a JPEG of the desktop with its aspect kept.
+    let (status, ran) = call(
+        &app,
+        "exec_command_kasm",
+        &full,
+        json!({"user_id": user_id, "kasm_id": kasm_id, "exec_config": {"cmd": "echo hi"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{ran}");
+    assert_eq!(
+        (ran["stdout"].clone(), ran["exit_code"].clone()),
+        (json!("hi\n"), json!(0))
+    );
+    let shot = reqwest::Client::new()
+        .post(app.url("/api/public/get_kasm_screenshot"))
+        .json(
+            &json!({"api_key": full.0, "api_key_secret": full.1, "user_id": user_id,
+                      "kasm_id": kasm_id, "width": 320, "height": 320}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shot.status(), StatusCode::OK);
+    assert_eq!(shot.headers()["content-type"], "image/jpeg");
+    let picture =
+        image::load_from_memory_with_format(&shot.bytes().await.unwrap(), image::ImageFormat::Jpeg)
+            .expect("a JPEG");
+    let (frame_width, frame_height) = crate::kasm_exec::framebuffer_size(&app.db, &kasm_id).await;
+    assert_eq!(picture.width(), 320);
+    let expected = (320 * frame_height + frame_width / 2) / frame_width;
+    assert!(
+        picture.height().abs_diff(expected) <= 1,
+        "{}x{} from {frame_width}x{frame_height}",
+        picture.width(),
+        picture.height()
+    );
+
     // request_kasm's environment reaches the container.
     let env = crate::docker_sessions::container_env(kasm["container_id"].as_str().unwrap()).await;
     assert!(
@@ -586,7 +624,10 @@ async fn every_endpoint_checks_permissions_and_names_missing_parameters(db: PgPo
     // A key used once and then revoked is refused at once (verification is cached, the
     // key's state is not).
     let used = key(&app, &all, false).await;
-    assert_eq!(call(&app, "get_users", &used, json!({})).await.0, StatusCode::OK);
+    assert_eq!(
+        call(&app, "get_users", &used, json!({})).await.0,
+        StatusCode::OK
+    );
     sqlx::query("UPDATE api_keys SET revoked = true WHERE api_key = $1")
         .bind(&used.0)
         .execute(&app.db)
@@ -639,7 +680,13 @@ async fn users_are_managed_through_the_api(db: PgPool) {
         .await
         .status()
         .is_success());
-    let (status, _) = call(&app, "logout_user", &full, json!({"target_user": {"user_id": user_id}})).await;
+    let (status, _) = call(
+        &app,
+        "logout_user",
+        &full,
+        json!({"target_user": {"user_id": user_id}}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM user_sessions us JOIN users u USING (user_id) WHERE u.username = 'lee'")
         .fetch_one(&app.db)
@@ -648,13 +695,30 @@ async fn users_are_managed_through_the_api(db: PgPool) {
     assert_eq!(sessions, 0, "logout_user left a sign-in");
 
     // Attributes: defaults, then an update of some keys.
-    let (status, attributes) = call(&app, "get_attributes", &full, json!({"target_user": {"user_id": user_id}})).await;
+    let (status, attributes) = call(
+        &app,
+        "get_attributes",
+        &full,
+        json!({"target_user": {"user_id": user_id}}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{attributes}");
     for field in [
-        "user_attributes_id", "user_id", "ssh_public_key", "show_tips", "theme", "preferred_language",
-        "preferred_timezone", "toggle_control_panel", "default_image", "auto_login_kasm",
+        "user_attributes_id",
+        "user_id",
+        "ssh_public_key",
+        "show_tips",
+        "theme",
+        "preferred_language",
+        "preferred_timezone",
+        "toggle_control_panel",
+        "default_image",
+        "auto_login_kasm",
     ] {
-        assert!(attributes["user_attributes"].get(field).is_some(), "attributes lack {field}");
+        assert!(
+            attributes["user_attributes"].get(field).is_some(),
+            "attributes lack {field}"
+        );
     }
     let (status, _) = call(
         &app,
@@ -664,7 +728,13 @@ async fn users_are_managed_through_the_api(db: PgPool) {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    let (_, attributes) = call(&app, "get_attributes", &full, json!({"target_user": {"user_id": user_id}})).await;
+    let (_, attributes) = call(
+        &app,
+        "get_attributes",
+        &full,
+        json!({"target_user": {"user_id": user_id}}),
+    )
+    .await;
     assert_eq!(attributes["user_attributes"]["theme"], "dark");
     assert_eq!(attributes["user_attributes"]["show_tips"], false);
 
@@ -678,7 +748,13 @@ async fn users_are_managed_through_the_api(db: PgPool) {
     let membership = json!({"target_user": {"user_id": user_id}, "target_group": {"group_id": group_id.simple().to_string()}});
     let (status, _) = call(&app, "add_user_group", &full, membership.clone()).await;
     assert_eq!(status, StatusCode::OK);
-    let (_, fetched) = call(&app, "get_user", &full, json!({"target_user": {"user_id": user_id}})).await;
+    let (_, fetched) = call(
+        &app,
+        "get_user",
+        &full,
+        json!({"target_user": {"user_id": user_id}}),
+    )
+    .await;
     assert_eq!(
         fetched["user"]["groups"],
         json!([{"group_id": group_id.simple().to_string(), "name": "Engineers"}])
@@ -686,7 +762,13 @@ async fn users_are_managed_through_the_api(db: PgPool) {
     assert_eq!(fetched["user"]["kasms"], json!([]));
     let (status, _) = call(&app, "remove_user_group", &full, membership).await;
     assert_eq!(status, StatusCode::OK);
-    let (_, fetched) = call(&app, "get_user", &full, json!({"target_user": {"user_id": user_id}})).await;
+    let (_, fetched) = call(
+        &app,
+        "get_user",
+        &full,
+        json!({"target_user": {"user_id": user_id}}),
+    )
+    .await;
     assert_eq!(fetched["user"]["groups"], json!([]));
     let (status, error) = call(
         &app,

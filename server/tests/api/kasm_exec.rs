@@ -374,6 +374,25 @@ async fn screenshot(
     )
 }
 
+/// The desktop's size, as a VNC client of the session's container sees it.
+pub async fn framebuffer_size(db: &PgPool, kasm_id: &str) -> (u32, u32) {
+    let kasm_id: uuid::Uuid = kasm_id.parse().unwrap();
+    let (host, port, secret): (String, i32, String) =
+        sqlx::query_as("SELECT hostname, port, session_secret FROM kasms WHERE kasm_id = $1")
+            .bind(kasm_id)
+            .fetch_one(db)
+            .await
+            .unwrap();
+    let frame = berth::rfb::first_framebuffer(
+        &format!("ws://{host}:{port}/websockify"),
+        &[berth::rfb::session_auth(&secret)],
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    (u32::from(frame.width), u32::from(frame.height))
+}
+
 fn decode(jpeg: &[u8]) -> image::RgbImage {
     image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)
         .expect("the screenshot is a JPEG")
@@ -400,22 +419,8 @@ fn middle_colour(picture: &image::RgbImage) -> [u32; 3] {
 async fn screenshots_are_fresh_jpegs_that_keep_the_desktops_aspect(db: PgPool) {
     let session = launch(db).await;
     let app = &session.app;
-    let kasm_id: uuid::Uuid = session.kasm_id.parse().unwrap();
-    let (host, port, secret): (String, i32, String) =
-        sqlx::query_as("SELECT hostname, port, session_secret FROM kasms WHERE kasm_id = $1")
-            .bind(kasm_id)
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
-    let frame = berth::rfb::first_framebuffer(
-        &format!("ws://{host}:{port}/websockify"),
-        &[berth::rfb::session_auth(&secret)],
-        Duration::from_secs(30),
-    )
-    .await
-    .unwrap();
-    let (fw, fh) = (u32::from(frame.width), u32::from(frame.height));
-    assert!(fw > fh, "a landscape desktop: {frame:?}");
+    let (fw, fh) = framebuffer_size(&app.db, &session.kasm_id).await;
+    assert!(fw > fh, "a landscape desktop: {fw}x{fh}");
 
     let started = Instant::now();
     let (status, content_type, bytes) =

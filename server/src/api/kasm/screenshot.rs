@@ -51,7 +51,7 @@ pub async fn get_kasm_screenshot(state: &AppState, body: &Body) -> Result<Reply,
             "The session's screen could not be captured: {error}"
         )))
     })?;
-    let jpeg = tokio::task::spawn_blocking(move || encode(&capture, width, height))
+    let jpeg = tokio::task::spawn_blocking(move || encode(capture, width, height))
         .await
         .map_err(|error| ApiError::App(app::AppError::Internal(error.to_string())))?
         .map_err(|error| ApiError::App(app::AppError::Internal(error)))?;
@@ -98,12 +98,12 @@ pub fn fit(width: u32, height: u32, max_width: Option<u32>, max_height: Option<u
 
 /// Scales the capture to fit the box and encodes it as JPEG.
 fn encode(
-    capture: &rfb::Capture,
+    capture: rfb::Capture,
     max_width: Option<u32>,
     max_height: Option<u32>,
 ) -> Result<Vec<u8>, String> {
     let (width, height) = (u32::from(capture.width), u32::from(capture.height));
-    let screen = image::RgbImage::from_raw(width, height, capture.rgb.clone())
+    let screen = image::RgbImage::from_raw(width, height, capture.rgb)
         .ok_or("the capture does not hold width × height pixels")?;
     let (w, h) = fit(width, height, max_width, max_height);
     let picture = if (w, h) == (width, height) {
@@ -162,7 +162,7 @@ mod tests {
             .flat_map(|_| (0..width).flat_map(|x| if x < 32 { [255, 0, 0] } else { [0, 0, 255] }))
             .collect();
         let capture = rfb::Capture { width, height, rgb };
-        let jpeg = encode(&capture, Some(32), Some(32)).unwrap();
+        let jpeg = encode(capture.clone(), Some(32), Some(32)).unwrap();
         assert_eq!(&jpeg[..2], &[0xff, 0xd8], "JPEG start of image");
         let decoded = image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg)
             .unwrap()
@@ -173,7 +173,7 @@ mod tests {
         assert!(left[0] > 200 && left[2] < 60, "{left:?}");
         assert!(right[2] > 200 && right[0] < 60, "{right:?}");
         // Full size when the box is larger than the screen.
-        let jpeg = encode(&capture, Some(1000), None).unwrap();
+        let jpeg = encode(capture, Some(1000), None).unwrap();
         let decoded = image::load_from_memory(&jpeg).unwrap().to_rgb8();
         assert_eq!(decoded.dimensions(), (64, 36));
     }
