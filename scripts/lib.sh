@@ -15,7 +15,7 @@ export BERTH_ROOT BERTH_STATE
 # Debian packages needed to build, run and test Berth.
 BERTH_PACKAGES=(
   postgresql redis-server docker.io debootstrap chromium chromium-driver
-  pkg-config ca-certificates curl gcc libc6-dev procps
+  pkg-config ca-certificates curl gcc libc6-dev procps python3-venv
 )
 
 # Rustup installs cargo here; non-login shells (CI) may not have it on PATH.

@@ -181,7 +181,10 @@ async fn get_kasm_status(state: &AppState, body: &Body) -> ApiResult {
 /// Joins a shared session as a viewer (recorded like a join through the link).
 async fn join_kasm(state: &AppState, body: &Body) -> ApiResult {
     let user_id = body.uuid(&["user_id"], "user_id")?;
-    let share_id = body.string(&["share_id"], "share_id")?;
+    // Kasm documents share_id; some clients send shared_id.
+    let share_id = body
+        .string(&["share_id"], "share_id")
+        .or_else(|_| body.string(&["shared_id"], "share_id"))?;
     if share_id.is_empty() {
         return Err(ApiError::Missing("share_id"));
     }
