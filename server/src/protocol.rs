@@ -59,6 +59,9 @@ pub struct CreateSession {
     pub network_mode: String,
     pub secret: String,
     pub run_config: serde_json::Value,
+    /// The first page of a browser workspace (request_kasm's `kasm_url`), as BERTH_START_URL.
+    #[serde(default)]
+    pub start_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

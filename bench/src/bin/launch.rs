@@ -231,6 +231,7 @@ async fn bare_launch(
         network_mode: "bridge".into(),
         secret: secret.clone(),
         run_config: serde_json::json!({}),
+        start_url: None,
     };
     let started = Instant::now();
     let config = Config {

@@ -144,6 +144,9 @@ fn environment(spec: &CreateSession) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default();
+    if let Some(url) = &spec.start_url {
+        env.push(format!("BERTH_START_URL={url}"));
+    }
     env.push(format!("BERTH_SESSION_SECRET={}", spec.secret));
     env
 }
@@ -590,7 +593,8 @@ mod tests {
             memory: 2 << 30,
             network_mode: "bridge".into(),
             secret: "s".into(),
-            run_config: json!({"environment": {"LANG": "C.UTF-8", "BERTH_SESSION_SECRET": "spoof"}, "shm_size": 1024}),
+            run_config: json!({"environment": {"LANG": "C.UTF-8", "BERTH_SESSION_SECRET": "spoof", "BERTH_START_URL": "spoof"}, "shm_size": 1024}),
+            start_url: Some("https://example.com/start".into()),
         }
     }
 
@@ -618,6 +622,10 @@ mod tests {
             1
         );
         assert!(env.contains(&"BERTH_SESSION_SECRET=s".to_owned()));
+        assert_eq!(
+            env.iter().filter(|v| v.starts_with("BERTH_START_URL=")).collect::<Vec<_>>(),
+            ["BERTH_START_URL=https://example.com/start"]
+        );
     }
 
     #[test]

@@ -147,17 +147,16 @@ impl Manager {
         user_id: Uuid,
         image_id: Uuid,
     ) -> Result<Uuid, AppError> {
-        self.request_session_with(user_id, image_id, serde_json::Map::new())
+        self.request_session_with(user_id, image_id, LaunchOptions::default())
             .await
     }
 
-    /// As `request_session`, with extra environment variables for the container (they add to
-    /// and override the image's run_config environment; Berth's own variables still win).
+    /// As `request_session`, with what the Developer API's request_kasm may add.
     pub async fn request_session_with(
         self: &Arc<Self>,
         user_id: Uuid,
         image_id: Uuid,
-        environment: serde_json::Map<String, serde_json::Value>,
+        options: LaunchOptions,
     ) -> Result<Uuid, AppError> {
         let image = sqlx::query!(
             r#"SELECT image_id, name, cores, memory, enabled, network_mode, run_config,
@@ -233,7 +232,8 @@ impl Manager {
             cores: image.cores,
             memory: image.memory,
             network_mode: image.network_mode,
-            run_config: with_environment(image.run_config, environment),
+            run_config: with_environment(image.run_config, options.environment),
+            start_url: options.start_url,
             server_id,
         };
         tokio::spawn(async move { manager.launch(spec).await });
@@ -320,6 +320,7 @@ impl Manager {
             network_mode: spec.network_mode.clone(),
             secret,
             run_config: spec.run_config.clone(),
+            start_url: spec.start_url.clone(),
         };
         let response = self
             .http
@@ -471,7 +472,18 @@ struct LaunchSpec {
     memory: i64,
     network_mode: String,
     run_config: serde_json::Value,
+    start_url: Option<String>,
     server_id: Uuid,
+}
+
+/// Extras of a launch requested through the Developer API.
+#[derive(Debug, Clone, Default)]
+pub struct LaunchOptions {
+    /// Variables for the container: they add to and override the image's run_config
+    /// environment (Berth's own BERTH_* variables still win).
+    pub environment: serde_json::Map<String, serde_json::Value>,
+    /// The first page of a browser workspace.
+    pub start_url: Option<String>,
 }
 
 /// `run_config` with `extra` merged into its `environment` object.

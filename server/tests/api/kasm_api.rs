@@ -258,18 +258,17 @@ async fn a_session_lives_and_ends_through_the_api(db: PgPool) {
         .unwrap()["image_id"]
         .clone();
 
-    for (environment, problem) in [
-        (json!({"BERTH_SESSION_SECRET": "mine"}), "is reserved"),
-        (json!({"GREETING": 1}), "string values"),
-        (json!(["GREETING=hi"]), "string values"),
+    for (extra, problem) in [
+        (json!({"environment": {"BERTH_SESSION_SECRET": "mine"}}), "is reserved"),
+        (json!({"environment": {"GREETING": 1}}), "string values"),
+        (json!({"environment": ["GREETING=hi"]}), "string values"),
+        (json!({"kasm_url": "javascript:alert(1)"}), "kasm_url must be an http(s) URL"),
+        (json!({"client_timezone": "Europe/Berlin; rm -rf /"}), "client_timezone"),
+        (json!({"enable_sharing": "yes"}), "enable_sharing must be true or false"),
     ] {
-        let (status, error) = call(
-            &app,
-            "request_kasm",
-            &full,
-            json!({"user_id": user_id, "image_id": desktop, "environment": environment}),
-        )
-        .await;
+        let mut request = json!({"user_id": user_id, "image_id": desktop});
+        request.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let (status, error) = call(&app, "request_kasm", &full, request).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
         assert!(
             error["error_message"].as_str().unwrap().contains(problem),
@@ -287,7 +286,8 @@ async fn a_session_lives_and_ends_through_the_api(db: PgPool) {
         "request_kasm",
         &full,
         json!({"user_id": user_id, "image_id": desktop, "enable_sharing": true,
-               "environment": {"GREETING": "hello from the API"}}),
+               "environment": {"GREETING": "hello from the API"}, "kasm_url": "https://example.com/start",
+               "client_language": "de_DE.UTF-8", "client_timezone": "Europe/Berlin"}),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{requested}");
@@ -392,6 +392,13 @@ async fn a_session_lives_and_ends_through_the_api(db: PgPool) {
 
     // request_kasm's environment reaches the container.
     let env = crate::docker_sessions::container_env(kasm["container_id"].as_str().unwrap()).await;
+    for expected in [
+        "BERTH_START_URL=https://example.com/start",
+        "LANG=de_DE.UTF-8",
+        "TZ=Europe/Berlin",
+    ] {
+        assert!(env.contains(&expected.to_owned()), "{expected} not in {env:?}");
+    }
     assert!(
         env.contains(&"GREETING=hello from the API".to_owned()),
         "{env:?}"

@@ -1,6 +1,6 @@
 //! Session ("kasm") and image endpoints.
 use super::{date, id, ApiError, ApiResult, Body};
-use crate::manager::Manager;
+use crate::manager::{LaunchOptions, Manager};
 use app::backend::{connect, sharing, AppState};
 use app::model::SessionChange;
 use serde_json::{json, Value};
@@ -71,7 +71,7 @@ pub(super) async fn owned(state: &AppState, body: &Body) -> Result<Uuid, ApiErro
 async fn request_kasm(state: &AppState, manager: &Arc<Manager>, body: &Body) -> ApiResult {
     let user_id = body.uuid(&["user_id"], "user_id")?;
     let image_id = body.uuid(&["image_id"], "image_id")?;
-    let environment = environment(body)?;
+    let options = launch_options(body)?;
     let enable_sharing = match body.get(&["enable_sharing"]) {
         None | Some(Value::Null) => false,
         Some(Value::Bool(on)) => *on,
@@ -87,7 +87,7 @@ async fn request_kasm(state: &AppState, manager: &Arc<Manager>, body: &Body) -> 
         .map_err(|e| ApiError::App(app::backend::db_error(e)))?
         .ok_or_else(|| ApiError::NotFound("User not found".into()))?;
     let kasm_id = manager
-        .request_session_with(user_id, image_id, environment)
+        .request_session_with(user_id, image_id, options)
         .await?;
     let share_id = if enable_sharing {
         sharing::set_sharing(state, user_id, kasm_id, true)
@@ -106,6 +106,53 @@ async fn request_kasm(state: &AppState, manager: &Arc<Manager>, body: &Body) -> 
         "session_token": session_token,
         "kasm_url": kasm_url,
     }))
+}
+
+/// request_kasm's `environment`, `kasm_url` (a browser workspace's first page),
+/// `client_language` (LANG) and `client_timezone` (TZ), checked.
+fn launch_options(body: &Body) -> Result<LaunchOptions, ApiError> {
+    let mut environment = environment(body)?;
+    let optional = |name: &str| match body.get(&[name]) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) if text.is_empty() => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(_) => Err(ApiError::Invalid(format!(
+            "Invalid Parameters: {name} must be a string"
+        ))),
+    };
+    let start_url = optional("kasm_url")?;
+    if let Some(url) = &start_url {
+        let lower = url.to_ascii_lowercase();
+        let web = lower.starts_with("https://") || lower.starts_with("http://");
+        if !web || url.len() > 2048 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(ApiError::Invalid(
+                "Invalid Parameters: kasm_url must be an http(s) URL".into(),
+            ));
+        }
+    }
+    for (field, variable, extra) in [
+        ("client_language", "LANG", "._@-"),
+        ("client_timezone", "TZ", "/_+-"),
+    ] {
+        if let Some(value) = optional(field)? {
+            let valid = value.len() <= 64
+                && value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || extra.contains(c));
+            if !valid {
+                return Err(ApiError::Invalid(format!(
+                    "Invalid Parameters: {field} '{value}' is not a valid value"
+                )));
+            }
+            environment
+                .entry(variable.to_owned())
+                .or_insert(Value::String(value));
+        }
+    }
+    Ok(LaunchOptions {
+        environment,
+        start_url,
+    })
 }
 
 /// `environment`: an object of string values, passed to the container.
