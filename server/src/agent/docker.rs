@@ -623,7 +623,9 @@ mod tests {
         );
         assert!(env.contains(&"BERTH_SESSION_SECRET=s".to_owned()));
         assert_eq!(
-            env.iter().filter(|v| v.starts_with("BERTH_START_URL=")).collect::<Vec<_>>(),
+            env.iter()
+                .filter(|v| v.starts_with("BERTH_START_URL="))
+                .collect::<Vec<_>>(),
             ["BERTH_START_URL=https://example.com/start"]
         );
     }

@@ -1,6 +1,6 @@
 //! Commands run in a session's container (the Developer API's exec_command_kasm), through the
 //! session's agent.
-use super::{db, Manager};
+use super::Manager;
 use crate::protocol::{ExecOutput, ExecRequest};
 use app::AppError;
 use std::time::Duration;
@@ -13,26 +13,17 @@ impl Manager {
     /// Runs `request` in the session's container and returns what the command did. Only a
     /// running session runs commands (Conflict otherwise).
     pub async fn exec(&self, kasm_id: Uuid, request: &ExecRequest) -> Result<ExecOutput, AppError> {
-        let row = sqlx::query!(
-            "SELECT server_id, operational_status FROM kasms WHERE kasm_id = $1",
-            kasm_id
-        )
-        .fetch_optional(&self.db)
-        .await
-        .map_err(db)?
-        .ok_or_else(|| AppError::NotFound(format!("No session {kasm_id}.")))?;
-        if row.operational_status != "running" {
+        let row = self.session_state(kasm_id).await?;
+        if row.status != "running" {
             return Err(AppError::Conflict {
                 field: None,
                 message: format!(
                     "The session is {}; commands run only in a running session.",
-                    row.operational_status
+                    row.status
                 ),
             });
         }
-        let server_id = row
-            .server_id
-            .ok_or_else(|| AppError::Unavailable("The session has no agent.".into()))?;
+        let server_id = row.agent()?;
         let body = serde_json::to_value(request).map_err(super::internal)?;
         self.call_agent_with(
             server_id,

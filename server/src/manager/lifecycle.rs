@@ -13,18 +13,9 @@ impl Manager {
         kasm_id: Uuid,
         change: SessionChange,
     ) -> Result<(), AppError> {
-        let row = sqlx::query!(
-            "SELECT server_id, operational_status, session_secret FROM kasms WHERE kasm_id = $1",
-            kasm_id
-        )
-        .fetch_optional(&self.db)
-        .await
-        .map_err(db)?
-        .ok_or_else(|| AppError::NotFound(format!("No session {kasm_id}.")))?;
-        let status = row.operational_status.as_str();
-        let server_id = row
-            .server_id
-            .ok_or_else(|| AppError::Unavailable("The session has no agent.".into()))?;
+        let row = self.session_state(kasm_id).await?;
+        let status = row.status.as_str();
+        let server_id = row.agent()?;
         let path = |action: &str| format!("/v1/sessions/{kasm_id}/{action}");
         match (change, status) {
             (SessionChange::Pause, "paused")
@@ -52,8 +43,7 @@ impl Manager {
                 Ok(())
             }
             (SessionChange::Resume, "stopped") => {
-                self.start_stopped(kasm_id, server_id, row.session_secret)
-                    .await
+                self.start_stopped(kasm_id, server_id, row.secret).await
             }
             (change, other) => Err(AppError::Invalid {
                 field: None,

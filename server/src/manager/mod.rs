@@ -405,18 +405,25 @@ impl Manager {
         .await
     }
 
-    /// Destroys a session: deleting, container removed, deleted. An unreachable agent does not
-    /// keep the session alive: the agent removes the orphan when it checks in again.
-    pub async fn destroy_session(&self, kasm_id: Uuid, reason: &str) -> Result<(), AppError> {
-        let row = sqlx::query!(
-            "SELECT server_id, operational_status FROM kasms WHERE kasm_id = $1",
+    /// The session's agent, state and secret, as the controls below need them.
+    async fn session_state(&self, kasm_id: Uuid) -> Result<SessionState, AppError> {
+        sqlx::query_as!(
+            SessionState,
+            r#"SELECT server_id, operational_status AS status, session_secret AS secret
+               FROM kasms WHERE kasm_id = $1"#,
             kasm_id
         )
         .fetch_optional(&self.db)
         .await
         .map_err(db)?
-        .ok_or_else(|| AppError::NotFound(format!("No session {kasm_id}.")))?;
-        if row.operational_status == "deleted" {
+        .ok_or_else(|| AppError::NotFound(format!("No session {kasm_id}.")))
+    }
+
+    /// Destroys a session: deleting, container removed, deleted. An unreachable agent does not
+    /// keep the session alive: the agent removes the orphan when it checks in again.
+    pub async fn destroy_session(&self, kasm_id: Uuid, reason: &str) -> Result<(), AppError> {
+        let row = self.session_state(kasm_id).await?;
+        if row.status == "deleted" {
             return Ok(());
         }
         sqlx::query!(
@@ -474,6 +481,20 @@ struct LaunchSpec {
     run_config: serde_json::Value,
     start_url: Option<String>,
     server_id: Uuid,
+}
+
+struct SessionState {
+    server_id: Option<Uuid>,
+    status: String,
+    secret: String,
+}
+
+impl SessionState {
+    /// The agent the session was placed on.
+    fn agent(&self) -> Result<Uuid, AppError> {
+        self.server_id
+            .ok_or_else(|| AppError::Unavailable("The session has no agent.".into()))
+    }
 }
 
 /// Extras of a launch requested through the Developer API.

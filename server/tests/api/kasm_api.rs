@@ -1,41 +1,10 @@
 //! The Kasm-compatible Developer API (/api/public/*): shapes, permissions, errors, and a
 //! session's life through it against real containers.
-use crate::support::{spawn_app, TestApp};
-use app::backend::api_keys;
+use crate::support::{api_call as call, api_key as key, spawn_app};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use std::time::Duration;
-
-async fn key(app: &TestApp, permissions: &[&str], read_only: bool) -> (String, String) {
-    let admin: uuid::Uuid = sqlx::query_scalar("SELECT user_id FROM users LIMIT 1")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    let permissions: Vec<String> = permissions.iter().map(|p| p.to_string()).collect();
-    api_keys::create(&app.db, "test", &permissions, read_only, None, admin)
-        .await
-        .unwrap()
-}
-
-async fn call(
-    app: &TestApp,
-    endpoint: &str,
-    (key, secret): &(String, String),
-    body: Value,
-) -> (StatusCode, Value) {
-    let mut body = body;
-    body["api_key"] = json!(key);
-    body["api_key_secret"] = json!(secret);
-    let response = reqwest::Client::new()
-        .post(app.url(&format!("/api/public/{endpoint}")))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
 
 fn is_hex_id(value: &Value) -> bool {
     value.as_str().is_some_and(|s| {
@@ -259,15 +228,30 @@ async fn a_session_lives_and_ends_through_the_api(db: PgPool) {
         .clone();
 
     for (extra, problem) in [
-        (json!({"environment": {"BERTH_SESSION_SECRET": "mine"}}), "is reserved"),
+        (
+            json!({"environment": {"BERTH_SESSION_SECRET": "mine"}}),
+            "is reserved",
+        ),
         (json!({"environment": {"GREETING": 1}}), "string values"),
         (json!({"environment": ["GREETING=hi"]}), "string values"),
-        (json!({"kasm_url": "javascript:alert(1)"}), "kasm_url must be an http(s) URL"),
-        (json!({"client_timezone": "Europe/Berlin; rm -rf /"}), "client_timezone"),
-        (json!({"enable_sharing": "yes"}), "enable_sharing must be true or false"),
+        (
+            json!({"kasm_url": "javascript:alert(1)"}),
+            "kasm_url must be an http(s) URL",
+        ),
+        (
+            json!({"client_timezone": "Europe/Berlin; rm -rf /"}),
+            "client_timezone",
+        ),
+        (
+            json!({"enable_sharing": "yes"}),
+            "enable_sharing must be true or false",
+        ),
     ] {
         let mut request = json!({"user_id": user_id, "image_id": desktop});
-        request.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        request
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         let (status, error) = call(&app, "request_kasm", &full, request).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
         assert!(
@@ -397,7 +381,10 @@ async fn a_session_lives_and_ends_through_the_api(db: PgPool) {
         "LANG=de_DE.UTF-8",
         "TZ=Europe/Berlin",
     ] {
-        assert!(env.contains(&expected.to_owned()), "{expected} not in {env:?}");
+        assert!(
+            env.contains(&expected.to_owned()),
+            "{expected} not in {env:?}"
+        );
     }
     assert!(
         env.contains(&"GREETING=hello from the API".to_owned()),

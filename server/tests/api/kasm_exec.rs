@@ -1,47 +1,12 @@
 //! exec_command_kasm and get_kasm_screenshot against a real Desktop session container,
 //! launched and destroyed through the Developer API.
-use crate::support::{spawn_app, TestApp};
-use app::backend::api_keys;
+use crate::support::{
+    api_call as call, api_key as key, api_post as post, spawn_app, ApiKey, TestApp,
+};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use std::time::{Duration, Instant};
-
-type ApiKey = (String, String);
-
-async fn key(app: &TestApp, permissions: &[&str], read_only: bool) -> ApiKey {
-    let admin: uuid::Uuid = sqlx::query_scalar("SELECT user_id FROM users LIMIT 1")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    let permissions: Vec<String> = permissions.iter().map(|p| p.to_string()).collect();
-    api_keys::create(&app.db, "test", &permissions, read_only, None, admin)
-        .await
-        .unwrap()
-}
-
-/// POSTs to /api/public/<endpoint> with the key; the raw answer.
-async fn post(
-    app: &TestApp,
-    endpoint: &str,
-    (key, secret): &ApiKey,
-    mut body: Value,
-) -> reqwest::Response {
-    body["api_key"] = json!(key);
-    body["api_key_secret"] = json!(secret);
-    reqwest::Client::new()
-        .post(app.url(&format!("/api/public/{endpoint}")))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn call(app: &TestApp, endpoint: &str, key: &ApiKey, body: Value) -> (StatusCode, Value) {
-    let response = post(app, endpoint, key, body).await;
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
 
 const PERMISSIONS: &[&str] = &[
     "User",

@@ -1,6 +1,7 @@
 use app::backend::state::{AppState, CookieSecurity, WebSettings};
 use app::backend::users::{self, NewUser};
 use reqwest::{header, Client, Response, StatusCode};
+use serde_json::{json, Value};
 use sqlx::PgPool;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -208,4 +209,48 @@ pub async fn audit_entries(db: &PgPool, action: &str) -> Vec<(Option<uuid::Uuid>
     .fetch_all(db)
     .await
     .unwrap()
+}
+
+/// An API key and its secret.
+pub type ApiKey = (String, String);
+
+/// A Developer API key with these permissions, made directly in the database.
+pub async fn api_key(app: &TestApp, permissions: &[&str], read_only: bool) -> ApiKey {
+    let admin: uuid::Uuid = sqlx::query_scalar("SELECT user_id FROM users LIMIT 1")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let permissions: Vec<String> = permissions.iter().map(|p| p.to_string()).collect();
+    app::backend::api_keys::create(&app.db, "test", &permissions, read_only, None, admin)
+        .await
+        .unwrap()
+}
+
+/// POSTs to /api/public/<endpoint> with the key; the raw answer.
+pub async fn api_post(
+    app: &TestApp,
+    endpoint: &str,
+    (key, secret): &ApiKey,
+    mut body: Value,
+) -> reqwest::Response {
+    body["api_key"] = json!(key);
+    body["api_key_secret"] = json!(secret);
+    reqwest::Client::new()
+        .post(app.url(&format!("/api/public/{endpoint}")))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// POSTs to /api/public/<endpoint>; the status and the JSON answer (null when not JSON).
+pub async fn api_call(
+    app: &TestApp,
+    endpoint: &str,
+    key: &ApiKey,
+    body: Value,
+) -> (StatusCode, Value) {
+    let response = api_post(app, endpoint, key, body).await;
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
 }
