@@ -469,11 +469,7 @@ async fn echo_server() -> Result<SocketAddr> {
                 };
                 while let Some(Ok(message)) = socket.next().await {
                     match message {
-                        Message::Binary(_) => {
-                            if socket.send(message).await.is_err() {
-                                break;
-                            }
-                        }
+                        Message::Binary(_) if socket.send(message).await.is_err() => break,
                         Message::Close(_) => break,
                         _ => {}
                     }
