@@ -353,15 +353,6 @@ const KASM_RUNNING: &[Field] = &[
     req("current_time", Ty::Date, ""),
 ];
 
-/// What join_kasm leaves out of a Kasm for a viewer: where the session runs, and its owner.
-pub const HIDDEN_FROM_VIEWERS: &[&str] = &[
-    "container_id",
-    "server_id",
-    "hostname",
-    "port_map",
-    "user_id",
-];
-
 /// Every component schema: the table above, and `KasmView` (join_kasm's view of a Kasm).
 pub fn component_schemas() -> Vec<(&'static str, ObjectBuilder)> {
     let mut schemas: Vec<_> = COMPONENTS
@@ -370,7 +361,7 @@ pub fn component_schemas() -> Vec<(&'static str, ObjectBuilder)> {
         .collect();
     let shown = KASM
         .iter()
-        .filter(|field| !HIDDEN_FROM_VIEWERS.contains(&field.name))
+        .filter(|field| !super::sessions::HIDDEN_FROM_VIEWERS.contains(&field.name))
         .fold(
             ObjectBuilder::new().schema_type(Type::Object),
             |builder, field| with_fields(builder, std::slice::from_ref(field)),

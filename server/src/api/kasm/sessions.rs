@@ -225,6 +225,16 @@ async fn get_kasm_status(state: &AppState, body: &Body) -> ApiResult {
     }))
 }
 
+/// What join_kasm leaves out of a session object for a viewer: where the session runs, and
+/// its owner.
+pub(super) const HIDDEN_FROM_VIEWERS: &[&str] = &[
+    "container_id",
+    "server_id",
+    "hostname",
+    "port_map",
+    "user_id",
+];
+
 /// Joins a shared session as a viewer (recorded like a join through the link).
 async fn join_kasm(state: &AppState, body: &Body) -> ApiResult {
     let user_id = body.uuid(&["user_id"], "user_id")?;
@@ -253,16 +263,9 @@ async fn join_kasm(state: &AppState, body: &Body) -> ApiResult {
         .await?
         .pop()
         .ok_or_else(|| ApiError::NotFound("Kasm not found".into()))?;
-    // What a viewer sees of the session: not where it runs.
     if let Some(object) = kasm.as_object_mut() {
-        for private in [
-            "container_id",
-            "server_id",
-            "hostname",
-            "port_map",
-            "user_id",
-        ] {
-            object.remove(private);
+        for private in HIDDEN_FROM_VIEWERS {
+            object.remove(*private);
         }
         object.insert("view_only".into(), Value::Bool(true));
     }
