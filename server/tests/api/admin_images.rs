@@ -309,31 +309,23 @@ async fn image_administration_is_closed_to_others(db: PgPool) {
     let id = save(&app, &admin, &[]).await;
     let before = snapshot(&app.db).await;
     let (user, _) = app.signed_in("ann", "user").await;
-    let anonymous = app.client();
-    for (endpoint, form) in [
-        ("admin/list_images", vec![]),
-        ("admin/save_image", image_form(&[])),
-        (
-            "admin/save_image",
-            image_form(&[("image_id", &id), ("cores", "4")]),
-        ),
-        (
-            "admin/set_image_enabled",
-            vec![("image_id", id.as_str()), ("enabled", "false")],
-        ),
-        ("admin/delete_image", vec![("image_id", id.as_str())]),
-    ] {
-        assert_eq!(
-            app.call(&user, endpoint, &form).await.status(),
-            StatusCode::FORBIDDEN,
-            "{endpoint}"
-        );
-        assert_eq!(
-            app.call(&anonymous, endpoint, &form).await.status(),
-            StatusCode::UNAUTHORIZED,
-            "{endpoint}"
-        );
-    }
+    app.assert_admin_only(
+        &user,
+        &[
+            ("admin/list_images", vec![]),
+            ("admin/save_image", image_form(&[])),
+            (
+                "admin/save_image",
+                image_form(&[("image_id", &id), ("cores", "4")]),
+            ),
+            (
+                "admin/set_image_enabled",
+                vec![("image_id", id.as_str()), ("enabled", "false")],
+            ),
+            ("admin/delete_image", vec![("image_id", id.as_str())]),
+        ],
+    )
+    .await;
     assert_eq!(snapshot(&app.db).await, before);
 
     let page = user.get(app.url("/admin/images")).send().await.unwrap();

@@ -167,22 +167,14 @@ async fn session_administration_is_closed_to_others(db: PgPool) {
     let (user, ann) = app.signed_in("ann", "user").await;
     let kasm_id = insert_kasm(&app.db, ann, image, None, "running", 1.0, 1 << 30).await;
     let id = kasm_id.to_string();
-    let anonymous = app.client();
-    for (endpoint, form) in [
-        ("admin/list_sessions", vec![("include_deleted", "true")]),
-        ("admin/destroy_session", vec![("kasm_id", id.as_str())]),
-    ] {
-        assert_eq!(
-            app.call(&user, endpoint, &form).await.status(),
-            StatusCode::FORBIDDEN,
-            "{endpoint}"
-        );
-        assert_eq!(
-            app.call(&anonymous, endpoint, &form).await.status(),
-            StatusCode::UNAUTHORIZED,
-            "{endpoint}"
-        );
-    }
+    app.assert_admin_only(
+        &user,
+        &[
+            ("admin/list_sessions", vec![("include_deleted", "true")]),
+            ("admin/destroy_session", vec![("kasm_id", id.as_str())]),
+        ],
+    )
+    .await;
     assert_eq!(
         status_of(&app.db, kasm_id).await,
         "running",

@@ -27,35 +27,28 @@ async fn admin_pages_and_functions_are_closed_to_others(db: PgPool) {
         "/login?next=%2Fadmin%2Fusers"
     );
 
-    for (endpoint, form) in [
-        ("admin/list_users", vec![("search", "")]),
-        (
-            "admin/create_user",
-            vec![
-                ("username", "x1"),
-                ("password", "password-1"),
-                ("first_name", ""),
-                ("last_name", ""),
-                ("organization", ""),
-                ("role", "admin"),
-            ],
-        ),
-        (
-            "admin/delete_user",
-            vec![("user_id", "00000000-0000-0000-0000-000000000000")],
-        ),
-    ] {
-        assert_eq!(
-            app.call(&user, endpoint, &form).await.status(),
-            StatusCode::FORBIDDEN,
-            "{endpoint}"
-        );
-        assert_eq!(
-            app.call(&anonymous, endpoint, &form).await.status(),
-            StatusCode::UNAUTHORIZED,
-            "{endpoint}"
-        );
-    }
+    app.assert_admin_only(
+        &user,
+        &[
+            ("admin/list_users", vec![("search", "")]),
+            (
+                "admin/create_user",
+                vec![
+                    ("username", "x1"),
+                    ("password", "password-1"),
+                    ("first_name", ""),
+                    ("last_name", ""),
+                    ("organization", ""),
+                    ("role", "admin"),
+                ],
+            ),
+            (
+                "admin/delete_user",
+                vec![("user_id", "00000000-0000-0000-0000-000000000000")],
+            ),
+        ],
+    )
+    .await;
     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
         .fetch_one(&app.db)
         .await

@@ -71,6 +71,24 @@ pub async fn spawn_app_with_prefix(db: PgPool, redis_url: &str, prefix: &str) ->
 }
 
 impl TestApp {
+    /// Each admin server function answers 403 to `user` (a signed-in non-admin) and 401 to an
+    /// anonymous client.
+    pub async fn assert_admin_only(&self, user: &Client, calls: &[(&str, Vec<(&str, &str)>)]) {
+        let anonymous = self.client();
+        for (endpoint, form) in calls {
+            assert_eq!(
+                self.call(user, endpoint, form).await.status(),
+                StatusCode::FORBIDDEN,
+                "{endpoint}"
+            );
+            assert_eq!(
+                self.call(&anonymous, endpoint, form).await.status(),
+                StatusCode::UNAUTHORIZED,
+                "{endpoint}"
+            );
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
