@@ -26,6 +26,118 @@ impl Role {
     }
 }
 
+/// Where a session (a "kasm") is in its life. The manager alone moves a session between
+/// these (server/src/manager/state.rs); the UI and the Developer API show them by these names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStatus {
+    /// Asked for, not yet placed.
+    Requested,
+    /// Placed on an agent; waiting for its turn to start there.
+    Provisioning,
+    /// The agent is creating or starting the container.
+    Starting,
+    /// The desktop streams.
+    Running,
+    /// Frozen in memory.
+    Paused,
+    /// Its programs ended; the container and its files are kept.
+    Stopped,
+    /// Its container is being removed.
+    Deleting,
+    /// Over (kept for history).
+    Deleted,
+}
+
+impl SessionStatus {
+    pub const ALL: [SessionStatus; 8] = [
+        SessionStatus::Requested,
+        SessionStatus::Provisioning,
+        SessionStatus::Starting,
+        SessionStatus::Running,
+        SessionStatus::Paused,
+        SessionStatus::Stopped,
+        SessionStatus::Deleting,
+        SessionStatus::Deleted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Requested => "requested",
+            SessionStatus::Provisioning => "provisioning",
+            SessionStatus::Starting => "starting",
+            SessionStatus::Running => "running",
+            SessionStatus::Paused => "paused",
+            SessionStatus::Stopped => "stopped",
+            SessionStatus::Deleting => "deleting",
+            SessionStatus::Deleted => "deleted",
+        }
+    }
+
+    /// Not yet streaming for the first time or again (a launch or a start is under way).
+    pub fn is_starting(self) -> bool {
+        matches!(
+            self,
+            SessionStatus::Requested | SessionStatus::Provisioning | SessionStatus::Starting
+        )
+    }
+
+    /// Being removed or gone.
+    pub fn is_over(self) -> bool {
+        matches!(self, SessionStatus::Deleting | SessionStatus::Deleted)
+    }
+}
+
+impl std::fmt::Display for SessionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for SessionStatus {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        SessionStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
+            .ok_or_else(|| format!("unknown session status {text:?}"))
+    }
+}
+
+/// Read from and written to the text column `kasms.operational_status`.
+#[cfg(feature = "ssr")]
+mod session_status_sql {
+    use super::SessionStatus;
+    use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef};
+    use sqlx::{Decode, Encode, Postgres, Type};
+
+    impl Type<Postgres> for SessionStatus {
+        fn type_info() -> PgTypeInfo {
+            <&str as Type<Postgres>>::type_info()
+        }
+
+        fn compatible(ty: &PgTypeInfo) -> bool {
+            <&str as Type<Postgres>>::compatible(ty)
+        }
+    }
+
+    impl<'r> Decode<'r, Postgres> for SessionStatus {
+        fn decode(value: PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+            Ok(<&str as Decode<Postgres>>::decode(value)?.parse()?)
+        }
+    }
+
+    impl Encode<'_, Postgres> for SessionStatus {
+        fn encode_by_ref(
+            &self,
+            buf: &mut PgArgumentBuffer,
+        ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+            <&str as Encode<Postgres>>::encode(self.as_str(), buf)
+        }
+    }
+}
+
 /// Who is signed in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CurrentUser {
@@ -69,8 +181,7 @@ pub struct Workspace {
 pub struct SessionView {
     pub kasm_id: Uuid,
     pub image_name: String,
-    /// requested, provisioning, starting, running, paused, stopped, deleting, deleted
-    pub status: String,
+    pub status: SessionStatus,
     pub message: String,
     pub progress: i32,
     pub created: String,
@@ -80,14 +191,11 @@ pub struct SessionView {
 
 impl SessionView {
     pub fn is_starting(&self) -> bool {
-        matches!(
-            self.status.as_str(),
-            "requested" | "provisioning" | "starting"
-        )
+        self.status.is_starting()
     }
 
     pub fn is_over(&self) -> bool {
-        matches!(self.status.as_str(), "deleting" | "deleted")
+        self.status.is_over()
     }
 }
 
@@ -115,7 +223,7 @@ pub struct JoinedSession {
     pub kasm_id: Uuid,
     pub owner: String,
     pub image_name: String,
-    pub status: String,
+    pub status: SessionStatus,
     pub has_control: bool,
 }
 
@@ -206,7 +314,7 @@ pub struct AdminSessionRow {
     pub username: String,
     pub image_name: String,
     pub hostname: String,
-    pub status: String,
+    pub status: SessionStatus,
     pub message: String,
     pub progress: i32,
     /// When it was requested and when it expires without keepalive (UTC).

@@ -24,6 +24,10 @@ pub struct CheckIn {
     pub images_missing: Vec<String>,
     pub version: String,
     pub interval_secs: u32,
+    /// Random per agent process: a new one tells the manager the agent restarted, so its
+    /// first reports are not taken as proof that a container is gone.
+    #[serde(default)]
+    pub instance_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -32,6 +36,17 @@ pub struct ContainerReport {
     pub container_id: String,
     pub running: bool,
     pub paused: bool,
+    /// The container's owner label, "<agent>@<deployment_id>": the manager counts only its
+    /// own deployment's (the agent reports every labelled container, from its very first
+    /// check-in, before it knows its deployment).
+    #[serde(default)]
+    pub owner: String,
+    /// The host port its stream port is published on, while it runs.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// How it ended, once exited.
+    #[serde(default)]
+    pub exit_code: Option<i64>,
 }
 
 /// The manager's answer to a check-in.
@@ -77,6 +92,16 @@ pub struct CreatedSession {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StartSession {
     pub secret: String,
+}
+
+/// Manager → agent: take over a launch that was under way when Berth stopped
+/// (POST /v1/sessions/{kasm_id}/adopt). The agent answers a [`CreatedSession`] once the
+/// container streams (waiting up to `wait_secs`), 404 when it has no container for it, 409
+/// when the container is not running.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdoptSession {
+    pub secret: String,
+    pub wait_secs: u64,
 }
 
 /// Manager → agent: run `cmd` through `sh -c` in a running session's container

@@ -125,6 +125,10 @@ fn random_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Containers one agent creates at once (more launches queue): on this 2-core class of
+/// machine, four desktops starting together keep each start near its unloaded time.
+pub const LAUNCHES_PER_AGENT: usize = 4;
+
 /// The manager for a server: its agent token and timings.
 pub fn manager(db: PgPool, agent_token: String, agent_interval: Duration) -> Arc<Manager> {
     Manager::new(
@@ -133,6 +137,7 @@ pub fn manager(db: PgPool, agent_token: String, agent_interval: Duration) -> Arc
             agent_token,
             launch_timeout: Duration::from_secs(120),
             sweep_interval: agent_interval.min(Duration::from_secs(5)),
+            launches_per_agent: LAUNCHES_PER_AGENT,
         },
     )
 }
@@ -223,11 +228,14 @@ pub async fn serve(config: ServeConfig) -> Result<(), StartupError> {
     tracing::info!(%addr, "Berth is listening on http://{addr}");
     axum::serve(
         listener,
-        api::router(state, manager, hub).into_make_service_with_connect_info::<SocketAddr>(),
+        api::router(state, manager.clone(), hub)
+            .into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await
     .map_err(StartupError::Serve)?;
+    // Launches still under way are taken over at once by the next replica to look.
+    manager.retire().await;
     tracing::info!("Berth stopped");
     Ok(())
 }

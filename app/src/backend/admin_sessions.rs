@@ -1,6 +1,6 @@
 //! Every session, as Admin → Sessions lists it (destruction goes through the manager).
 use super::db_error;
-use crate::model::AdminSessionRow;
+use crate::model::{AdminSessionRow, SessionStatus};
 use crate::AppError;
 use sqlx::PgPool;
 
@@ -8,7 +8,7 @@ use sqlx::PgPool;
 pub async fn list(db: &PgPool, include_deleted: bool) -> Result<Vec<AdminSessionRow>, AppError> {
     let rows = sqlx::query!(
         r#"SELECT k.kasm_id, u.username, i.friendly_name, COALESCE(s.hostname, '') AS "hostname!",
-                  k.operational_status, k.operational_message, k.operational_progress,
+                  k.operational_status AS "operational_status: SessionStatus", k.operational_message, k.operational_progress,
                   k.created_date, k.expiration_date,
                   EXTRACT(EPOCH FROM (now() - k.created_date))::int8 AS "age!",
                   EXTRACT(EPOCH FROM (k.expiration_date - now()))::int8 AS "expires!"

@@ -1,6 +1,6 @@
 //! The signed-in user's own sessions: what they see and may do to them.
 use super::db_error;
-use crate::model::SessionView;
+use crate::model::{SessionStatus, SessionView};
 use crate::AppError;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -8,7 +8,7 @@ use uuid::Uuid;
 /// The user's sessions that have not ended, newest first.
 pub async fn list(db: &PgPool, user_id: Uuid) -> Result<Vec<SessionView>, AppError> {
     let rows = sqlx::query!(
-        r#"SELECT k.kasm_id, i.friendly_name, k.operational_status, k.operational_message,
+        r#"SELECT k.kasm_id, i.friendly_name, k.operational_status AS "operational_status: SessionStatus", k.operational_message,
                   k.operational_progress, k.created_date,
                   EXTRACT(EPOCH FROM (k.expiration_date - now()))::int8 AS "expires_in!"
            FROM kasms k JOIN images i ON i.image_id = k.image_id
@@ -36,7 +36,7 @@ pub async fn list(db: &PgPool, user_id: Uuid) -> Result<Vec<SessionView>, AppErr
 /// One session of the user's; 404 if it does not exist, 403 if it is someone else's.
 pub async fn get(db: &PgPool, user_id: Uuid, kasm_id: Uuid) -> Result<SessionView, AppError> {
     let row = sqlx::query!(
-        r#"SELECT k.user_id, i.friendly_name, k.operational_status, k.operational_message,
+        r#"SELECT k.user_id, i.friendly_name, k.operational_status AS "operational_status: SessionStatus", k.operational_message,
                   k.operational_progress, k.created_date,
                   EXTRACT(EPOCH FROM (k.expiration_date - now()))::int8 AS "expires_in!"
            FROM kasms k JOIN images i ON i.image_id = k.image_id

@@ -1,7 +1,7 @@
 //! Sharing a live session: the share link, who may watch, who may control, and the events
 //! that tell every server process (through Redis) to re-check open connections.
 use super::{audit, db_error, state::AppState};
-use crate::model::{JoinedSession, SharingView, ViewerRow};
+use crate::model::{JoinedSession, SessionStatus, SharingView, ViewerRow};
 use crate::AppError;
 use redis::AsyncCommands;
 use sqlx::PgPool;
@@ -246,7 +246,7 @@ pub async fn join(
     share_id: &str,
 ) -> Result<JoinedSession, AppError> {
     let row = sqlx::query!(
-        r#"SELECT k.kasm_id, k.user_id, u.username, i.friendly_name, k.operational_status, k.control_user_id
+        r#"SELECT k.kasm_id, k.user_id, u.username, i.friendly_name, k.operational_status AS "operational_status: SessionStatus", k.control_user_id
            FROM kasms k JOIN users u ON u.user_id = k.user_id JOIN images i ON i.image_id = k.image_id
            WHERE k.share_id = $1 AND k.operational_status <> 'deleted'"#,
         share_id

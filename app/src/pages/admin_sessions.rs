@@ -1,7 +1,7 @@
 //! Admin → Sessions: every session with its user, image, server, state and age; destroy.
 use super::layout::{confirm, AdminNav, Forbidden, Layout};
 use crate::api::{list_all_sessions, DestroyAnySession};
-use crate::model::{format_duration, AdminSessionRow};
+use crate::model::{format_duration, AdminSessionRow, SessionStatus};
 use crate::AppError;
 use leptos::prelude::*;
 
@@ -60,7 +60,7 @@ fn SessionRowView(
     destroy: ServerAction<DestroyAnySession>,
 ) -> impl IntoView {
     let id = session.kasm_id.to_string();
-    let over = session.status == "deleted";
+    let over = session.status == SessionStatus::Deleted;
     let hostname = if session.hostname.is_empty() {
         "—".to_owned()
     } else {
@@ -85,7 +85,7 @@ fn SessionRowView(
         }
     });
     view! {
-        <tr data-kasm-id=id data-status=session.status.clone() class:disabled=over>
+        <tr data-kasm-id=id data-status=session.status.as_str() class:disabled=over>
             <td>{session.username}</td>
             <td>{session.image_name}</td>
             <td>{hostname}</td>

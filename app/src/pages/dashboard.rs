@@ -1,6 +1,6 @@
 use super::layout::{go_to, Layout};
 use crate::api::{list_workspaces, my_sessions, ChangeSession, DeleteSession, LaunchWorkspace};
-use crate::model::{SessionChange, SessionView, Workspace};
+use crate::model::{SessionChange, SessionStatus, SessionView, Workspace};
 use leptos::prelude::*;
 
 #[component]
@@ -152,18 +152,18 @@ fn SessionRow(
     change: ServerAction<ChangeSession>,
 ) -> impl IntoView {
     let id = session.kasm_id.to_string();
-    let status = session.status.clone();
+    let status = session.status;
     // The changes this state allows, as (label, change) buttons.
-    let changes: &[(&str, SessionChange)] = match status.as_str() {
-        "running" => &[
+    let changes: &[(&str, SessionChange)] = match status {
+        SessionStatus::Running => &[
             ("Pause", SessionChange::Pause),
             ("Stop", SessionChange::Stop),
         ],
-        "paused" => &[
+        SessionStatus::Paused => &[
             ("Resume", SessionChange::Resume),
             ("Stop", SessionChange::Stop),
         ],
-        "stopped" => &[("Resume", SessionChange::Resume)],
+        SessionStatus::Stopped => &[("Resume", SessionChange::Resume)],
         _ => &[],
     };
     let buttons = changes
@@ -181,7 +181,7 @@ fn SessionRow(
     view! {
         <li class="session-row" data-kasm-id=id.clone()>
             <span class="name">{session.image_name}</span>
-            <span class=format!("state state-{status}")>{status.clone()}</span>
+            <span class=format!("state state-{status}")>{status.as_str()}</span>
             <span class="muted">{format!("started {}", session.created)}</span>
             <span class="actions">
                 <a class="button" href=format!("/session/{id}")>"Open"</a>

@@ -1,8 +1,10 @@
 //! The agent's HTTP API, called by the manager with the shared token.
 use super::docker::{Action, RuntimeError};
-use super::Agent;
+use super::{AdoptError, Agent};
 use crate::manager::checkin::{bearer, token_matches};
-use crate::protocol::{CreateSession, CreatedSession, ExecOutput, ExecRequest, StartSession};
+use crate::protocol::{
+    AdoptSession, CreateSession, CreatedSession, ExecOutput, ExecRequest, StartSession,
+};
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
@@ -17,6 +19,7 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route("/v1/sessions", post(create))
         .route("/v1/sessions/{kasm_id}", delete(remove))
         .route("/v1/sessions/{kasm_id}/start", post(start))
+        .route("/v1/sessions/{kasm_id}/adopt", post(adopt))
         .route("/v1/sessions/{kasm_id}/exec", post(exec))
         .route("/v1/sessions/{kasm_id}/{action}", post(act))
         .layer(middleware::from_fn_with_state(agent.clone(), authorize))
@@ -66,6 +69,23 @@ async fn start(
     match agent.start_session(kasm_id, &start.secret).await {
         Ok(started) => Json::<CreatedSession>(started).into_response(),
         Err(message) => error(StatusCode::UNPROCESSABLE_ENTITY, message),
+    }
+}
+
+/// Takes over a launch that was under way when Berth stopped.
+async fn adopt(
+    State(agent): State<Arc<Agent>>,
+    Path(kasm_id): Path<Uuid>,
+    Json(adopt): Json<AdoptSession>,
+) -> Response {
+    let wait = std::time::Duration::from_secs(adopt.wait_secs.min(120));
+    match agent.adopt_session(kasm_id, &adopt.secret, wait).await {
+        Ok(found) => Json::<CreatedSession>(found).into_response(),
+        Err(AdoptError::NoContainer) => error(
+            StatusCode::NOT_FOUND,
+            format!("no session container for {kasm_id}"),
+        ),
+        Err(AdoptError::Failed(message)) => error(StatusCode::CONFLICT, message),
     }
 }
 

@@ -70,8 +70,8 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// Whether the session's container is still running (for launch failure detection).
     async fn is_running(&self, container_id: &str) -> Result<bool, RuntimeError>;
     async fn logs_tail(&self, container_id: &str) -> String;
-    /// The session containers labelled as `owner`'s.
-    async fn list_sessions(&self, owner: &str) -> Result<Vec<ContainerReport>, RuntimeError>;
+    /// Every session container on this host (any owner), with its owner label.
+    async fn list_sessions(&self) -> Result<Vec<ContainerReport>, RuntimeError>;
     async fn has_image(&self, name: &str) -> Result<bool, RuntimeError>;
     async fn pull_image(&self, name: &str) -> Result<(), RuntimeError>;
     async fn resources(&self) -> Result<HostResources, RuntimeError>;
@@ -129,6 +129,12 @@ impl DockerRuntime {
             .await?;
         Ok(found.into_iter().find_map(|c| c.id))
     }
+}
+
+/// The exit code in Docker's status text of an exited container ("Exited (143) 5 seconds ago").
+pub fn exit_code(status: &str) -> Option<i64> {
+    let rest = status.strip_prefix("Exited (")?;
+    rest[..rest.find(')')?].parse().ok()
 }
 
 /// Environment of a session container: run_config's, then Berth's own (which win).
@@ -293,11 +299,8 @@ impl ContainerRuntime for DockerRuntime {
         text.trim().to_owned()
     }
 
-    async fn list_sessions(&self, owner: &str) -> Result<Vec<ContainerReport>, RuntimeError> {
-        let filters = HashMap::from([(
-            "label".to_owned(),
-            vec![LABEL_KASM.to_owned(), format!("{LABEL_AGENT}={owner}")],
-        )]);
+    async fn list_sessions(&self) -> Result<Vec<ContainerReport>, RuntimeError> {
+        let filters = HashMap::from([("label".to_owned(), vec![LABEL_KASM.to_owned()])]);
         let containers = self
             .docker
             .list_containers(Some(ListContainersOptions {
@@ -309,13 +312,25 @@ impl ContainerRuntime for DockerRuntime {
         Ok(containers
             .into_iter()
             .filter_map(|c| {
-                let kasm_id = c.labels.as_ref()?.get(LABEL_KASM)?.parse().ok()?;
-                let state = c.state.unwrap_or_default();
+                let labels = c.labels.as_ref()?;
+                let kasm_id = labels.get(LABEL_KASM)?.parse().ok()?;
+                let owner = labels.get(LABEL_AGENT).cloned().unwrap_or_default();
+                let state = c.state.clone().unwrap_or_default();
+                let running = state == "running" || state == "paused";
+                let port = c
+                    .ports
+                    .iter()
+                    .flatten()
+                    .find(|p| p.private_port == 6901 && p.public_port.is_some())
+                    .and_then(|p| p.public_port);
                 Some(ContainerReport {
                     kasm_id,
-                    container_id: c.id.unwrap_or_default(),
-                    running: state == "running" || state == "paused",
+                    container_id: c.id.clone().unwrap_or_default(),
+                    running,
                     paused: state == "paused",
+                    owner,
+                    port: port.filter(|_| running),
+                    exit_code: exit_code(c.status.as_deref().unwrap_or_default()),
                 })
             })
             .collect())
@@ -689,6 +704,15 @@ mod tests {
             exec_environment(&request),
             vec!["FOO=a=b".to_owned(), "DISPLAY=:7".to_owned()]
         );
+    }
+
+    #[test]
+    fn exit_codes_are_read_from_the_status_text() {
+        assert_eq!(exit_code("Exited (143) 5 seconds ago"), Some(143));
+        assert_eq!(exit_code("Exited (0) About a minute ago"), Some(0));
+        assert_eq!(exit_code("Up 3 minutes"), None);
+        assert_eq!(exit_code("Exited (x)"), None);
+        assert_eq!(exit_code(""), None);
     }
 
     #[test]

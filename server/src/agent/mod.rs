@@ -42,6 +42,8 @@ pub struct Agent {
     wanted: Mutex<Vec<String>>,
     /// The owner label of this agent's containers, once the manager told its deployment id.
     owner: Mutex<Option<String>>,
+    /// This process's id, sent with every check-in (a new one tells of a restart).
+    instance_id: Uuid,
 }
 
 const PULL_RETRY: Duration = Duration::from_secs(300);
@@ -55,6 +57,7 @@ impl Agent {
             missing: Mutex::default(),
             wanted: Mutex::default(),
             owner: Mutex::default(),
+            instance_id: Uuid::new_v4(),
         })
     }
 
@@ -114,6 +117,32 @@ impl Agent {
         Ok(self.created(container_id, port))
     }
 
+    /// A launch under way when Berth stopped: where the container streams, once it does.
+    pub async fn adopt_session(
+        &self,
+        kasm_id: Uuid,
+        secret: &str,
+        wait: Duration,
+    ) -> Result<CreatedSession, AdoptError> {
+        let (container_id, port) = match self.runtime.published(kasm_id).await {
+            Ok(found) => found,
+            Err(docker::RuntimeError::NotFound(_)) => return Err(AdoptError::NoContainer),
+            Err(other) => return Err(AdoptError::Failed(other.to_string())),
+        };
+        if !self
+            .runtime
+            .is_running(&container_id)
+            .await
+            .map_err(|error| AdoptError::Failed(error.to_string()))?
+        {
+            return Err(AdoptError::Failed("the container is not running".into()));
+        }
+        self.until_streaming_within(&container_id, port, secret, wait)
+            .await
+            .map_err(AdoptError::Failed)?;
+        Ok(self.created(container_id, port))
+    }
+
     fn created(&self, container_id: String, port: u16) -> CreatedSession {
         CreatedSession {
             container_id,
@@ -129,15 +158,22 @@ impl Agent {
         port: u16,
         secret: &str,
     ) -> Result<(), String> {
+        self.until_streaming_within(container_id, port, secret, self.config.start_timeout)
+            .await
+    }
+
+    async fn until_streaming_within(
+        &self,
+        container_id: &str,
+        port: u16,
+        secret: &str,
+        timeout: Duration,
+    ) -> Result<(), String> {
         let started = Instant::now();
         let runtime = self.runtime.clone();
         let id = container_id.to_owned();
-        let stream_wait = ready::wait_until_streaming(
-            self.local_host(),
-            port,
-            secret,
-            self.config.start_timeout,
-            || {
+        let stream_wait =
+            ready::wait_until_streaming(self.local_host(), port, secret, timeout, || {
                 let runtime = runtime.clone();
                 let id = id.clone();
                 async move {
@@ -150,19 +186,17 @@ impl Agent {
                         Err(error) => Some(error.to_string()),
                     }
                 }
-            },
-        )
-        .await?;
+            })
+            .await?;
         tracing::info!(container_id, port, ?stream_wait, total = ?started.elapsed(), "session streaming");
         Ok(())
     }
 
     async fn report(&self, agent_url: &str) -> Result<CheckIn, docker::RuntimeError> {
         let resources = self.runtime.resources().await?;
-        let sessions = match self.owner().await {
-            Some(owner) => self.runtime.list_sessions(&owner).await?,
-            None => Vec::new(),
-        };
+        // Every labelled container, from the very first check-in: the manager keeps the ones
+        // of its deployment (a report without them would read as "all containers gone").
+        let sessions = self.runtime.list_sessions().await?;
         let mut images_present = Vec::new();
         for name in self.wanted_images().await {
             if self.runtime.has_image(&name).await? {
@@ -183,6 +217,7 @@ impl Agent {
             images_missing: self.missing.lock().await.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             interval_secs: self.config.interval.as_secs().max(1) as u32,
+            instance_id: Some(self.instance_id),
         })
     }
 
@@ -194,11 +229,11 @@ impl Agent {
     pub async fn reconcile(&self, reply: &CheckInReply) {
         let owner = format!("{}@{}", self.config.name, reply.deployment_id);
         *self.owner.lock().await = Some(owner.clone());
-        let sessions = match self.runtime.list_sessions(&owner).await {
+        let sessions = match self.runtime.list_sessions().await {
             Ok(sessions) => sessions,
             Err(error) => return tracing::warn!(%error, "cannot list session containers"),
         };
-        for session in sessions {
+        for session in sessions.into_iter().filter(|s| s.owner == owner) {
             if !reply.known_kasms.contains(&session.kasm_id) {
                 tracing::info!(kasm_id = %session.kasm_id, "removing an orphan session container");
                 if let Err(error) = self.runtime.remove_session(session.kasm_id).await {
@@ -279,6 +314,13 @@ impl Agent {
             .await
             .map_err(|error| format!("bad check-in reply: {error}"))
     }
+}
+
+/// Why a launch could not be taken over.
+#[derive(Debug)]
+pub enum AdoptError {
+    NoContainer,
+    Failed(String),
 }
 
 /// Runs an agent until the process ends: the API server and the check-in loop.

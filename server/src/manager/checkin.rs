@@ -1,6 +1,8 @@
 //! Agent check-ins: the registry of servers, offline marking, and reconciliation.
-use super::Manager;
+use super::reports::{self, Absence, LiveSession};
+use super::{state, Manager};
 use crate::protocol::{CheckIn, CheckInReply};
+use app::model::SessionStatus;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -67,19 +69,28 @@ pub async fn handle(
     }
 }
 
-/// Records a check-in and works out what the agent should know.
+/// Records a check-in, follows what it says about each session, and works out what the agent
+/// should know.
 pub async fn record(db: &PgPool, report: &CheckIn) -> Result<CheckInReply, sqlx::Error> {
-    let server_id = sqlx::query_scalar!(
+    let server = sqlx::query!(
         r#"INSERT INTO servers (server_id, hostname, address, agent_url, status, cores, memory, gpus, disk_free,
-                                images_present, images_missing, version, checkin_interval, last_checkin)
-           VALUES ($1, $2, $3, $4, 'online', $5, $6, $7, $8, $9, $10, $11, $12, now())
+                                images_present, images_missing, version, checkin_interval, last_checkin,
+                                agent_instance, reporting_since)
+           VALUES ($1, $2, $3, $4, 'online', $5, $6, $7, $8, $9, $10, $11, $12, now(), $13, now())
            ON CONFLICT (hostname) DO UPDATE SET
                address = EXCLUDED.address, agent_url = EXCLUDED.agent_url, status = 'online',
                cores = EXCLUDED.cores, memory = EXCLUDED.memory, gpus = EXCLUDED.gpus,
                disk_free = EXCLUDED.disk_free, images_present = EXCLUDED.images_present,
                images_missing = EXCLUDED.images_missing, version = EXCLUDED.version,
-               checkin_interval = EXCLUDED.checkin_interval, last_checkin = now()
-           RETURNING server_id"#,
+               checkin_interval = EXCLUDED.checkin_interval, last_checkin = now(),
+               agent_instance = EXCLUDED.agent_instance,
+               -- A new agent process (or one back from offline) starts a new reporting period.
+               reporting_since = CASE
+                   WHEN servers.agent_instance IS DISTINCT FROM EXCLUDED.agent_instance
+                        OR servers.status <> 'online' OR servers.reporting_since IS NULL
+                   THEN now() ELSE servers.reporting_since END
+           RETURNING server_id,
+                     reporting_since <= now() - make_interval(secs => checkin_interval * 2) AS "settled!""#,
         Uuid::new_v4(),
         report.name.trim(),
         report.address,
@@ -92,28 +103,18 @@ pub async fn record(db: &PgPool, report: &CheckIn) -> Result<CheckInReply, sqlx:
         &report.images_missing,
         report.version,
         report.interval_secs.max(1) as i32,
+        report.instance_id,
     )
     .fetch_one(db)
     .await?;
-
-    // Sessions whose container is gone (not merely not yet created) end here.
-    let present: Vec<Uuid> = report.sessions.iter().map(|s| s.kasm_id).collect();
-    let grace = f64::from(report.interval_secs.max(1) * 2 + 5);
-    let vanished = sqlx::query_scalar!(
-        r#"UPDATE kasms SET operational_status = 'deleted', destroyed_date = now(),
-                            operational_message = 'The session''s container disappeared.'
-           WHERE server_id = $1 AND operational_status IN ('running', 'paused', 'stopped')
-             AND start_date < now() - make_interval(secs => $3) AND NOT (kasm_id = ANY($2))
-           RETURNING kasm_id"#,
-        server_id,
-        &present,
-        grace,
-    )
-    .fetch_all(db)
-    .await?;
-    for kasm_id in vanished {
-        tracing::warn!(%kasm_id, server = report.name, "session container vanished; marked deleted");
-    }
+    let server_id = server.server_id;
+    let deployment_id =
+        sqlx::query_scalar!("SELECT value #>> '{}' FROM settings WHERE name = 'deployment_id'")
+            .fetch_one(db)
+            .await?
+            .unwrap_or_default();
+    let owner = format!("{}@{deployment_id}", report.name.trim());
+    follow_reports(db, server_id, report, &owner, server.settled).await?;
 
     let known_kasms = sqlx::query_scalar!(
         "SELECT kasm_id FROM kasms WHERE server_id = $1 AND operational_status <> 'deleted'",
@@ -127,17 +128,69 @@ pub async fn record(db: &PgPool, report: &CheckIn) -> Result<CheckInReply, sqlx:
     )
     .fetch_all(db)
     .await?;
-    let deployment_id =
-        sqlx::query_scalar!("SELECT value #>> '{}' FROM settings WHERE name = 'deployment_id'")
-            .fetch_one(db)
-            .await?
-            .unwrap_or_default();
     Ok(CheckInReply {
         server_id,
         known_kasms,
         wanted_images,
         deployment_id,
     })
+}
+
+/// Moves each of the agent's sessions as its report says (exited, vanished, moved, paused
+/// outside Berth) and keeps the absence counters.
+async fn follow_reports(
+    db: &PgPool,
+    server_id: Uuid,
+    report: &CheckIn,
+    owner: &str,
+    settled: bool,
+) -> Result<(), sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT kasm_id, operational_status AS "status: SessionStatus", container_id, port, absent_checkins
+           FROM kasms
+           WHERE server_id = $1 AND operational_status IN ('running', 'paused', 'stopped')"#,
+        server_id
+    )
+    .fetch_all(db)
+    .await?;
+    let (mut counted, mut reset) = (Vec::new(), Vec::new());
+    for row in rows {
+        let session = LiveSession {
+            kasm_id: row.kasm_id,
+            status: row.status,
+            container_id: row.container_id,
+            port: row.port.and_then(|port| u16::try_from(port).ok()),
+            absent_checkins: row.absent_checkins,
+        };
+        let found = reports::report_for(&session, &report.sessions, owner);
+        let verdict = reports::assess(&session, found, settled, &report.address);
+        match verdict.absence {
+            Absence::Count => counted.push(session.kasm_id),
+            Absence::Reset => reset.push(session.kasm_id),
+            Absence::Keep => {}
+        }
+        if let Some(transition) = verdict.transition {
+            tracing::warn!(kasm_id = %session.kasm_id, server = report.name, ?transition, "the agent's report changes the session");
+            state::apply(db, session.kasm_id, &transition).await?;
+        }
+    }
+    if !counted.is_empty() {
+        sqlx::query!(
+            "UPDATE kasms SET absent_checkins = absent_checkins + 1 WHERE kasm_id = ANY($1) AND operational_status <> 'deleted'",
+            &counted
+        )
+        .execute(db)
+        .await?;
+    }
+    if !reset.is_empty() {
+        sqlx::query!(
+            "UPDATE kasms SET absent_checkins = 0 WHERE kasm_id = ANY($1)",
+            &reset
+        )
+        .execute(db)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Agents that missed three check-ins in a row are offline.

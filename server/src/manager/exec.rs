@@ -2,6 +2,7 @@
 //! session's agent.
 use super::Manager;
 use crate::protocol::{ExecOutput, ExecRequest};
+use app::model::SessionStatus;
 use app::AppError;
 use std::time::Duration;
 use uuid::Uuid;
@@ -14,7 +15,7 @@ impl Manager {
     /// running session runs commands (Conflict otherwise).
     pub async fn exec(&self, kasm_id: Uuid, request: &ExecRequest) -> Result<ExecOutput, AppError> {
         let row = self.session_state(kasm_id).await?;
-        if row.status != "running" {
+        if row.status != SessionStatus::Running {
             return Err(AppError::Conflict {
                 field: None,
                 message: format!(
@@ -23,15 +24,8 @@ impl Manager {
                 ),
             });
         }
-        let server_id = row.agent()?;
-        let body = serde_json::to_value(request).map_err(super::internal)?;
-        self.call_agent_with(
-            server_id,
-            reqwest::Method::POST,
-            &format!("/v1/sessions/{kasm_id}/exec"),
-            Some(&body),
-            Duration::from_secs(request.timeout_secs) + AGENT_GRACE,
-        )
-        .await
+        let agent = self.agent_of(row.agent()?).await?;
+        let timeout = Duration::from_secs(request.timeout_secs) + AGENT_GRACE;
+        Ok(self.agents.exec(&agent, kasm_id, request, timeout).await?)
     }
 }

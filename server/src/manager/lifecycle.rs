@@ -1,7 +1,9 @@
-//! Pausing, stopping and resuming a session's container through its agent.
+//! A live session's controls: pause, stop, resume (start again), destroy, keepalive.
+use super::agent_client::ContainerAction;
+use super::launch::endpoint;
+use super::state::Transition;
 use super::{db, Manager};
-use crate::protocol::{CreatedSession, StartSession};
-use app::model::SessionChange;
+use app::model::{SessionChange, SessionStatus};
 use app::AppError;
 use uuid::Uuid;
 
@@ -13,43 +15,30 @@ impl Manager {
         kasm_id: Uuid,
         change: SessionChange,
     ) -> Result<(), AppError> {
+        use SessionStatus::{Paused, Running, Stopped};
         let row = self.session_state(kasm_id).await?;
-        let status = row.status.as_str();
-        let server_id = row.agent()?;
-        let path = |action: &str| format!("/v1/sessions/{kasm_id}/{action}");
-        match (change, status) {
-            (SessionChange::Pause, "paused")
-            | (SessionChange::Stop, "stopped")
-            | (SessionChange::Resume, "running") => Ok(()),
-            (SessionChange::Pause, "running") => {
-                self.call_agent(server_id, reqwest::Method::POST, &path("pause"))
-                    .await?;
-                self.set_state(kasm_id, &["running"], "paused", "Paused", 100)
-                    .await?;
-                Ok(())
+        let (action, transition) = match (change, row.status) {
+            (SessionChange::Pause, Paused)
+            | (SessionChange::Stop, Stopped)
+            | (SessionChange::Resume, Running) => return Ok(()),
+            (SessionChange::Pause, Running) => (ContainerAction::Pause, Transition::Pause),
+            (SessionChange::Stop, Running | Paused) => (ContainerAction::Stop, Transition::Stop),
+            (SessionChange::Resume, Paused) => (ContainerAction::Resume, Transition::Unpause),
+            (SessionChange::Resume, Stopped) => {
+                return self.start_stopped(kasm_id, row.agent()?, row.secret).await
             }
-            (SessionChange::Stop, "running" | "paused") => {
-                self.call_agent(server_id, reqwest::Method::POST, &path("stop"))
-                    .await?;
-                self.set_state(kasm_id, &["running", "paused"], "stopped", "Stopped", 100)
-                    .await?;
-                Ok(())
+            (change, other) => {
+                return Err(AppError::Invalid {
+                    field: None,
+                    message: format!("The session is {other}; it cannot be {}.", done(change)),
+                })
             }
-            (SessionChange::Resume, "paused") => {
-                self.call_agent(server_id, reqwest::Method::POST, &path("resume"))
-                    .await?;
-                self.set_state(kasm_id, &["paused"], "running", "Running", 100)
-                    .await?;
-                Ok(())
-            }
-            (SessionChange::Resume, "stopped") => {
-                self.start_stopped(kasm_id, server_id, row.secret).await
-            }
-            (change, other) => Err(AppError::Invalid {
-                field: None,
-                message: format!("The session is {other}; it cannot be {}.", done(change)),
-            }),
-        }
+        };
+        let agent = self.agent_of(row.agent()?).await?;
+        self.agents.act(&agent, kasm_id, action).await?;
+        // Not applied only when a check-in saw the container's new state first.
+        self.transition(kasm_id, &transition).await?;
+        Ok(())
     }
 
     /// Starts a stopped session's container and records where it streams now (Docker
@@ -60,54 +49,96 @@ impl Manager {
         server_id: Uuid,
         secret: String,
     ) -> Result<(), AppError> {
-        if !self
-            .set_state(
-                kasm_id,
-                &["stopped"],
-                "starting",
-                "Starting the desktop again",
-                50,
-            )
-            .await?
-        {
+        if !self.transition(kasm_id, &Transition::StartAgain).await? {
             return Err(AppError::Conflict {
                 field: None,
                 message: "The session changed meanwhile; try again.".into(),
             });
         }
-        let body = serde_json::to_value(StartSession { secret }).map_err(super::internal)?;
-        let started: Result<CreatedSession, AppError> = self
-            .call_agent_with(
-                server_id,
-                reqwest::Method::POST,
-                &format!("/v1/sessions/{kasm_id}/start"),
-                Some(&body),
-                self.config.launch_timeout,
-            )
-            .await;
+        sqlx::query!(
+            "UPDATE kasms SET supervisor = $2 WHERE kasm_id = $1",
+            kasm_id,
+            self.replica_id
+        )
+        .execute(&self.db)
+        .await
+        .map_err(db)?;
+        let started = match self.agent_of(server_id).await {
+            Ok(agent) => self
+                .agents
+                .start(&agent, kasm_id, &secret, self.config.launch_timeout)
+                .await
+                .map_err(AppError::from),
+            Err(error) => Err(error),
+        };
         match started {
             Ok(created) => {
-                sqlx::query!(
-                    r#"UPDATE kasms SET operational_status = 'running', operational_message = 'Running',
-                                        operational_progress = 100, container_id = $2, hostname = $3,
-                                        port = $4, keepalive_date = now()
-                       WHERE kasm_id = $1 AND operational_status = 'starting'"#,
-                    kasm_id,
-                    created.container_id,
-                    created.host,
-                    i32::from(created.port),
-                )
-                .execute(&self.db)
-                .await
-                .map_err(db)?;
+                self.record(kasm_id, &Transition::Streaming(endpoint(created)))
+                    .await;
                 Ok(())
             }
             Err(error) => {
-                let message = format!("Could not start again: {error}");
-                self.set_state(kasm_id, &["starting"], "stopped", &message, 100)
-                    .await?;
+                self.record(kasm_id, &Transition::StartFailed(error.to_string()))
+                    .await;
                 Err(error)
             }
+        }
+    }
+
+    /// Destroys a session: deleting, container removed, deleted. An unreachable agent does not
+    /// keep the session alive: the agent removes the orphan when it checks in again.
+    pub async fn destroy_session(&self, kasm_id: Uuid, reason: &str) -> Result<(), AppError> {
+        let row = self.session_state(kasm_id).await?;
+        if row.status == SessionStatus::Deleted {
+            return Ok(());
+        }
+        self.transition(kasm_id, &Transition::Deleting).await?;
+        if let Some(server_id) = row.server_id {
+            self.remove_quietly(server_id, kasm_id).await;
+        }
+        self.transition(kasm_id, &Transition::Ended(reason.to_owned()))
+            .await?;
+        Ok(())
+    }
+
+    /// Pushes the session's expiration forward by the keepalive window.
+    pub async fn keepalive(&self, kasm_id: Uuid) -> Result<(), AppError> {
+        let window = app::backend::users::setting_i64(&self.db, "keepalive_seconds", 3600).await;
+        let done = sqlx::query!(
+            r#"UPDATE kasms SET keepalive_date = now(),
+                   expiration_date = GREATEST(expiration_date, now() + make_interval(secs => $2))
+               WHERE kasm_id = $1 AND operational_status NOT IN ('deleting', 'deleted')"#,
+            kasm_id,
+            window as f64,
+        )
+        .execute(&self.db)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(AppError::NotFound(format!("No live session {kasm_id}.")));
+        }
+        Ok(())
+    }
+
+    /// Destroys sessions whose expiration date has passed.
+    pub async fn reap_expired(&self) {
+        let expired = sqlx::query_scalar!(
+            r#"SELECT kasm_id FROM kasms
+               WHERE expiration_date < now() AND operational_status NOT IN ('deleting', 'deleted')"#
+        )
+        .fetch_all(&self.db)
+        .await;
+        match expired {
+            Ok(ids) => {
+                for kasm_id in ids {
+                    tracing::info!(%kasm_id, "session expired; destroying it");
+                    if let Err(error) = self.destroy_session(kasm_id, "The session expired.").await
+                    {
+                        tracing::warn!(%kasm_id, %error, "could not destroy an expired session");
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "reaper could not list expired sessions"),
         }
     }
 }

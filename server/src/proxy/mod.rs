@@ -3,7 +3,7 @@
 //! host and port the manager registered for the session, never anything from the request.
 mod http;
 pub mod passthrough;
-mod target;
+pub(crate) mod target;
 pub mod viewonly;
 pub mod websocket;
 

@@ -1,6 +1,6 @@
 //! Which container a request may reach, and whether the asker may reach it.
 use app::backend::sharing::Access;
-use app::model::CurrentUser;
+use app::model::{CurrentUser, SessionStatus};
 use axum::http::StatusCode;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -9,7 +9,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct Target {
     pub owner: Uuid,
-    pub status: String,
+    pub status: SessionStatus,
     pub host: String,
     pub port: Option<u16>,
     pub secret: String,
@@ -17,7 +17,8 @@ pub struct Target {
 
 pub async fn lookup(db: &PgPool, kasm_id: Uuid) -> Result<Option<Target>, sqlx::Error> {
     let row = sqlx::query!(
-        "SELECT user_id, operational_status, hostname, port, session_secret FROM kasms WHERE kasm_id = $1",
+        r#"SELECT user_id, operational_status AS "operational_status: SessionStatus", hostname, port, session_secret
+           FROM kasms WHERE kasm_id = $1"#,
         kasm_id
     )
     .fetch_optional(db)
@@ -44,7 +45,7 @@ pub fn authorize(
         StatusCode::FORBIDDEN,
         "This session belongs to someone else.",
     ))?;
-    if target.status != "running" || target.port.is_none() || target.host.is_empty() {
+    if target.status != SessionStatus::Running || target.port.is_none() || target.host.is_empty() {
         return Err((StatusCode::CONFLICT, "The session is not running."));
     }
     Ok((target, access))
@@ -101,10 +102,10 @@ mod tests {
         }
     }
 
-    fn target(owner: Uuid, status: &str) -> Target {
+    fn target(owner: Uuid, status: SessionStatus) -> Target {
         Target {
             owner,
-            status: status.into(),
+            status,
             host: "127.0.0.1".into(),
             port: Some(1),
             secret: "s".into(),
@@ -115,7 +116,7 @@ mod tests {
     fn only_those_with_access_reach_a_running_session() {
         let owner = Uuid::new_v4();
         let me = Some(user(owner));
-        let running = || Some(target(owner, "running"));
+        let running = || Some(target(owner, SessionStatus::Running));
         assert_eq!(
             authorize(me.as_ref(), running(), Some(Access::Owner))
                 .unwrap()
@@ -145,7 +146,7 @@ mod tests {
             authorize(me.as_ref(), None, None).unwrap_err().0,
             StatusCode::NOT_FOUND
         );
-        let paused = Some(target(owner, "paused"));
+        let paused = Some(target(owner, SessionStatus::Paused));
         assert_eq!(
             authorize(me.as_ref(), paused, Some(Access::Owner))
                 .unwrap_err()

@@ -751,3 +751,52 @@ async fn sessions_pause_resume_and_keepalive(db: PgPool) {
     );
     agent.abort();
 }
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn a_restarted_agent_keeps_its_sessions(db: PgPool) {
+    berth::manager::images::register_defaults(&db)
+        .await
+        .unwrap();
+    let app = spawn_app(db).await;
+    let name = unique("restarted");
+    let mut process = AgentProcess::start(&app, &name);
+    wait_online_with_images(&app, &name).await;
+    let user = app.create_user("ria", "password-123", "user").await;
+    let kasm_id = app
+        .manager
+        .request_session(user, image_id(&app.db, "Desktop").await)
+        .await
+        .unwrap();
+    wait_running(&app.db, kasm_id).await;
+    let (container, _, _) = container_of(&app.db, kasm_id).await;
+    docker_exec(&container, "echo still-here > /home/berth/kept.txt").await;
+    // Older than every grace period: the old rule ended such sessions on the first check-in
+    // of a restarted agent.
+    sqlx::query("UPDATE kasms SET start_date = now() - interval '10 minutes' WHERE kasm_id = $1")
+        .bind(kasm_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    process.kill();
+    let _process = AgentProcess::start(&app, &name);
+    let restarted = chrono::Utc::now();
+    // Six check-ins of the new process: enough to be settled and to report absence twice.
+    wait_for("six check-ins of the restarted agent", 30, || async {
+        let last: Option<chrono::DateTime<chrono::Utc>> =
+            sqlx::query_scalar("SELECT last_checkin FROM servers WHERE hostname = $1")
+                .bind(&name)
+                .fetch_one(&app.db)
+                .await
+                .unwrap();
+        last.filter(|at| *at > restarted + chrono::Duration::seconds(6))
+            .map(|_| ())
+    })
+    .await;
+    assert_eq!(state_of(&app.db, kasm_id).await.0, "running");
+    assert_eq!(
+        docker_exec(&container, "cat /home/berth/kept.txt").await,
+        "still-here\n"
+    );
+    app.manager.destroy_session(kasm_id, "done").await.unwrap();
+}

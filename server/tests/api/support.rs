@@ -29,16 +29,42 @@ pub async fn spawn_app_with_redis(db: PgPool, redis_url: &str) -> TestApp {
 
 /// Two apps with the same database and prefix act as two replicas of one deployment.
 pub async fn spawn_app_with_prefix(db: PgPool, redis_url: &str, prefix: &str) -> TestApp {
-    let redis = berth::startup::connect_redis(redis_url)
-        .await
-        .expect("redis");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let manager = berth::startup::manager(
         db.clone(),
         "test-agent-token".into(),
         std::time::Duration::from_secs(1),
     );
+    spawn_app_with_manager(db, redis_url, prefix, manager).await
+}
+
+/// An app whose manager reaches agents through `agents` (a fake agent, for the state
+/// machine's races).
+pub async fn spawn_app_with_agents(
+    db: PgPool,
+    agents: Arc<dyn berth::manager::agent_client::AgentClient>,
+) -> TestApp {
+    let config = berth::manager::ManagerConfig {
+        agent_token: "test-agent-token".into(),
+        launch_timeout: std::time::Duration::from_secs(60),
+        sweep_interval: std::time::Duration::from_secs(1),
+        launches_per_agent: berth::startup::LAUNCHES_PER_AGENT,
+    };
+    let manager = berth::manager::Manager::with_agent_client(db.clone(), config, agents);
+    let prefix = format!("berth-test:{}:", uuid::Uuid::new_v4());
+    spawn_app_with_manager(db, &redis_url(), &prefix, manager).await
+}
+
+async fn spawn_app_with_manager(
+    db: PgPool,
+    redis_url: &str,
+    prefix: &str,
+    manager: Arc<berth::manager::Manager>,
+) -> TestApp {
+    let redis = berth::startup::connect_redis(redis_url)
+        .await
+        .expect("redis");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
     let state = AppState {
         leptos_options: berth::startup::leptos_options("target/site", addr),
         db: db.clone(),

@@ -7,7 +7,7 @@ mod sharing;
 pub use chat::Chat;
 
 use crate::api::{keepalive, session_status, ChangeSession, DeleteSession};
-use crate::model::{SessionChange, SessionView};
+use crate::model::{SessionChange, SessionStatus, SessionView};
 use crate::pages::layout::go_to;
 use crate::AppError;
 use browser::FrameMessage;
@@ -86,7 +86,7 @@ fn LiveSession(kasm_id: String, session: SessionView) -> impl IntoView {
         leptos::task::spawn_local(async move {
             match session_status(kasm.get_value()).await {
                 Ok(session) => current.set(session),
-                Err(AppError::NotFound(_)) => current.update(|s| s.status = "deleted".into()),
+                Err(AppError::NotFound(_)) => current.update(|s| s.status = SessionStatus::Deleted),
                 Err(_) => {}
             }
         })
@@ -112,7 +112,7 @@ fn LiveSession(kasm_id: String, session: SessionView) -> impl IntoView {
     Effect::new(move |_| {
         let handle = set_interval_with_handle(
             move || {
-                if current.get_untracked().status == "running" {
+                if current.get_untracked().status == SessionStatus::Running {
                     leptos::task::spawn_local(async move {
                         let _ = keepalive(kasm.get_value()).await;
                     });
@@ -161,7 +161,7 @@ fn LiveSession(kasm_id: String, session: SessionView) -> impl IntoView {
     });
 
     let frame_src = format!("/viewer.html?kasm={}", kasm.get_value());
-    let status = move || current.get().status;
+    let status = move || current.get().status.as_str();
     view! {
         <div class="session-page" id="session-page" data-status=status>
             {move || {
@@ -186,8 +186,8 @@ fn LiveSession(kasm_id: String, session: SessionView) -> impl IntoView {
                             </div>
                         </main>
                     }.into_any()
-                } else if session.status == "paused" || session.status == "stopped" {
-                    let (title, text) = if session.status == "paused" {
+                } else if matches!(session.status, SessionStatus::Paused | SessionStatus::Stopped) {
+                    let (title, text) = if session.status == SessionStatus::Paused {
                         ("Paused", "The desktop is frozen until you resume it.")
                     } else {
                         ("Stopped", "The desktop's programs were stopped; its files are kept. Resume starts it again.")
@@ -197,6 +197,7 @@ fn LiveSession(kasm_id: String, session: SessionView) -> impl IntoView {
                             <div class="card" id=format!("session-{}", session.status)>
                                 <h1>{title}</h1>
                                 <p>{text}</p>
+                                <p class="muted" id="session-message">{session.message.clone()}</p>
                                 <p class="error">{move || match resume.value().get() {
                                     Some(Err(error)) => error.to_string(),
                                     _ => String::new(),
@@ -211,7 +212,7 @@ fn LiveSession(kasm_id: String, session: SessionView) -> impl IntoView {
                     ().into_any()
                 }
             }}
-            <Show when=move || status() == "running">
+            <Show when=move || current.get().status == SessionStatus::Running>
                 <div class="session-view" id=browser::VIEW_ID>
                     <iframe id=browser::FRAME_ID src=frame_src.clone() title="Desktop" allow="clipboard-read; clipboard-write; fullscreen"></iframe>
                     <Show when=move || !connected.get()>

@@ -183,6 +183,8 @@ const COMPONENTS: &[(&str, &str, &[Field])] = &[
     ),
 ];
 
+/// Every status a listed (not deleted) session can have: `SessionStatus` less `deleted`
+/// (a unit test keeps the two in step).
 pub const OPERATIONAL_STATUS: &[&str] = &[
     "requested",
     "provisioning",
@@ -370,4 +372,19 @@ pub fn component_schemas() -> Vec<(&'static str, ObjectBuilder)> {
         .description(Some("A shared session as a viewer sees it (join_kasm): a Kasm without where it runs or whose it is."));
     schemas.push(("KasmView", view));
     schemas
+}
+
+#[cfg(test)]
+mod tests {
+    use app::model::SessionStatus;
+
+    #[test]
+    fn the_documented_statuses_are_the_session_states_of_listed_sessions() {
+        let live: Vec<&str> = SessionStatus::ALL
+            .into_iter()
+            .filter(|status| *status != SessionStatus::Deleted)
+            .map(SessionStatus::as_str)
+            .collect();
+        assert_eq!(super::OPERATIONAL_STATUS, live.as_slice());
+    }
 }

@@ -6,6 +6,7 @@
 use super::{ApiError, Body, Reply};
 use crate::rfb;
 use app::backend::AppState;
+use app::model::SessionStatus;
 use std::time::Duration;
 
 /// The width of a screenshot when neither width nor height is asked for.
@@ -18,39 +19,31 @@ pub async fn get_kasm_screenshot(state: &AppState, body: &Body) -> Result<Reply,
     let kasm_id = body.uuid(&["kasm_id"], "kasm_id")?;
     let width = dimension(body, "width")?;
     let height = dimension(body, "height")?;
-    let row = sqlx::query!(
-        "SELECT user_id, operational_status, hostname, port, session_secret FROM kasms WHERE kasm_id = $1",
-        kasm_id
-    )
-    .fetch_optional(&state.db)
-    .await
-    .map_err(|e| ApiError::App(app::backend::db_error(e)))?
-    .filter(|row| row.operational_status != "deleted")
-    .ok_or_else(|| ApiError::NotFound("Kasm not found".into()))?;
-    if row.user_id != user_id {
+    let row = crate::proxy::target::lookup(&state.db, kasm_id)
+        .await
+        .map_err(|e| ApiError::App(app::backend::db_error(e)))?
+        .filter(|row| row.status != SessionStatus::Deleted)
+        .ok_or_else(|| ApiError::NotFound("Kasm not found".into()))?;
+    if row.owner != user_id {
         return Err(ApiError::Invalid(
             "The kasm does not belong to that user".into(),
         ));
     }
-    let port = row.port.filter(|_| row.operational_status == "running");
-    let (Some(port), false) = (port, row.hostname.is_empty()) else {
+    let port = row.port.filter(|_| row.status == SessionStatus::Running);
+    let (Some(port), false) = (port, row.host.is_empty()) else {
         return Err(ApiError::Conflict(format!(
             "The session is {}; only a running session has a screen to capture.",
-            row.operational_status
+            row.status
         )));
     };
-    let url = format!("ws://{}:{port}/websockify", row.hostname);
-    let capture = rfb::capture(
-        &url,
-        &[rfb::session_auth(&row.session_secret)],
-        CAPTURE_TIMEOUT,
-    )
-    .await
-    .map_err(|error| {
-        ApiError::App(app::AppError::Unavailable(format!(
-            "The session's screen could not be captured: {error}"
-        )))
-    })?;
+    let url = format!("ws://{}:{port}/websockify", row.host);
+    let capture = rfb::capture(&url, &[rfb::session_auth(&row.secret)], CAPTURE_TIMEOUT)
+        .await
+        .map_err(|error| {
+            ApiError::App(app::AppError::Unavailable(format!(
+                "The session's screen could not be captured: {error}"
+            )))
+        })?;
     let jpeg = tokio::task::spawn_blocking(move || encode(capture, width, height))
         .await
         .map_err(|error| ApiError::App(app::AppError::Internal(error.to_string())))?
