@@ -71,10 +71,15 @@ pub async fn connect_redis(url: &str) -> Result<ConnectionManager, StartupError>
         reason,
     };
     let client = redis::Client::open(url).map_err(|error| failed(error.to_string()))?;
+    // Reconnection waits are backon's min delay (1 s) times factor^attempt, capped by
+    // max_delay (ms): without the cap, redis-rs' default factor of 100 makes the second
+    // attempt wait a minute, and every command hangs while Redis restarts.
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Duration::from_secs(3))
         .set_response_timeout(Duration::from_secs(3))
-        .set_number_of_retries(2);
+        .set_number_of_retries(2)
+        .set_factor(2)
+        .set_max_delay(500);
     let mut manager = tokio::time::timeout(
         Duration::from_secs(5),
         ConnectionManager::new_with_config(client, config),

@@ -70,14 +70,28 @@ pub fn db_error(error: sqlx::Error) -> AppError {
             };
         }
     }
+    if database_unavailable(&error) {
+        tracing::error!(%error, "database unavailable");
+        return AppError::Unavailable("The database is not answering; try again shortly.".into());
+    }
+    tracing::error!(%error, "database error");
+    AppError::Internal("database error".into())
+}
+
+/// Whether `error` says the database cannot be reached now (down, restarting, the connection
+/// lost), as opposed to a fault of the query.
+pub fn database_unavailable(error: &sqlx::Error) -> bool {
     match error {
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-            tracing::error!(%error, "database unavailable");
-            AppError::Unavailable("The database is not answering; try again shortly.".into())
-        }
-        other => {
-            tracing::error!(error = %other, "database error");
-            AppError::Internal("database error".into())
-        }
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        // SQLSTATE class 08 (connection exception), 57P01-57P03 (shut down, crashed, starting).
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
     }
 }

@@ -96,7 +96,7 @@ impl Participant {
         let mut redis = self.hub.redis.clone();
         let presence = self.hub.presence_key(self.kasm_id);
         let _: Result<(), _> = redis.zadd(&presence, &member, now_secs()).await;
-        self.publish_raw(r#"{"type":"recheck"}"#).await;
+        let _ = self.publish_raw(r#"{"type":"recheck"}"#).await;
 
         let history = ServerEvent::History {
             messages: self.history().await,
@@ -147,11 +147,17 @@ impl Participant {
         self.leave(&member).await;
     }
 
+    /// Whether the participant may stay. A database that cannot answer now is no verdict:
+    /// the chat stays open (and is re-checked at the next change) rather than dropping every
+    /// participant during an outage.
     async fn still_allowed(&self) -> bool {
-        matches!(
-            sharing::access(&self.hub.db, self.user_id, self.kasm_id).await,
-            Ok(Some(_))
-        )
+        match sharing::access(&self.hub.db, self.user_id, self.kasm_id).await {
+            Ok(access) => access.is_some(),
+            Err(error) => {
+                tracing::warn!(kasm_id = %self.kasm_id, %error, "cannot re-check a chat participant now; keeping them");
+                true
+            }
+        }
     }
 
     async fn leave(&self, member: &str) {
@@ -159,7 +165,7 @@ impl Participant {
         let _: Result<(), _> = redis
             .zrem(self.hub.presence_key(self.kasm_id), member)
             .await;
-        self.publish_raw(r#"{"type":"recheck"}"#).await;
+        let _ = self.publish_raw(r#"{"type":"recheck"}"#).await;
     }
 
     /// Who is connected now (any server process), by name, without duplicates.
@@ -253,18 +259,28 @@ impl Participant {
                 sent: row.sent.format("%H:%M").to_string(),
             },
         };
-        self.publish_raw(&serde_json::to_string(&event).expect("serializable"))
-            .await;
-        Ok(())
+        if self
+            .publish_raw(&serde_json::to_string(&event).expect("serializable"))
+            .await
+        {
+            Ok(())
+        } else {
+            Err("The chat cannot deliver messages right now; yours is kept and shows in the history when the chat is back.".into())
+        }
     }
 
-    async fn publish_raw(&self, payload: &str) {
+    /// Publishes to the session's chat channel; false when Redis did not take it.
+    async fn publish_raw(&self, payload: &str) -> bool {
         let mut redis = self.hub.redis.clone();
-        if let Err(error) = redis
+        match redis
             .publish::<_, _, ()>(self.hub.chat_channel(self.kasm_id), payload)
             .await
         {
-            tracing::warn!(%error, "could not publish to the chat");
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(%error, "could not publish to the chat");
+                false
+            }
         }
     }
 }

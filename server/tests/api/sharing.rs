@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 use uuid::Uuid;
 
 /// Signs in and returns the cookie pair and a client carrying it.
-async fn signed_in(app: &TestApp, username: &str) -> (String, reqwest::Client) {
+pub async fn signed_in(app: &TestApp, username: &str) -> (String, reqwest::Client) {
     let response = app.login(&app.client(), username, "password-123").await;
     assert_eq!(response.status(), StatusCode::OK);
     let cookie = response.headers()[reqwest::header::SET_COOKIE]
