@@ -139,15 +139,17 @@ async fn run(args: &Args, db: PgPool) -> Result<(), String> {
         "\nlaunch request → first framebuffer, {} ({image_name}), {} runs each",
         args.image, args.runs
     );
-    println!("| path | p50 | p95 | mean |\n|---|---|---|---|");
+    println!("| path | p50 | p95 | p99 | max | mean |\n|---|---|---|---|---|---|");
     for (label, times) in [
         ("Berth (manager + agent)", &berth_times),
         ("bare docker run", &bare_times),
     ] {
         println!(
-            "| {label} | {:.0} ms | {:.0} ms | {:.0} ms |",
+            "| {label} | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms |",
             ms(percentile(times, 50)),
             ms(percentile(times, 95)),
+            ms(percentile(times, 99)),
+            ms(percentile(times, 100)),
             ms(mean(times))
         );
     }
