@@ -330,6 +330,33 @@ berth_ensure_docker() {
 # ---------------------------------------------------------------------------
 # 6. Build: WASM front end (wasm-bindgen) + server binary
 # ---------------------------------------------------------------------------
+# Third-party web assets (package.json: the noVNC RFB client), from the npm registry with
+# the lock file's exact versions. Skipped while node_modules matches the lock.
+berth_ensure_web_assets() {
+  local installed="$BERTH_ROOT/node_modules/.package-lock.json"
+  if [[ -f $installed ]] && cmp -s <(sed -n '/"node_modules\//,$p' "$installed") \
+    <(sed -n '/"node_modules\//,$p' "$BERTH_ROOT/package-lock.json"); then
+    berth_log "web assets: node_modules matches package-lock.json"
+    return 0
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    berth_log "web assets: installing npm"
+    berth_sudo apt-get -o DPkg::Lock::Timeout=600 update
+    berth_sudo env DEBIAN_FRONTEND=noninteractive \
+      apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends npm
+  fi
+  berth_log "web assets: npm ci (package-lock.json)"
+  (cd "$BERTH_ROOT" && npm ci --ignore-scripts --no-audit --no-fund)
+}
+
+# The web assets' files as the site serves them: /novnc/ (noVNC's ES modules and licence).
+berth_copy_web_assets() {
+  local site=$1 novnc="$BERTH_ROOT/node_modules/@novnc/novnc"
+  rm -rf "$site/novnc"
+  mkdir -p "$site/novnc"
+  cp -r "$novnc/core" "$novnc/vendor" "$novnc/LICENSE.txt" "$site/novnc/"
+}
+
 berth_build() {
   local mode=${1:-dev} wasm_profile_args=() server_args=() wasm_dir
   case $mode in
@@ -375,6 +402,8 @@ berth_build() {
   if [[ -d $BERTH_ROOT/public ]]; then
     cp -rf "$BERTH_ROOT/public/." "$site/"
   fi
+  berth_ensure_web_assets
+  berth_copy_web_assets "$site"
 
   berth_log "build ($mode): server"
   (cd "$BERTH_ROOT" && cargo build -p server --bin berth "${server_args[@]}")

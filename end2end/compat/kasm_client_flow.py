@@ -115,8 +115,12 @@ def main():
     # (the client may add display options to the link; they must not break it)
     browser, location = opens_as(session.url(disable_tips=True), "/session/")
     kasm_id = location.rsplit("/", 1)[-1]
-    desktop_page = browser.get(f"{BASE}/desktop/{kasm_id}/vnc.html", allow_redirects=False)
-    check("the signed-in browser reaches the desktop", desktop_page.status_code == 200, desktop_page.status_code)
+    # Signed in as the owner: the session's status answers (the desktop's page is Berth's own
+    # /viewer.html; under /desktop/ only the stream's WebSocket is reached).
+    status = browser.post(f"{BASE}/rpc/sessions/status", data={"kasm_id": kasm_id},
+                          headers={"Accept": "application/json"}, allow_redirects=False)
+    check("the signed-in browser reaches its session", status.status_code == 200
+          and status.json().get("status") == "running", (status.status_code, status.text[:200]))
 
     join_url = session.join(viewer)
     check("join_kasm gives a link", join_url is not None)

@@ -17,7 +17,7 @@ use uuid::Uuid;
 pub fn router(agent: Arc<Agent>) -> Router {
     Router::new()
         .route("/v1/sessions", post(create))
-        .route("/v1/sessions/{kasm_id}", delete(remove))
+        .route("/v1/sessions/{kasm_id}", delete(remove).get(endpoint))
         .route("/v1/sessions/{kasm_id}/start", post(start))
         .route("/v1/sessions/{kasm_id}/adopt", post(adopt))
         .route("/v1/sessions/{kasm_id}/exec", post(exec))
@@ -69,6 +69,20 @@ async fn start(
     match agent.start_session(kasm_id, &start.secret).await {
         Ok(started) => Json::<CreatedSession>(started).into_response(),
         Err(message) => error(StatusCode::UNPROCESSABLE_ENTITY, message),
+    }
+}
+
+/// Which container is the session's now and where it streams (404 when there is none, 409
+/// when it is not running).
+async fn endpoint(State(agent): State<Arc<Agent>>, Path(kasm_id): Path<Uuid>) -> Response {
+    let (container_id, port) = match agent.runtime.published(kasm_id).await {
+        Ok(found) => found,
+        Err(failure) => return runtime_error(failure),
+    };
+    match agent.runtime.is_running(&container_id).await {
+        Ok(true) => Json(agent.created(container_id, port)).into_response(),
+        Ok(false) => runtime_error(RuntimeError::NotRunning(kasm_id)),
+        Err(failure) => runtime_error(failure),
     }
 }
 

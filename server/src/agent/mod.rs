@@ -143,7 +143,7 @@ impl Agent {
         Ok(self.created(container_id, port))
     }
 
-    fn created(&self, container_id: String, port: u16) -> CreatedSession {
+    pub(crate) fn created(&self, container_id: String, port: u16) -> CreatedSession {
         CreatedSession {
             container_id,
             host: self.config.publish_address.clone(),

@@ -76,6 +76,12 @@ pub trait AgentClient: Send + Sync + 'static {
         secret: &str,
         timeout: Duration,
     ) -> Result<CreatedSession, AgentFailure>;
+    /// Which container is the session's now and where it streams (`NoContainer` if none).
+    async fn endpoint(
+        &self,
+        agent: &AgentRef,
+        kasm_id: Uuid,
+    ) -> Result<CreatedSession, AgentFailure>;
     async fn act(
         &self,
         agent: &AgentRef,
@@ -223,6 +229,16 @@ impl AgentClient for HttpAgentClient {
             timeout + Duration::from_secs(10),
         )
         .await
+    }
+
+    async fn endpoint(
+        &self,
+        agent: &AgentRef,
+        kasm_id: Uuid,
+    ) -> Result<CreatedSession, AgentFailure> {
+        let path = format!("/v1/sessions/{kasm_id}");
+        self.call::<CreatedSession, ()>(agent, reqwest::Method::GET, &path, None, SHORT_CALL)
+            .await
     }
 
     async fn act(

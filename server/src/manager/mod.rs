@@ -20,6 +20,7 @@ pub mod placement;
 mod recovery;
 pub mod reports;
 pub mod state;
+mod stream;
 
 use agent_client::{AgentClient, AgentRef, HttpAgentClient};
 use app::backend::sessions::SessionControl;

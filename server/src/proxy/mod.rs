@@ -1,12 +1,13 @@
-//! The proxy role: `/desktop/{kasm_id}/...` reaches that session's container, HTTP and
-//! WebSocket, for its owner (and, read-only, for viewers of a shared session). Nothing else reaches a container: the target is always the
+//! The proxy role: `/desktop/{kasm_id}/websockify` reaches that session's desktop stream (a
+//! WebSocket), for its owner (and, read-only, for viewers of a shared session). No page or
+//! script of a container is served: the web client is Berth's own. Nothing else reaches a container: the target is always the
 //! host and port the manager registered for the session, never anything from the request.
-mod http;
 pub mod passthrough;
 pub(crate) mod target;
 pub mod viewonly;
 pub mod websocket;
 
+use crate::manager::Manager;
 use crate::share::ShareHub;
 use app::backend::sharing::{self, Access};
 use app::backend::{auth, AppState};
@@ -20,6 +21,9 @@ use axum::Router;
 use std::sync::Arc;
 pub use target::{authorize, clean_path, Target};
 use uuid::Uuid;
+
+/// The one path under a session's prefix that is forwarded: its stream's WebSocket.
+const STREAM_PATH: &str = "/websockify";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -35,24 +39,27 @@ pub(crate) fn refuse(status: StatusCode, message: &str) -> Response {
 async fn root(
     state: State<AppState>,
     hub: Extension<Arc<ShareHub>>,
+    manager: Extension<Arc<Manager>>,
     Path(kasm_id): Path<String>,
     request: Request,
 ) -> Response {
-    handle(state, hub, kasm_id, String::new(), request).await
+    handle(state, hub, manager, kasm_id, String::new(), request).await
 }
 
 async fn forward(
     state: State<AppState>,
     hub: Extension<Arc<ShareHub>>,
+    manager: Extension<Arc<Manager>>,
     Path((kasm_id, rest)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    handle(state, hub, kasm_id, rest, request).await
+    handle(state, hub, manager, kasm_id, rest, request).await
 }
 
 async fn handle(
     State(state): State<AppState>,
     Extension(hub): Extension<Arc<ShareHub>>,
+    Extension(manager): Extension<Arc<Manager>>,
     kasm_id: String,
     rest: String,
     request: Request,
@@ -91,13 +98,32 @@ async fn handle(
         .query()
         .map(|q| format!("?{q}"))
         .unwrap_or_default();
-    if websocket::is_upgrade(request.headers()) {
+    // Berth serves the desktop's web client itself (/novnc/, /viewer.html): nothing a
+    // container answers is ever handed to a browser, only the stream's bytes.
+    if !websocket::is_upgrade(request.headers()) || path != STREAM_PATH {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "Only the desktop's stream is reached here (a WebSocket at /desktop/<kasm_id>/websockify); Berth serves the desktop's page itself.",
+        );
+    }
+    {
         if !websocket::origin_allowed(request.headers(), state.web.public_origin.as_deref()) {
             tracing::warn!(%kasm_id, "refused a desktop websocket from another origin");
             return refuse(
                 StatusCode::FORBIDDEN,
                 "WebSocket from another origin refused.",
             );
+        }
+        // Only to the session's own container (not whatever now has its recorded port).
+        let (Some(container), Some(port)) = (target.container_id.as_deref(), target.port) else {
+            return refuse(StatusCode::CONFLICT, "The session is not running.");
+        };
+        if let Err(error) = manager.verify_stream(kasm_id, container, port).await {
+            let status = match error {
+                app::AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::CONFLICT,
+            };
+            return refuse(status, &error.to_string());
         }
         // The owner's stream is relayed as bytes; viewers' input is filtered per message.
         if access == Access::Owner {
@@ -129,5 +155,4 @@ async fn handle(
         )
         .await;
     }
-    http::forward(request, &target, kasm_id, &format!("{path}{query}")).await
 }

@@ -13,11 +13,14 @@ pub struct Target {
     pub host: String,
     pub port: Option<u16>,
     pub secret: String,
+    /// The container the manager recorded as streaming on `port`.
+    pub container_id: Option<String>,
 }
 
 pub async fn lookup(db: &PgPool, kasm_id: Uuid) -> Result<Option<Target>, sqlx::Error> {
     let row = sqlx::query!(
-        r#"SELECT user_id, operational_status AS "operational_status: SessionStatus", hostname, port, session_secret
+        r#"SELECT user_id, operational_status AS "operational_status: SessionStatus", hostname, port,
+                  session_secret, container_id
            FROM kasms WHERE kasm_id = $1"#,
         kasm_id
     )
@@ -29,6 +32,7 @@ pub async fn lookup(db: &PgPool, kasm_id: Uuid) -> Result<Option<Target>, sqlx::
         host: row.hostname,
         port: row.port.and_then(|port| u16::try_from(port).ok()),
         secret: row.session_secret,
+        container_id: row.container_id,
     }))
 }
 
@@ -109,6 +113,7 @@ mod tests {
             host: "127.0.0.1".into(),
             port: Some(1),
             secret: "s".into(),
+            container_id: Some("c".into()),
         }
     }
 

@@ -579,9 +579,19 @@ async fn the_proxy_lets_only_the_owner_reach_the_desktop(db: PgPool) {
         };
         async move { request.send().await.unwrap() }
     };
-    let mine = get(Some(ann.clone()), page.clone()).await;
-    assert_eq!(mine.status(), 200);
-    assert!(mine.text().await.unwrap().contains("noVNC"));
+    // Nothing the container serves reaches a browser, not even its owner's: Berth serves the
+    // web client itself. (The session's user controls what runs in the container, and could
+    // otherwise serve script into the page of anyone who opens their shared session.)
+    for path in ["vnc.html", "core/rfb.js", "", "websockify"] {
+        let url = app.url(&format!("/desktop/{kasm_id}/{path}"));
+        let mine = get(Some(ann.clone()), url).await;
+        assert_eq!(mine.status(), 404, "{path}");
+        assert!(mine
+            .text()
+            .await
+            .unwrap()
+            .contains("Only the desktop's stream"));
+    }
     assert_eq!(get(None, page.clone()).await.status(), 401);
     assert_eq!(
         get(Some(bob.clone()), page.clone()).await.status(),
@@ -618,6 +628,30 @@ async fn the_proxy_lets_only_the_owner_reach_the_desktop(db: PgPool) {
     .await
     .expect("the owner gets the desktop through the proxy");
     assert!(frame.width > 0 && frame.rectangles > 0);
+
+    // A recorded stream that is not the session's container (as when Docker gave the port to
+    // another container) is not connected to.
+    let (container, _, _) = container_of(&app.db, kasm_id).await;
+    sqlx::query("UPDATE kasms SET container_id = 'another-container' WHERE kasm_id = $1")
+        .bind(kasm_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let moved = berth::rfb::first_framebuffer(
+        &url,
+        &[("cookie", ann.clone()), ("origin", origin.clone())],
+        Duration::from_secs(10),
+    )
+    .await
+    .expect_err("connected to a container that is not the session's");
+    assert!(moved.contains("409"), "{moved}");
+    sqlx::query("UPDATE kasms SET container_id = $2 WHERE kasm_id = $1")
+        .bind(kasm_id)
+        .bind(&container)
+        .execute(&app.db)
+        .await
+        .unwrap();
+
     for (who, headers) in [
         (
             "another user",

@@ -431,9 +431,12 @@ async fn a_session_lives_and_ends_through_the_api(db: PgPool) {
     let cookie = opened.headers()["set-cookie"].to_str().unwrap();
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     let cookie = cookie.split(';').next().unwrap().to_owned();
+    // Signed in as the owner: the session's own status answers.
     let page = browser
-        .get(app.url(&format!("/desktop/{dashed}/vnc.html")))
+        .post(app.url("/rpc/sessions/status"))
         .header("cookie", &cookie)
+        .header("accept", "application/json")
+        .form(&[("kasm_id", dashed.to_string())])
         .send()
         .await
         .unwrap();

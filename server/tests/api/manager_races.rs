@@ -85,6 +85,14 @@ impl AgentClient for FakeAgent {
             })
     }
 
+    async fn endpoint(
+        &self,
+        _agent: &AgentRef,
+        kasm_id: Uuid,
+    ) -> Result<CreatedSession, AgentFailure> {
+        Ok(created(kasm_id))
+    }
+
     async fn act(
         &self,
         _agent: &AgentRef,

@@ -151,12 +151,17 @@ async fn viewers_watch_but_their_input_never_reaches_the_desktop(db: PgPool) {
     assert!(desktop(&app, kasm_id, &eve_cookie).await.is_err());
 
     // The owner's keys do reach it (so the check above could have failed).
+    // Under load the terminal may open after the keys were typed: try a few times.
     let mut owner = desktop(&app, kasm_id, &ann_cookie).await.unwrap();
-    touch_through(&mut owner, "/tmp/owner-typed").await;
-    assert!(
-        eventually_exists(&container, "/tmp/owner-typed").await,
-        "the owner's keys did not reach the desktop"
-    );
+    let mut reached = false;
+    for _ in 0..3 {
+        touch_through(&mut owner, "/tmp/owner-typed").await;
+        if eventually_exists(&container, "/tmp/owner-typed").await {
+            reached = true;
+            break;
+        }
+    }
+    assert!(reached, "the owner's keys did not reach the desktop");
 
     // Control handed over: the same viewer connection now types; taken back: no more.
     let vic_id: String =
