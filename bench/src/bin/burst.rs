@@ -15,6 +15,7 @@
 //! memory run low. Every child is stopped and every container of the round removed at the end,
 //! also on errors and Ctrl-C, and the scratch databases are dropped. All traffic stays on
 //! 127.0.0.1.
+use bench::guard::Guard;
 use bollard::container::{
     ListContainersOptions, MemoryStatsStats, RemoveContainerOptions, StatsOptions,
 };
@@ -25,9 +26,8 @@ use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -1386,82 +1386,6 @@ async fn machine(docker: &Docker) -> String {
         "machine: {cpus} vCPUs, {:.1} GiB, Docker {version} ({driver})",
         meminfo("MemTotal:") / 1024.0
     )
-}
-
-/// A child process, stopped (SIGTERM, then SIGKILL after 5 s) when dropped; it also gets
-/// SIGTERM should the bench itself die.
-struct Guard {
-    name: &'static str,
-    child: Child,
-    log: PathBuf,
-}
-
-impl Guard {
-    fn spawn(name: &'static str, command: &mut Command, log: PathBuf) -> Result<Guard> {
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            command.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-                Ok(())
-            });
-        }
-        let child = command
-            .spawn()
-            .map_err(|e| format!("cannot start {name}: {e}"))?;
-        Ok(Guard { name, child, log })
-    }
-
-    /// Err with the end of the child's log if it exited.
-    fn check(&mut self) -> Result<()> {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            return Err(format!(
-                "{} exited ({status}); its log ends:\n{}",
-                self.name,
-                tail(&self.log, 20)
-            ));
-        }
-        Ok(())
-    }
-
-    async fn wait_http(&mut self, url: &str) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if reqwest::get(url)
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return Ok(());
-            }
-            self.check()?;
-            if Instant::now() > deadline {
-                return Err(format!("{url} did not answer within 60 s"));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let pid = self.child.id() as libc::pid_t;
-        // SAFETY: plain kill(2) on our own child.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn tail(path: &Path, lines: usize) -> String {
-    let log = std::fs::read_to_string(path).unwrap_or_default();
-    let last: Vec<&str> = log.lines().rev().take(lines).collect();
-    last.into_iter().rev().collect::<Vec<_>>().join("\n")
 }
 
 struct TempDir {

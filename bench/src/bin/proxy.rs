@@ -7,14 +7,14 @@
 //! the "session" is a row pointing at an in-process WebSocket echo server. nginx is Debian's,
 //! with a generated configuration. Every child is stopped at the end, also on errors and
 //! Ctrl-C, and the scratch database is dropped.
+use bench::guard::Guard;
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use sqlx::postgres::PgPoolOptions;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -916,98 +916,6 @@ fn nginx_version(binary: &str) -> String {
             text.split('/').nth(1).map(|v| v.trim().to_owned())
         })
         .unwrap_or_default()
-}
-
-/// A child process, stopped (SIGTERM, then SIGKILL after 5 s) when dropped; it also gets
-/// SIGTERM should the bench itself die.
-struct Guard {
-    name: &'static str,
-    child: Child,
-    log: PathBuf,
-}
-
-impl Guard {
-    fn spawn(name: &'static str, command: &mut Command, log: PathBuf) -> Result<Guard> {
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            command.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-                Ok(())
-            });
-        }
-        let child = command
-            .spawn()
-            .map_err(|e| format!("cannot start {name}: {e}"))?;
-        Ok(Guard { name, child, log })
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Err with the end of the child's log if it exited.
-    fn check(&mut self) -> Result<()> {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(20).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            return Err(format!(
-                "{} exited ({status}); its log ends:\n{}",
-                self.name,
-                tail.join("\n")
-            ));
-        }
-        Ok(())
-    }
-
-    async fn wait_http(&mut self, url: &str) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if reqwest::get(url)
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return Ok(());
-            }
-            self.check()?;
-            if Instant::now() > deadline {
-                return Err(format!("{url} did not answer within 60 s"));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn wait_tcp(&mut self, port: u16) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            self.check()?;
-            if Instant::now() > deadline {
-                return Err(format!("{} does not listen on {port}", self.name));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let pid = self.child.id() as libc::pid_t;
-        // SAFETY: plain kill(2) on our own child.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 struct TempDir(PathBuf);
