@@ -257,6 +257,23 @@ pub async fn type_in_terminal(client: &Client, command: &str) {
     client.enter_parent_frame().await.unwrap();
 }
 
+/// Types `touch <path>` into a new terminal of the session until the file exists in
+/// `container` (under load a terminal can open after the keys were typed): three tries, each
+/// waiting up to 20 s. Whether it ever appeared.
+pub async fn touch_through_terminal(client: &Client, container: &str, path: &str) -> bool {
+    for _ in 0..3 {
+        type_in_terminal(client, &format!("touch {path}")).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while tokio::time::Instant::now() < deadline {
+            if file_exists(container, path) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    false
+}
+
 /// Clicks an element once it can be clicked (panels slide in; forms appear after a fetch).
 pub async fn click(client: &Client, css: &str) {
     let deadline = tokio::time::Instant::now() + WAIT;

@@ -19,15 +19,10 @@ async fn a_user_launches_a_desktop_types_in_it_and_deletes_it() {
     assert!(!container.is_empty(), "no container for the session");
 
     // A command typed into its terminal runs in the session's container.
-    type_in_terminal(&owner, "touch /tmp/berth-e2e-typed").await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !file_exists(&container, "/tmp/berth-e2e-typed") {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the typed command never ran in the desktop"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    assert!(
+        touch_through_terminal(&owner, &container, "/tmp/berth-e2e-typed").await,
+        "the typed command never ran in the desktop"
+    );
 
     // The other user is refused the desktop (page and websocket).
     let other = browser().await;

@@ -66,11 +66,10 @@ async fn desktop_deluxe_and_firefox_work_in_turn_and_a_stopped_session_resumes()
     // Desktop Deluxe: its terminal runs what is typed.
     let kasm_id = launch(&user, "Desktop Deluxe").await;
     let container = container_of(&kasm_id);
-    type_in_terminal(&user, "touch /tmp/berth-e2e-deluxe").await;
-    wait_for("the typed command in Desktop Deluxe", || {
-        file_exists(&container, "/tmp/berth-e2e-deluxe")
-    })
-    .await;
+    assert!(
+        touch_through_terminal(&user, &container, "/tmp/berth-e2e-deluxe").await,
+        "the typed command never ran in Desktop Deluxe"
+    );
     dashboard(&user).await;
     session_button(&user, &kasm_id, "delete").await;
     wait_for("the Deluxe container to go", || {

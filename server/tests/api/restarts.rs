@@ -146,6 +146,32 @@ async fn a_server_killed_mid_launch_finishes_or_fails_it_and_leaves_no_orphan(db
     }
 }
 
+/// A `berth agent` process, killed when dropped.
+struct StandaloneAgent(std::process::Child);
+
+impl StandaloneAgent {
+    fn start(manager: &str) -> StandaloneAgent {
+        let name = format!(
+            "replica-agent-{}",
+            &Uuid::new_v4().simple().to_string()[..8]
+        );
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(["agent", "--manager", manager, "--name", &name])
+            .args(["--listen", "127.0.0.1:0", "--interval", "1"])
+            .env("BERTH_AGENT_TOKEN", "restart-test-token")
+            .spawn()
+            .expect("start berth agent");
+        StandaloneAgent(child)
+    }
+}
+
+impl Drop for StandaloneAgent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Whether some connection of this database holds the periodic jobs' lease.
 async fn lease_holder(db: &PgPool) -> Option<i32> {
     sqlx::query_scalar(
@@ -168,15 +194,33 @@ async fn of_two_replicas_one_runs_the_jobs_and_the_other_takes_over_when_it_dies
     let first_holder = lease_holder(&db).await;
     let second = Serve::start(&db, false);
     second.wait_ready().await;
-    // Both serve the API; the lease stays where it is.
-    for serve in [&first, &second] {
+    // Launches work from either replica (a standalone agent checks in with the first); the
+    // lease stays where it is.
+    let _agent = StandaloneAgent::start(&first.url(""));
+    wait_until("the agent to hold the Desktop image", 60, || async {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM servers WHERE status = 'online' AND 'berth/desktop:latest' = ANY(images_present))",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap()
+    })
+    .await;
+    room_for_desktops(&db).await;
+    for (serve, username) in [(&first, "una"), (&second, "bea")] {
         let api = Api {
             serve,
             key: key(&db).await,
         };
-        api.ok("get_kasms", json!({})).await;
+        let (user_id, kasm_id) = launch(&api, &db, username).await;
+        wait_status(&db, &kasm_id, SessionStatus::Running).await;
+        assert_eq!(exec(&api, &user_id, &kasm_id, "echo up").await, "up\n");
+        api.ok(
+            "destroy_kasm",
+            json!({"user_id": user_id, "kasm_id": kasm_id}),
+        )
+        .await;
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(lease_holder(&db).await, first_holder);
 
     // An expired session for the reaper (which runs under the lease only).
