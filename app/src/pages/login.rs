@@ -3,10 +3,18 @@ use crate::api::Login;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-/// Only same-site paths are followed after signing in (no open redirects).
+/// Only same-site paths are followed after signing in (no open redirects). Browsers drop tabs
+/// and newlines from URLs (so "/\t/evil.example" is "//evil.example"), and read "\\" as "/":
+/// a path with any of them, or any other control or space character, is not followed.
 fn safe_next(next: Option<String>) -> String {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path
+                    .chars()
+                    .any(|c| c == '\\' || c.is_control() || c.is_whitespace()) =>
+        {
             path
         }
         _ => "/".to_owned(),
@@ -63,6 +71,14 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example".into())), "/");
         assert_eq!(safe_next(Some("https://evil.example".into())), "/");
         assert_eq!(safe_next(Some("/\\evil".into())), "/");
+        // "/%09/evil.example" once decoded: the browser would go to //evil.example.
+        assert_eq!(safe_next(Some("/\t/evil.example".into())), "/");
+        assert_eq!(safe_next(Some("/\n/evil.example".into())), "/");
+        assert_eq!(safe_next(Some("/ /evil.example".into())), "/");
+        assert_eq!(
+            safe_next(Some("/session/1?x=a%20b".into())),
+            "/session/1?x=a%20b"
+        );
         assert_eq!(safe_next(None), "/");
     }
 }
