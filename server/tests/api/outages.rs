@@ -5,6 +5,7 @@
 //! Redis: cutting it drops every open connection and refuses new ones, which is what a
 //! restart of either looks like from Berth's side, without disturbing the other tests that
 //! share those servers.
+use crate::sharing::Chat;
 use crate::support::{redis_url, spawn_app_with_redis, TestApp};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
@@ -13,7 +14,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
@@ -99,20 +99,8 @@ async fn ready(app: &TestApp) -> (StatusCode, String) {
     (response.status(), response.text().await.unwrap())
 }
 
-type Chat =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 async fn open_chat(app: &TestApp, kasm_id: Uuid, cookie: &str) -> Chat {
-    let mut request = format!("ws://{}/chat/{kasm_id}", app.addr)
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("cookie", cookie.parse().unwrap());
-    request
-        .headers_mut()
-        .insert("origin", format!("http://{}", app.addr).parse().unwrap());
-    tokio_tungstenite::connect_async(request).await.unwrap().0
+    crate::sharing::chat(app, kasm_id, cookie).await.unwrap()
 }
 
 /// The next chat event of one of the given types.

@@ -244,10 +244,10 @@ async fn viewers_watch_but_their_input_never_reaches_the_desktop(db: PgPool) {
     agent.abort();
 }
 
-type Chat =
+pub type Chat =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn chat(app: &TestApp, kasm_id: Uuid, cookie: &str) -> Result<Chat, String> {
+pub async fn chat(app: &TestApp, kasm_id: Uuid, cookie: &str) -> Result<Chat, String> {
     let mut request = format!("ws://{}/chat/{kasm_id}", app.addr)
         .into_client_request()
         .unwrap();
