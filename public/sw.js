@@ -4,7 +4,7 @@
 //
 // It never caches, or even looks at, sessions, server functions, APIs, chat, share links or
 // health checks: those requests get no respondWith and go to the network untouched.
-const VERSION = 2;
+const VERSION = 3;
 const CACHE = `berth-shell-v${VERSION}`;
 const OFFLINE = "/offline.html";
 const SHELL = [
@@ -14,6 +14,8 @@ const SHELL = [
   "/pkg/berth.css",
   "/manifest.webmanifest",
   OFFLINE,
+  "/offline.css",
+  "/sw-register.js",
   "/icons/icon.svg",
   "/icons/icon-192.png",
   "/icons/icon-512.png",
@@ -21,7 +23,7 @@ const SHELL = [
   "/icons/apple-touch-icon.png",
   "/icons/favicon-32.png",
 ];
-const NEVER = ["/desktop/", "/rpc/", "/api/", "/readyz", "/join/", "/chat/", "/go/", "/viewer.html"];
+const NEVER = ["/desktop/", "/rpc/", "/api/", "/readyz", "/join/", "/chat/", "/go/", "/viewer.html", "/viewer.js", "/viewer.css"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(

@@ -31,9 +31,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" type="image/png" sizes="32x32" href="/icons/favicon-32.png" />
                 <link rel="apple-touch-icon" href="/icons/apple-touch-icon.png" />
                 // The service worker caches the app shell only (see public/sw.js).
-                <script>
-                    "if ('serviceWorker' in navigator) { window.addEventListener('load', () => navigator.serviceWorker.register('/sw.js')); }"
-                </script>
+                <script src="/sw-register.js" defer></script>
                 <HydrationScripts options />
                 <MetaTags />
             </head>

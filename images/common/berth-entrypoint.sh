@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Berth session entrypoint, shared by all images (runs as user berth under tini).
 # Starts in parallel:
-#   - Xvnc: X display :1 and VNC server on 127.0.0.1:5901 (SecurityTypes None:
-#     only reachable from inside the container);
-#   - websockify on 0.0.0.0:6901: noVNC web client + websocket (/websockify),
-#     every HTTP and websocket request needs Basic auth berth:$BERTH_SESSION_SECRET;
+#   - Xvnc: X display :1 and VNC server (RFB 3.8) on 0.0.0.0:5901, the
+#     container's session port, SecurityTypes VncAuth only; the password is
+#     BERTH_SESSION_SECRET (its first 8 characters, as VNC authentication
+#     uses), written with vncpasswd to a file only the user berth can read;
 #   - the image's session (/usr/local/bin/berth-session) once the X socket exists.
-# When any of them exits, or on SIGTERM/SIGINT, the others are stopped.
+# Berth's proxy connects to 5901, authenticates with the secret and relays the
+# desktop to the browser; no web server or websocket proxy runs here.
+# When either exits, or on SIGTERM/SIGINT, the other is stopped.
 #
-# Environment: BERTH_SESSION_SECRET (required), BERTH_RESOLUTION (default 1280x720).
+# Environment: BERTH_SESSION_SECRET (required, at least 8 characters),
+# BERTH_RESOLUTION (default 1280x720).
 set -euo pipefail
 
 die() { echo "berth: $*" >&2; exit 64; }
@@ -18,17 +21,29 @@ secret="${BERTH_SESSION_SECRET:-}"
 if [[ $secret == *$'\n'* ]] || LC_ALL=C grep -q '[^!-~]' <<<"$secret"; then
   die "BERTH_SESSION_SECRET must be printable ASCII without spaces"
 fi
-unset BERTH_SESSION_SECRET # keep it out of the desktop applications' environment
+# VNC authentication uses the first 8 characters of the password.
+((${#secret} >= 8)) ||
+  die "BERTH_SESSION_SECRET must be at least 8 characters long (VNC authentication uses the first 8)"
+unset BERTH_SESSION_SECRET # keep it out of Xvnc's and the applications' environment
 
 resolution="${BERTH_RESOLUTION:-1280x720}"
 [[ $resolution =~ ^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$ ]] ||
   die "BERTH_RESOLUTION must be WIDTHxHEIGHT (e.g. 1280x720), got '$resolution'"
 
-readonly display_num=1 vnc_port=5901 web_port=6901
+readonly display_num=1 vnc_port=5901
 export DISPLAY=":$display_num"
 export XDG_RUNTIME_DIR="/tmp/runtime-$UID"
 install -d -m 700 "$XDG_RUNTIME_DIR"
 cd "$HOME"
+
+# VNC password file (DES-obfuscated, as Xvnc reads it), mode 600 in a mode 700
+# directory. printf is a shell builtin: the secret is on no command line.
+vnc_dir="$XDG_RUNTIME_DIR/vnc"
+install -d -m 700 "$vnc_dir"
+passwd_file="$vnc_dir/passwd"
+(umask 077 && printf '%s\n' "$secret" | vncpasswd -f >"$passwd_file")
+[[ -s $passwd_file ]] || die "could not write the VNC password file"
+unset secret
 
 # GLX only when Mesa's software renderer is installed (see install-stack.sh).
 glx=(-extension GLX)
@@ -37,23 +52,18 @@ glx=(-extension GLX)
 pids=()
 
 # X display + VNC server (the first framebuffer is available as soon as it runs).
-# Every VNC client comes from websockify (127.0.0.1), so TigerVNC's per-host
-# blacklist after failed handshakes would lock out all viewers: disable it.
+# TigerVNC's default blacklist applies: after 5 failed authentications from
+# one address, that address is refused for a while (doubling each time).
 Xvnc "$DISPLAY" -geometry "$resolution" -depth 24 -dpi 96 -desktop Berth \
-  -rfbport "$vnc_port" -interface 127.0.0.1 -localhost -SecurityTypes None \
-  -AlwaysShared -BlacklistThreshold=1000000 -nolisten tcp -br "${glx[@]}" &
-pids+=($!)
-
-# noVNC + websocket proxy (see berth-websockify for the start-up shortcut).
-berth-websockify --web /usr/share/novnc --web-auth \
-  --auth-plugin BasicHTTPAuth --auth-source "berth:$secret" \
-  "0.0.0.0:$web_port" "127.0.0.1:$vnc_port" &
+  -rfbport "$vnc_port" -interface 0.0.0.0 \
+  -SecurityTypes VncAuth -PasswordFile "$passwd_file" \
+  -AlwaysShared -nolisten tcp -br "${glx[@]}" &
 pids+=($!)
 
 # Desktop session: X clients need the display socket, which Xvnc creates
 # within a few tens of milliseconds; poll for it rather than sleep blindly.
-# Niced, so that the display path (Xvnc, websockify) wins the CPU while the
-# session starts (first framebuffer sooner) and stays responsive under load.
+# Niced, so that the display path (Xvnc) wins the CPU while the session
+# starts (first framebuffer sooner) and stays responsive under load.
 (
   for ((i = 0; i < 1000; i++)); do
     [[ -S /tmp/.X11-unix/X$display_num ]] && break
@@ -70,7 +80,7 @@ stop() {
 }
 trap 'stop; exit 143' TERM INT
 
-# Run until the first of the three exits.
+# Run until the first of the two exits.
 set +e
 wait -n "${pids[@]}"
 rc=$?

@@ -60,9 +60,6 @@ pub struct AgentArgs {
     /// URL the manager uses to reach this agent [default: http://<listen>].
     #[arg(long, env = "BERTH_AGENT_URL")]
     pub advertise_url: Option<String>,
-    /// Address on which session ports are published.
-    #[arg(long, env = "BERTH_PUBLISH_ADDRESS", default_value = "127.0.0.1")]
-    pub publish_address: String,
     /// Seconds between check-ins.
     #[arg(long, env = "BERTH_AGENT_INTERVAL", default_value_t = 5)]
     pub interval: u64,
@@ -115,9 +112,6 @@ pub struct ServeArgs {
     /// Seconds between agent check-ins; an agent is offline after three missed [default: 5].
     #[arg(long, env = "BERTH_AGENT_INTERVAL")]
     pub agent_interval: Option<u64>,
-    /// Address on which the local agent publishes session ports [default: 127.0.0.1].
-    #[arg(long, env = "BERTH_PUBLISH_ADDRESS")]
-    pub publish_address: Option<String>,
     /// Do not run an agent inside this server (only remote agents host sessions).
     #[arg(long, env = "BERTH_NO_LOCAL_AGENT", action = clap::ArgAction::SetTrue,
           value_parser = clap::builder::BoolishValueParser::new())]
@@ -138,7 +132,6 @@ struct FileConfig {
     redis_prefix: Option<String>,
     agent_token: Option<String>,
     agent_interval: Option<u64>,
-    publish_address: Option<String>,
     no_local_agent: Option<bool>,
 }
 
@@ -155,7 +148,6 @@ pub struct ServeConfig {
     pub redis_prefix: String,
     pub agent_token: Option<String>,
     pub agent_interval: u64,
-    pub publish_address: String,
     pub local_agent: bool,
 }
 
@@ -215,10 +207,6 @@ impl ServeArgs {
                 .or(file.agent_interval)
                 .unwrap_or(5)
                 .max(1),
-            publish_address: self
-                .publish_address
-                .or(file.publish_address)
-                .unwrap_or_else(|| "127.0.0.1".into()),
             local_agent: !(self.no_local_agent || file.no_local_agent.unwrap_or(false)),
         })
     }
@@ -255,7 +243,6 @@ mod tests {
             redis_prefix: None,
             agent_token: None,
             agent_interval: None,
-            publish_address: None,
             no_local_agent: false,
         }
     }

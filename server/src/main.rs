@@ -40,9 +40,9 @@ fn agent_config(args: AgentArgs) -> berth::agent::AgentConfig {
         token: args.token,
         listen: args.listen,
         advertise_url: args.advertise_url,
-        publish_address: args.publish_address,
         interval: std::time::Duration::from_secs(args.interval.max(1)),
         start_timeout: std::time::Duration::from_secs(90),
+        instance_id: uuid::Uuid::new_v4(),
     }
 }
 

@@ -82,7 +82,7 @@ pub struct CreateSession {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CreatedSession {
     pub container_id: String,
-    /// Host and port where the session's port 6901 is published.
+    /// Host and port where the session's RFB port is published (the agent host's loopback).
     pub host: String,
     pub port: u16,
 }
@@ -134,6 +134,10 @@ pub struct ExecOutput {
     pub stderr_truncated: bool,
     pub timed_out: bool,
 }
+
+/// The `Upgrade` protocol of an agent's tunnel to a session's RFB port
+/// (`GET /v1/sessions/{kasm_id}/stream?container=<id>`): raw RFB bytes after the 101.
+pub const TUNNEL_PROTOCOL: &str = "berth-rfb";
 
 /// Any agent API error.
 #[derive(Debug, Clone, Serialize, Deserialize)]

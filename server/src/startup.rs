@@ -228,7 +228,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), StartupError> {
         let _ = tcp.set_nodelay(true);
     });
     if config.local_agent {
-        spawn_local_agent(&config, addr, manager.agent_token().to_owned());
+        let instance = spawn_local_agent(&config, addr, manager.agent_token().to_owned());
+        manager.set_local_agent(instance);
     }
     tracing::info!(%addr, "Berth is listening on http://{addr}");
     axum::serve(
@@ -245,8 +246,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), StartupError> {
     Ok(())
 }
 
-/// The agent for this server's own host, reporting to this server's manager.
-fn spawn_local_agent(config: &ServeConfig, addr: SocketAddr, token: String) {
+/// The agent for this server's own host, reporting to this server's manager; answers its
+/// instance id.
+fn spawn_local_agent(config: &ServeConfig, addr: SocketAddr, token: String) -> uuid::Uuid {
     let manager_host = if addr.ip().is_unspecified() {
         "127.0.0.1".to_owned()
     } else {
@@ -258,15 +260,17 @@ fn spawn_local_agent(config: &ServeConfig, addr: SocketAddr, token: String) {
         token,
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         advertise_url: None,
-        publish_address: config.publish_address.clone(),
         interval: Duration::from_secs(config.agent_interval),
         start_timeout: Duration::from_secs(90),
+        instance_id: uuid::Uuid::new_v4(),
     };
+    let instance = agent.instance_id;
     tokio::spawn(async move {
         if let Err(error) = crate::agent::run(agent).await {
             tracing::error!(%error, "the local agent stopped");
         }
     });
+    instance
 }
 
 /// The UI still renders without the WASM bundle, but nothing is interactive: say so.

@@ -1,7 +1,11 @@
 //! bench/launch: time from a launch request to the first framebuffer through Berth (manager +
 //! agent + Docker), beside a bare `docker run` of the same image to its first framebuffer,
 //! interleaved in one run. See bench/README.md.
-use berth::agent::{self, docker::host_config, AgentConfig};
+use berth::agent::{
+    self,
+    docker::{host_config, STREAM_PORT},
+    AgentConfig,
+};
 use berth::protocol::CreateSession;
 use berth::rfb;
 use bollard::container::{Config, CreateContainerOptions, RemoveContainerOptions};
@@ -108,9 +112,9 @@ async fn run(args: &Args, db: PgPool) -> Result<(), String> {
         token: TOKEN.into(),
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         advertise_url: None,
-        publish_address: "127.0.0.1".into(),
         interval: Duration::from_secs(1),
         start_timeout: Duration::from_secs(90),
+        instance_id: uuid::Uuid::new_v4(),
     }));
     wait_for_agent(&db, &image_name).await?;
     let docker = Docker::connect_with_local_defaults()
@@ -239,8 +243,8 @@ async fn bare_launch(
     let config = Config {
         image: Some(image.to_owned()),
         env: Some(vec![format!("BERTH_SESSION_SECRET={secret}")]),
-        exposed_ports: Some(HashMap::from([("6901/tcp".to_owned(), HashMap::new())])),
-        host_config: Some(host_config(&spec, "127.0.0.1")),
+        exposed_ports: Some(HashMap::from([(STREAM_PORT.to_owned(), HashMap::new())])),
+        host_config: Some(host_config(&spec)),
         ..Default::default()
     };
     let name = format!("berth-bench-{}", spec.kasm_id.simple());
@@ -265,7 +269,7 @@ async fn bare_launch(
         .and_then(|c| {
             c.network_settings?
                 .ports?
-                .get("6901/tcp")?
+                .get(STREAM_PORT)?
                 .clone()?
                 .first()?
                 .host_port
@@ -287,12 +291,9 @@ async fn bare_launch(
 }
 
 async fn framebuffer(port: u16, secret: &str) -> Result<(), String> {
-    let url = format!("ws://127.0.0.1:{port}/websockify");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        match rfb::first_framebuffer(&url, &[rfb::session_auth(secret)], Duration::from_secs(10))
-            .await
-        {
+        match rfb::first_framebuffer_at("127.0.0.1", port, secret, Duration::from_secs(10)).await {
             Ok(_) => return Ok(()),
             Err(error) if Instant::now() > deadline => return Err(error),
             Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,

@@ -9,7 +9,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -21,12 +21,13 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route("/v1/sessions/{kasm_id}/start", post(start))
         .route("/v1/sessions/{kasm_id}/adopt", post(adopt))
         .route("/v1/sessions/{kasm_id}/exec", post(exec))
+        .route("/v1/sessions/{kasm_id}/stream", get(super::tunnel::stream))
         .route("/v1/sessions/{kasm_id}/{action}", post(act))
         .layer(middleware::from_fn_with_state(agent.clone(), authorize))
         .with_state(agent)
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (
         status,
         Json(crate::protocol::AgentError {
@@ -44,7 +45,7 @@ async fn authorize(State(agent): State<Arc<Agent>>, request: Request, next: Next
     }
 }
 
-fn runtime_error(failure: RuntimeError) -> Response {
+pub(super) fn runtime_error(failure: RuntimeError) -> Response {
     let status = match failure {
         RuntimeError::NotFound(_) => StatusCode::NOT_FOUND,
         RuntimeError::ImageMissing(_) | RuntimeError::NotRunning(_) => StatusCode::CONFLICT,

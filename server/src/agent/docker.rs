@@ -13,7 +13,12 @@ use futures_util::StreamExt;
 use std::collections::HashMap;
 use uuid::Uuid;
 
-pub const STREAM_PORT: &str = "6901/tcp";
+/// The session's RFB port inside its container (Xvnc, VNC authentication; images/README.md).
+pub const STREAM_PORT: &str = "5901/tcp";
+const STREAM_CONTAINER_PORT: u16 = 5901;
+/// Session ports are published on the host's loopback only: no other machine reaches a
+/// session's VNC server; a remote manager's proxy tunnels through this agent's API.
+pub const PUBLISH_ADDRESS: &str = "127.0.0.1";
 pub const LABEL_KASM: &str = "berth.kasm_id";
 pub const LABEL_USER: &str = "berth.user_id";
 pub const LABEL_IMAGE: &str = "berth.image_id";
@@ -59,7 +64,6 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     async fn create_session(
         &self,
         spec: &CreateSession,
-        publish_ip: &str,
         owner: &str,
     ) -> Result<(String, u16), RuntimeError>;
     /// Removes the session's container (true if there was one).
@@ -158,8 +162,8 @@ fn environment(spec: &CreateSession) -> Vec<String> {
 }
 
 /// The container's limits and isolation: the image's cores and memory, no swap beyond it, no
-/// capabilities, no privilege escalation, the stream port published on `publish_ip` only.
-pub fn host_config(spec: &CreateSession, publish_ip: &str) -> HostConfig {
+/// capabilities, no privilege escalation, the stream port published on loopback only.
+pub fn host_config(spec: &CreateSession) -> HostConfig {
     let shm_size = spec
         .run_config
         .get("shm_size")
@@ -178,7 +182,7 @@ pub fn host_config(spec: &CreateSession, publish_ip: &str) -> HostConfig {
         port_bindings: Some(HashMap::from([(
             STREAM_PORT.to_owned(),
             Some(vec![PortBinding {
-                host_ip: Some(publish_ip.to_owned()),
+                host_ip: Some(PUBLISH_ADDRESS.to_owned()),
                 host_port: Some(String::new()),
             }]),
         )])),
@@ -191,7 +195,6 @@ impl ContainerRuntime for DockerRuntime {
     async fn create_session(
         &self,
         spec: &CreateSession,
-        publish_ip: &str,
         owner: &str,
     ) -> Result<(String, u16), RuntimeError> {
         if !self.has_image(&spec.image).await? {
@@ -213,7 +216,7 @@ impl ContainerRuntime for DockerRuntime {
                 .and_then(|h| h.as_str())
                 .map(str::to_owned),
             exposed_ports: Some(HashMap::from([(STREAM_PORT.to_owned(), HashMap::new())])),
-            host_config: Some(host_config(spec, publish_ip)),
+            host_config: Some(host_config(spec)),
             ..Default::default()
         };
         let name = Self::container_name(spec.kasm_id);
@@ -321,7 +324,7 @@ impl ContainerRuntime for DockerRuntime {
                     .ports
                     .iter()
                     .flatten()
-                    .find(|p| p.private_port == 6901 && p.public_port.is_some())
+                    .find(|p| p.private_port == STREAM_CONTAINER_PORT && p.public_port.is_some())
                     .and_then(|p| p.public_port);
                 Some(ContainerReport {
                     kasm_id,
@@ -615,7 +618,7 @@ mod tests {
 
     #[test]
     fn limits_and_isolation_follow_the_image() {
-        let config = host_config(&spec(), "127.0.0.1");
+        let config = host_config(&spec());
         assert_eq!(config.nano_cpus, Some(1_500_000_000));
         assert_eq!(config.memory, Some(2 << 30));
         assert_eq!(config.memory_swap, Some(2 << 30));

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod docker;
 pub mod ready;
+mod tunnel;
 
 use crate::protocol::{CheckIn, CheckInReply, CreateSession, CreatedSession};
 use docker::{ContainerRuntime, DockerRuntime};
@@ -25,11 +26,12 @@ pub struct AgentConfig {
     pub listen: SocketAddr,
     /// URL the manager uses to reach the agent API (default: from `listen`).
     pub advertise_url: Option<String>,
-    /// Address session ports are published on.
-    pub publish_address: String,
     pub interval: Duration,
     /// How long a session may take to start streaming.
     pub start_timeout: Duration,
+    /// This process's id, sent with every check-in (a new one tells of a restart; the
+    /// embedded agent's tells the manager which sessions are on its own host).
+    pub instance_id: Uuid,
 }
 
 pub struct Agent {
@@ -42,8 +44,6 @@ pub struct Agent {
     wanted: Mutex<Vec<String>>,
     /// The owner label of this agent's containers, once the manager told its deployment id.
     owner: Mutex<Option<String>>,
-    /// This process's id, sent with every check-in (a new one tells of a restart).
-    instance_id: Uuid,
 }
 
 const PULL_RETRY: Duration = Duration::from_secs(300);
@@ -57,16 +57,7 @@ impl Agent {
             missing: Mutex::default(),
             wanted: Mutex::default(),
             owner: Mutex::default(),
-            instance_id: Uuid::new_v4(),
         })
-    }
-
-    /// Where a published session port is reached from this host.
-    fn local_host(&self) -> &str {
-        match self.config.publish_address.as_str() {
-            "0.0.0.0" | "::" => "127.0.0.1",
-            other => other,
-        }
     }
 
     /// The label value marking this agent's containers (known after the first check-in).
@@ -82,7 +73,7 @@ impl Agent {
             .ok_or("the agent has not checked in yet")?;
         let (container_id, port) = self
             .runtime
-            .create_session(spec, &self.config.publish_address, &owner)
+            .create_session(spec, &owner)
             .await
             .map_err(|error| error.to_string())?;
         match self
@@ -146,7 +137,7 @@ impl Agent {
     pub(crate) fn created(&self, container_id: String, port: u16) -> CreatedSession {
         CreatedSession {
             container_id,
-            host: self.config.publish_address.clone(),
+            host: docker::PUBLISH_ADDRESS.to_owned(),
             port,
         }
     }
@@ -172,22 +163,21 @@ impl Agent {
         let started = Instant::now();
         let runtime = self.runtime.clone();
         let id = container_id.to_owned();
-        let stream_wait =
-            ready::wait_until_streaming(self.local_host(), port, secret, timeout, || {
-                let runtime = runtime.clone();
-                let id = id.clone();
-                async move {
-                    match runtime.is_running(&id).await {
-                        Ok(true) => None,
-                        Ok(false) => Some(format!(
-                            "the container exited: {}",
-                            runtime.logs_tail(&id).await
-                        )),
-                        Err(error) => Some(error.to_string()),
-                    }
+        let stream_wait = ready::wait_until_streaming(port, secret, timeout, || {
+            let runtime = runtime.clone();
+            let id = id.clone();
+            async move {
+                match runtime.is_running(&id).await {
+                    Ok(true) => None,
+                    Ok(false) => Some(format!(
+                        "the container exited: {}",
+                        runtime.logs_tail(&id).await
+                    )),
+                    Err(error) => Some(error.to_string()),
                 }
-            })
-            .await?;
+            }
+        })
+        .await?;
         tracing::info!(container_id, port, ?stream_wait, total = ?started.elapsed(), "session streaming");
         Ok(())
     }
@@ -207,7 +197,7 @@ impl Agent {
             name: self.config.name.clone(),
             hostname: resources.hostname,
             agent_url: agent_url.to_owned(),
-            address: self.config.publish_address.clone(),
+            address: docker::PUBLISH_ADDRESS.to_owned(),
             cores: resources.cores,
             memory: resources.memory,
             gpus: gpu_count(Path::new("/dev")),
@@ -217,7 +207,7 @@ impl Agent {
             images_missing: self.missing.lock().await.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             interval_secs: self.config.interval.as_secs().max(1) as u32,
-            instance_id: Some(self.instance_id),
+            instance_id: Some(self.config.instance_id),
         })
     }
 

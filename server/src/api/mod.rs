@@ -1,6 +1,7 @@
 //! The api role: the web app (server-rendered Leptos pages and their server functions) and
 //! the JSON endpoints, behind request guards.
 mod connect;
+pub mod csp;
 mod guard;
 mod health;
 pub mod kasm;
@@ -35,8 +36,13 @@ pub fn router(state: AppState, manager: Arc<Manager>, hub: Arc<ShareHub>) -> Rou
         )
         .route("/api/__healthcheck", get(health::healthcheck))
         .route("/readyz", get(health::readyz))
-        .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .leptos_routes_with_context(&state, routes, csp::provide_request_nonce, move || {
+            shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(csp::provide_request_nonce, shell))
         .layer(middleware::from_fn_with_state(state.clone(), guard::pages))
         .layer(Extension(hub))
         .layer(Extension(manager.clone()))
@@ -53,6 +59,7 @@ pub fn router(state: AppState, manager: Arc<Manager>, hub: Arc<ShareHub>) -> Rou
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("SAMEORIGIN"),
         ))
+        .layer(middleware::from_fn(csp::layer))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -2,7 +2,9 @@
 //! the tests of the state machine's races.
 use crate::protocol::{
     AdoptSession, AgentError, CreateSession, CreatedSession, ExecOutput, ExecRequest, StartSession,
+    TUNNEL_PROTOCOL,
 };
+use crate::rfb::ByteStream;
 use app::AppError;
 use std::time::Duration;
 use uuid::Uuid;
@@ -24,11 +26,25 @@ pub enum AgentFailure {
     NoContainer { host: String, message: String },
     #[error("agent {host}: {message}")]
     Refused { host: String, message: String },
+    /// The session's container is no longer the one recorded (Docker restarted it elsewhere).
+    #[error("agent {host}: {message}")]
+    Moved { host: String, message: String },
 }
 
 impl From<AgentFailure> for AppError {
     fn from(failure: AgentFailure) -> AppError {
-        AppError::Unavailable(failure.to_string())
+        match failure {
+            AgentFailure::Moved { .. } => moved(),
+            other => AppError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// The answer when a session's recorded container is not its container any more.
+pub fn moved() -> AppError {
+    AppError::Conflict {
+        field: None,
+        message: "The session's desktop moved; try again in a few seconds.".into(),
     }
 }
 
@@ -97,6 +113,14 @@ pub trait AgentClient: Send + Sync + 'static {
         request: &ExecRequest,
         timeout: Duration,
     ) -> Result<ExecOutput, AgentFailure>;
+    /// The session's RFB port through its agent (session ports listen on the agent host's
+    /// loopback), if `container_id` is still the session's container.
+    async fn tunnel(
+        &self,
+        agent: &AgentRef,
+        kasm_id: Uuid,
+        container_id: &str,
+    ) -> Result<Box<dyn ByteStream>, AgentFailure>;
 }
 
 /// Agents' HTTP API, with the shared agent token.
@@ -104,6 +128,9 @@ pub struct HttpAgentClient {
     http: reqwest::Client,
     token: String,
 }
+
+/// Opening a tunnel (the agent asks Docker and connects to the port) gets this long.
+const TUNNEL_OPEN: Duration = Duration::from_secs(10);
 
 /// Short calls (pause, stop, removal) get this long.
 const SHORT_CALL: Duration = Duration::from_secs(30);
@@ -274,5 +301,49 @@ impl AgentClient for HttpAgentClient {
         let path = format!("/v1/sessions/{kasm_id}/exec");
         self.call(agent, reqwest::Method::POST, &path, Some(request), timeout)
             .await
+    }
+
+    async fn tunnel(
+        &self,
+        agent: &AgentRef,
+        kasm_id: Uuid,
+        container_id: &str,
+    ) -> Result<Box<dyn ByteStream>, AgentFailure> {
+        let unreachable = |reason: String| AgentFailure::Unreachable {
+            host: agent.hostname.clone(),
+            reason,
+        };
+        let request = self
+            .http
+            .get(format!("{}/v1/sessions/{kasm_id}/stream", agent.url))
+            .query(&[("container", container_id)])
+            .bearer_auth(&self.token)
+            .header(reqwest::header::CONNECTION, "upgrade")
+            .header(reqwest::header::UPGRADE, TUNNEL_PROTOCOL);
+        // No reqwest timeout: it would also bound the tunnel's lifetime.
+        let response = tokio::time::timeout(TUNNEL_OPEN, request.send())
+            .await
+            .map_err(|_| unreachable(format!("no answer within {}s", TUNNEL_OPEN.as_secs())))?
+            .map_err(|error| unreachable(error.to_string()))?;
+        if response.status() == reqwest::StatusCode::CONFLICT {
+            return Err(AgentFailure::Moved {
+                host: agent.hostname.clone(),
+                message: "the session's container is not the one recorded".into(),
+            });
+        }
+        if response.status() != reqwest::StatusCode::SWITCHING_PROTOCOLS {
+            return Err(reply::<serde_json::Value>(response, &agent.hostname)
+                .await
+                .err()
+                .unwrap_or_else(|| AgentFailure::Refused {
+                    host: agent.hostname.clone(),
+                    message: "answered the tunnel request without switching protocols".into(),
+                }));
+        }
+        let upgraded = response
+            .upgrade()
+            .await
+            .map_err(|error| unreachable(error.to_string()))?;
+        Ok(Box::new(upgraded))
     }
 }

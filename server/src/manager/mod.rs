@@ -58,6 +58,9 @@ pub struct Manager {
     placement_gate: tokio::sync::Mutex<()>,
     /// Per agent, the launches it may run at once.
     launch_slots: std::sync::Mutex<HashMap<Uuid, Arc<tokio::sync::Semaphore>>>,
+    /// The instance id of the agent embedded in this process, if any: its sessions' ports
+    /// are on this host's loopback; other agents' are reached through them.
+    local_agent: std::sync::OnceLock<Uuid>,
 }
 
 fn internal(error: impl std::fmt::Display) -> AppError {
@@ -87,6 +90,7 @@ impl Manager {
             replica_id: Uuid::new_v4(),
             placement_gate: tokio::sync::Mutex::new(()),
             launch_slots: std::sync::Mutex::default(),
+            local_agent: std::sync::OnceLock::new(),
         })
     }
 
@@ -103,18 +107,27 @@ impl Manager {
     }
 
     async fn agent_of(&self, server_id: Uuid) -> Result<AgentRef, AppError> {
+        Ok(self.agent_with_instance(server_id).await?.0)
+    }
+
+    /// The agent and the instance id of its process (as of its last check-in).
+    async fn agent_with_instance(
+        &self,
+        server_id: Uuid,
+    ) -> Result<(AgentRef, Option<Uuid>), AppError> {
         let row = sqlx::query!(
-            "SELECT agent_url, hostname FROM servers WHERE server_id = $1",
+            "SELECT agent_url, hostname, agent_instance FROM servers WHERE server_id = $1",
             server_id
         )
         .fetch_optional(&self.db)
         .await
         .map_err(db)?
         .ok_or_else(|| AppError::NotFound("The session's agent is no longer registered.".into()))?;
-        Ok(AgentRef {
+        let agent = AgentRef {
             url: row.agent_url,
             hostname: row.hostname,
-        })
+        };
+        Ok((agent, row.agent_instance))
     }
 
     /// The session's agent, state and secret, as the controls need them.

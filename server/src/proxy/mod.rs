@@ -1,8 +1,13 @@
-//! The proxy role: `/desktop/{kasm_id}/websockify` reaches that session's desktop stream (a
-//! WebSocket), for its owner (and, read-only, for viewers of a shared session). No page or
-//! script of a container is served: the web client is Berth's own. Nothing else reaches a container: the target is always the
-//! host and port the manager registered for the session, never anything from the request.
-pub mod passthrough;
+//! The proxy role: `/desktop/{kasm_id}/websockify` is that session's desktop stream, a
+//! WebSocket carrying RFB, for its owner (and, read-only, for viewers of a shared session).
+//! Berth is the WebSocket endpoint: it authenticates with the session's VNC server itself
+//! (VNC authentication with the session's secret, through the session's agent when it is on
+//! another host) and greets the browser as a server that needs no password, since the
+//! browser's cookie was checked. No page, script or header of a container is ever served (the
+//! web client is Berth's own), and the target is always the container the manager recorded
+//! for the session, never anything from the request.
+pub mod greeting;
+mod relay;
 pub(crate) mod target;
 pub mod viewonly;
 pub mod websocket;
@@ -22,8 +27,10 @@ use std::sync::Arc;
 pub use target::{authorize, clean_path, Target};
 use uuid::Uuid;
 
-/// The one path under a session's prefix that is forwarded: its stream's WebSocket.
+/// The one path under a session's prefix: its stream's WebSocket.
 const STREAM_PATH: &str = "/websockify";
+/// Connecting to the session's VNC server and authenticating, at most.
+const VNC_HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -89,15 +96,10 @@ async fn handle(
         Ok(allowed) => allowed,
         Err((status, message)) => return refuse(status, message),
     };
-    // Viewers only read: the web client's files and the (filtered) stream.
+    // Viewers only read: the (filtered) stream.
     if access != Access::Owner && !matches!(*request.method(), Method::GET | Method::HEAD) {
         return refuse(StatusCode::FORBIDDEN, "Viewers cannot change the session.");
     }
-    let query = request
-        .uri()
-        .query()
-        .map(|q| format!("?{q}"))
-        .unwrap_or_default();
     // Berth serves the desktop's web client itself (/novnc/, /viewer.html): nothing a
     // container answers is ever handed to a browser, only the stream's bytes.
     if !websocket::is_upgrade(request.headers()) || path != STREAM_PATH {
@@ -118,17 +120,38 @@ async fn handle(
         let (Some(container), Some(port)) = (target.container_id.as_deref(), target.port) else {
             return refuse(StatusCode::CONFLICT, "The session is not running.");
         };
-        if let Err(error) = manager.verify_stream(kasm_id, container, port).await {
-            let status = match error {
-                app::AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-                _ => StatusCode::CONFLICT,
-            };
-            return refuse(status, &error.to_string());
-        }
-        // The owner's stream is relayed as bytes; viewers' input is filtered per message.
-        if access == Access::Owner {
-            return passthrough::relay(request, &target, &format!("{path}{query}")).await;
-        }
+        let stream = match manager
+            .open_stream(kasm_id, container, &target.host, port)
+            .await
+        {
+            Ok(stream) => stream,
+            Err(error) => {
+                let status = match error {
+                    app::AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                    _ => StatusCode::CONFLICT,
+                };
+                return refuse(status, &error.to_string());
+            }
+        };
+        // Authenticated before the browser is upgraded, so a desktop that does not answer
+        // (or refuses) is a clean 502.
+        let upstream = tokio::time::timeout(
+            VNC_HANDSHAKE,
+            crate::rfb::authenticate(stream, &target.secret),
+        )
+        .await
+        .map_err(|_| "no answer".to_owned())
+        .and_then(|result| result);
+        let upstream = match upstream {
+            Ok(upstream) => upstream,
+            Err(error) => {
+                tracing::warn!(%kasm_id, error, "the session's VNC server did not accept Berth");
+                return refuse(
+                    StatusCode::BAD_GATEWAY,
+                    "The session's desktop is not answering.",
+                );
+            }
+        };
         let (mut parts, _body) = request.into_parts();
         let upgrade =
             match axum::extract::ws::WebSocketUpgrade::from_request_parts(&mut parts, &state).await
@@ -142,17 +165,16 @@ async fn handle(
             }
             _ => None,
         };
-        let unwatch = viewer
-            .as_ref()
-            .map(|watcher| (hub.clone(), kasm_id, watcher.id));
-        return websocket::bridge(
-            upgrade,
-            &parts.headers,
-            target,
-            format!("{path}{query}"),
-            viewer,
-            unwatch,
-        )
-        .await;
+        upgrade
+            .protocols(["binary"])
+            .max_message_size(relay::MAX_BROWSER_MESSAGE)
+            .max_frame_size(relay::MAX_BROWSER_MESSAGE)
+            .on_upgrade(move |socket| async move {
+                let id = viewer.as_ref().map(|watcher| watcher.id);
+                relay::serve(socket, upstream, viewer).await;
+                if let Some(id) = id {
+                    hub.unwatch(kasm_id, id);
+                }
+            })
     }
 }

@@ -1,25 +1,24 @@
-//! View-only enforcement: reads the client-to-server RFB stream of a viewer's connection and
-//! passes on only what cannot change the desktop. Keys, pointer, clipboard, resizes and power
-//! requests are dropped; a message type it does not know ends the connection. The browser
-//! cannot get around this: it runs in the proxy, not in the client.
+//! View-only enforcement: reads the client-to-server RFB stream of a viewer's connection (from
+//! ClientInit on: Berth did the version and security handshake itself) and passes on only
+//! what cannot change the desktop, unless the viewer holds control. Keys, pointer, clipboard,
+//! resizes and power requests are dropped; a message type it does not know ends the
+//! connection. What it forwards is always whole messages, reassembled from however the
+//! browser split them, and whether the viewer holds control is decided when a message is
+//! complete: a hand-over in the middle of a message can never leave the VNC server inside a
+//! message that the filter thinks has ended. The browser cannot get around this: it runs in
+//! the proxy, not in the client.
 
 /// What the filter decided about a message type it could not accept.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {
     #[error("unknown RFB client message type {0}")]
     UnknownMessage(u8),
-    #[error("unsupported security type {0} (only None is proxied)")]
-    Security(u8),
     #[error("a client message was too large")]
     TooLarge,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
-    /// "RFB 003.008\n"
-    Version,
-    /// One byte: the chosen security type.
-    Security,
     /// One byte: ClientInit's shared flag.
     Init,
     /// Client messages.
@@ -41,22 +40,23 @@ impl Default for ViewOnlyFilter {
 }
 
 impl ViewOnlyFilter {
+    /// A filter for a viewer whose handshake is done (the next byte is ClientInit).
     pub fn new() -> Self {
         ViewOnlyFilter {
-            stage: Stage::Version,
+            stage: Stage::Init,
             buffer: Vec::new(),
         }
     }
 
-    /// Feeds bytes from the viewer; returns the bytes to forward to the desktop (possibly
-    /// none), or why the connection must end.
-    pub fn feed(&mut self, data: &[u8]) -> Result<Vec<u8>, Refused> {
+    /// Feeds bytes from the viewer; returns the whole messages to forward to the desktop
+    /// (possibly none): those that only ask for pixels, or every one if `control` (the viewer
+    /// holds control now); or why the connection must end.
+    pub fn feed(&mut self, data: &[u8], control: bool) -> Result<Vec<u8>, Refused> {
         self.buffer.extend_from_slice(data);
         let mut out = Vec::new();
         loop {
             let needed = match self.stage {
-                Stage::Version => 12,
-                Stage::Security | Stage::Init => 1,
+                Stage::Init => 1,
                 Stage::Messages => match message_length(&self.buffer)? {
                     Some(length) => length,
                     None => return Ok(out),
@@ -68,26 +68,17 @@ impl ViewOnlyFilter {
             if self.buffer.len() < needed {
                 return Ok(out);
             }
-            let message: Vec<u8> = self.buffer.drain(..needed).collect();
+            let message = self.buffer.drain(..needed);
             match self.stage {
-                Stage::Version => {
-                    self.stage = Stage::Security;
-                    out.extend_from_slice(&message);
-                }
-                Stage::Security => {
-                    if message[0] != 1 {
-                        return Err(Refused::Security(message[0]));
-                    }
-                    self.stage = Stage::Init;
-                    out.extend_from_slice(&message);
-                }
                 Stage::Init => {
                     // A viewer never asks for exclusive access: force "shared".
+                    drop(message);
                     self.stage = Stage::Messages;
                     out.push(1);
                 }
                 Stage::Messages => {
-                    if allowed(message[0]) {
+                    let message: Vec<u8> = message.collect();
+                    if control || allowed(message[0]) {
                         out.extend_from_slice(&message);
                     }
                 }
@@ -137,12 +128,8 @@ fn message_length(buffer: &[u8]) -> Result<Option<usize>, Refused> {
 mod tests {
     use super::*;
 
-    fn handshake() -> Vec<u8> {
-        let mut bytes = b"RFB 003.008\n".to_vec();
-        bytes.push(1); // security None
-        bytes.push(0); // ClientInit, exclusive
-        bytes
-    }
+    /// ClientInit asking for exclusive access.
+    const CLIENT_INIT: [u8; 1] = [0];
 
     fn key_event(down: bool, keysym: u32) -> Vec<u8> {
         let mut bytes = vec![4, down as u8, 0, 0];
@@ -154,18 +141,25 @@ mod tests {
         vec![3, 0, 0, 0, 0, 0, 4, 0, 3, 0]
     }
 
-    #[test]
-    fn the_handshake_passes_and_init_is_forced_shared() {
+    fn ready() -> ViewOnlyFilter {
         let mut filter = ViewOnlyFilter::new();
-        let out = filter.feed(&handshake()).unwrap();
-        assert_eq!(&out[..12], b"RFB 003.008\n");
-        assert_eq!(&out[12..], &[1, 1]);
+        assert_eq!(filter.feed(&CLIENT_INIT, false).unwrap(), vec![1]);
+        filter
+    }
+
+    #[test]
+    fn client_init_is_forced_shared() {
+        let mut filter = ViewOnlyFilter::new();
+        let mut bytes = CLIENT_INIT.to_vec();
+        bytes.extend(update_request());
+        let out = filter.feed(&bytes, true).unwrap();
+        assert_eq!(out[0], 1, "shared, even with control");
+        assert_eq!(&out[1..], &update_request()[..]);
     }
 
     #[test]
     fn keys_pointer_clipboard_and_resizes_are_dropped() {
-        let mut filter = ViewOnlyFilter::new();
-        filter.feed(&handshake()).unwrap();
+        let mut filter = ready();
         let mut stream = Vec::new();
         stream.extend(key_event(true, 0x61));
         stream.extend([5, 1, 0, 10, 0, 20]); // pointer click
@@ -175,66 +169,95 @@ mod tests {
         stream.extend([255, 0, 0, 1, 0, 0, 0, 0x61, 0, 0, 0, 30]); // QEMU key
         stream.extend([250, 0, 1, 2]); // xvp shutdown
         stream.extend(update_request());
-        assert_eq!(filter.feed(&stream).unwrap(), update_request());
+        assert_eq!(filter.feed(&stream, false).unwrap(), update_request());
+    }
+
+    #[test]
+    fn with_control_every_whole_message_passes() {
+        let mut filter = ready();
+        let mut stream = key_event(true, 0x61);
+        stream.extend([5, 1, 0, 10, 0, 20]);
+        stream.extend(update_request());
+        assert_eq!(filter.feed(&stream, true).unwrap(), stream);
     }
 
     #[test]
     fn messages_split_across_websocket_frames_are_reassembled() {
-        let mut filter = ViewOnlyFilter::new();
-        filter.feed(&handshake()).unwrap();
+        let mut filter = ready();
         let mut stream = key_event(true, 0x62);
         stream.extend(update_request());
         let mut forwarded = Vec::new();
         for byte in stream {
-            forwarded.extend(filter.feed(&[byte]).unwrap());
+            forwarded.extend(filter.feed(&[byte], false).unwrap());
         }
         assert_eq!(forwarded, update_request());
     }
 
+    /// The smuggling the old filter allowed: with control, raw frames went through, so half a
+    /// message could reach the server; once control was taken back, the server completed it
+    /// with the bytes of "allowed" messages, which could carry a KeyEvent of the viewer's.
+    #[test]
+    fn a_hand_over_mid_message_forwards_whole_messages_only() {
+        // Control taken back in the middle of a KeyEvent: none of it is sent, and the next
+        // allowed message arrives whole and alone.
+        let mut filter = ready();
+        let key = key_event(true, 0x63);
+        let mut forwarded = filter.feed(&key[..4], true).unwrap();
+        assert!(forwarded.is_empty(), "half a message is never forwarded");
+        forwarded.extend(filter.feed(&key[4..], false).unwrap());
+        forwarded.extend(filter.feed(&update_request(), false).unwrap());
+        assert_eq!(forwarded, update_request());
+
+        // A clipboard message whose header came with control and whose text (shaped like a
+        // KeyEvent) comes without: dropped whole, nothing of it reaches the server.
+        let mut filter = ready();
+        let mut forwarded = filter.feed(&[6, 0, 0, 0, 0, 0, 0, 8], true).unwrap();
+        forwarded.extend(filter.feed(&key_event(true, 0x64), false).unwrap());
+        forwarded.extend(filter.feed(&update_request(), false).unwrap());
+        assert_eq!(forwarded, update_request());
+
+        // Control given in the middle of a KeyEvent: it is sent whole once complete.
+        let mut filter = ready();
+        let mut forwarded = filter.feed(&key[..3], false).unwrap();
+        forwarded.extend(filter.feed(&key[3..], true).unwrap());
+        assert_eq!(forwarded, key);
+    }
+
     #[test]
     fn pixel_format_encodings_and_fences_pass() {
-        let mut filter = ViewOnlyFilter::new();
-        filter.feed(&handshake()).unwrap();
+        let mut filter = ready();
         let mut stream = vec![0u8; 20]; // SetPixelFormat
         stream.extend([2, 0, 0, 2, 0, 0, 0, 16, 0, 0, 0, 0]); // SetEncodings, two
         stream.extend([248, 0, 0, 0, 0, 0, 0, 0, 2, 7, 7]); // ClientFence with 2 bytes
         stream.extend([150, 1, 0, 0, 0, 0, 4, 0, 3, 0]); // EnableContinuousUpdates
-        assert_eq!(filter.feed(&stream).unwrap(), stream);
+        assert_eq!(filter.feed(&stream, false).unwrap(), stream);
     }
 
     #[test]
-    fn unknown_messages_and_other_security_types_end_the_connection() {
-        let mut filter = ViewOnlyFilter::new();
-        filter.feed(&handshake()).unwrap();
+    fn unknown_messages_end_the_connection() {
+        let mut filter = ready();
         assert_eq!(
-            filter.feed(&[99, 0, 0]).unwrap_err(),
+            filter.feed(&[99, 0, 0], true).unwrap_err(),
             Refused::UnknownMessage(99)
         );
-
-        let mut filter = ViewOnlyFilter::new();
-        let mut bytes = b"RFB 003.008\n".to_vec();
-        bytes.push(2); // VNC authentication
-        assert_eq!(filter.feed(&bytes).unwrap_err(), Refused::Security(2));
     }
 
     #[test]
     fn extended_clipboard_messages_with_negative_lengths_are_dropped_whole() {
-        let mut filter = ViewOnlyFilter::new();
-        filter.feed(&handshake()).unwrap();
+        let mut filter = ready();
         // Extended clipboard "caps": length -8 means 8 bytes follow.
         let mut stream = vec![6, 0, 0, 0, 0xff, 0xff, 0xff, 0xf8];
         stream.extend([1, 0, 0, 0x1f, 0, 0, 0, 0]);
         stream.extend(update_request());
-        assert_eq!(filter.feed(&stream).unwrap(), update_request());
+        assert_eq!(filter.feed(&stream, false).unwrap(), update_request());
     }
 
     #[test]
     fn huge_clipboard_claims_are_refused() {
-        let mut filter = ViewOnlyFilter::new();
-        filter.feed(&handshake()).unwrap();
+        let mut filter = ready();
         assert_eq!(
             filter
-                .feed(&[6, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff])
+                .feed(&[6, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff], true)
                 .unwrap_err(),
             Refused::TooLarge
         );

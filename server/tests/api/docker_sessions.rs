@@ -19,9 +19,9 @@ fn agent_config(app: &TestApp, name: &str) -> AgentConfig {
         token: TOKEN.into(),
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         advertise_url: None,
-        publish_address: "127.0.0.1".into(),
         interval: Duration::from_secs(1),
         start_timeout: Duration::from_secs(90),
+        instance_id: uuid::Uuid::new_v4(),
     }
 }
 
@@ -235,7 +235,8 @@ async fn each_default_image_launches_with_its_limits_streams_and_is_destroyed(db
         assert_eq!(labels["berth.kasm_id"], kasm_id.to_string());
         assert_eq!(labels["berth.user_id"], user.to_string());
         assert_eq!(labels["berth.image_id"], image.to_string());
-        let binding = &inspected.network_settings.unwrap().ports.unwrap()["6901/tcp"]
+        let binding = &inspected.network_settings.unwrap().ports.unwrap()
+            [berth::agent::docker::STREAM_PORT]
             .clone()
             .unwrap()[0];
         assert_eq!(
@@ -244,23 +245,26 @@ async fn each_default_image_launches_with_its_limits_streams_and_is_destroyed(db
             "published beyond loopback"
         );
 
-        let url = format!("ws://127.0.0.1:{port}/websockify");
-        let frame = berth::rfb::first_framebuffer(
-            &url,
-            &[berth::rfb::session_auth(&secret)],
-            Duration::from_secs(30),
-        )
-        .await
-        .unwrap_or_else(|error| panic!("{friendly_name}: no framebuffer: {error}"));
+        let frame =
+            berth::rfb::first_framebuffer_at("127.0.0.1", port, &secret, Duration::from_secs(30))
+                .await
+                .unwrap_or_else(|error| panic!("{friendly_name}: no framebuffer: {error}"));
         assert!(
             frame.width > 0 && frame.height > 0 && frame.rectangles > 0,
             "{frame:?}"
         );
-        // Without the session's secret the stream is refused.
+        // The container speaks RFB with VNC authentication only: another password is refused.
+        let refused = berth::rfb::first_framebuffer_at(
+            "127.0.0.1",
+            port,
+            "not-the-session-secret",
+            Duration::from_secs(10),
+        )
+        .await
+        .expect_err("a wrong password was accepted");
         assert!(
-            berth::rfb::first_framebuffer(&url, &[], Duration::from_secs(10))
-                .await
-                .is_err()
+            refused.starts_with(berth::rfb::REFUSED_CREDENTIALS),
+            "{refused}"
         );
 
         app.manager.destroy_session(kasm_id, "test").await.unwrap();
@@ -742,13 +746,9 @@ async fn sessions_pause_resume_and_keepalive(db: PgPool) {
     let (same_container, port, secret) = container_of(&app.db, kasm_id).await;
     assert_eq!(same_container, container, "resume made a new container");
     assert_eq!(exec("cat /tmp/berth-stop-test").await, "kept\n");
-    berth::rfb::first_framebuffer(
-        &format!("ws://127.0.0.1:{port}/websockify"),
-        &[berth::rfb::session_auth(&secret)],
-        Duration::from_secs(30),
-    )
-    .await
-    .expect("the restarted desktop streams on its recorded port");
+    berth::rfb::first_framebuffer_at("127.0.0.1", port, &secret, Duration::from_secs(30))
+        .await
+        .expect("the restarted desktop streams on its recorded port");
 
     // Keepalive pushes the expiration forward; expiry reaps the session and its container.
     sqlx::query(

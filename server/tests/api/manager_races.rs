@@ -116,6 +116,19 @@ impl AgentClient for FakeAgent {
     ) -> Result<ExecOutput, AgentFailure> {
         Ok(ExecOutput::default())
     }
+
+    /// These tests never open a stream: a fake desktop has nothing to stream.
+    async fn tunnel(
+        &self,
+        agent: &AgentRef,
+        _kasm_id: Uuid,
+        _container_id: &str,
+    ) -> Result<Box<dyn berth::rfb::ByteStream>, AgentFailure> {
+        Err(AgentFailure::Unreachable {
+            host: agent.hostname.clone(),
+            reason: "the fake agent has no desktops".into(),
+        })
+    }
 }
 
 /// An online agent with room for `sessions` desktops of the test image (it promised hour-long

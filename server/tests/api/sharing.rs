@@ -91,6 +91,41 @@ async fn touch_through(session: &mut Session, path: &str) {
     session.type_text(&format!("touch {path}\n")).await.unwrap();
 }
 
+/// After a lone KeyEvent type byte sent while in control: seven bytes that complete that
+/// KeyEvent, then a SetEncodings (a message viewers may send) whose bytes, read by a VNC server
+/// still waiting for the rest of the KeyEvent (as when a proxy forwarded the first byte raw),
+/// are KeyEvents typing `command`, ending in a clipboard message that swallows the rest.
+fn smuggling_keys(command: &str) -> Vec<u8> {
+    let keysym = |c: char| if c == '\n' { 0xff0d } else { c as u32 };
+    let mut chars = command.chars();
+    let first = chars.next().unwrap() as u32;
+    assert!(first < 0x100);
+    // Encodings: 256, so the count's low byte (which the server would read as the first byte of
+    // the keysym) is 0; its high byte is the server's padding.
+    let mut message = vec![2, 0, 1, 0];
+    // The server's KeyEvent rest: down = 2, padding (0, 1), keysym (0, 0, 0, first).
+    let mut payload = vec![0, 0, first as u8];
+    let key = |down: bool, keysym: u32| {
+        let mut event = vec![4, down as u8, 0, 0];
+        event.extend_from_slice(&keysym.to_be_bytes());
+        event
+    };
+    payload.extend(key(false, first));
+    for c in chars {
+        payload.extend(key(true, keysym(c)));
+        payload.extend(key(false, keysym(c)));
+    }
+    let rest = 1024 - payload.len() - 8;
+    payload.extend([6, 0, 0, 0]);
+    payload.extend((rest as u32).to_be_bytes());
+    payload.extend(std::iter::repeat_n(b'x', rest));
+    assert_eq!(payload.len(), 1024);
+    message.extend(payload);
+    let mut bytes = vec![0u8; 7];
+    bytes.extend(message);
+    bytes
+}
+
 async fn desktop(app: &TestApp, kasm_id: Uuid, cookie: &str) -> Result<Session, String> {
     let url = format!("ws://{}/desktop/{kasm_id}/websockify", app.addr);
     let headers = [
@@ -186,6 +221,10 @@ async fn viewers_watch_but_their_input_never_reaches_the_desktop(db: PgPool) {
         eventually_exists(&container, "/tmp/viewer-in-control").await,
         "control was not handed over"
     );
+    // A message begun while in control and finished after: the first byte of a KeyEvent now,
+    // the rest (and a crafted SetEncodings) once control is taken back.
+    viewer.send_raw(vec![4]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
     rpc(
         &app,
         &ann_http,
@@ -195,12 +234,20 @@ async fn viewers_watch_but_their_input_never_reaches_the_desktop(db: PgPool) {
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     viewer
+        .send_raw(smuggling_keys("touch /tmp/smuggled\n"))
+        .await
+        .unwrap();
+    viewer
         .type_text("touch /tmp/viewer-after-control\n")
         .await
         .unwrap();
     assert!(
         !eventually_exists(&container, "/tmp/viewer-after-control").await,
         "control was not taken back"
+    );
+    assert!(
+        !file_exists(&container, "/tmp/smuggled"),
+        "keys smuggled inside an allowed message reached the desktop"
     );
 
     // A message type the filter does not know ends the viewer's connection.

@@ -271,7 +271,7 @@ async fn run(
         "exec_command_kasm" => exec::exec_command_kasm(state, manager, &body)
             .await
             .map(Reply::from),
-        "get_kasm_screenshot" => screenshot::get_kasm_screenshot(state, &body).await,
+        "get_kasm_screenshot" => screenshot::get_kasm_screenshot(state, manager, &body).await,
         _ => sessions::dispatch(state, manager, endpoint, &body)
             .await
             .map(Reply::from),

@@ -1,9 +1,11 @@
 //! `get_kasm_screenshot`: a fresh capture of the user's running session desktop, answered as
 //! raw `image/jpeg` bytes. The picture keeps the desktop's aspect ratio and fits inside
 //! `width` × `height` (either may be left out; neither: 300 wide); it is never enlarged past
-//! the desktop's own size. The capture is made by a VNC client of the server's own, so it
-//! works whether or not anyone is watching the session.
+//! the desktop's own size. The capture is made by a VNC client of the server's own, on the
+//! same path as the proxy's (the recorded container only, through its agent when it is on
+//! another host), so it works whether or not anyone is watching the session.
 use super::{ApiError, Body, Reply};
+use crate::manager::Manager;
 use crate::rfb;
 use app::backend::AppState;
 use app::model::SessionStatus;
@@ -14,7 +16,11 @@ pub const DEFAULT_WIDTH: u32 = 300;
 const JPEG_QUALITY: u8 = 85;
 const CAPTURE_TIMEOUT: Duration = Duration::from_secs(15);
 
-pub async fn get_kasm_screenshot(state: &AppState, body: &Body) -> Result<Reply, ApiError> {
+pub async fn get_kasm_screenshot(
+    state: &AppState,
+    manager: &Manager,
+    body: &Body,
+) -> Result<Reply, ApiError> {
     let user_id = body.uuid(&["user_id"], "user_id")?;
     let kasm_id = body.uuid(&["kasm_id"], "kasm_id")?;
     let width = dimension(body, "width")?;
@@ -30,14 +36,19 @@ pub async fn get_kasm_screenshot(state: &AppState, body: &Body) -> Result<Reply,
         ));
     }
     let port = row.port.filter(|_| row.status == SessionStatus::Running);
-    let (Some(port), false) = (port, row.host.is_empty()) else {
+    let (Some(port), Some(container), false) =
+        (port, row.container_id.as_deref(), row.host.is_empty())
+    else {
         return Err(ApiError::Conflict(format!(
             "The session is {}; only a running session has a screen to capture.",
             row.status
         )));
     };
-    let url = format!("ws://{}:{port}/websockify", row.host);
-    let capture = rfb::capture(&url, &[rfb::session_auth(&row.secret)], CAPTURE_TIMEOUT)
+    let stream = manager
+        .open_stream(kasm_id, container, &row.host, port)
+        .await
+        .map_err(ApiError::App)?;
+    let capture = rfb::capture(stream, &row.secret, CAPTURE_TIMEOUT)
         .await
         .map_err(|error| {
             ApiError::App(app::AppError::Unavailable(format!(
