@@ -14,9 +14,9 @@ use std::time::Duration;
 /// end Xvnc, and answer every connection to port 5901 with a script, logging what arrives.
 const TAKE_OVER: &str = r#"
 for p in /proc/[0-9]*; do
-  case "$(cat "$p/comm" 2>/dev/null)" in
-    berth-entrypoi*) kill -STOP "${p#/proc/}" ;;
-  esac
+  if [ "$(cat "$p/comm" 2>/dev/null)" = bash ] && grep -q berth-entrypoint "$p/cmdline"; then
+    kill -STOP "${p#/proc/}"
+  fi
 done
 for p in /proc/[0-9]*; do
   [ "$(cat "$p/comm" 2>/dev/null)" = Xvnc ] && kill "${p#/proc/}"
