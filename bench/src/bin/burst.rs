@@ -15,7 +15,8 @@
 //! memory run low. Every child is stopped and every container of the round removed at the end,
 //! also on errors and Ctrl-C, and the scratch databases are dropped. All traffic stays on
 //! 127.0.0.1.
-use bench::guard::Guard;
+use bench::devapi::{Api, CALL_TIMEOUT};
+use bench::serve::TempDir;
 use bollard::container::{
     ListContainersOptions, MemoryStatsStats, RemoveContainerOptions, StatsOptions,
 };
@@ -27,7 +28,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -83,8 +84,6 @@ const PERMISSIONS: &[&str] = &[
     "Sessions Modify",
     "Images View",
 ];
-/// One API call may take this long before it counts as unanswered.
-const CALL_TIMEOUT: Duration = Duration::from_secs(120);
 /// Reads before the burst: the idle baseline.
 const IDLE: Duration = Duration::from_secs(3);
 /// The sampler's and /readyz prober's period.
@@ -313,36 +312,14 @@ async fn round(
 ) -> Result<Report> {
     let mut work = TempDir::new("berth-bench-burst")?;
     work.keep = args.keep_logs;
-    let port = free_port()?;
-    let log_path = work.path.join("berth.log");
-    let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
-    let mut berth = Guard::spawn(
-        "berth",
-        Command::new(&args.berth)
-            .arg("serve")
-            .env("DATABASE_URL", &scratch.url)
-            .env("REDIS_URL", &args.redis_url)
-            .env("BERTH_ADDR", format!("127.0.0.1:{port}"))
-            .env("BERTH_ADMIN_PASSWORD", Uuid::new_v4().simple().to_string())
-            .env("BERTH_CONFIG", "/nonexistent")
-            .env("BERTH_PUBLISH_ADDRESS", "127.0.0.1")
-            .env("BERTH_LOG_FORMAT", "json")
-            .env(
-                "BERTH_REDIS_PREFIX",
-                format!("bench-burst-{}-{users}", std::process::id()),
-            )
-            .env_remove("BERTH_NO_LOCAL_AGENT")
-            .env_remove("BERTH_AGENT_TOKEN")
-            .env_remove("BERTH_PUBLIC_URL")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|e| e.to_string())?)
-            .stderr(log),
-        log_path.clone(),
-    )?;
-    let base = format!("http://127.0.0.1:{port}");
-    berth
-        .wait_http(&format!("{base}/api/__healthcheck"))
-        .await?;
+    let (mut berth, base) = bench::serve::start(
+        &args.berth,
+        &scratch.url,
+        &args.redis_url,
+        &format!("bench-burst-{}-{users}", std::process::id()),
+        &work.path,
+    )
+    .await?;
 
     // The bench's own connections to the scratch database (marked, so as not to be counted).
     let options = PgConnectOptions::from_str(&scratch.url)
@@ -630,7 +607,7 @@ async fn round(
     }
     report.containers_left_all = count_containers(&docker, None).await?;
 
-    report.log = LogSummary::read(&log_path);
+    report.log = LogSummary::read(&work.path.join("berth.log"));
     db.close().await;
     drop(berth);
     Ok(report)
@@ -1038,109 +1015,23 @@ async fn remove_containers(docker: &Docker, owner: &str) -> usize {
 }
 
 /// The Developer API with one key.
-#[derive(Clone)]
-struct Api {
-    base: String,
-    key: String,
-    secret: String,
-    client: reqwest::Client,
-}
+/// A spawned task that is aborted if it is dropped before being joined, so that a round that
+/// ends early leaves nothing running behind it.
+struct Task<T>(tokio::task::JoinHandle<T>);
 
-struct Answer {
-    /// 0 when no HTTP answer came.
-    status: u16,
-    body: Value,
-    elapsed: Duration,
-}
-
-impl Answer {
-    fn message(&self) -> String {
-        match &self.body {
-            Value::Object(object) => object
-                .get("error_message")
-                .and_then(Value::as_str)
-                .unwrap_or("(no error_message)")
-                .to_owned(),
-            Value::String(text) => text.clone(),
-            _ => "(no JSON body)".to_owned(),
-        }
+impl<T: Send + 'static> Task<T> {
+    fn spawn(future: impl std::future::Future<Output = T> + Send + 'static) -> Task<T> {
+        Task(tokio::spawn(future))
     }
 
-    fn kasm_id(&self) -> Option<Uuid> {
-        if self.status != 200 {
-            return None;
-        }
-        Uuid::parse_str(self.body["kasm_id"].as_str()?).ok()
-    }
-
-    /// get_kasm_status: `operational_status` while starting, `kasm.operational_status` after.
-    fn operational_status(&self) -> Option<String> {
-        if self.status != 200 {
-            return None;
-        }
-        self.body["operational_status"]
-            .as_str()
-            .or_else(|| self.body["kasm"]["operational_status"].as_str())
-            .map(str::to_owned)
+    async fn join(mut self) -> Result<T> {
+        (&mut self.0).await.map_err(|e| e.to_string())
     }
 }
 
-impl Api {
-    fn new(base: &str, key: String, secret: String) -> Result<Api> {
-        Ok(Api {
-            base: base.to_owned(),
-            key,
-            secret,
-            client: reqwest::Client::builder()
-                .build()
-                .map_err(|e| e.to_string())?,
-        })
-    }
-
-    fn fresh_client(&self) -> Api {
-        Api {
-            client: reqwest::Client::new(),
-            ..self.clone()
-        }
-    }
-
-    async fn call(&self, endpoint: &str, mut body: Value) -> Answer {
-        body["api_key"] = json!(self.key);
-        body["api_key_secret"] = json!(self.secret);
-        let started = Instant::now();
-        let sent = self
-            .client
-            .post(format!("{}/api/public/{endpoint}", self.base))
-            .json(&body)
-            .timeout(CALL_TIMEOUT)
-            .send()
-            .await;
-        let (status, body) = match sent {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                match response.bytes().await {
-                    Ok(bytes) => (
-                        status,
-                        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-                    ),
-                    Err(error) => (0, Value::String(format!("no answer: {error}"))),
-                }
-            }
-            Err(error) => (0, Value::String(format!("no answer: {error}"))),
-        };
-        Answer {
-            status,
-            body,
-            elapsed: started.elapsed(),
-        }
-    }
-
-    async fn status(&self, user_id: Uuid, kasm_id: Uuid) -> Answer {
-        self.call(
-            "get_kasm_status",
-            json!({ "user_id": user_id.simple().to_string(), "kasm_id": kasm_id.simple().to_string() }),
-        )
-        .await
+impl<T> Drop for Task<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -1386,54 +1277,4 @@ async fn machine(docker: &Docker) -> String {
         "machine: {cpus} vCPUs, {:.1} GiB, Docker {version} ({driver})",
         meminfo("MemTotal:") / 1024.0
     )
-}
-
-struct TempDir {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl TempDir {
-    fn new(prefix: &str) -> Result<TempDir> {
-        let path = std::env::temp_dir().join(format!("{prefix}-{}", Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&path).map_err(|e| e.to_string())?;
-        Ok(TempDir { path, keep: false })
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if self.keep {
-            eprintln!("kept {}", self.path.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
-}
-
-/// A spawned task that is aborted if it is dropped before being joined, so that a round that
-/// ends early leaves nothing running behind it.
-struct Task<T>(tokio::task::JoinHandle<T>);
-
-impl<T: Send + 'static> Task<T> {
-    fn spawn(future: impl std::future::Future<Output = T> + Send + 'static) -> Task<T> {
-        Task(tokio::spawn(future))
-    }
-
-    async fn join(mut self) -> Result<T> {
-        (&mut self.0).await.map_err(|e| e.to_string())
-    }
-}
-
-impl<T> Drop for Task<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-fn free_port() -> Result<u16> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| e.to_string())
 }

@@ -1,253 +1,413 @@
-//! bench/launch: time from a launch request to the first framebuffer through Berth (manager +
-//! agent + Docker), beside a bare `docker run` of the same image to its first framebuffer,
-//! interleaved in one run. See bench/README.md.
-use berth::agent::{
-    self,
-    docker::{host_config, STREAM_PORT},
-    AgentConfig,
-};
+//! bench/launch: from a launch request to the first framebuffer in the browser's place, through
+//! a real `berth serve` as an integration drives it: `request_kasm` (Developer API), polling
+//! `get_kasm_status` until it answers with `kasm_url`, opening that link (the sign-in cookie),
+//! then the WebSocket to `/desktop/<kasm_id>/websockify` through Berth's proxy (which does the
+//! VNC authentication with the container) and the desktop's first framebuffer update. Beside
+//! it, interleaved run by run so that all see the same machine:
+//!
+//! - **image**: `docker run` of the same image with the same limits (through the Docker API),
+//!   then the first framebuffer from the published port (VNC authentication, connection retried
+//!   every 10 ms): the container's own start, without Berth;
+//! - **floor**: `docker run` of the same image with Xvnc alone as its entrypoint (no session,
+//!   security None): what no launch can beat.
+//!
+//! One warm-up launch of each kind is not counted; each session is destroyed (`destroy_kasm`)
+//! and each container removed before the next. The scratch database is created and dropped;
+//! every child and container is removed at the end, also on errors. See bench/README.md.
+use bench::devapi::Api;
+use bench::serve::TempDir;
+use berth::agent::docker::{host_config, STREAM_PORT};
 use berth::protocol::CreateSession;
 use berth::rfb;
 use bollard::container::{Config, CreateContainerOptions, RemoveContainerOptions};
 use bollard::Docker;
 use clap::Parser;
+use serde_json::json;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
+
+type Result<T, E = String> = std::result::Result<T, E>;
 
 #[derive(Parser)]
 struct Args {
     /// A PostgreSQL URL whose user may create databases (a scratch one is made and dropped).
     #[arg(long, env = "DATABASE_URL")]
     database_url: String,
+    /// Redis for the Berth server.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:56379")]
+    redis_url: String,
+    /// The Berth server binary (a release build).
+    #[arg(long, default_value = "target/release/berth")]
+    berth: PathBuf,
     /// The workspace to launch (friendly name of a default image).
     #[arg(long, default_value = "Desktop")]
     image: String,
     /// Measured launches of each kind.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 50)]
     runs: usize,
+    /// Milliseconds between get_kasm_status polls.
+    #[arg(long, default_value_t = 10)]
+    poll_ms: u64,
 }
 
-const TOKEN: &str = "bench-agent-token";
+/// What the key may do: launch, read and destroy sessions for users, list images.
+const PERMISSIONS: &[&str] = &[
+    "User",
+    "Users Auth Session",
+    "Sessions View",
+    "Sessions Modify",
+    "Images View",
+];
+/// One launch (any kind) may take this long.
+const LAUNCH_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let (admin, name) = (
-        args.database_url.clone(),
-        format!("berth_bench_{}", std::process::id()),
-    );
-    let db = scratch_database(&admin, &name).await;
-    let result = run(&args, db.clone()).await;
-    db.close().await;
-    let admin_pool = PgPoolOptions::new().connect(&admin).await.unwrap();
-    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&admin_pool)
-        .await;
+    let name = format!("berth_bench_launch_{}", std::process::id());
+    let result = match scratch_database(&args.database_url, &name).await {
+        Ok((url, db)) => {
+            let result = run(&args, &url, db.clone()).await;
+            db.close().await;
+            result
+        }
+        Err(error) => Err(error),
+    };
+    if let Ok(admin) = PgPoolOptions::new().connect(&args.database_url).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&admin)
+            .await;
+    }
     if let Err(error) = result {
         eprintln!("bench/launch: {error}");
         std::process::exit(1);
     }
 }
 
-async fn scratch_database(admin: &str, name: &str) -> PgPool {
+/// A fresh database with Berth's schema (the server migrates it too; done here so the bench
+/// can add its user and key first).
+async fn scratch_database(admin: &str, name: &str) -> Result<(String, PgPool)> {
     let pool = PgPoolOptions::new()
         .connect(admin)
         .await
-        .expect("connect to DATABASE_URL");
+        .map_err(|e| format!("connect to DATABASE_URL: {e}"))?;
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&pool)
         .await
-        .expect("create the scratch database");
-    let mut url = url::Url::parse(admin).expect("DATABASE_URL");
+        .map_err(|e| format!("create the scratch database: {e}"))?;
+    let mut url = url::Url::parse(admin).map_err(|e| e.to_string())?;
     url.set_path(name);
-    let db = PgPoolOptions::new().connect(url.as_str()).await.unwrap();
-    berth::startup::MIGRATOR.run(&db).await.unwrap();
-    db
-}
-
-async fn run(args: &Args, db: PgPool) -> Result<(), String> {
-    berth::manager::images::register_defaults(&db)
+    let db = PgPoolOptions::new()
+        .connect(url.as_str())
         .await
         .map_err(|e| e.to_string())?;
-    let user = app::backend::users::create(
-        &db,
-        app::backend::users::NewUser {
-            username: "bench".into(),
-            password: "bench-password".into(),
-            role: "user".into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    sqlx::query("UPDATE settings SET value = '100' WHERE name = 'max_kasms_per_user'")
-        .execute(&db)
+    berth::startup::MIGRATOR
+        .run(&db)
         .await
-        .unwrap();
-    let (image_id, image_name, cores, memory): (Uuid, String, f64, i64) =
+        .map_err(|e| e.to_string())?;
+    Ok((url.to_string(), db))
+}
+
+/// The Berth side: a server, a user and a key, and where each launch's time went.
+struct Berth {
+    api: Api,
+    base: String,
+    user_id: Uuid,
+    image_id: Uuid,
+    phases: std::sync::Mutex<Vec<[Duration; PHASES.len()]>>,
+}
+
+/// A Berth launch's steps, each timed from the end of the one before.
+const PHASES: [&str; 4] = [
+    "request_kasm answered",
+    "get_kasm_status gave kasm_url",
+    "kasm_url signed in",
+    "first framebuffer through the proxy",
+];
+
+async fn run(args: &Args, database_url: &str, db: PgPool) -> Result<()> {
+    let docker = Docker::connect_with_local_defaults().map_err(|e| e.to_string())?;
+    let work = TempDir::new("berth-bench-launch")?;
+    let (mut server, base) = bench::serve::start(
+        &args.berth,
+        database_url,
+        &args.redis_url,
+        &format!("bench-launch-{}", std::process::id()),
+        &work.path,
+    )
+    .await?;
+    let (image_id, image, cores, memory): (Uuid, String, f64, i64) =
         sqlx::query_as("SELECT image_id, name, cores, memory FROM images WHERE friendly_name = $1")
             .bind(&args.image)
             .fetch_one(&db)
             .await
             .map_err(|_| format!("no default image called {}", args.image))?;
-
-    // The manager's check-in endpoint and an agent, as in `berth serve`.
-    let manager = berth::startup::manager(db.clone(), TOKEN.into(), Duration::from_secs(1));
-    let router = axum::Router::new()
-        .route(
-            "/api/agent/checkin",
-            axum::routing::post(berth::manager::checkin::handle),
-        )
-        .with_state(manager.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    tokio::spawn(agent::run(AgentConfig {
-        name: "bench-agent".into(),
-        manager_url: format!("http://{addr}"),
-        token: TOKEN.into(),
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        advertise_url: None,
-        interval: Duration::from_secs(1),
-        start_timeout: Duration::from_secs(90),
-        instance_id: uuid::Uuid::new_v4(),
-    }));
-    wait_for_agent(&db, &image_name).await?;
-    let docker = Docker::connect_with_local_defaults()
-        .unwrap()
-        .negotiate_version()
-        .await
-        .unwrap();
-
-    eprintln!("warming up (one launch of each kind, not counted)…");
-    berth_launch(&manager, &db, user, image_id).await?;
-    bare_launch(&docker, &image_name, cores, memory).await?;
-
-    let (mut berth_times, mut bare_times) = (Vec::new(), Vec::new());
-    for run in 1..=args.runs {
-        let berth = berth_launch(&manager, &db, user, image_id).await?;
-        let bare = bare_launch(&docker, &image_name, cores, memory).await?;
-        eprintln!(
-            "run {run:>2}: berth {:>6.0} ms   bare {:>6.0} ms",
-            ms(berth),
-            ms(bare)
-        );
-        berth_times.push(berth);
-        bare_times.push(bare);
-    }
-    println!(
-        "\nlaunch request → first framebuffer, {} ({image_name}), {} runs each",
-        args.image, args.runs
-    );
-    println!("| path | p50 | p95 | p99 | max | mean |\n|---|---|---|---|---|---|");
-    for (label, times) in [
-        ("Berth (manager + agent)", &berth_times),
-        ("bare docker run", &bare_times),
-    ] {
-        println!(
-            "| {label} | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms |",
-            ms(percentile(times, 50)),
-            ms(percentile(times, 95)),
-            ms(percentile(times, 99)),
-            ms(percentile(times, 100)),
-            ms(mean(times))
-        );
-    }
-    println!(
-        "\nBerth / bare: p50 {:.2}, p95 {:.2}",
-        ms(percentile(&berth_times, 50)) / ms(percentile(&bare_times, 50)),
-        ms(percentile(&berth_times, 95)) / ms(percentile(&bare_times, 95)),
-    );
-    Ok(())
-}
-
-async fn wait_for_agent(db: &PgPool, image: &str) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        let ready: Option<bool> = sqlx::query_scalar(
-            "SELECT status = 'online' AND $1 = ANY(images_present) FROM servers",
-        )
-        .bind(image)
-        .fetch_optional(db)
-        .await
-        .unwrap();
-        if ready == Some(true) {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    Err(format!(
-        "the agent did not come online with {image} (build it: ./images/build.sh)"
-    ))
-}
-
-/// Request → running (polled as a client would) → first framebuffer; then destroy.
-async fn berth_launch(
-    manager: &std::sync::Arc<berth::manager::Manager>,
-    db: &PgPool,
-    user: Uuid,
-    image: Uuid,
-) -> Result<Duration, String> {
-    let started = Instant::now();
-    let kasm_id = manager
-        .request_session(user, image)
-        .await
-        .map_err(|e| e.to_string())?;
-    let (port, secret) = loop {
-        let (status, message, port, secret): (String, String, Option<i32>, String) =
-            sqlx::query_as("SELECT operational_status, operational_message, port, session_secret FROM kasms WHERE kasm_id = $1")
-                .bind(kasm_id)
-                .fetch_one(db)
-                .await
-                .unwrap();
-        match status.as_str() {
-            "running" => break (port.unwrap() as u16, secret),
-            "deleted" => return Err(format!("launch failed: {message}")),
-            _ => tokio::time::sleep(Duration::from_millis(5)).await,
-        }
+    wait_for_agent(&db, &image, &mut server).await?;
+    let berth = Berth {
+        api: api_key(&db, &base).await?,
+        base,
+        user_id: Uuid::new_v4(),
+        image_id,
+        phases: Default::default(),
     };
-    framebuffer(port, &secret).await?;
-    let elapsed = started.elapsed();
-    manager
-        .destroy_session(kasm_id, "bench")
+    sqlx::query("INSERT INTO users (user_id, username) VALUES ($1, 'bench-launch')")
+        .bind(berth.user_id)
+        .execute(&db)
         .await
-        .map_err(|e| e.to_string())?;
-    Ok(elapsed)
-}
-
-/// `docker run` with the same limits → first framebuffer (retrying connects); then remove.
-async fn bare_launch(
-    docker: &Docker,
-    image: &str,
-    cores: f64,
-    memory: i64,
-) -> Result<Duration, String> {
-    let secret = Uuid::new_v4().simple().to_string();
+        .map_err(|e| format!("user: {e}"))?;
     let spec = CreateSession {
-        kasm_id: Uuid::new_v4(),
+        kasm_id: Uuid::nil(),
         user_id: Uuid::nil(),
         image_id: Uuid::nil(),
-        image: image.into(),
+        image: image.clone(),
         cores,
         memory,
         network_mode: "bridge".into(),
-        secret: secret.clone(),
-        run_config: serde_json::json!({}),
+        secret: String::new(),
+        run_config: json!({}),
         start_url: None,
     };
+
+    println!(
+        "\nlaunch request → first framebuffer, {} ({image}), {} runs each (after one warm-up)",
+        args.image, args.runs
+    );
+    let mut times: [Vec<Duration>; 3] = Default::default();
+    for run in 0..=args.runs {
+        // Rotate the order so that no kind always follows another.
+        for kind in (0..3).map(|k| (k + run) % 3) {
+            let took = match kind {
+                0 => berth_launch(&berth, args.poll_ms).await,
+                1 => docker_launch(&docker, &spec, Stand::Image).await,
+                _ => docker_launch(&docker, &spec, Stand::Floor).await,
+            }
+            .map_err(|e| format!("{} launch {run}: {e}", KINDS[kind]))?;
+            if run > 0 {
+                times[kind].push(took);
+            }
+        }
+        server.check()?;
+    }
+    report(&times);
+    report_phases(&berth.phases.lock().unwrap()[1..]);
+    Ok(())
+}
+
+const KINDS: [&str; 3] = [
+    "Berth (Developer API + proxy)",
+    "image (docker run)",
+    "floor (docker run, Xvnc alone)",
+];
+
+fn report(times: &[Vec<Duration>; 3]) {
+    println!("| path | p50 | p95 | p99 | max | mean |");
+    println!("|---|---|---|---|---|---|");
+    for (kind, runs) in KINDS.iter().zip(times) {
+        println!(
+            "| {kind} | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms |",
+            ms(percentile(runs, 50)),
+            ms(percentile(runs, 95)),
+            ms(percentile(runs, 99)),
+            ms(percentile(runs, 100)),
+            ms(mean(runs)),
+        );
+    }
+    let [berth, image, floor] = times;
+    let p50 = ms(percentile(berth, 50));
+    let p99 = ms(percentile(berth, 99));
+    let max = ms(percentile(berth, 100));
+    println!(
+        "\nBerth: p99 / p50 {:.2} (target ≤ 1.5), max {max:.0} ms (target ≤ 1500), p50 / floor p50 {:.2} (target ≤ 1.3), p50 / image p50 {:.2}",
+        p99 / p50,
+        p50 / ms(percentile(floor, 50)),
+        p50 / ms(percentile(image, 50)),
+    );
+}
+
+/// The median of each step of the measured Berth launches.
+fn report_phases(phases: &[[Duration; PHASES.len()]]) {
+    println!("\nBerth launches, median time of each step:");
+    println!("| step | p50 | max |");
+    println!("|---|---|---|");
+    for (index, name) in PHASES.iter().enumerate() {
+        let times: Vec<Duration> = phases.iter().map(|phase| phase[index]).collect();
+        println!(
+            "| {name} | {:.0} ms | {:.0} ms |",
+            ms(percentile(&times, 50)),
+            ms(percentile(&times, 100))
+        );
+    }
+}
+
+async fn wait_for_agent(db: &PgPool, image: &str, server: &mut bench::guard::Guard) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let ready: Option<bool> = sqlx::query_scalar(
+            "SELECT bool_or(status = 'online' AND $1 = ANY(images_present)) FROM servers",
+        )
+        .bind(image)
+        .fetch_one(db)
+        .await
+        .map_err(|e| e.to_string())?;
+        if ready == Some(true) {
+            return Ok(());
+        }
+        server.check()?;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err(format!(
+        "the server's agent did not come online with {image} (build the images first)"
+    ))
+}
+
+async fn api_key(db: &PgPool, base: &str) -> Result<Api> {
+    let admin: Uuid = sqlx::query_scalar("SELECT user_id FROM users WHERE username = 'admin'")
+        .fetch_one(db)
+        .await
+        .map_err(|e| format!("admin: {e}"))?;
+    let permissions: Vec<String> = PERMISSIONS.iter().map(|p| p.to_string()).collect();
+    let (key, secret) =
+        app::backend::api_keys::create(db, "bench-launch", &permissions, false, None, admin)
+            .await
+            .map_err(|e| format!("API key: {e}"))?;
+    let api = Api::new(base, key, secret)?;
+    // The first call verifies the key (Argon2); later ones hit the server's cache.
+    api.call("get_images", json!({})).await;
+    Ok(api)
+}
+
+/// request_kasm → get_kasm_status until kasm_url → the link's cookie → the proxied stream's
+/// first framebuffer; then destroy_kasm.
+async fn berth_launch(berth: &Berth, poll_ms: u64) -> Result<Duration> {
     let started = Instant::now();
+    let user = berth.user_id.simple().to_string();
+    let requested = berth
+        .api
+        .call(
+            "request_kasm",
+            json!({ "user_id": user, "image_id": berth.image_id.simple().to_string() }),
+        )
+        .await;
+    let kasm_id = requested
+        .kasm_id()
+        .ok_or_else(|| format!("request_kasm: {} {}", requested.status, requested.message()))?;
+    let mut marks = vec![started.elapsed()];
+    let launched = async {
+        let link = loop {
+            let status = berth.api.status(berth.user_id, kasm_id).await;
+            if let Some(link) = status.body["kasm_url"].as_str() {
+                break link.to_owned();
+            }
+            if status.status != 200 || started.elapsed() > LAUNCH_TIMEOUT {
+                return Err(format!(
+                    "get_kasm_status: {} {}",
+                    status.status,
+                    status.message()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(poll_ms)).await;
+        };
+        marks.push(started.elapsed());
+        let cookie = sign_in(&berth.base, &link).await?;
+        marks.push(started.elapsed());
+        let url = format!(
+            "{}/desktop/{kasm_id}/websockify",
+            berth.base.replacen("http", "ws", 1)
+        );
+        let headers = [("cookie", cookie), ("origin", berth.base.clone())];
+        rfb::first_framebuffer(&url, &headers, LAUNCH_TIMEOUT).await?;
+        marks.push(started.elapsed());
+        Ok(started.elapsed())
+    }
+    .await;
+    if let Ok(marks) = <[Duration; PHASES.len()]>::try_from(marks) {
+        let mut steps = marks;
+        for index in (1..steps.len()).rev() {
+            steps[index] -= marks[index - 1];
+        }
+        berth.phases.lock().unwrap().push(steps);
+    }
+    let destroyed = berth
+        .api
+        .call(
+            "destroy_kasm",
+            json!({ "user_id": user, "kasm_id": kasm_id.simple().to_string() }),
+        )
+        .await;
+    if destroyed.status != 200 {
+        return Err(format!("destroy_kasm: {}", destroyed.message()));
+    }
+    launched
+}
+
+/// Opens the kasm_url as a browser would (its first answer sets the sign-in cookie).
+async fn sign_in(base: &str, link: &str) -> Result<String> {
+    let url = if link.starts_with('/') {
+        format!("{base}{link}")
+    } else {
+        link.to_owned()
+    };
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let response = client.get(&url).send().await.map_err(|e| e.to_string())?;
+    let cookie = response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .filter_map(|value| value.split(';').next())
+        .collect::<Vec<_>>()
+        .join("; ");
+    if cookie.is_empty() {
+        return Err(format!(
+            "the link answered {} without a cookie",
+            response.status()
+        ));
+    }
+    Ok(cookie)
+}
+
+#[derive(Clone, Copy)]
+enum Stand {
+    /// The image's own entrypoint, with a secret.
+    Image,
+    /// Xvnc alone, security None.
+    Floor,
+}
+
+/// `docker run` with the image's limits → the first framebuffer (retrying connects); then
+/// remove.
+async fn docker_launch(docker: &Docker, spec: &CreateSession, stand: Stand) -> Result<Duration> {
+    let secret = Uuid::new_v4().simple().to_string();
+    let started = Instant::now();
+    let (entrypoint, cmd) = match stand {
+        Stand::Image => (None, None),
+        Stand::Floor => (
+            Some(vec!["Xvnc".to_owned()]),
+            Some(
+                ":1 -geometry 1280x720 -depth 24 -dpi 96 -rfbport 5901 -SecurityTypes None -nolisten tcp -extension GLX"
+                    .split(' ')
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+        ),
+    };
     let config = Config {
-        image: Some(image.to_owned()),
+        image: Some(spec.image.clone()),
         env: Some(vec![format!("BERTH_SESSION_SECRET={secret}")]),
+        entrypoint,
+        cmd,
         exposed_ports: Some(HashMap::from([(STREAM_PORT.to_owned(), HashMap::new())])),
-        host_config: Some(host_config(&spec)),
+        host_config: Some(host_config(spec)),
         ..Default::default()
     };
-    let name = format!("berth-bench-{}", spec.kasm_id.simple());
+    let name = format!("berth-bench-{}", Uuid::new_v4().simple());
     let created = docker
         .create_container(
             Some(CreateContainerOptions {
@@ -258,26 +418,20 @@ async fn bare_launch(
         )
         .await
         .map_err(|e| e.to_string())?;
-    docker
-        .start_container::<String>(&created.id, None)
-        .await
-        .map_err(|e| e.to_string())?;
-    let port: u16 = docker
-        .inspect_container(&created.id, None)
-        .await
-        .ok()
-        .and_then(|c| {
-            c.network_settings?
-                .ports?
-                .get(STREAM_PORT)?
-                .clone()?
-                .first()?
-                .host_port
-                .clone()
-        })
-        .and_then(|p| p.parse().ok())
-        .ok_or("no published port")?;
-    let result = framebuffer(port, &secret).await.map(|()| started.elapsed());
+    let result = async {
+        docker
+            .start_container::<String>(&created.id, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        let port = published_port(docker, &created.id).await?;
+        let password = match stand {
+            Stand::Image => Some(secret.as_str()),
+            Stand::Floor => None,
+        };
+        framebuffer(port, password).await?;
+        Ok(started.elapsed())
+    }
+    .await;
     let _ = docker
         .remove_container(
             &created.id,
@@ -290,10 +444,30 @@ async fn bare_launch(
     result
 }
 
-async fn framebuffer(port: u16, secret: &str) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
+async fn published_port(docker: &Docker, id: &str) -> Result<u16> {
+    docker
+        .inspect_container(id, None)
+        .await
+        .ok()
+        .and_then(|c| {
+            c.network_settings?
+                .ports?
+                .get(STREAM_PORT)?
+                .clone()?
+                .first()?
+                .host_port
+                .clone()
+        })
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| "no published port".to_owned())
+}
+
+async fn framebuffer(port: u16, password: Option<&str>) -> Result<()> {
+    let deadline = Instant::now() + LAUNCH_TIMEOUT;
     loop {
-        match rfb::first_framebuffer_at("127.0.0.1", port, secret, Duration::from_secs(10)).await {
+        let attempt =
+            rfb::first_framebuffer_at("127.0.0.1", port, password, Duration::from_secs(10)).await;
+        match attempt {
             Ok(_) => return Ok(()),
             Err(error) if Instant::now() > deadline => return Err(error),
             Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -305,6 +479,7 @@ fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
+/// The nearest-rank percentile (100: the maximum).
 fn percentile(times: &[Duration], p: usize) -> Duration {
     let mut sorted = times.to_vec();
     sorted.sort();

@@ -184,12 +184,12 @@ pub async fn first_framebuffer(
         .map(|session| session.frame)
 }
 
-/// The first framebuffer update straight from a container's published port, authenticating
-/// with the session's secret (tests and benchmarks).
+/// The first framebuffer update straight from a VNC server's TCP port, authenticating with
+/// `password` (a session's secret), or security None without one (tests and benchmarks).
 pub async fn first_framebuffer_at(
     host: &str,
     port: u16,
-    password: &str,
+    password: Option<&str>,
     timeout: Duration,
 ) -> Result<Framebuffer, String> {
     let session = async {
@@ -201,7 +201,7 @@ pub async fn first_framebuffer_at(
             transport: Transport::Bytes(Box::new(stream)),
             buffer: Vec::new(),
         };
-        negotiate(&mut rfb, Some(password)).await?;
+        negotiate(&mut rfb, password).await?;
         first_update(rfb).await
     };
     tokio::time::timeout(timeout, session)

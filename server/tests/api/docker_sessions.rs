@@ -245,10 +245,14 @@ async fn each_default_image_launches_with_its_limits_streams_and_is_destroyed(db
             "published beyond loopback"
         );
 
-        let frame =
-            berth::rfb::first_framebuffer_at("127.0.0.1", port, &secret, Duration::from_secs(30))
-                .await
-                .unwrap_or_else(|error| panic!("{friendly_name}: no framebuffer: {error}"));
+        let frame = berth::rfb::first_framebuffer_at(
+            "127.0.0.1",
+            port,
+            Some(&secret),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{friendly_name}: no framebuffer: {error}"));
         assert!(
             frame.width > 0 && frame.height > 0 && frame.rectangles > 0,
             "{frame:?}"
@@ -257,7 +261,7 @@ async fn each_default_image_launches_with_its_limits_streams_and_is_destroyed(db
         let refused = berth::rfb::first_framebuffer_at(
             "127.0.0.1",
             port,
-            "not-the-session-secret",
+            Some("not-the-session-secret"),
             Duration::from_secs(10),
         )
         .await
@@ -746,7 +750,7 @@ async fn sessions_pause_resume_and_keepalive(db: PgPool) {
     let (same_container, port, secret) = container_of(&app.db, kasm_id).await;
     assert_eq!(same_container, container, "resume made a new container");
     assert_eq!(exec("cat /tmp/berth-stop-test").await, "kept\n");
-    berth::rfb::first_framebuffer_at("127.0.0.1", port, &secret, Duration::from_secs(30))
+    berth::rfb::first_framebuffer_at("127.0.0.1", port, Some(&secret), Duration::from_secs(30))
         .await
         .expect("the restarted desktop streams on its recorded port");
 

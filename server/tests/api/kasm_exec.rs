@@ -348,10 +348,14 @@ pub async fn framebuffer_size(db: &PgPool, kasm_id: &str) -> (u32, u32) {
             .fetch_one(db)
             .await
             .unwrap();
-    let frame =
-        berth::rfb::first_framebuffer_at(&host, port as u16, &secret, Duration::from_secs(30))
-            .await
-            .unwrap();
+    let frame = berth::rfb::first_framebuffer_at(
+        &host,
+        port as u16,
+        Some(&secret),
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
     (u32::from(frame.width), u32::from(frame.height))
 }
 

@@ -1,0 +1,77 @@
+//! A real `berth serve` for the benchmarks: a child process (stopped with the bench) on a free
+//! port of 127.0.0.1, with its own database and Redis prefix, its embedded agent on this
+//! machine's Docker, and its log in a scratch directory.
+use crate::guard::Guard;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use uuid::Uuid;
+
+type Result<T, E = String> = std::result::Result<T, E>;
+
+/// Starts `berth serve` and waits until it answers; returns it and its base URL. Its log is
+/// `berth.log` in `work`.
+pub async fn start(
+    berth: &Path,
+    database_url: &str,
+    redis_url: &str,
+    redis_prefix: &str,
+    work: &Path,
+) -> Result<(Guard, String)> {
+    let port = free_port()?;
+    let log_path = work.join("berth.log");
+    let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
+    let mut server = Guard::spawn(
+        "berth",
+        Command::new(berth)
+            .arg("serve")
+            .env("DATABASE_URL", database_url)
+            .env("REDIS_URL", redis_url)
+            .env("BERTH_ADDR", format!("127.0.0.1:{port}"))
+            .env("BERTH_ADMIN_PASSWORD", Uuid::new_v4().simple().to_string())
+            .env("BERTH_CONFIG", "/nonexistent")
+            .env("BERTH_LOG_FORMAT", "json")
+            .env("BERTH_REDIS_PREFIX", redis_prefix)
+            .env_remove("BERTH_NO_LOCAL_AGENT")
+            .env_remove("BERTH_AGENT_TOKEN")
+            .env_remove("BERTH_PUBLIC_URL")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log),
+        log_path,
+    )?;
+    let base = format!("http://127.0.0.1:{port}");
+    server
+        .wait_http(&format!("{base}/api/__healthcheck"))
+        .await?;
+    Ok((server, base))
+}
+
+pub struct TempDir {
+    pub path: PathBuf,
+    pub keep: bool,
+}
+
+impl TempDir {
+    pub fn new(prefix: &str) -> Result<TempDir> {
+        let path = std::env::temp_dir().join(format!("{prefix}-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&path).map_err(|e| e.to_string())?;
+        Ok(TempDir { path, keep: false })
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if self.keep {
+            eprintln!("kept {}", self.path.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+pub fn free_port() -> Result<u16> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| e.to_string())
+}
