@@ -103,6 +103,11 @@ pub struct ServeArgs {
     /// session cookie is marked Secure when it is https.
     #[arg(long, env = "BERTH_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Behind a reverse proxy: the header in which it names the client's address (e.g.
+    /// X-Forwarded-For; its last value is taken), for per-address limits. Only set this when
+    /// every request comes through that proxy [default: the connection's peer].
+    #[arg(long, env = "BERTH_CLIENT_ADDRESS_HEADER")]
+    pub client_address_header: Option<String>,
     /// Prefix for every Redis key [default: berth:].
     #[arg(long, env = "BERTH_REDIS_PREFIX")]
     pub redis_prefix: Option<String>,
@@ -129,6 +134,7 @@ struct FileConfig {
     log_format: Option<LogFormat>,
     site_root: Option<String>,
     public_url: Option<String>,
+    client_address_header: Option<String>,
     redis_prefix: Option<String>,
     agent_token: Option<String>,
     agent_interval: Option<u64>,
@@ -145,6 +151,7 @@ pub struct ServeConfig {
     pub log_format: LogFormat,
     pub site_root: String,
     pub public_url: Option<url::Url>,
+    pub client_address_header: Option<String>,
     pub redis_prefix: String,
     pub agent_token: Option<String>,
     pub agent_interval: u64,
@@ -197,6 +204,7 @@ impl ServeArgs {
                 .or(file.site_root)
                 .unwrap_or_else(|| "target/site".into()),
             public_url,
+            client_address_header: self.client_address_header.or(file.client_address_header),
             redis_prefix: self
                 .redis_prefix
                 .or(file.redis_prefix)
@@ -240,6 +248,7 @@ mod tests {
             log_format: None,
             site_root: None,
             public_url: None,
+            client_address_header: None,
             redis_prefix: None,
             agent_token: None,
             agent_interval: None,

@@ -4,6 +4,7 @@ pub mod api;
 pub mod config;
 pub mod images;
 pub mod manager;
+pub mod memory;
 pub mod protocol;
 pub mod proxy;
 pub mod rfb;

@@ -119,6 +119,7 @@ pub fn web_settings(config: &ServeConfig) -> WebSettings {
             .public_url
             .as_ref()
             .map(|url| url.origin().ascii_serialization()),
+        client_address_header: config.client_address_header.clone(),
     }
 }
 
@@ -168,6 +169,7 @@ pub fn app_state(
 pub async fn prepare(
     config: &ServeConfig,
 ) -> Result<(AppState, Arc<Manager>, Arc<ShareHub>), StartupError> {
+    crate::memory::tune_allocator();
     let db = connect_database(&config.database_url).await?;
     let redis = connect_redis(&config.redis_url).await?;
     match app::backend::users::ensure_first_admin(&db, config.admin_password.clone())

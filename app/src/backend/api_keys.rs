@@ -115,12 +115,35 @@ fn remember_verified(hash: String, secret: &str) {
     cache.insert(hash, digest(secret));
 }
 
+/// Per key (by its hash), the right to verify a secret now.
+static TURNS: std::sync::LazyLock<
+    std::sync::Mutex<HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+> = std::sync::LazyLock::new(Default::default);
+
+fn verification_turn(hash: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    let mut turns = TURNS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if turns.len() >= VERIFIED_MAX {
+        turns.clear();
+    }
+    turns.entry(hash.to_owned()).or_default().clone()
+}
+
 /// Checks a key and its secret; the key's state (revoked, expired) is read afresh each time.
-pub async fn verify(
+/// An unknown key is refused at once; a known one's secret is verified with Argon2 unless it
+/// was verified before, and `before_argon2` may refuse first (a limit on failures reserves
+/// its count there, so that parallel guesses cannot all get past it).
+pub async fn verify<F, Fut>(
     db: &PgPool,
     api_key: &str,
     secret: &str,
-) -> Result<Result<Key, Refused>, AppError> {
+    before_argon2: F,
+) -> Result<Result<Key, Refused>, AppError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<(), AppError>>,
+{
     let row = sqlx::query!(
         "SELECT api_key_id, secret_hash, permissions, read_only, revoked, expires < now() AS expired FROM api_keys WHERE api_key = $1",
         api_key
@@ -128,18 +151,22 @@ pub async fn verify(
     .fetch_optional(db)
     .await
     .map_err(db_error)?;
-    let matches = match row.as_ref().map(|row| row.secret_hash.clone()) {
-        Some(hash) if verified_before(&hash, secret) => true,
-        hash => {
-            let matches = password::verify(secret.to_owned(), hash.clone()).await;
-            if let (true, Some(hash)) = (matches, hash) {
-                remember_verified(hash, secret);
-            }
-            matches
-        }
-    };
+    // An unknown key costs no Argon2: key ids are not secret (a wrong secret is what a
+    // guessing caller must not learn cheaply, and that still takes a full verification).
     let Some(row) = row else {
         return Ok(Err(Refused::Unknown));
+    };
+    // One verification per key at a time: a burst of calls with a key not yet verified waits
+    // for the first instead of paying (and being limited) once per call.
+    let turn = verification_turn(&row.secret_hash);
+    let _turn = turn.lock().await;
+    let matches = verified_before(&row.secret_hash, secret) || {
+        before_argon2().await?;
+        let matches = password::verify(secret.to_owned(), Some(row.secret_hash.clone())).await;
+        if matches {
+            remember_verified(row.secret_hash.clone(), secret);
+        }
+        matches
     };
     if !matches {
         return Ok(Err(Refused::WrongSecret));

@@ -1,5 +1,5 @@
 //! Browser sign-in: sessions stored server-side, keyed by a hash of a random cookie token.
-use super::{cookies, db_error, login_limit, password, AppState};
+use super::{cookies, db_error, login_limit, password, rate_limit, AppState};
 use crate::model::{CurrentUser, Role};
 use crate::AppError;
 use base64::Engine;
@@ -72,12 +72,14 @@ pub async fn require_admin() -> Result<CurrentUser, AppError> {
 }
 
 /// Checks the credentials and, when they hold, starts a session and returns its token.
-/// Failures are counted per username; a locked-out username is refused before checking.
+/// Attempts are counted per address, and per username and address before the password is
+/// checked; past either limit the answer is 429 without checking.
 pub async fn sign_in(
     state: &AppState,
     username: &str,
     password_attempt: &str,
     user_agent: &str,
+    address: &str,
 ) -> Result<(CurrentUser, String, i64), AppError> {
     let username = username.trim();
     if username.is_empty() || password_attempt.is_empty() {
@@ -88,7 +90,8 @@ pub async fn sign_in(
     }
     let mut redis = state.redis.clone();
     let prefix = &state.web.redis_prefix;
-    login_limit::check(&mut redis, prefix, username).await?;
+    rate_limit::hit(&mut redis, prefix, &rate_limit::SIGN_INS, address).await?;
+    login_limit::reserve(&mut redis, prefix, username, address).await?;
 
     let row = sqlx::query!(
         "SELECT user_id, username, role, password_hash, disabled, locked FROM users WHERE lower(username) = lower($1)",
@@ -103,7 +106,6 @@ pub async fn sign_in(
     let user = match row {
         Some(row) if matches && !row.disabled && !row.locked => row,
         found => {
-            login_limit::record_failure(&mut redis, prefix, username).await?;
             super::audit::record(
                 &state.db,
                 super::audit::Entry {
@@ -122,7 +124,7 @@ pub async fn sign_in(
             });
         }
     };
-    login_limit::clear(&mut redis, prefix, username).await?;
+    login_limit::clear(&mut redis, prefix, username, address).await?;
 
     let (token, lifetime) = open_session(&state.db, user.user_id, user_agent).await?;
     super::audit::ok(&state.db, user.user_id, "login", &user.username).await;
@@ -208,15 +210,19 @@ pub async fn login_from_context(
     password: String,
 ) -> Result<CurrentUser, AppError> {
     let state = super::app_state();
-    let headers = super::request_parts()
-        .map(|parts| parts.headers)
-        .unwrap_or_default();
+    let parts = super::request_parts();
+    let address = parts.as_ref().map_or_else(
+        || "unknown".to_owned(),
+        |parts| rate_limit::client_address(parts, state.web.client_address_header.as_deref()),
+    );
+    let headers = parts.map(|parts| parts.headers).unwrap_or_default();
     let user_agent = headers
         .get(http::header::USER_AGENT)
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let (user, token, max_age) = sign_in(&state, &username, &password, &user_agent).await?;
+    let (user, token, max_age) =
+        sign_in(&state, &username, &password, &user_agent, &address).await?;
     let secure = cookies::wants_secure(state.web.cookie_security, &headers);
     set_cookie(&cookies::session_cookie(&token, max_age, secure));
     Ok(user)

@@ -1,4 +1,4 @@
-//! Refuses sign-in for a username after repeated failures, counted in Redis.
+//! Refuses sign-in for a username from an address after repeated failures, counted in Redis.
 use crate::AppError;
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
@@ -8,8 +8,11 @@ pub const MAX_FAILURES: u32 = 5;
 /// The window, and how long the refusal lasts after the last counted failure.
 pub const WINDOW_SECS: i64 = 15 * 60;
 
-fn key(prefix: &str, username: &str) -> String {
-    format!("{prefix}login_failures:{}", username.to_lowercase())
+fn key(prefix: &str, username: &str, address: &str) -> String {
+    format!(
+        "{prefix}login_failures:{}:{address}",
+        username.to_lowercase()
+    )
 }
 
 fn redis_down(error: redis::RedisError) -> AppError {
@@ -19,18 +22,30 @@ fn redis_down(error: redis::RedisError) -> AppError {
     )
 }
 
-/// Errs with 429 while `username` is locked out.
-pub async fn check(
+/// Counts one attempt for `username` from `address` before its password is checked, and errs
+/// with 429 once [`MAX_FAILURES`] are counted: however many attempts arrive at once, no more
+/// than that many are ever verified. The count expires [`WINDOW_SECS`] after the latest
+/// attempt; a successful sign-in clears it. Counted per address, so that someone elsewhere
+/// cannot lock the account's owner out (each address has its own [`super::rate_limit`] too).
+pub async fn reserve(
     redis: &mut ConnectionManager,
     prefix: &str,
     username: &str,
+    address: &str,
 ) -> Result<(), AppError> {
-    let key = key(prefix, username);
-    let failures: Option<u32> = redis.get(&key).await.map_err(redis_down)?;
-    if failures.unwrap_or(0) < MAX_FAILURES {
+    let key = key(prefix, username, address);
+    let (count, ttl): (u32, i64) = redis::pipe()
+        .atomic()
+        .incr(&key, 1u32)
+        .expire(&key, WINDOW_SECS)
+        .ignore()
+        .ttl(&key)
+        .query_async(redis)
+        .await
+        .map_err(redis_down)?;
+    if count <= MAX_FAILURES {
         return Ok(());
     }
-    let ttl: i64 = redis.ttl(&key).await.map_err(redis_down)?;
     let minutes = (ttl.max(1) + 59) / 60;
     Err(AppError::TooManyRequests(format!(
         "Too many failed sign-in attempts for this username. Try again in {minutes} minute{}.",
@@ -38,31 +53,14 @@ pub async fn check(
     )))
 }
 
-/// Counts one failure; the count expires `WINDOW_SECS` after the latest failure.
-pub async fn record_failure(
-    redis: &mut ConnectionManager,
-    prefix: &str,
-    username: &str,
-) -> Result<u32, AppError> {
-    let key = key(prefix, username);
-    let (count,): (u32,) = redis::pipe()
-        .atomic()
-        .incr(&key, 1u32)
-        .expire(&key, WINDOW_SECS)
-        .ignore()
-        .query_async(redis)
-        .await
-        .map_err(redis_down)?;
-    Ok(count)
-}
-
 pub async fn clear(
     redis: &mut ConnectionManager,
     prefix: &str,
     username: &str,
+    address: &str,
 ) -> Result<(), AppError> {
     redis
-        .del::<_, ()>(key(prefix, username))
+        .del::<_, ()>(key(prefix, username, address))
         .await
         .map_err(redis_down)
 }

@@ -11,6 +11,7 @@ pub mod images;
 pub mod login_limit;
 pub mod my_sessions;
 pub mod password;
+pub mod rate_limit;
 pub mod run_config;
 pub mod servers;
 pub mod sessions;
@@ -67,6 +68,13 @@ pub fn db_error(error: sqlx::Error) -> AppError {
             return AppError::Conflict {
                 field: (!field.is_empty()).then(|| field.to_owned()),
                 message,
+            };
+        }
+        // Text PostgreSQL cannot store (a NUL character) that got past the inputs' checks.
+        if matches!(db.code().as_deref(), Some("22021") | Some("22P05")) {
+            return AppError::Invalid {
+                field: None,
+                message: "The text contains a character that cannot be stored (NUL).".into(),
             };
         }
     }

@@ -1,9 +1,13 @@
-//! Argon2id password hashing, off the async runtime (hashing is deliberately slow).
+//! Argon2id password hashing, off the async runtime (hashing is deliberately slow), a few at
+//! a time: each hash or verification takes Argon2's 19 MiB, so unbounded, a burst of sign-ins
+//! or API calls with made-up secrets would take as many gigabytes as it has requests in flight.
 use crate::AppError;
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
 use argon2::Argon2;
+use std::sync::LazyLock;
+use tokio::sync::Semaphore;
 
 pub fn hash_blocking(password: &str) -> Result<String, AppError> {
     let salt = SaltString::generate(&mut OsRng);
@@ -23,16 +27,60 @@ pub fn verify_blocking(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
-pub async fn hash(password: String) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || hash_blocking(&password))
+/// The memory one Argon2 computation takes (the crate's default parameters: m = 19456 KiB).
+const ARGON2_MEMORY: u64 = 19 * 1024 * 1024;
+
+/// Argon2 computations allowed at once: two per core (more only queue for the CPU), and no
+/// more than an eighth of the memory available at start-up can hold.
+pub fn slots_for(cores: usize, available_memory: u64) -> usize {
+    let by_memory = (available_memory / 8 / ARGON2_MEMORY) as usize;
+    (cores * 2).min(by_memory).max(1)
+}
+
+static SLOTS: LazyLock<Semaphore> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Semaphore::new(slots_for(cores, available_memory()))
+});
+
+/// MemAvailable from /proc/meminfo (4 GiB when it cannot be read).
+fn available_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|line| line.strip_prefix("MemAvailable:"))
+                .and_then(|rest| {
+                    rest.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+        })
+        .map_or(4 << 30, |kib| kib * 1024)
+}
+
+/// Runs one Argon2 computation on the blocking pool once a slot is free.
+async fn bounded<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    let _slot = SLOTS
+        .acquire()
         .await
-        .map_err(|error| AppError::Internal(error.to_string()))?
+        .map_err(|error| AppError::Internal(error.to_string()))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| AppError::Internal(error.to_string()))
+}
+
+pub async fn hash(password: String) -> Result<String, AppError> {
+    bounded(move || hash_blocking(&password)).await?
 }
 
 /// Verifies `password` against `hash`; with no hash (unknown user) it still spends the same
 /// time, so response times do not reveal which usernames exist.
 pub async fn verify(password: String, hash: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || match hash {
+    bounded(move || match hash {
         Some(hash) => verify_blocking(&password, &hash),
         None => {
             let _ = hash_blocking(&password);
@@ -71,6 +119,14 @@ mod tests {
             hash_blocking("pw123456").unwrap(),
             hash_blocking("pw123456").unwrap()
         );
+    }
+
+    #[test]
+    fn argon2_slots_are_bounded_by_cores_and_memory() {
+        const GIB: u64 = 1 << 30;
+        assert_eq!(slots_for(2, 24 * GIB), 4, "two per core");
+        assert_eq!(slots_for(64, GIB), 6, "an eighth of 1 GiB holds six");
+        assert_eq!(slots_for(8, 0), 1, "always one");
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub struct WebSettings {
     /// The externally visible origin (scheme://host[:port]), when known; accepted as an
     /// Origin for state-changing requests besides the request's own Host.
     pub public_origin: Option<String>,
+    /// The header in which a trusted reverse proxy names the client's address (for per-address
+    /// limits); without it, the connection's peer is the client.
+    pub client_address_header: Option<String>,
 }
 
 /// When the session cookie carries the `Secure` attribute.

@@ -1,7 +1,7 @@
 //! `GET /connect/kasm/<kasm_id>/<user_id>/<session_token>`: the browser side of the Developer
 //! API's `kasm_url`. It signs the browser in as that user and opens the session.
-use app::backend::{connect, cookies, AppState};
-use axum::extract::{Path, State};
+use app::backend::{connect, cookies, rate_limit, AppState};
+use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use uuid::Uuid;
@@ -9,9 +9,24 @@ use uuid::Uuid;
 pub async fn handle(
     State(state): State<AppState>,
     Path((kasm_id, user_id, token)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
+    let (parts, _) = request.into_parts();
+    let headers: &HeaderMap = &parts.headers;
+    // An address that keeps presenting invalid links is refused before any is looked at.
+    let address = rate_limit::client_address(&parts, state.web.client_address_header.as_deref());
+    let mut redis = state.redis.clone();
+    let prefix = &state.web.redis_prefix;
+    if let Err(error) =
+        rate_limit::check(&mut redis, prefix, &rate_limit::LINK_FAILURES, &address).await
+    {
+        return refused(
+            StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::TOO_MANY_REQUESTS),
+            &error.to_string(),
+        );
+    }
     let (Ok(kasm_id), Ok(user_id)) = (Uuid::parse_str(&kasm_id), Uuid::parse_str(&user_id)) else {
+        let _ = rate_limit::record(&mut redis, prefix, &rate_limit::LINK_FAILURES, &address).await;
         return refused(StatusCode::BAD_REQUEST, "This link is malformed.");
     };
     let user_agent = headers
@@ -20,7 +35,7 @@ pub async fn handle(
         .unwrap_or_default();
     match connect::redeem(&state.db, kasm_id, user_id, &token, user_agent).await {
         Ok(redeemed) => {
-            let secure = cookies::wants_secure(state.web.cookie_security, &headers);
+            let secure = cookies::wants_secure(state.web.cookie_security, headers);
             let cookie =
                 cookies::session_cookie(&redeemed.session_token, redeemed.max_age_secs, secure);
             (
@@ -35,10 +50,14 @@ pub async fn handle(
             )
                 .into_response()
         }
-        Err(app::AppError::Forbidden) => refused(
-            StatusCode::FORBIDDEN,
-            "This link has expired or was already used. Ask the application that gave it to you for a new one, or sign in.",
-        ),
+        Err(app::AppError::Forbidden) => {
+            let _ =
+                rate_limit::record(&mut redis, prefix, &rate_limit::LINK_FAILURES, &address).await;
+            refused(
+                StatusCode::FORBIDDEN,
+                "This link has expired or was already used. Ask the application that gave it to you for a new one, or sign in.",
+            )
+        }
         Err(error) => refused(
             StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             &error.to_string(),

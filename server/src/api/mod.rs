@@ -5,6 +5,7 @@ pub mod csp;
 mod guard;
 mod health;
 pub mod kasm;
+mod rpc;
 
 use crate::manager::Manager;
 use crate::share::ShareHub;
@@ -47,6 +48,9 @@ pub fn router(state: AppState, manager: Arc<Manager>, hub: Arc<ShareHub>) -> Rou
         .layer(Extension(hub))
         .layer(Extension(manager.clone()))
         .layer(middleware::from_fn_with_state(state.clone(), guard::csrf))
+        .layer(middleware::from_fn(rpc::guard))
+        // Every other body (the Developer API reads its own, smaller) stops here.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(rpc::MAX_BODY))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

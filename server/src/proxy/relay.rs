@@ -35,8 +35,6 @@ struct Relayed;
 
 impl Relayed {
     fn start() -> Self {
-        static TUNED: std::sync::Once = std::sync::Once::new();
-        TUNED.call_once(restore_trim_threshold);
         RELAYED.fetch_add(1, Ordering::SeqCst);
         Relayed
     }
@@ -44,36 +42,12 @@ impl Relayed {
 
 impl Drop for Relayed {
     fn drop(&mut self) {
+        // glibc keeps what is freed in its per-thread arenas: after a burst of streams (their
+        // buffers allocated on whichever worker thread first polled them) the process would
+        // stay at its high-water mark.
         if RELAYED.fetch_sub(1, Ordering::SeqCst) == 1 {
-            release_freed_memory();
+            crate::memory::release_freed();
         }
-    }
-}
-
-/// glibc gives the free top of a thread's arena back only past its trim threshold, and it
-/// raises that threshold to twice the largest block it has mmapped and freed (one is
-/// enough), so the two buffers of 100 streams stayed resident once freed. Fixing the
-/// threshold at glibc's default (128 KiB) turns that adjustment off; `malloc_trim` (which
-/// leaves threads' arena tops alone) still returns the free pages inside the arenas.
-fn restore_trim_threshold() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets a glibc tuning parameter under its own lock.
-    unsafe {
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 * 1024);
-    }
-}
-
-/// glibc keeps what is freed in its per-thread arenas: after a burst of streams (two 128 KiB
-/// buffers each, allocated on whichever worker thread first polls them) the process would
-/// stay at its high-water mark. `malloc_trim` returns the free pages of every arena; it runs
-/// only when no stream is left, off the runtime's worker threads.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        runtime.spawn_blocking(|| {
-            // SAFETY: malloc_trim only takes glibc's own arena locks; any thread may call it.
-            unsafe { libc::malloc_trim(0) };
-        });
     }
 }
 

@@ -7,6 +7,7 @@ mod admin_sessions;
 mod admin_users;
 mod docker_sessions;
 mod health;
+mod hostile_input;
 mod kasm_api;
 mod kasm_exec;
 mod manager_races;

@@ -73,6 +73,7 @@ async fn spawn_app_with_manager(
             redis_prefix: prefix.to_owned(),
             cookie_security: CookieSecurity::Auto,
             public_origin: None,
+            client_address_header: None,
         }),
         sessions: Arc::new(berth::manager::ManagerHandle(manager.clone())),
     };

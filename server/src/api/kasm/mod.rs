@@ -10,6 +10,7 @@ mod users;
 
 use crate::manager::Manager;
 use app::backend::api_keys::{self, Key};
+use app::backend::rate_limit;
 use app::backend::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -35,6 +36,8 @@ pub enum ApiError {
     NotFound(String),
     /// The target is in the wrong state for the call (e.g. a session not running): 409.
     Conflict(String),
+    /// The request body is too large: 413.
+    TooLarge(String),
     App(app::AppError),
 }
 
@@ -55,6 +58,7 @@ impl IntoResponse for ApiError {
             ApiError::Invalid(message) => (StatusCode::BAD_REQUEST, message),
             ApiError::NotFound(message) => (StatusCode::NOT_FOUND, message),
             ApiError::Conflict(message) => (StatusCode::CONFLICT, message),
+            ApiError::TooLarge(message) => (StatusCode::PAYLOAD_TOO_LARGE, message),
             ApiError::App(error) => (
                 StatusCode::from_u16(error.status_code())
                     .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -196,13 +200,100 @@ fn need(endpoint: &str) -> Option<Need> {
     })
 }
 
+/// The caller's key, if it and its secret hold. An address that keeps sending wrong keys is
+/// refused before any is looked at; each Argon2 verification reserves one of its failures
+/// first (given back when the secret was right), so that parallel guesses stay within the
+/// limit; unknown keys cost no Argon2 and count as failures.
+async fn verify_key(
+    state: &AppState,
+    api_key: &str,
+    secret: &str,
+    address: &str,
+) -> Result<Key, ApiError> {
+    let limit = &rate_limit::API_KEY_FAILURES;
+    let prefix = state.web.redis_prefix.as_str();
+    let mut redis = state.redis.clone();
+    rate_limit::check(&mut redis, prefix, limit, address).await?;
+    let reserved = std::sync::atomic::AtomicBool::new(false);
+    let verified = api_keys::verify(&state.db, api_key, secret, || async {
+        let mut redis = state.redis.clone();
+        rate_limit::hit(&mut redis, prefix, limit, address).await?;
+        reserved.store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    })
+    .await?;
+    let reserved = reserved.load(std::sync::atomic::Ordering::SeqCst);
+    match verified {
+        Ok(key) => {
+            if reserved {
+                rate_limit::forgive(&mut redis, prefix, limit, address).await?;
+            }
+            Ok(key)
+        }
+        Err(_) => {
+            if !reserved {
+                rate_limit::record(&mut redis, prefix, limit, address).await?;
+            }
+            Err(ApiError::Unauthorized)
+        }
+    }
+}
+
+/// The largest request body the Developer API reads.
+const MAX_BODY: usize = 256 * 1024;
+
+/// Where in a JSON value a string holds a NUL character (`api_key`, `environment.NAME`, ...).
+fn nul_at(value: &Value, path: &str) -> Option<String> {
+    let here = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        Value::String(text) if text.contains('\0') => Some(if path.is_empty() {
+            "the body".to_owned()
+        } else {
+            path.to_owned()
+        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| nul_at(item, &here(&index.to_string()))),
+        Value::Object(fields) => fields.iter().find_map(|(key, field)| {
+            if key.contains('\0') {
+                Some(here(&key.replace('\0', "\\0")))
+            } else {
+                nul_at(field, &here(key))
+            }
+        }),
+        _ => None,
+    }
+}
+
 async fn handle(
     State(state): State<AppState>,
     Extension(manager): Extension<Arc<Manager>>,
     Path(endpoint): Path<String>,
-    body: axum::body::Bytes,
+    request: axum::extract::Request,
 ) -> Response {
-    let outcome = run(&state, &manager, &endpoint, &body).await;
+    let (parts, body) = request.into_parts();
+    let address = app::backend::rate_limit::client_address(
+        &parts,
+        state.web.client_address_header.as_deref(),
+    );
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(body) => body,
+        Err(_) => {
+            return ApiError::TooLarge(format!(
+                "The request body is larger than {} KiB.",
+                MAX_BODY / 1024
+            ))
+            .into_response()
+        }
+    };
+    let outcome = run(&state, &manager, &endpoint, &body, &address).await;
     let (outcome_label, key_id) = match &outcome {
         Ok((_, key)) => ("ok", Some(key.api_key_id)),
         Err((ApiError::Unauthorized, key)) => ("denied", key.as_ref().map(|k| k.api_key_id)),
@@ -227,6 +318,7 @@ async fn run(
     manager: &Arc<Manager>,
     endpoint: &str,
     raw: &[u8],
+    address: &str,
 ) -> Result<(Reply, Key), (ApiError, Option<Key>)> {
     let value: Value = serde_json::from_slice(raw).map_err(|error| {
         (
@@ -234,6 +326,14 @@ async fn run(
             None,
         )
     })?;
+    if let Some(path) = nul_at(&value, "") {
+        return Err((
+            ApiError::Invalid(format!(
+                "The text at {path} contains a NUL character, which no field accepts."
+            )),
+            None,
+        ));
+    }
     let body = Body(value);
     let api_key = body
         .string(&["api_key"], "api_key")
@@ -241,11 +341,9 @@ async fn run(
     let secret = body
         .string(&["api_key_secret"], "api_key_secret")
         .map_err(|e| (e, None))?;
-    let key = match api_keys::verify(&state.db, &api_key, &secret).await {
-        Ok(Ok(key)) => key,
-        Ok(Err(_)) => return Err((ApiError::Unauthorized, None)),
-        Err(error) => return Err((error.into(), None)),
-    };
+    let key = verify_key(state, &api_key, &secret, address)
+        .await
+        .map_err(|e| (e, None))?;
     let need = need(endpoint).ok_or_else(|| {
         (
             ApiError::NotFound(format!("Unknown endpoint {endpoint}")),
@@ -279,4 +377,22 @@ async fn run(
     result
         .map(|reply| (reply, key.clone()))
         .map_err(|error| (error, Some(key)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_characters_are_found_wherever_they_are() {
+        assert_eq!(
+            nul_at(&json!({"api_key": "a\u{0}b"}), ""),
+            Some("api_key".into())
+        );
+        assert_eq!(
+            nul_at(&json!({"environment": {"X": ["ok", "x\u{0}"]}}), ""),
+            Some("environment.X.1".into())
+        );
+        assert_eq!(nul_at(&json!({"a": "fine", "n": 1}), ""), None);
+    }
 }
