@@ -401,6 +401,8 @@ pub const API_PERMISSIONS: &[&str] = &[
     "Users View",
     "Users Create",
     "Users Modify",
+    // Acting on administrators at all (change, delete, sign out, sign in as, their sessions).
+    "Users Modify Admin",
     "Users Delete",
     "Sessions View",
     "Sessions Modify",

@@ -5,6 +5,7 @@ mod admin_images;
 mod admin_servers;
 mod admin_sessions;
 mod admin_users;
+mod api_permissions;
 mod docker_sessions;
 mod health;
 mod hostile_input;

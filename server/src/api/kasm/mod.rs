@@ -38,6 +38,8 @@ pub enum ApiError {
     Conflict(String),
     /// The request body is too large: 413.
     TooLarge(String),
+    /// The key may call the endpoint, but not for this target: 403 with the reason.
+    Denied(String),
     App(app::AppError),
 }
 
@@ -59,6 +61,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(message) => (StatusCode::NOT_FOUND, message),
             ApiError::Conflict(message) => (StatusCode::CONFLICT, message),
             ApiError::TooLarge(message) => (StatusCode::PAYLOAD_TOO_LARGE, message),
+            ApiError::Denied(message) => (StatusCode::FORBIDDEN, message),
             ApiError::App(error) => (
                 StatusCode::from_u16(error.status_code())
                     .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -239,6 +242,66 @@ async fn verify_key(
     }
 }
 
+/// Where an endpoint names the user it acts on (changes, signs out, signs in as, or acts in
+/// the sessions of).
+fn target_user_path(endpoint: &str) -> Option<&'static [&'static str]> {
+    match endpoint {
+        "update_user" | "delete_user" | "logout_user" | "add_user_group" | "remove_user_group" => {
+            Some(&["target_user", "user_id"])
+        }
+        "update_user_attributes" => Some(&["target_user_attributes", "user_id"]),
+        "request_kasm"
+        | "get_kasm_status"
+        | "join_kasm"
+        | "exec_command_kasm"
+        | "get_kasm_screenshot"
+        | "destroy_kasm"
+        | "pause_kasm"
+        | "resume_kasm"
+        | "stop_kasm" => Some(&["user_id"]),
+        _ => None,
+    }
+}
+
+/// The permissions that let a key act on an administrator.
+pub const ADMIN_TARGET_PERMISSIONS: [&str; 2] = ["Users Modify Admin", "Global Admin"];
+
+/// A key acts on an administrator (changes, deletes or signs one out, mints their sign-in
+/// links, runs commands in or controls their sessions) only when granted "Users Modify Admin"
+/// (or "Global Admin"): "Users Modify" or "User" alone must not reach an administrator.
+async fn may_act_on_target(
+    state: &AppState,
+    endpoint: &str,
+    body: &Body,
+    key: &Key,
+) -> Result<(), ApiError> {
+    if ADMIN_TARGET_PERMISSIONS.iter().any(|p| key.has(p)) {
+        return Ok(());
+    }
+    let Some(path) = target_user_path(endpoint) else {
+        return Ok(());
+    };
+    // A missing or malformed user id is the endpoint's own error to report.
+    let Some(user_id) = body
+        .get(path)
+        .and_then(Value::as_str)
+        .and_then(|text| Uuid::parse_str(text).ok())
+    else {
+        return Ok(());
+    };
+    let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_optional(&state.db)
+        .await
+        .map_err(|error| ApiError::App(app::backend::db_error(error)))?;
+    if role.as_deref() == Some("admin") {
+        return Err(ApiError::Denied(
+            "This key may not act on an administrator: that needs the permission \"Users Modify Admin\".".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The largest request body the Developer API reads.
 const MAX_BODY: usize = 256 * 1024;
 
@@ -296,7 +359,9 @@ async fn handle(
     let outcome = run(&state, &manager, &endpoint, &body, &address).await;
     let (outcome_label, key_id) = match &outcome {
         Ok((_, key)) => ("ok", Some(key.api_key_id)),
-        Err((ApiError::Unauthorized, key)) => ("denied", key.as_ref().map(|k| k.api_key_id)),
+        Err((ApiError::Unauthorized | ApiError::Denied(_), key)) => {
+            ("denied", key.as_ref().map(|k| k.api_key_id))
+        }
         Err((_, key)) => ("error", key.as_ref().map(|k| k.api_key_id)),
     };
     let _ = sqlx::query!(
@@ -353,6 +418,9 @@ async fn run(
     if need.permissions.iter().any(|p| !key.has(p)) || (need.modifies && key.read_only) {
         return Err((ApiError::Unauthorized, Some(key)));
     }
+    if let Err(error) = may_act_on_target(state, endpoint, &body, &key).await {
+        return Err((error, Some(key)));
+    }
     let result: Result<Reply, ApiError> = match endpoint {
         "get_users"
         | "get_user"
@@ -370,7 +438,7 @@ async fn run(
             .await
             .map(Reply::from),
         "get_kasm_screenshot" => screenshot::get_kasm_screenshot(state, manager, &body).await,
-        _ => sessions::dispatch(state, manager, endpoint, &body)
+        _ => sessions::dispatch(state, manager, endpoint, &body, !key.read_only)
             .await
             .map(Reply::from),
     };

@@ -7,15 +7,17 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use uuid::Uuid;
 
+/// `may_sign_in`: whether the key may mint sign-in links (`kasm_url`); a read-only key may not.
 pub async fn dispatch(
     state: &AppState,
     manager: &Arc<Manager>,
     endpoint: &str,
     body: &Body,
+    may_sign_in: bool,
 ) -> ApiResult {
     match endpoint {
         "request_kasm" => request_kasm(state, manager, body).await,
-        "get_kasm_status" => get_kasm_status(state, body).await,
+        "get_kasm_status" => get_kasm_status(state, body, may_sign_in).await,
         "get_kasms" => Ok(
             json!({ "kasms": kasms(state, None, None).await?, "current_time": date(chrono::Utc::now()) }),
         ),
@@ -196,7 +198,7 @@ async fn sign_in_link(
     Ok((token, url))
 }
 
-async fn get_kasm_status(state: &AppState, body: &Body) -> ApiResult {
+async fn get_kasm_status(state: &AppState, body: &Body, may_sign_in: bool) -> ApiResult {
     let user_id = body.uuid(&["user_id"], "user_id")?;
     let kasm_id = body.uuid(&["kasm_id"], "kasm_id")?;
     let kasm = kasms(state, Some(user_id), Some(kasm_id))
@@ -215,6 +217,10 @@ async fn get_kasm_status(state: &AppState, body: &Body) -> ApiResult {
             "operational_message": kasm["operational_message"],
             "operational_progress": kasm["operational_progress"],
         }));
+    }
+    if !may_sign_in {
+        // A read-only key reads the session; it never gets a way to sign in as its user.
+        return Ok(json!({ "kasm": kasm, "current_time": date(chrono::Utc::now()) }));
     }
     let (session_token, kasm_url) = sign_in_link(state, user_id, kasm_id, None).await?;
     Ok(json!({
