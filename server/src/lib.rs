@@ -1,4 +1,5 @@
 //! The Berth control plane. One module per role; `berth serve` runs them together.
+pub mod access;
 pub mod agent;
 pub mod api;
 pub mod config;

@@ -190,6 +190,29 @@ pub fn host_config(spec: &CreateSession) -> HostConfig {
     }
 }
 
+impl DockerRuntime {
+    /// Freezes the container's processes. The kernel's freezer gives up when a process stays
+    /// in an uninterruptible wait (heavy I/O on a loaded host: "unable to freeze"); that is
+    /// retried a few times before it counts as a failure.
+    async fn pause(&self, id: &str) -> Result<(), bollard::errors::Error> {
+        let mut attempt = 0;
+        loop {
+            match self.docker.pause_container(id).await {
+                Err(error) if attempt < 3 && error.to_string().contains("unable to freeze") => {
+                    attempt += 1;
+                    tracing::warn!(
+                        container = id,
+                        attempt,
+                        "the freezer gave up; pausing again"
+                    );
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl ContainerRuntime for DockerRuntime {
     async fn create_session(
@@ -270,7 +293,7 @@ impl ContainerRuntime for DockerRuntime {
             .await?
             .ok_or(RuntimeError::NotFound(kasm_id))?;
         match action {
-            Action::Pause => self.docker.pause_container(&id).await?,
+            Action::Pause => self.pause(&id).await?,
             Action::Resume => self.docker.unpause_container(&id).await?,
             Action::Stop => {
                 self.docker

@@ -23,6 +23,9 @@ use tower_http::trace::TraceLayer;
 pub fn router(state: AppState, manager: Arc<Manager>, hub: Arc<ShareHub>) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
+    // Open desktop and chat streams, ended when the access they were opened with is gone.
+    let streams = crate::access::Streams::new(state.db.clone());
+    streams.spawn_watchers();
     let agents = Router::new()
         .route("/api/agent/checkin", post(crate::manager::checkin::handle))
         .with_state(manager.clone());
@@ -46,6 +49,7 @@ pub fn router(state: AppState, manager: Arc<Manager>, hub: Arc<ShareHub>) -> Rou
         >(csp::provide_request_nonce, shell))
         .layer(middleware::from_fn_with_state(state.clone(), guard::pages))
         .layer(Extension(hub))
+        .layer(Extension(streams))
         .layer(Extension(manager.clone()))
         .layer(middleware::from_fn_with_state(state.clone(), guard::csrf))
         .layer(middleware::from_fn(rpc::guard))

@@ -12,6 +12,7 @@ pub(crate) mod target;
 pub mod viewonly;
 pub mod websocket;
 
+use crate::access::Streams;
 use crate::manager::Manager;
 use crate::share::ShareHub;
 use app::backend::sharing::{self, Access};
@@ -43,34 +44,59 @@ pub(crate) fn refuse(status: StatusCode, message: &str) -> Response {
     (status, message.to_owned()).into_response()
 }
 
-async fn root(
-    state: State<AppState>,
+/// What the proxy works with besides the app's state.
+#[derive(Clone)]
+struct Roles {
     hub: Extension<Arc<ShareHub>>,
     manager: Extension<Arc<Manager>>,
+    streams: Extension<Arc<Streams>>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Roles {
+    type Rejection = <Extension<Arc<Manager>> as FromRequestParts<S>>::Rejection;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Roles {
+            hub: Extension::from_request_parts(parts, state).await?,
+            manager: Extension::from_request_parts(parts, state).await?,
+            streams: Extension::from_request_parts(parts, state).await?,
+        })
+    }
+}
+
+async fn root(
+    state: State<AppState>,
+    roles: Roles,
     Path(kasm_id): Path<String>,
     request: Request,
 ) -> Response {
-    handle(state, hub, manager, kasm_id, String::new(), request).await
+    handle(state, roles, kasm_id, String::new(), request).await
 }
 
 async fn forward(
     state: State<AppState>,
-    hub: Extension<Arc<ShareHub>>,
-    manager: Extension<Arc<Manager>>,
+    roles: Roles,
     Path((kasm_id, rest)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    handle(state, hub, manager, kasm_id, rest, request).await
+    handle(state, roles, kasm_id, rest, request).await
 }
 
 async fn handle(
     State(state): State<AppState>,
-    Extension(hub): Extension<Arc<ShareHub>>,
-    Extension(manager): Extension<Arc<Manager>>,
+    roles: Roles,
     kasm_id: String,
     rest: String,
     request: Request,
 ) -> Response {
+    let Roles {
+        hub: Extension(hub),
+        manager: Extension(manager),
+        streams: Extension(streams),
+    } = roles;
     let Ok(kasm_id) = Uuid::parse_str(&kasm_id) else {
         return refuse(StatusCode::NOT_FOUND, "No such session.");
     };
@@ -159,11 +185,16 @@ async fn handle(
                 Ok(upgrade) => upgrade,
                 Err(rejection) => return rejection.into_response(),
             };
-        let viewer = match (access, user) {
-            (Access::Viewer { control }, Some(user)) => {
-                Some(hub.watch(kasm_id, user.user_id, control))
-            }
-            _ => None,
+        let Some(user) = user else {
+            return refuse(StatusCode::UNAUTHORIZED, "Please sign in.");
+        };
+        let token =
+            app::backend::cookies::read(&parts.headers, app::backend::cookies::SESSION_COOKIE)
+                .unwrap_or_default();
+        let registration = streams.register(user.user_id, kasm_id, token);
+        let viewer = match access {
+            Access::Viewer { control } => Some(hub.watch(kasm_id, user.user_id, control)),
+            Access::Owner => None,
         };
         upgrade
             .protocols(["binary"])
@@ -171,7 +202,7 @@ async fn handle(
             .max_frame_size(relay::MAX_BROWSER_MESSAGE)
             .on_upgrade(move |socket| async move {
                 let id = viewer.as_ref().map(|watcher| watcher.id);
-                relay::serve(socket, upstream, viewer).await;
+                relay::serve(socket, upstream, viewer, registration).await;
                 if let Some(id) = id {
                     hub.unwatch(kasm_id, id);
                 }

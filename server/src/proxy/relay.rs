@@ -52,7 +52,12 @@ impl Drop for Relayed {
 }
 
 /// Runs one browser's stream to the end.
-pub async fn serve(browser: WebSocket, upstream: Authenticated, viewer: Option<Arc<Watcher>>) {
+pub async fn serve(
+    browser: WebSocket,
+    upstream: Authenticated,
+    viewer: Option<Arc<Watcher>>,
+    access: crate::access::Registration,
+) {
     let _counted = Relayed::start();
     let (mut browser_tx, mut browser_rx) = browser.split();
     let greeted = tokio::time::timeout(GREETING, greet(&mut browser_tx, &mut browser_rx)).await;
@@ -118,11 +123,13 @@ pub async fn serve(browser: WebSocket, upstream: Authenticated, viewer: Option<A
             None => std::future::pending().await,
         }
     };
-    // When either side ends (or the viewer's access does), the other is dropped and closed.
+    // When either side ends (or the access it was opened with does), the other is dropped
+    // and closed.
     tokio::select! {
         _ = to_vnc => {},
         _ = to_browser => {},
         _ = revoked => {},
+        () = access.ended() => {},
     }
 }
 

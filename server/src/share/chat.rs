@@ -38,6 +38,7 @@ pub fn validate(text: &str) -> Result<String, String> {
 pub async fn handle(
     State(state): State<AppState>,
     Extension(hub): Extension<Arc<ShareHub>>,
+    Extension(streams): Extension<Arc<crate::access::Streams>>,
     Path(kasm_id): Path<Uuid>,
     request: Request,
 ) -> Response {
@@ -63,12 +64,16 @@ pub async fn handle(
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
+    let token = app::backend::cookies::read(&parts.headers, app::backend::cookies::SESSION_COOKIE)
+        .unwrap_or_default();
+    let access = streams.register(user.user_id, kasm_id, token);
     upgrade.on_upgrade(move |socket| async move {
         let participant = Participant {
             hub,
             kasm_id,
             user_id: user.user_id,
             username: user.username,
+            access,
         };
         participant.run(socket).await;
     })
@@ -79,6 +84,8 @@ struct Participant {
     kasm_id: Uuid,
     user_id: Uuid,
     username: String,
+    /// Ends the chat when the sign-in or access it was opened with is gone.
+    access: crate::access::Registration,
 }
 
 fn now_secs() -> f64 {
@@ -107,6 +114,10 @@ impl Participant {
         let mut heartbeat = tokio::time::interval(Duration::from_secs(20));
         loop {
             tokio::select! {
+                () = self.access.ended() => {
+                    let _ = send(&mut tx, &ServerEvent::Ended).await;
+                    break;
+                }
                 incoming = rx.next() => {
                     let Some(Ok(message)) = incoming else { break };
                     let text = match message {

@@ -1,5 +1,6 @@
 //! Integration tests: the real server on 127.0.0.1:0 against real PostgreSQL (one database
 //! per test, via #[sqlx::test]) and real Redis (one key prefix per test).
+mod access_changes;
 mod accounts;
 mod admin_images;
 mod admin_servers;
