@@ -406,6 +406,8 @@ pub const API_PERMISSIONS: &[&str] = &[
     "Users Delete",
     "Sessions View",
     "Sessions Modify",
+    // Berth's own: exec_command_kasm as root (user "root" or uid 0) inside the session.
+    "Sessions Exec Root",
     "Images View",
     "Groups Modify",
 ];

@@ -230,7 +230,15 @@ async fn a_session_lives_and_ends_through_the_api(db: PgPool) {
     for (extra, problem) in [
         (
             json!({"environment": {"BERTH_SESSION_SECRET": "mine"}}),
-            "is reserved",
+            "is the session's own",
+        ),
+        (
+            json!({"environment": {"LD_PRELOAD": "/tmp/evil.so"}}),
+            "changes how programs",
+        ),
+        (
+            json!({"environment": {"BASH_FUNC_ls%%": "() { id; }"}}),
+            "not a plain name",
         ),
         (json!({"environment": {"GREETING": 1}}), "string values"),
         (json!({"environment": ["GREETING=hi"]}), "string values"),

@@ -177,8 +177,34 @@ async fn commands_run_in_the_users_running_session(db: PgPool) {
     );
     let said = format!("{}{}", reply["stdout"], reply["stderr"]);
     assert!(said.contains("/nonexistent"), "{reply}");
-    let (_, reply) = session.exec(json!({"cmd": "id -u", "user": "root"})).await;
+    // Root only with Berth's own permission for it.
+    let (status, reply) = session.exec(json!({"cmd": "id -u", "user": "root"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{reply}");
+    assert!(reply["error_message"]
+        .as_str()
+        .unwrap()
+        .contains("Sessions Exec Root"));
+    let (status, _) = session.exec(json!({"cmd": "id -u", "user": "0:0"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let mut permissions = PERMISSIONS.to_vec();
+    permissions.push("Sessions Exec Root");
+    let root_key = key(&session.app, &permissions, false).await;
+    let (_, reply) = call(
+        &session.app,
+        "exec_command_kasm",
+        &root_key,
+        json!({"user_id": session.user_id, "kasm_id": session.kasm_id,
+               "exec_config": {"cmd": "id -u", "user": "root"}}),
+    )
+    .await;
     assert_eq!(reply["stdout"], "0\n", "{reply}");
+    // Variables that change how programs start are refused.
+    for name in ["LD_PRELOAD", "BASH_ENV", "PATH"] {
+        let (status, reply) = session
+            .exec(json!({"cmd": "true", "environment": {name: "/tmp/x"}}))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {reply}");
+    }
 
     // A command that started something in the background is answered when it exits.
     let started = Instant::now();

@@ -56,6 +56,14 @@ fn invalid(message: &str) -> ApiError {
 }
 
 /// The agent's request from `exec_config`, validated.
+/// Whether the command is to run as root (user `root` or uid 0, with any group).
+pub fn runs_as_root(body: &Body) -> bool {
+    body.get(&["exec_config", "user"])
+        .and_then(Value::as_str)
+        .map(|user| user.split(':').next().unwrap_or_default().trim())
+        .is_some_and(|user| user == "root" || user == "0")
+}
+
 pub fn exec_request(body: &Body) -> Result<ExecRequest, ApiError> {
     let config = match body.get(&["exec_config"]) {
         None | Some(Value::Null) => return Err(ApiError::Missing("exec_config")),
@@ -97,12 +105,11 @@ pub fn exec_request(body: &Body) -> Result<ExecRequest, ApiError> {
         Some(Value::Object(vars)) => {
             let mut environment = Vec::with_capacity(vars.len());
             for (name, value) in vars {
+                if let Some(problem) = super::environment::refusal(name) {
+                    return Err(invalid(&format!("exec_config.{problem}")));
+                }
                 match value {
-                    Value::String(value)
-                        if !name.is_empty()
-                            && !name.contains(['=', '\0'])
-                            && !value.contains('\0') =>
-                    {
+                    Value::String(value) if !value.contains('\0') => {
                         environment.push((name.clone(), value.clone()))
                     }
                     _ => {

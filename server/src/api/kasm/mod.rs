@@ -1,6 +1,7 @@
 //! The Kasm-compatible Developer API: `POST /api/public/<endpoint>` with a JSON body carrying
 //! `api_key` and `api_key_secret`. IDs are rendered as 32 hex digits, dates as
 //! `YYYY-MM-DD HH:MM:SS.ffffff` (UTC); every failure is non-2xx with `error_message`.
+mod environment;
 mod exec;
 mod openapi;
 mod openapi_schemas;
@@ -263,6 +264,9 @@ fn target_user_path(endpoint: &str) -> Option<&'static [&'static str]> {
     }
 }
 
+/// Berth's own permission (Kasm has none as narrow) to run `exec_command_kasm` as root.
+pub const EXEC_AS_ROOT: &str = "Sessions Exec Root";
+
 /// The permissions that let a key act on an administrator.
 pub const ADMIN_TARGET_PERMISSIONS: [&str; 2] = ["Users Modify Admin", "Global Admin"];
 
@@ -420,6 +424,14 @@ async fn run(
     }
     if let Err(error) = may_act_on_target(state, endpoint, &body, &key).await {
         return Err((error, Some(key)));
+    }
+    if endpoint == "exec_command_kasm" && exec::runs_as_root(&body) && !key.has(EXEC_AS_ROOT) {
+        return Err((
+            ApiError::Denied(format!(
+                "Running commands as root needs the permission \"{EXEC_AS_ROOT}\"."
+            )),
+            Some(key),
+        ));
     }
     let result: Result<Reply, ApiError> = match endpoint {
         "get_users"

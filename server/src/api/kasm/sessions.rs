@@ -168,15 +168,16 @@ fn environment(body: &Body) -> Result<serde_json::Map<String, Value>, ApiError> 
     match body.get(&["environment"]) {
         None | Some(Value::Null) => Ok(Default::default()),
         Some(Value::Object(vars)) => {
-            if let Some(reserved) = vars.keys().find(|name| name.starts_with("BERTH_")) {
-                return Err(ApiError::Invalid(format!(
-                    "Invalid Parameters: environment variable {reserved} is reserved (names starting with BERTH_ are Berth's own)"
-                )));
+            if let Some(problem) = vars
+                .keys()
+                .find_map(|name| super::environment::refusal(name))
+            {
+                return Err(ApiError::Invalid(format!("Invalid Parameters: {problem}")));
             }
-            let valid = vars.iter().all(|(name, value)| {
-                !name.is_empty() && !name.contains('=') && !name.contains('\0') && value.is_string()
-            });
-            if valid {
+            if vars
+                .values()
+                .all(|value| value.as_str().is_some_and(|v| !v.contains('\0')))
+            {
                 Ok(vars.clone())
             } else {
                 Err(invalid())
