@@ -67,6 +67,10 @@ pub async fn handle(
     let token = app::backend::cookies::read(&parts.headers, app::backend::cookies::SESSION_COOKIE)
         .unwrap_or_default();
     let access = streams.register(user.user_id, kasm_id, token);
+    // A chat message is a few hundred bytes; nothing larger is read, let alone buffered.
+    let upgrade = upgrade
+        .max_message_size(MAX_FRAME)
+        .max_frame_size(MAX_FRAME);
     upgrade.on_upgrade(move |socket| async move {
         let participant = Participant {
             hub,
@@ -78,6 +82,10 @@ pub async fn handle(
         participant.run(socket).await;
     })
 }
+
+/// The largest WebSocket message (and frame) a chat reads: a message of the longest text the
+/// chat accepts, JSON-escaped, fits.
+const MAX_FRAME: usize = 16 * 1024;
 
 struct Participant {
     hub: Arc<ShareHub>,

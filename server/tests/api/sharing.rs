@@ -437,6 +437,20 @@ async fn chat_crosses_server_processes_and_refuses_bad_messages(db: PgPool) {
     assert_eq!(&texts[..2], &["hello from one", "<b>hi</b> from two"]);
     assert!(!texts.contains(&"one too many"));
 
+    // A frame far past any message's size ends that socket: it is never buffered.
+    let mut flood = chat(&one, kasm_id, &ann_cookie).await.unwrap();
+    next_event(&mut flood, "history").await;
+    let _ = flood.send(Message::Text("x".repeat(1 << 20).into())).await;
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(message)) = flood.next().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "a 1 MiB chat frame was read");
+
     // Someone who never joined cannot chat; revoking ends the viewer's chat.
     assert!(chat(&two, kasm_id, &eve_cookie)
         .await
