@@ -6,6 +6,15 @@ use uuid::Uuid;
 
 type Result<T, E = String> = std::result::Result<T, E>;
 
+/// What a benchmark's key may do: launch, read and destroy sessions for users, list images.
+pub const PERMISSIONS: &[&str] = &[
+    "User",
+    "Users Auth Session",
+    "Sessions View",
+    "Sessions Modify",
+    "Images View",
+];
+
 /// One API call may take this long before it counts as unanswered.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(120);
 

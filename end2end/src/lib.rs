@@ -191,6 +191,21 @@ pub async fn launch(client: &Client, workspace: &str) -> String {
     kasm_id
 }
 
+/// Shares the open session from its control panel; answers the link (`/join/...`).
+pub async fn share_link(owner: &Client) -> String {
+    click(owner, "#panel-toggle").await;
+    click(owner, "#share-on").await;
+    let link = owner
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#share-link"))
+        .await
+        .unwrap();
+    let link = link.prop("value").await.unwrap().expect("a share link");
+    assert!(link.starts_with("/join/"), "{link}");
+    link
+}
+
 /// The session's container id ("" when there is none).
 pub fn container_of(kasm_id: &str) -> String {
     let output = Command::new("docker")

@@ -51,18 +51,6 @@ fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-async fn share_link(owner: &Client) -> String {
-    click(owner, "#panel-toggle").await;
-    click(owner, "#share-on").await;
-    let link = owner
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("#share-link"))
-        .await
-        .unwrap();
-    link.prop("value").await.unwrap().expect("a share link")
-}
-
 /// Whether a script inserted into the page now (inline text, or a `data:` URL) runs.
 async fn inserted_scripts_run(client: &Client) -> serde_json::Value {
     client

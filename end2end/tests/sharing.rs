@@ -40,16 +40,7 @@ async fn a_viewer_watches_cannot_type_and_chats_with_the_owner() {
     let container = container_of(&kasm_id);
 
     // The owner shares the session from the control panel.
-    click(&owner, "#panel-toggle").await;
-    click(&owner, "#share-on").await;
-    let link = owner
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("#share-link"))
-        .await
-        .unwrap();
-    let link = link.prop("value").await.unwrap().expect("a share link");
-    assert!(link.starts_with("/join/"), "{link}");
+    let link = share_link(&owner).await;
 
     // The viewer opens the link and sees the desktop.
     let viewer = browser().await;

@@ -15,7 +15,7 @@
 //! memory run low. Every child is stopped and every container of the round removed at the end,
 //! also on errors and Ctrl-C, and the scratch databases are dropped. All traffic stays on
 //! 127.0.0.1.
-use bench::devapi::{Api, CALL_TIMEOUT};
+use bench::devapi::{Api, CALL_TIMEOUT, PERMISSIONS};
 use bench::serve::TempDir;
 use bollard::container::{
     ListContainersOptions, MemoryStatsStats, RemoveContainerOptions, StatsOptions,
@@ -76,14 +76,6 @@ struct Args {
     keep_logs: bool,
 }
 
-/// What the key may do: launch and read sessions for users, list and destroy them, list images.
-const PERMISSIONS: &[&str] = &[
-    "User",
-    "Users Auth Session",
-    "Sessions View",
-    "Sessions Modify",
-    "Images View",
-];
 /// Reads before the burst: the idle baseline.
 const IDLE: Duration = Duration::from_secs(3);
 /// The sampler's and /readyz prober's period.

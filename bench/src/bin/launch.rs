@@ -14,7 +14,7 @@
 //! One warm-up launch of each kind is not counted; each session is destroyed (`destroy_kasm`)
 //! and each container removed before the next. The scratch database is created and dropped;
 //! every child and container is removed at the end, also on errors. See bench/README.md.
-use bench::devapi::Api;
+use bench::devapi::{Api, PERMISSIONS};
 use bench::serve::TempDir;
 use berth::agent::docker::{host_config, STREAM_PORT};
 use berth::protocol::CreateSession;
@@ -54,14 +54,6 @@ struct Args {
     poll_ms: u64,
 }
 
-/// What the key may do: launch, read and destroy sessions for users, list images.
-const PERMISSIONS: &[&str] = &[
-    "User",
-    "Users Auth Session",
-    "Sessions View",
-    "Sessions Modify",
-    "Images View",
-];
 /// One launch (any kind) may take this long.
 const LAUNCH_TIMEOUT: Duration = Duration::from_secs(60);
 

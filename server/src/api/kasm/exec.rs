@@ -252,7 +252,11 @@ mod tests {
             ),
             (
                 json!({"cmd": "id", "environment": {"A=B": "1"}}),
-                "string values",
+                "not a plain name",
+            ),
+            (
+                json!({"cmd": "id", "environment": {"LD_PRELOAD": "/tmp/x.so"}}),
+                "changes how programs",
             ),
             (
                 json!({"cmd": "id", "environment": ["A=1"]}),
