@@ -1,7 +1,7 @@
 //! Open streams (desktop WebSockets and chats) end as soon as the access they were opened with
 //! does. Each stream registers who opened it (the user, their sign-in token, the session); a
 //! change that can take access away (sign-out, a disabled, locked or deleted account, a new
-//! password or role, a viewer removed, sharing turned off) is announced by PostgreSQL on the
+//! password or role, a viewer removed, sharing turned off, the session ended) is announced by PostgreSQL on the
 //! channel `berth_access` (triggers, migrations/20261202000002_access_changes.sql), so every
 //! replica hears of it whichever process made it; the replica re-checks that user's (or that
 //! session's) streams and ends those no longer allowed. Every [`RECHECK`] all streams are
@@ -141,11 +141,20 @@ impl Streams {
         }
     }
 
-    /// Whether the sign-in still holds for the same user and they may still reach the session
-    /// (`None`: the database did not answer).
+    /// Whether the sign-in still holds for the same user, the session has not ended, and they
+    /// may still reach it (`None`: the database did not answer).
     async fn still_allowed(&self, user_id: Uuid, kasm_id: Uuid, token: &str) -> Option<bool> {
         let user = auth::user_for_token(&self.db, token).await.ok()?;
         if user.is_none_or(|user| user.user_id != user_id) {
+            return Some(false);
+        }
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT operational_status FROM kasms WHERE kasm_id = $1")
+                .bind(kasm_id)
+                .fetch_optional(&self.db)
+                .await
+                .ok()?;
+        if status.is_none_or(|status| status == "deleting" || status == "deleted") {
             return Some(false);
         }
         let access = sharing::access(&self.db, user_id, kasm_id).await.ok()?;

@@ -1,6 +1,6 @@
 //! Open streams end as soon as the access they were opened with does: a desktop WebSocket and
 //! a chat close within a second or two when their user is disabled, signs out, is deleted or
-//! changes password, on whichever replica the change is made.
+//! changes password, or the session ends, on whichever replica the change is made.
 use crate::sharing::{chat, signed_in};
 use crate::support::{insert_image, insert_kasm, redis_url, spawn_app_with_prefix, TestApp};
 use berth::rfb::Session;
@@ -93,7 +93,13 @@ async fn streams_end_when_their_access_does(db: PgPool) {
     let port = stand_in_desktop().await;
     let (admin, _) = other.signed_in("boss", "admin").await;
 
-    for change in ["disabled", "signed out", "password changed", "deleted"] {
+    for change in [
+        "disabled",
+        "signed out",
+        "password changed",
+        "deleted",
+        "session ended",
+    ] {
         let name = format!("u{}", &Uuid::new_v4().simple().to_string()[..8]);
         let user = app.create_user(&name, "password-123", "user").await;
         let kasm_id = session(&app, user, port).await;
@@ -126,9 +132,18 @@ async fn streams_end_when_their_access_does(db: PgPool) {
                     )
                     .await
             }
-            _ => {
+            "deleted" => {
                 other
                     .call(&admin, "admin/delete_user", &[("user_id", &user_id)])
+                    .await
+            }
+            _ => {
+                other
+                    .call(
+                        &http,
+                        "sessions/delete",
+                        &[("kasm_id", &kasm_id.to_string())],
+                    )
                     .await
             }
         };
