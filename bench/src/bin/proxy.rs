@@ -1,14 +1,29 @@
-//! bench/proxy: WebSocket throughput and per-message latency through Berth's session proxy,
-//! beside a direct connection and nginx to the same echo server, interleaved in one run; then
-//! the Berth process's memory and open descriptors before and after 100 concurrent streams.
-//! See bench/README.md.
+//! bench/proxy: throughput and latency of a desktop stream through Berth's session proxy,
+//! beside the path it replaced, interleaved in one run; then the Berth process's memory and
+//! open descriptors before and after 100 concurrent streams. See bench/README.md.
 //!
-//! Berth is the real release binary (`target/release/berth serve`) on a scratch database;
-//! the "session" is a row pointing at an in-process WebSocket echo server. nginx is Debian's,
-//! with a generated configuration. Every child is stopped at the end, also on errors and
-//! Ctrl-C, and the scratch database is dropped.
+//! The session's "container" is an in-process stand-in for its Xvnc: a TCP server that does
+//! the server's side of the RFB 3.8 handshake with VNC authentication (by the session's
+//! secret) and then echoes every byte. The paths to it:
+//! - **direct**: plain TCP, the client authenticating itself (the floor);
+//! - **Berth**: the real release binary (`target/release/berth serve`) on a scratch
+//!   database, with a running session row pointing at the stand-in; the client opens
+//!   `/desktop/<kasm_id>/websockify` as the browser's viewer does and shakes hands with Berth
+//!   (security type None), Berth having authenticated with the stand-in;
+//! - **websockify**: Debian's, as a child relaying its WebSocket to the stand-in's port, the
+//!   client authenticating through it (what every container ran before Berth spoke RFB);
+//! - **nginx + websockify**: Debian's nginx (64 KiB proxy buffers, a generated
+//!   configuration) in front of that websockify, about the old whole path: browser →
+//!   Berth's byte relay (measured at parity with nginx-64k) → websockify → Xvnc.
+//!
+//! Echoed bytes come back in chunks that need not match what was sent, so bytes are
+//! counted, not messages. Every child is stopped at the end, also on errors and Ctrl-C, and
+//! the scratch database is dropped.
 use bench::guard::Guard;
+use bench::serve::{free_port, TempDir};
+use berth::rfb::auth::{self, CHALLENGE};
 use clap::Parser;
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use sqlx::postgres::PgPoolOptions;
 use std::collections::HashMap;
@@ -17,7 +32,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Bytes, Message};
@@ -37,13 +54,16 @@ struct Args {
     /// The nginx binary.
     #[arg(long, default_value = "nginx")]
     nginx: String,
+    /// The websockify command (Debian's python3-websockify).
+    #[arg(long, default_value = "websockify")]
+    websockify: String,
     /// Measured runs of each path (the median is reported); one warm-up run is not counted.
     #[arg(long, default_value_t = 3)]
     runs: usize,
     /// 64 KiB messages per throughput run.
     #[arg(long, default_value_t = 4000)]
     messages: usize,
-    /// Messages in flight at most during a throughput run.
+    /// Messages' worth of bytes (64 KiB each) in flight at most during a throughput run.
     #[arg(long, default_value_t = 32)]
     window: usize,
     /// 64-byte round trips per latency run.
@@ -70,6 +90,14 @@ const SOAK_MESSAGE: usize = 16 * 1024;
 const SOAK_PAUSE: Duration = Duration::from_millis(20);
 /// No single step may hang the bench.
 const STEP: Duration = Duration::from_secs(30);
+/// The stand-in's reads (and so its echoes) at most, and the client's TCP reads: Berth's
+/// relay buffer's size.
+const READ: usize = 128 * 1024;
+/// RFB 3.8, the only version spoken on any side.
+const VERSION: &[u8; 12] = b"RFB 003.008\n";
+/// RFB security types: None (Berth's greeting), VNC authentication (the container's).
+const NONE: u8 = 1;
+const VNC_AUTH: u8 = 2;
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -85,17 +113,20 @@ async fn main() {
         );
         std::process::exit(1);
     }
-    if Command::new(&args.nginx)
-        .arg("-v")
-        .stderr(Stdio::null())
-        .status()
-        .is_err()
-    {
-        eprintln!(
-            "bench/proxy: nginx ({}) not found; install it: apt-get install -y nginx-light",
-            args.nginx
-        );
-        std::process::exit(1);
+    for (program, probe, package) in [
+        (&args.nginx, "-v", "nginx-light"),
+        (&args.websockify, "--help", "python3-websockify"),
+    ] {
+        let found = Command::new(program)
+            .arg(probe)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok();
+        if !found {
+            eprintln!("bench/proxy: {program} not found; install it: apt-get install -y {package}");
+            std::process::exit(1);
+        }
     }
     let name = format!("berth_bench_proxy_{}", std::process::id());
     let admin = match PgPoolOptions::new()
@@ -146,12 +177,14 @@ async fn main() {
 
 async fn run(args: Arc<Args>, database_url: String) -> Result<()> {
     let work = TempDir::new("berth-bench-proxy")?;
-    let echo = echo_server().await?;
+    // As Berth makes them: random, longer than the 8 characters VNC authentication uses.
+    let secret = Uuid::new_v4().simple().to_string();
+    let standin = vnc_standin(secret.clone()).await?;
 
     // Berth: the real server on the scratch database, signed in as admin.
     let berth_port = free_port()?;
     let password = Uuid::new_v4().simple().to_string();
-    let log = std::fs::File::create(work.0.join("berth.log")).map_err(|e| e.to_string())?;
+    let log = std::fs::File::create(work.path.join("berth.log")).map_err(|e| e.to_string())?;
     let mut berth = Guard::spawn(
         "berth",
         Command::new(&args.berth)
@@ -169,12 +202,12 @@ async fn run(args: Arc<Args>, database_url: String) -> Result<()> {
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log),
-        work.0.join("berth.log"),
+        work.path.join("berth.log"),
     )?;
     let pid = berth.pid();
     let ports = Ports {
         berth: berth_port,
-        echo: echo.port(),
+        standin: standin.port(),
         postgres: url_port(&args.database_url, 5432),
         redis: url_port(&args.redis_url, 6379),
     };
@@ -184,62 +217,71 @@ async fn run(args: Arc<Args>, database_url: String) -> Result<()> {
         .await?;
     let rss_idle = Sample::take(pid, ports);
     let cookie = sign_in(&base, &password).await?;
-    let kasm_id = session_row(&database_url, echo.port()).await?;
+    let kasm_id = session_row(&database_url, standin.port(), &secret).await?;
 
-    // nginx in front of the same echo server.
-    let (nginx_port, tuned_port) = (free_port()?, free_port()?);
-    let mut nginx = start_nginx(&args.nginx, &work.0, nginx_port, tuned_port, echo)?;
+    // websockify relaying to the stand-in, and nginx in front of it.
+    let websockify_port = free_port()?;
+    let mut websockify = start_websockify(&args.websockify, &work.path, websockify_port, standin)?;
+    websockify.wait_tcp(websockify_port).await?;
+    let nginx_port = free_port()?;
+    let mut nginx = start_nginx(&args.nginx, &work.path, nginx_port, websockify_port)?;
     nginx.wait_tcp(nginx_port).await?;
-    nginx.wait_tcp(tuned_port).await?;
-
-    let version = nginx_version(&args.nginx);
     // The master forks its workers after it listens: wait for them.
-    let mut nginx_pids = process_tree(nginx.pid());
     for _ in 0..100 {
-        if nginx_pids.len() > 1 {
+        if process_tree(&[nginx.pid()]).len() > 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-        nginx_pids = process_tree(nginx.pid());
     }
-    let berth_url = format!("ws://127.0.0.1:{berth_port}/desktop/{kasm_id}/websockify");
-    let berth_headers = vec![("cookie", cookie), ("origin", base.clone())];
+    let (nginx_version, websockify_version) = (nginx_version(&args.nginx), websockify_version());
+
+    let berth_way = Way::WebSocket {
+        url: format!("ws://127.0.0.1:{berth_port}/desktop/{kasm_id}/websockify"),
+        headers: vec![("cookie", cookie), ("origin", base.clone())],
+    };
     let paths = [
         Path_ {
-            label: "direct (no proxy)".into(),
-            url: format!("ws://{echo}/websockify"),
-            headers: vec![],
-            pids: vec![],
-        },
-        Path_ {
-            label: format!("nginx {version}"),
-            url: format!("ws://127.0.0.1:{nginx_port}/websockify"),
-            headers: vec![],
-            pids: nginx_pids.clone(),
-        },
-        Path_ {
-            label: format!("nginx {version} + proxy_buffer_size 64k"),
-            url: format!("ws://127.0.0.1:{tuned_port}/websockify"),
-            headers: vec![],
-            pids: nginx_pids,
+            label: "direct (TCP, no proxy)".into(),
+            way: Way::Tcp(standin),
+            secret: Some(secret.clone()),
+            roots: vec![],
         },
         Path_ {
             label: "Berth proxy".into(),
-            url: berth_url.clone(),
-            headers: berth_headers.clone(),
-            pids: vec![pid],
+            way: berth_way.clone(),
+            secret: None,
+            roots: vec![pid],
+        },
+        Path_ {
+            label: format!("websockify {websockify_version}"),
+            way: Way::WebSocket {
+                url: format!("ws://127.0.0.1:{websockify_port}/websockify"),
+                headers: vec![],
+            },
+            secret: Some(secret.clone()),
+            roots: vec![websockify.pid()],
+        },
+        Path_ {
+            label: format!("nginx {nginx_version} (64k buffers) + websockify"),
+            way: Way::WebSocket {
+                url: format!("ws://127.0.0.1:{nginx_port}/websockify"),
+                headers: vec![],
+            },
+            secret: Some(secret.clone()),
+            roots: vec![nginx.pid(), websockify.pid()],
         },
     ];
-    // Does every path echo at all? (Clear errors before timing anything.)
+    // Does every path shake hands and echo at all? (Clear errors before timing anything.)
     for path in &paths {
-        let mut socket = path.connect().await?;
-        latency(&mut socket, 1)
+        let mut stream = path.connect().await?;
+        latency(&mut stream, 1)
             .await
             .map_err(|e| format!("{}: {e}", path.label))?;
+        stream.close().await;
     }
 
     eprintln!(
-        "throughput: {} × 64 KiB, ≤{} in flight; latency: {} round trips of 64 B; {} runs + 1 warm-up, interleaved",
+        "throughput: {} × 64 KiB, ≤{} × 64 KiB in flight; latency: {} round trips of 64 B; {} runs + 1 warm-up, interleaved",
         args.messages, args.window, args.round_trips, args.runs
     );
     let mut results: Vec<Runs> = paths.iter().map(|_| Runs::default()).collect();
@@ -248,23 +290,25 @@ async fn run(args: Arc<Args>, database_url: String) -> Result<()> {
         for k in 0..paths.len() {
             let i = (k + run) % paths.len();
             let path = &paths[i];
-            let mut socket = path.connect().await?;
-            let cpu = cpu_ns(&path.pids);
-            let mbps = throughput(&mut socket, args.messages, args.window)
+            let mut stream = path.connect().await?;
+            // After the connection: websockify forks a process for each.
+            let pids = process_tree(&path.roots);
+            let cpu = cpu_ns(&pids);
+            let mbps = throughput(&mut stream, args.messages, args.window)
                 .await
                 .map_err(|e| format!("{}: {e}", path.label))?;
             // The proxy's CPU seconds per GB of payload (every GB crosses it both ways).
             let cpu_per_gb =
-                cpu_ns(&path.pids).saturating_sub(cpu) as f64 / ((args.messages * BIG) as f64);
-            let _ = socket.close(None).await;
-            let mut socket = path.connect().await?;
-            let times = latency(&mut socket, args.round_trips)
+                cpu_ns(&pids).saturating_sub(cpu) as f64 / ((args.messages * BIG) as f64);
+            stream.close().await;
+            let mut stream = path.connect().await?;
+            let times = latency(&mut stream, args.round_trips)
                 .await
                 .map_err(|e| format!("{}: {e}", path.label))?;
-            let _ = socket.close(None).await;
+            stream.close().await;
             let (p50, p99) = (percentile(&times, 50.0), percentile(&times, 99.0));
             eprintln!(
-                "{} {:<40} {mbps:>6.0} MB/s {cpu_per_gb:>5.2} CPU s/GB   p50 {p50:>5.0} µs   p99 {p99:>5.0} µs",
+                "{} {:<44} {mbps:>6.0} MB/s {cpu_per_gb:>5.2} CPU s/GB   p50 {p50:>5.0} µs   p99 {p99:>5.0} µs",
                 if run == 0 {
                     "warm-up".to_owned()
                 } else {
@@ -283,11 +327,11 @@ async fn run(args: Arc<Args>, database_url: String) -> Result<()> {
     let rss_after_runs = Sample::take(pid, ports);
 
     println!(
-        "\nWebSocket echo through each path, binary messages, loopback; median of {} runs",
+        "\nRFB stream echoed through each path (after the handshake), loopback; median of {} runs",
         args.runs
     );
     println!(
-        "| path | throughput, 64 KiB messages (≤{} in flight) | proxy CPU per GB echoed | latency p50, 64 B | latency p99, 64 B |",
+        "| path | throughput, 64 KiB writes (≤{} × 64 KiB in flight) | proxy CPU per GB echoed | latency p50, 64 B | latency p99, 64 B |",
         args.window
     );
     println!("|---|---|---|---|---|");
@@ -299,10 +343,10 @@ async fn run(args: Arc<Args>, database_url: String) -> Result<()> {
             median(&runs.p50),
             median(&runs.p99),
         );
-        let cpu = if path.pids.is_empty() {
-            "—".to_owned()
-        } else {
-            format!("{:.2} s", m.1)
+        let cpu = match path.roots.len() {
+            0 => "—".to_owned(),
+            1 => format!("{:.2} s", m.1),
+            _ => format!("{:.2} s (both)", m.1),
         };
         println!(
             "| {} | {:.0} MB/s | {cpu} | {:.0} µs | {:.0} µs |",
@@ -310,32 +354,25 @@ async fn run(args: Arc<Args>, database_url: String) -> Result<()> {
         );
         medians.push(m);
     }
-    let berth_m = medians[3];
-    for (i, label) in [(1, "nginx"), (2, "nginx with 64k buffers")] {
-        let nginx_m = medians[i];
+    let berth_m = medians[1];
+    for (i, label) in [(2, "websockify"), (3, "nginx + websockify")] {
+        let other = medians[i];
         println!(
             "{}Berth / {label}: throughput {:.2}×, CPU per GB {:.2}×, latency p50 {:.2}×, p99 {:.2}×",
-            if i == 1 { "\n" } else { "" },
-            berth_m.0 / nginx_m.0,
-            berth_m.1 / nginx_m.1,
-            berth_m.2 / nginx_m.2,
-            berth_m.3 / nginx_m.3
+            if i == 2 { "\n" } else { "" },
+            berth_m.0 / other.0,
+            berth_m.1 / other.1,
+            berth_m.2 / other.2,
+            berth_m.3 / other.3
         );
     }
     drop(nginx);
+    drop(websockify);
 
     // Soak: a short warm-up with the same concurrency (pool connections, allocator arenas,
     // runtime buffers reach their working size), then the measured soak.
     eprintln!("soak: warm-up, {} streams for 5 s…", args.streams);
-    soak(
-        &berth_url,
-        &berth_headers,
-        args.streams,
-        Duration::from_secs(5),
-        pid,
-        ports,
-    )
-    .await?;
+    soak(&berth_way, args.streams, Duration::from_secs(5), pid, ports).await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let before = Sample::take(pid, ports);
     // Measured soaks, back to back: growth that repeats from one to the next is a leak;
@@ -359,8 +396,7 @@ async fn run(args: Arc<Args>, database_url: String) -> Result<()> {
             args.soak_rounds, args.streams, args.soak_secs
         );
         let outcome = soak(
-            &berth_url,
-            &berth_headers,
+            &berth_way,
             args.streams,
             Duration::from_secs(args.soak_secs),
             pid,
@@ -376,7 +412,7 @@ async fn run(args: Arc<Args>, database_url: String) -> Result<()> {
     }
 
     println!(
-        "\nBerth process (`berth serve`, pid {pid}): {} × {} concurrent streams for {} s through the proxy, {} KiB messages every {} ms per stream ({echoes} echoes, {:.0} MB each way, {failed} failed streams)",
+        "\nBerth process (`berth serve`, pid {pid}): {} × {} concurrent streams for {} s through the proxy, {} KiB echoed every {} ms per stream ({echoes} echoes, {:.0} MB each way, {failed} failed streams)",
         args.soak_rounds,
         args.streams,
         args.soak_secs,
@@ -399,7 +435,7 @@ async fn run(args: Arc<Args>, database_url: String) -> Result<()> {
     if args.linger > 0 {
         eprintln!(
             "Berth (pid {pid}, log {}) stays up for {} s",
-            work.0.join("berth.log").display(),
+            work.path.join("berth.log").display(),
             args.linger
         );
         tokio::time::sleep(Duration::from_secs(args.linger)).await;
@@ -411,18 +447,31 @@ async fn run(args: Arc<Args>, database_url: String) -> Result<()> {
     Ok(())
 }
 
-/// One of the three ways to the echo server.
+/// How a path reaches the stand-in.
+#[derive(Clone)]
+enum Way {
+    Tcp(SocketAddr),
+    WebSocket {
+        url: String,
+        headers: Vec<(&'static str, String)>,
+    },
+}
+
+/// One of the four ways to the stand-in.
 struct Path_ {
     label: String,
-    url: String,
-    headers: Vec<(&'static str, String)>,
-    /// The proxy's processes, whose CPU time is counted (none for the direct path).
-    pids: Vec<u32>,
+    way: Way,
+    /// VNC authentication by the client itself, with this secret; without one, Berth's
+    /// greeting (security type None).
+    secret: Option<String>,
+    /// The proxy's processes, whose CPU time (with their descendants') is counted (none for
+    /// the direct path).
+    roots: Vec<u32>,
 }
 
 impl Path_ {
-    async fn connect(&self) -> Result<Socket> {
-        connect(&self.url, &self.headers)
+    async fn connect(&self) -> Result<Stream> {
+        open(&self.way, self.secret.as_deref())
             .await
             .map_err(|e| format!("{}: {e}", self.label))
     }
@@ -436,42 +485,249 @@ struct Runs {
     p99: Vec<f64>,
 }
 
-async fn connect(url: &str, headers: &[(&'static str, String)]) -> Result<Socket> {
-    let mut request = url.into_client_request().map_err(|e| e.to_string())?;
-    for (name, value) in headers {
-        request
-            .headers_mut()
-            .insert(*name, value.parse().map_err(|_| "bad header")?);
-    }
-    // Nagle off on the client, as browsers do.
-    let (socket, _) = timeout(
-        STEP,
-        tokio_tungstenite::connect_async_with_config(request, None, true),
-    )
-    .await
-    .map_err(|_| format!("no WebSocket handshake from {url} within {STEP:?}"))?
-    .map_err(|e| format!("WebSocket to {url}: {e}"))?;
-    Ok(socket)
+/// A connection to the stand-in, past the RFB handshake: bytes both ways.
+struct Stream {
+    tx: Tx,
+    rx: Rx,
 }
 
-/// An echo server for binary WebSocket messages (it ignores the Authorization Berth adds).
-async fn echo_server() -> Result<SocketAddr> {
+enum Tx {
+    Tcp(OwnedWriteHalf),
+    WebSocket(SplitSink<Socket, Message>),
+}
+
+struct Rx {
+    source: Source,
+    /// Received and not taken yet (the handshake reads exact counts).
+    pending: Vec<u8>,
+}
+
+enum Source {
+    Tcp(OwnedReadHalf, Box<[u8]>),
+    WebSocket(SplitStream<Socket>),
+}
+
+impl Tx {
+    /// One write: one binary message on a WebSocket.
+    async fn send(&mut self, bytes: Bytes) -> Result<()> {
+        match self {
+            Tx::Tcp(tcp) => tcp.write_all(&bytes).await.map_err(|e| e.to_string()),
+            Tx::WebSocket(ws) => ws
+                .send(Message::Binary(bytes))
+                .await
+                .map_err(|e| e.to_string()),
+        }
+    }
+}
+
+impl Rx {
+    /// Reads once: the bytes' count, the bytes themselves kept only if asked.
+    async fn receive(&mut self, keep: bool) -> Result<usize> {
+        match &mut self.source {
+            Source::Tcp(tcp, buffer) => match tcp.read(buffer).await {
+                Ok(0) => Err("the connection closed".into()),
+                Ok(read) => {
+                    if keep {
+                        self.pending.extend_from_slice(&buffer[..read]);
+                    }
+                    Ok(read)
+                }
+                Err(error) => Err(error.to_string()),
+            },
+            // Only pings and pongs are skipped.
+            Source::WebSocket(ws) => loop {
+                match ws.next().await {
+                    Some(Ok(Message::Binary(bytes))) if !bytes.is_empty() => {
+                        if keep {
+                            self.pending.extend_from_slice(&bytes);
+                        }
+                        return Ok(bytes.len());
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Close(_))) | None => {
+                        return Err("the connection closed".into())
+                    }
+                    Some(Ok(other)) => return Err(format!("unexpected message {other:?}")),
+                    Some(Err(error)) => return Err(error.to_string()),
+                }
+            },
+        }
+    }
+
+    /// The next bytes' count (at least one), without keeping them.
+    async fn count(&mut self) -> Result<usize> {
+        if self.pending.is_empty() {
+            return self.receive(false).await;
+        }
+        let count = self.pending.len();
+        self.pending.clear();
+        Ok(count)
+    }
+
+    /// Exactly `count` bytes, however they are split.
+    async fn take(&mut self, count: usize) -> Result<Vec<u8>> {
+        // Bounded: every read brings at least one byte.
+        for _ in 0..count {
+            if self.pending.len() >= count {
+                break;
+            }
+            self.receive(true).await?;
+        }
+        if self.pending.len() < count {
+            return Err("short read".into());
+        }
+        Ok(self.pending.drain(..count).collect())
+    }
+
+    /// Waits until `count` bytes have come back (an echo, however it is split).
+    async fn echoed(&mut self, count: usize) -> Result<()> {
+        let mut received = 0;
+        for _ in 0..count {
+            if received >= count {
+                break;
+            }
+            received += match timeout(STEP, self.count()).await {
+                Ok(counted) => counted?,
+                Err(_) => return Err(format!("no echo within {STEP:?}")),
+            };
+        }
+        if received != count {
+            return Err(format!("{received} bytes came back for {count}"));
+        }
+        Ok(())
+    }
+}
+
+impl Stream {
+    /// Ends the connection cleanly on both sides: a close (or FIN), then whatever was still
+    /// coming until the other side closes (websockify's per-connection process exits then).
+    async fn close(mut self) {
+        let _ = timeout(STEP, async {
+            match &mut self.tx {
+                Tx::Tcp(tcp) => tcp.shutdown().await.map_err(drop),
+                Tx::WebSocket(ws) => ws.close().await.map_err(drop),
+            }
+        })
+        .await;
+        let _ = timeout(Duration::from_secs(5), async {
+            while self.rx.count().await.is_ok() {}
+        })
+        .await;
+    }
+}
+
+/// Connects and shakes hands: VNC authentication with `secret` when given (the stand-in's
+/// own handshake, passed through by websockify and nginx), else Berth's greeting.
+async fn open(way: &Way, secret: Option<&str>) -> Result<Stream> {
+    let mut stream = match way {
+        Way::Tcp(address) => {
+            let tcp = timeout(STEP, TcpStream::connect(address))
+                .await
+                .map_err(|_| format!("no connection to {address} within {STEP:?}"))?
+                .map_err(|e| format!("TCP to {address}: {e}"))?;
+            tcp.set_nodelay(true).map_err(|e| e.to_string())?;
+            let (read, write) = tcp.into_split();
+            Stream {
+                tx: Tx::Tcp(write),
+                rx: Rx {
+                    source: Source::Tcp(read, vec![0; READ].into_boxed_slice()),
+                    pending: Vec::new(),
+                },
+            }
+        }
+        Way::WebSocket { url, headers } => {
+            let mut request = url.into_client_request().map_err(|e| e.to_string())?;
+            for (name, value) in headers {
+                request
+                    .headers_mut()
+                    .insert(*name, value.parse().map_err(|_| "bad header")?);
+            }
+            // Nagle off on the client, as browsers do.
+            let (socket, _) = timeout(
+                STEP,
+                tokio_tungstenite::connect_async_with_config(request, None, true),
+            )
+            .await
+            .map_err(|_| format!("no WebSocket handshake from {url} within {STEP:?}"))?
+            .map_err(|e| format!("WebSocket to {url}: {e}"))?;
+            let (tx, rx) = socket.split();
+            Stream {
+                tx: Tx::WebSocket(tx),
+                rx: Rx {
+                    source: Source::WebSocket(rx),
+                    pending: Vec::new(),
+                },
+            }
+        }
+    };
+    timeout(STEP, handshake(&mut stream, secret))
+        .await
+        .map_err(|_| format!("no RFB handshake within {STEP:?}"))??;
+    Ok(stream)
+}
+
+/// The client's side of RFB 3.8 up to SecurityResult.
+async fn handshake(stream: &mut Stream, secret: Option<&str>) -> Result<()> {
+    let Stream { tx, rx } = stream;
+    let version = rx.take(VERSION.len()).await?;
+    if version != VERSION {
+        return Err(format!(
+            "the server speaks {:?}",
+            String::from_utf8_lossy(&version)
+        ));
+    }
+    tx.send(Bytes::from_static(VERSION)).await?;
+    let offered = rx.take(1).await?[0] as usize;
+    if offered == 0 {
+        let length = u32::from_be_bytes(rx.take(4).await?.try_into().expect("4 bytes"));
+        let reason = rx.take(length.min(4096) as usize).await?;
+        return Err(format!(
+            "the server refused: {}",
+            String::from_utf8_lossy(&reason)
+        ));
+    }
+    let types = rx.take(offered).await?;
+    let wanted = if secret.is_some() { VNC_AUTH } else { NONE };
+    if !types.contains(&wanted) {
+        return Err(format!("the server offers security types {types:?}"));
+    }
+    tx.send(Bytes::from(vec![wanted])).await?;
+    if let Some(secret) = secret {
+        let challenge: [u8; CHALLENGE] = rx.take(CHALLENGE).await?.try_into().expect("16 bytes");
+        tx.send(Bytes::from(auth::response(secret, &challenge).to_vec()))
+            .await?;
+    }
+    if rx.take(4).await? != [0, 0, 0, 0] {
+        return Err("the server refused the authentication".into());
+    }
+    if !rx.pending.is_empty() {
+        return Err("bytes after SecurityResult".into());
+    }
+    Ok(())
+}
+
+/// The stand-in for a session's Xvnc: the server's side of RFB 3.8 with VNC authentication
+/// by `secret` (version, security type 2 offered alone, a random challenge, SecurityResult),
+/// then every byte echoed as it comes (Nagle off, reads of 128 KiB at most).
+async fn vnc_standin(secret: String) -> Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            let _ = stream.set_nodelay(true);
+            let secret = secret.clone();
             tokio::spawn(async move {
-                let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
+                let _ = stream.set_nodelay(true);
+                let Ok(Ok(mut stream)) = timeout(STEP, standin_handshake(stream, &secret)).await
+                else {
                     return;
                 };
-                while let Some(Ok(message)) = socket.next().await {
-                    match message {
-                        Message::Binary(_) if socket.send(message).await.is_err() => break,
-                        Message::Close(_) => break,
-                        _ => {}
+                let mut buffer = vec![0; READ];
+                // Until the client closes (or the bench ends).
+                while let Ok(read @ 1..) = stream.read(&mut buffer).await {
+                    if stream.write_all(&buffer[..read]).await.is_err() {
+                        break;
                     }
                 }
             });
@@ -480,56 +736,89 @@ async fn echo_server() -> Result<SocketAddr> {
     Ok(addr)
 }
 
-/// MB/s (10^6 bytes, one direction's payload) of 64 KiB messages sent over one connection
-/// with at most `window` unanswered, until all `messages` are echoed.
-async fn throughput(socket: &mut Socket, messages: usize, window: usize) -> Result<f64> {
+async fn standin_handshake(mut stream: TcpStream, secret: &str) -> std::io::Result<TcpStream> {
+    let refused = |what: &str| std::io::Error::other(what.to_owned());
+    stream.write_all(VERSION).await?;
+    let mut version = [0; 12];
+    stream.read_exact(&mut version).await?;
+    if &version != VERSION {
+        return Err(refused("another version"));
+    }
+    stream.write_all(&[1, VNC_AUTH]).await?;
+    let mut chosen = [0];
+    stream.read_exact(&mut chosen).await?;
+    if chosen[0] != VNC_AUTH {
+        return Err(refused("another security type"));
+    }
+    // 122 random bits: enough for a stand-in.
+    let challenge = Uuid::new_v4().into_bytes();
+    stream.write_all(&challenge).await?;
+    let mut answer = [0; CHALLENGE];
+    stream.read_exact(&mut answer).await?;
+    if answer != auth::response(secret, &challenge) {
+        let reason = b"Authentication failed";
+        let mut failed = vec![0, 0, 0, 1];
+        failed.extend_from_slice(&(reason.len() as u32).to_be_bytes());
+        failed.extend_from_slice(reason);
+        stream.write_all(&failed).await?;
+        return Err(refused("a wrong response"));
+    }
+    stream.write_all(&[0, 0, 0, 0]).await?;
+    Ok(stream)
+}
+
+/// MB/s (10^6 bytes, one direction) of 64 KiB writes over one connection with at most
+/// `window` × 64 KiB sent and not yet echoed, until all `messages` × 64 KiB are back.
+async fn throughput(stream: &mut Stream, messages: usize, window: usize) -> Result<f64> {
     let payload = Bytes::from(vec![0x5a; BIG]);
-    let (mut tx, mut rx) = socket.split();
-    let credit = Arc::new(Semaphore::new(window));
+    let total = messages * BIG;
+    let credit = Semaphore::new(window * BIG);
+    let Stream { tx, rx } = stream;
     let started = Instant::now();
-    let send = {
-        let credit = credit.clone();
-        async move {
-            for _ in 0..messages {
-                credit.acquire().await.map_err(|e| e.to_string())?.forget();
-                tx.send(Message::Binary(payload.clone()))
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            Ok::<_, String>(())
+    let send = async {
+        for _ in 0..messages {
+            credit
+                .acquire_many(BIG as u32)
+                .await
+                .map_err(|e| e.to_string())?
+                .forget();
+            timeout(STEP, tx.send(payload.clone()))
+                .await
+                .map_err(|_| format!("could not send within {STEP:?}"))??;
         }
+        Ok::<_, String>(())
     };
     let receive = async {
-        for received in 0..messages {
-            match timeout(STEP, rx.next()).await {
-                Ok(Some(Ok(Message::Binary(bytes)))) if bytes.len() == BIG => credit.add_permits(1),
-                Ok(Some(Ok(other))) => return Err(format!("unexpected message {:?}", other.len())),
-                Ok(Some(Err(error))) => return Err(error.to_string()),
-                Ok(None) => return Err(format!("closed after {received} echoes")),
-                Err(_) => return Err(format!("no echo within {STEP:?}")),
+        let mut received = 0;
+        // Bounded: every read brings at least one byte.
+        for _ in 0..total {
+            if received >= total {
+                break;
             }
+            let count = match timeout(STEP, rx.count()).await {
+                Ok(count) => count.map_err(|e| format!("after {received} bytes: {e}"))?,
+                Err(_) => return Err(format!("no echo within {STEP:?}")),
+            };
+            received += count;
+            credit.add_permits(count);
+        }
+        if received != total {
+            return Err(format!("{received} bytes came back for {total}"));
         }
         Ok(())
     };
     tokio::try_join!(send, receive)?;
-    Ok((messages * BIG) as f64 / started.elapsed().as_secs_f64() / 1e6)
+    Ok(total as f64 / started.elapsed().as_secs_f64() / 1e6)
 }
 
-/// Round-trip times (µs) of 64-byte messages, one at a time.
-async fn latency(socket: &mut Socket, rounds: usize) -> Result<Vec<f64>> {
+/// Round-trip times (µs) of 64 bytes, one at a time.
+async fn latency(stream: &mut Stream, rounds: usize) -> Result<Vec<f64>> {
     let payload = Bytes::from(vec![0xa5; SMALL]);
     let mut times = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         let started = Instant::now();
-        socket
-            .send(Message::Binary(payload.clone()))
-            .await
-            .map_err(|e| e.to_string())?;
-        match timeout(STEP, socket.next()).await {
-            Ok(Some(Ok(Message::Binary(bytes)))) if bytes.len() == SMALL => {}
-            Ok(other) => return Err(format!("unexpected answer {other:?}")),
-            Err(_) => return Err(format!("no echo within {STEP:?}")),
-        }
+        stream.tx.send(payload.clone()).await?;
+        stream.rx.echoed(SMALL).await?;
         times.push(started.elapsed().as_secs_f64() * 1e6);
     }
     Ok(times)
@@ -541,11 +830,10 @@ struct SoakOutcome {
     peak: Sample,
 }
 
-/// `streams` concurrent connections through Berth, each echoing a 16 KiB message every
-/// 20 ms until `length` is over; samples the process every second meanwhile.
+/// `streams` concurrent connections through Berth, each echoing 16 KiB every 20 ms until
+/// `length` is over; samples the process every second meanwhile.
 async fn soak(
-    url: &str,
-    headers: &[(&'static str, String)],
+    way: &Way,
     streams: usize,
     length: Duration,
     pid: u32,
@@ -554,9 +842,9 @@ async fn soak(
     let until = Instant::now() + length;
     let mut tasks = Vec::new();
     for _ in 0..streams {
-        let (url, headers) = (url.to_owned(), headers.to_vec());
+        let way = way.clone();
         tasks.push(tokio::spawn(async move {
-            let mut socket = connect(&url, &headers).await?;
+            let mut stream = open(&way, None).await?;
             let payload = Bytes::from(vec![0x33; SOAK_MESSAGE]);
             let mut echoes = 0u64;
             // Bounded: at most one message per pause for the soak's length.
@@ -565,22 +853,16 @@ async fn soak(
                 if Instant::now() >= until {
                     break;
                 }
-                socket
-                    .send(Message::Binary(payload.clone()))
+                stream.tx.send(payload.clone()).await?;
+                stream
+                    .rx
+                    .echoed(SOAK_MESSAGE)
                     .await
-                    .map_err(|e| e.to_string())?;
-                match timeout(STEP, socket.next()).await {
-                    Ok(Some(Ok(Message::Binary(b)))) if b.len() == SOAK_MESSAGE => echoes += 1,
-                    other => return Err(format!("soak stream: unexpected {other:?}")),
-                }
+                    .map_err(|e| format!("soak stream: {e}"))?;
+                echoes += 1;
                 tokio::time::sleep(SOAK_PAUSE).await;
             }
-            let _ = timeout(STEP, socket.close(None)).await;
-            // Drain to the server's close so the connection ends cleanly on both sides.
-            let _ = timeout(Duration::from_secs(5), async {
-                while let Some(Ok(_)) = socket.next().await {}
-            })
-            .await;
+            stream.close().await;
             Ok::<u64, String>(echoes)
         }));
     }
@@ -614,7 +896,7 @@ async fn soak(
 #[derive(Clone, Copy)]
 struct Ports {
     berth: u16,
-    echo: u16,
+    standin: u16,
     postgres: u16,
     redis: u16,
 }
@@ -684,7 +966,7 @@ impl Sample {
                 Some(&(local, remote)) if local == ports.berth && remote != 0 => {
                     sample.clients += 1
                 }
-                Some(&(_, remote)) if remote == ports.echo => sample.upstream += 1,
+                Some(&(_, remote)) if remote == ports.standin => sample.upstream += 1,
                 Some(&(_, remote)) if remote == ports.postgres => sample.postgres += 1,
                 Some(&(_, remote)) if remote == ports.redis => sample.redis += 1,
                 _ => {}
@@ -754,8 +1036,9 @@ async fn sign_in(base: &str, password: &str) -> Result<String> {
     }
 }
 
-/// A running session owned by admin whose container is the echo server.
-async fn session_row(database_url: &str, echo_port: u16) -> Result<Uuid> {
+/// A running session owned by admin whose "container" is the stand-in (no agent: Berth
+/// connects to it directly), with the stand-in's secret.
+async fn session_row(database_url: &str, port: u16, secret: &str) -> Result<Uuid> {
     let db = PgPoolOptions::new()
         .max_connections(1)
         .connect(database_url)
@@ -764,7 +1047,7 @@ async fn session_row(database_url: &str, echo_port: u16) -> Result<Uuid> {
     let (image_id, kasm_id) = (Uuid::new_v4(), Uuid::new_v4());
     sqlx::query(
         "INSERT INTO images (image_id, name, friendly_name, cores, memory)
-         VALUES ($1, 'bench/echo:latest', 'Bench echo', 1, 1)",
+         VALUES ($1, 'bench/standin:latest', 'Bench stand-in', 1, 1)",
     )
     .bind(image_id)
     .execute(&db)
@@ -772,14 +1055,16 @@ async fn session_row(database_url: &str, echo_port: u16) -> Result<Uuid> {
     .map_err(|e| format!("image row: {e}"))?;
     sqlx::query(
         "INSERT INTO kasms (kasm_id, user_id, image_id, session_secret, operational_status,
-                            hostname, port, cores, memory, start_date, expiration_date)
-         SELECT $1, user_id, $2, 'x', 'running', '127.0.0.1', $3, 1, 1, now(),
+                            hostname, port, container_id, cores, memory, start_date,
+                            expiration_date)
+         SELECT $1, user_id, $2, $3, 'running', '127.0.0.1', $4, 'bench-standin', 1, 1, now(),
                 now() + interval '1 hour'
          FROM users WHERE username = 'admin'",
     )
     .bind(kasm_id)
     .bind(image_id)
-    .bind(echo_port as i32)
+    .bind(secret)
+    .bind(port as i32)
     .execute(&db)
     .await
     .map_err(|e| format!("session row: {e}"))?;
@@ -787,13 +1072,27 @@ async fn session_row(database_url: &str, echo_port: u16) -> Result<Uuid> {
     Ok(kasm_id)
 }
 
-fn start_nginx(
-    binary: &str,
-    work: &Path,
-    port: u16,
-    tuned_port: u16,
-    echo: SocketAddr,
-) -> Result<Guard> {
+/// `websockify 127.0.0.1:<port> <stand-in>`: Debian's, as the containers ran it (it forks a
+/// process for each connection).
+fn start_websockify(program: &str, work: &Path, port: u16, standin: SocketAddr) -> Result<Guard> {
+    let log_path = work.join("websockify.log");
+    let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
+    Guard::spawn(
+        "websockify",
+        Command::new(program)
+            .arg(format!("127.0.0.1:{port}"))
+            .arg(standin.to_string())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log),
+        log_path,
+    )
+}
+
+/// nginx in front of websockify, with 64 KiB buffers: an upgraded connection is relayed
+/// through one proxy_buffer_size buffer per direction, a page (4 KiB) by default, which
+/// made nginx 3.5–3.9× slower than with 64k (bench/README.md).
+fn start_nginx(binary: &str, work: &Path, port: u16, websockify_port: u16) -> Result<Guard> {
     let dir = work.join("nginx");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let d = dir.display();
@@ -814,20 +1113,7 @@ http {{
   server {{
     listen 127.0.0.1:{port};
     location / {{
-      proxy_pass http://{echo};
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection \"upgrade\";
-      proxy_read_timeout 3600s;
-      proxy_buffering off;
-    }}
-  }}
-  # The same with a 64 KiB buffer: an upgraded connection is relayed through one
-  # proxy_buffer_size buffer per direction, a page (4 KiB) by default.
-  server {{
-    listen 127.0.0.1:{tuned_port};
-    location / {{
-      proxy_pass http://{echo};
+      proxy_pass http://127.0.0.1:{websockify_port};
       proxy_http_version 1.1;
       proxy_set_header Upgrade $http_upgrade;
       proxy_set_header Connection \"upgrade\";
@@ -859,9 +1145,11 @@ http {{
     )
 }
 
-/// A process and its children (nginx's master and workers).
-fn process_tree(root: u32) -> Vec<u32> {
-    let mut pids = vec![root];
+/// Processes and all their descendants (nginx's master and workers; websockify and the
+/// process it forks for each connection).
+fn process_tree(roots: &[u32]) -> Vec<u32> {
+    // (pid, ppid) of every process.
+    let mut all = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Some(pid) = entry
             .file_name()
@@ -872,15 +1160,38 @@ fn process_tree(root: u32) -> Vec<u32> {
         };
         let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
         // "pid (comm) state ppid …": the command may hold spaces and parentheses.
-        let ppid = stat
+        if let Some(ppid) = stat
             .rsplit_once(')')
             .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|p| p.parse::<u32>().ok());
-        if ppid == Some(root) {
-            pids.push(pid);
+            .and_then(|p| p.parse::<u32>().ok())
+        {
+            all.push((pid, ppid));
         }
     }
-    pids
+    let mut tree = roots.to_vec();
+    // Bounded: each process joins once.
+    let mut next = 0;
+    while next < tree.len() {
+        let parent = tree[next];
+        for &(pid, ppid) in &all {
+            if ppid == parent && !tree.contains(&pid) {
+                tree.push(pid);
+            }
+        }
+        next += 1;
+    }
+    tree
+}
+
+/// "0.10.0" of Debian's python3-websockify ("0.10.0+dfsg1-4+b1").
+fn websockify_version() -> String {
+    Command::new("dpkg-query")
+        .args(["-W", "-f", "${Version}", "python3-websockify"])
+        .output()
+        .ok()
+        .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+        .and_then(|v| v.split(['+', '-']).next().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// CPU time (ns) the processes have used so far, all threads (from schedstat).
@@ -916,29 +1227,6 @@ fn nginx_version(binary: &str) -> String {
             text.split('/').nth(1).map(|v| v.trim().to_owned())
         })
         .unwrap_or_default()
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(prefix: &str) -> Result<TempDir> {
-        let path = std::env::temp_dir().join(format!("{prefix}-{}", Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&path).map_err(|e| e.to_string())?;
-        Ok(TempDir(path))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn free_port() -> Result<u16> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| e.to_string())
 }
 
 fn percentile(values: &[f64], p: f64) -> f64 {
