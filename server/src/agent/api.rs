@@ -76,13 +76,8 @@ async fn start(
 /// Which container is the session's now and where it streams (404 when there is none, 409
 /// when it is not running).
 async fn endpoint(State(agent): State<Arc<Agent>>, Path(kasm_id): Path<Uuid>) -> Response {
-    let (container_id, port) = match agent.runtime.published(kasm_id).await {
-        Ok(found) => found,
-        Err(failure) => return runtime_error(failure),
-    };
-    match agent.runtime.is_running(&container_id).await {
-        Ok(true) => Json(agent.created(container_id, port)).into_response(),
-        Ok(false) => runtime_error(RuntimeError::NotRunning(kasm_id)),
+    match agent.runtime.streaming(kasm_id).await {
+        Ok((container_id, port)) => Json(agent.created(container_id, port)).into_response(),
         Err(failure) => runtime_error(failure),
     }
 }

@@ -7,7 +7,7 @@ use bollard::container::{
 };
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::image::CreateImageOptions;
-use bollard::models::{HostConfig, PortBinding};
+use bollard::models::{ContainerInspectResponse, HostConfig, PortBinding};
 use bollard::Docker;
 use futures_util::StreamExt;
 use std::collections::HashMap;
@@ -71,6 +71,9 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     async fn act(&self, kasm_id: Uuid, action: Action) -> Result<(), RuntimeError>;
     /// The session's container id and the host port its stream is published on now.
     async fn published(&self, kasm_id: Uuid) -> Result<(String, u16), RuntimeError>;
+    /// Like `published`, for a container that must be running now (`NotRunning` otherwise):
+    /// what the proxy's check before each connection asks.
+    async fn streaming(&self, kasm_id: Uuid) -> Result<(String, u16), RuntimeError>;
     /// Whether the session's container is still running (for launch failure detection).
     async fn is_running(&self, container_id: &str) -> Result<bool, RuntimeError>;
     async fn logs_tail(&self, container_id: &str) -> String;
@@ -111,13 +114,44 @@ impl DockerRuntime {
     /// one each time the container starts).
     async fn stream_port(&self, container_id: &str) -> Result<u16, RuntimeError> {
         let inspected = self.docker.inspect_container(container_id, None).await?;
-        inspected
-            .network_settings
-            .and_then(|n| n.ports)
-            .and_then(|ports| ports.get(STREAM_PORT).cloned().flatten())
-            .and_then(|bindings| bindings.into_iter().find_map(|b| b.host_port))
-            .and_then(|port| port.parse::<u16>().ok())
-            .ok_or_else(|| RuntimeError::Failed("started without a published stream port".into()))
+        published_port(&inspected)
+    }
+
+    /// The session's container as Docker describes it now, in one call: looked up by the
+    /// name Berth gives it and checked against its label (a container named so by hand is
+    /// not the session's); by the label alone for one created under another name.
+    async fn inspect_session(
+        &self,
+        kasm_id: Uuid,
+    ) -> Result<ContainerInspectResponse, RuntimeError> {
+        let by_name = self
+            .docker
+            .inspect_container(&Self::container_name(kasm_id), None)
+            .await;
+        let inspected = match by_name {
+            Ok(inspected) => inspected,
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {
+                let id = self
+                    .find(kasm_id)
+                    .await?
+                    .ok_or(RuntimeError::NotFound(kasm_id))?;
+                self.docker.inspect_container(&id, None).await?
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let labelled = inspected
+            .config
+            .as_ref()
+            .and_then(|config| config.labels.as_ref())
+            .and_then(|labels| labels.get(LABEL_KASM))
+            .is_some_and(|label| *label == kasm_id.to_string());
+        if labelled {
+            Ok(inspected)
+        } else {
+            Err(RuntimeError::NotFound(kasm_id))
+        }
     }
 
     async fn find(&self, kasm_id: Uuid) -> Result<Option<String>, RuntimeError> {
@@ -133,6 +167,18 @@ impl DockerRuntime {
             .await?;
         Ok(found.into_iter().find_map(|c| c.id))
     }
+}
+
+/// The host port of the stream port in an inspected container.
+fn published_port(inspected: &ContainerInspectResponse) -> Result<u16, RuntimeError> {
+    inspected
+        .network_settings
+        .as_ref()
+        .and_then(|n| n.ports.as_ref())
+        .and_then(|ports| ports.get(STREAM_PORT).cloned().flatten())
+        .and_then(|bindings| bindings.into_iter().find_map(|b| b.host_port))
+        .and_then(|port| port.parse::<u16>().ok())
+        .ok_or_else(|| RuntimeError::Failed("started without a published stream port".into()))
 }
 
 /// The exit code in Docker's status text of an exited container ("Exited (143) 5 seconds ago").
@@ -220,9 +266,6 @@ impl ContainerRuntime for DockerRuntime {
         spec: &CreateSession,
         owner: &str,
     ) -> Result<(String, u16), RuntimeError> {
-        if !self.has_image(&spec.image).await? {
-            return Err(RuntimeError::ImageMissing(spec.image.clone()));
-        }
         let labels = HashMap::from([
             (LABEL_KASM.to_owned(), spec.kasm_id.to_string()),
             (LABEL_USER.to_owned(), spec.user_id.to_string()),
@@ -243,6 +286,8 @@ impl ContainerRuntime for DockerRuntime {
             ..Default::default()
         };
         let name = Self::container_name(spec.kasm_id);
+        // No presence check first (a Docker call on every launch): Docker's 404 on create
+        // says the same.
         let created = self
             .docker
             .create_container(
@@ -252,7 +297,13 @@ impl ContainerRuntime for DockerRuntime {
                 }),
                 config,
             )
-            .await?;
+            .await
+            .map_err(|error| match error {
+                bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                } => RuntimeError::ImageMissing(spec.image.clone()),
+                other => other.into(),
+            })?;
         self.docker
             .start_container::<String>(&created.id, None)
             .await?;
@@ -261,12 +312,23 @@ impl ContainerRuntime for DockerRuntime {
     }
 
     async fn published(&self, kasm_id: Uuid) -> Result<(String, u16), RuntimeError> {
-        let id = self
-            .find(kasm_id)
-            .await?
-            .ok_or(RuntimeError::NotFound(kasm_id))?;
-        let port = self.stream_port(&id).await?;
-        Ok((id, port))
+        let inspected = self.inspect_session(kasm_id).await?;
+        let port = published_port(&inspected)?;
+        Ok((inspected.id.ok_or(RuntimeError::NotFound(kasm_id))?, port))
+    }
+
+    async fn streaming(&self, kasm_id: Uuid) -> Result<(String, u16), RuntimeError> {
+        let inspected = self.inspect_session(kasm_id).await?;
+        if !inspected
+            .state
+            .as_ref()
+            .and_then(|s| s.running)
+            .unwrap_or(false)
+        {
+            return Err(RuntimeError::NotRunning(kasm_id));
+        }
+        let port = published_port(&inspected)?;
+        Ok((inspected.id.ok_or(RuntimeError::NotFound(kasm_id))?, port))
     }
 
     async fn remove_session(&self, kasm_id: Uuid) -> Result<bool, RuntimeError> {

@@ -5,6 +5,10 @@ use crate::rfb;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// Between attempts: a refused attempt costs a loopback connection and nothing else, and
+/// every millisecond waited here is a millisecond of the user's launch.
+const RETRY: Duration = Duration::from_millis(5);
+
 /// How long one attempt may wait for the VNC server's answers.
 const ATTEMPT: Duration = Duration::from_secs(5);
 
@@ -46,13 +50,13 @@ where
             Err(error) => last_error = error,
         }
         attempts += 1;
-        // Checking the container costs a Docker call: do it every tenth attempt.
-        if attempts.is_multiple_of(10) {
+        // Checking the container costs a Docker call: do it every twentieth attempt.
+        if attempts.is_multiple_of(20) {
             if let Some(reason) = give_up().await {
                 return Err(reason);
             }
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(RETRY).await;
     }
     Err(format!(
         "the desktop did not start streaming within {}s (last error: {last_error})",

@@ -37,7 +37,7 @@ pub async fn stream(
             format!("ask for the stream with Upgrade: {TUNNEL_PROTOCOL}"),
         );
     }
-    let (container_id, port) = match agent.runtime.published(kasm_id).await {
+    let (container_id, port) = match agent.runtime.streaming(kasm_id).await {
         Ok(found) => found,
         Err(failure) => return api::runtime_error(failure),
     };

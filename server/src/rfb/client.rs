@@ -305,7 +305,9 @@ async fn connect_websocket(url: &str, headers: &[(&str, String)]) -> Result<Read
     request
         .headers_mut()
         .insert("sec-websocket-protocol", "binary".parse().unwrap());
-    let (socket, _) = tokio_tungstenite::connect_async(request)
+    // Nagle off, as browsers have it: RFB's small client messages (SetEncodings, then
+    // FramebufferUpdateRequest) would otherwise wait out the server's delayed ACK (40 ms).
+    let (socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
         .await
         .map_err(|e| e.to_string())?;
     Ok(Reader {

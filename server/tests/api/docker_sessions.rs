@@ -838,3 +838,66 @@ async fn a_restarted_agent_keeps_its_sessions(db: PgPool) {
     );
     app.manager.destroy_session(kasm_id, "done").await.unwrap();
 }
+
+/// A launch of an image the host does not have fails saying so (Docker's answer to the
+/// create itself: the agent no longer asks Docker about the image first), and leaves no
+/// container behind.
+#[tokio::test]
+async fn a_missing_image_fails_the_launch_by_name() {
+    use berth::agent::docker::{ContainerRuntime, DockerRuntime, RuntimeError};
+    let runtime = DockerRuntime::connect().await.unwrap();
+    let kasm_id = Uuid::new_v4();
+    let spec = berth::protocol::CreateSession {
+        kasm_id,
+        user_id: Uuid::new_v4(),
+        image_id: Uuid::new_v4(),
+        image: "berth/no-such-image:missing".into(),
+        cores: 1.0,
+        memory: 256 * 1024 * 1024,
+        network_mode: "bridge".into(),
+        secret: "a-session-secret".into(),
+        run_config: serde_json::json!({}),
+        start_url: None,
+    };
+    let error = runtime
+        .create_session(&spec, "test@missing-image")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, RuntimeError::ImageMissing(name) if name == "berth/no-such-image:missing"),
+        "{error:?}"
+    );
+    assert!(matches!(
+        runtime.published(kasm_id).await,
+        Err(RuntimeError::NotFound(_))
+    ));
+}
+
+/// The images' entrypoint starts no desktop with a secret VNC authentication cannot carry
+/// safely: missing, shorter than the 8 characters VNC uses, or with spaces, control or
+/// non-ASCII characters. It exits with status 64 and says why.
+#[tokio::test]
+async fn the_entrypoint_refuses_unusable_session_secrets() {
+    let cases: [(Option<&str>, &str); 5] = [
+        (None, "is not set"),
+        (Some("short"), "at least 8 characters"),
+        (Some("has a space"), "printable ASCII"),
+        (Some("tab\tinside-it"), "printable ASCII"),
+        (Some("naïve-secret"), "printable ASCII"),
+    ];
+    for (secret, reason) in cases {
+        let mut command = tokio::process::Command::new("docker");
+        command.args(["run", "--rm"]);
+        if let Some(secret) = secret {
+            command.args(["-e", &format!("BERTH_SESSION_SECRET={secret}")]);
+        }
+        let output = command
+            .arg("berth/desktop:latest")
+            .output()
+            .await
+            .expect("docker CLI");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(64), "{secret:?}: {stderr}");
+        assert!(stderr.contains(reason), "{secret:?}: {stderr}");
+    }
+}
