@@ -50,6 +50,7 @@ pub(super) fn runtime_error(failure: RuntimeError) -> Response {
         RuntimeError::NotFound(_) => StatusCode::NOT_FOUND,
         RuntimeError::ImageMissing(_) | RuntimeError::NotRunning(_) => StatusCode::CONFLICT,
         RuntimeError::Unreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        RuntimeError::Refused(_) => StatusCode::BAD_REQUEST,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     error(status, failure.to_string())

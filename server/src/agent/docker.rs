@@ -1,5 +1,6 @@
 //! Session containers through the Docker API (bollard), behind a trait so the agent's logic
 //! does not depend on Docker itself.
+use super::isolation;
 use crate::protocol::{ContainerReport, CreateSession, ExecOutput, ExecRequest};
 use bollard::container::{
     Config, CreateContainerOptions, ListContainersOptions, RemoveContainerOptions,
@@ -7,7 +8,7 @@ use bollard::container::{
 };
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::image::CreateImageOptions;
-use bollard::models::{ContainerInspectResponse, HostConfig, PortBinding};
+use bollard::models::{ContainerInspectResponse, HostConfig, PortBinding, ResourcesUlimits};
 use bollard::Docker;
 use futures_util::StreamExt;
 use std::collections::HashMap;
@@ -38,6 +39,9 @@ pub enum RuntimeError {
     NotRunning(Uuid),
     #[error("the container {0}")]
     Failed(String),
+    /// The request asks for something sessions may not have.
+    #[error("{0}")]
+    Refused(String),
     #[error("Docker: {0}")]
     Docker(#[from] bollard::errors::Error),
 }
@@ -84,6 +88,8 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     async fn resources(&self) -> Result<HostResources, RuntimeError>;
     /// Runs a command in the session's running container and collects its output (bounded).
     async fn exec(&self, kasm_id: Uuid, request: &ExecRequest) -> Result<ExecOutput, RuntimeError>;
+    /// Puts the session network and its firewall rules in place (see `isolation`).
+    async fn isolate(&self) -> Result<(), String>;
 }
 
 pub struct DockerRuntime {
@@ -209,6 +215,11 @@ fn environment(spec: &CreateSession) -> Vec<String> {
 
 /// The container's limits and isolation: the image's cores and memory, no swap beyond it, no
 /// capabilities, no privilege escalation, the stream port published on loopback only.
+/// Open files per session process: the soft limit as desktop systems have it, the hard one a
+/// browser may raise it to.
+pub const OPEN_FILES_SOFT: i64 = 4096;
+pub const OPEN_FILES_HARD: i64 = 16384;
+
 pub fn host_config(spec: &CreateSession) -> HostConfig {
     let shm_size = spec
         .run_config
@@ -224,7 +235,20 @@ pub fn host_config(spec: &CreateSession) -> HostConfig {
         privileged: Some(false),
         cap_drop: Some(vec!["ALL".into()]),
         security_opt: Some(vec!["no-new-privileges".into()]),
-        network_mode: Some(spec.network_mode.clone()),
+        // Refused before the container is made (create_session); never the host's or another
+        // container's network.
+        network_mode: Some(
+            isolation::session_network(&spec.network_mode)
+                .unwrap_or("none")
+                .to_owned(),
+        ),
+        // Docker's default is the daemon's own limit (about a million): one session could
+        // pin that much kernel memory in open files.
+        ulimits: Some(vec![ResourcesUlimits {
+            name: Some("nofile".into()),
+            soft: Some(OPEN_FILES_SOFT),
+            hard: Some(OPEN_FILES_HARD),
+        }]),
         port_bindings: Some(HashMap::from([(
             STREAM_PORT.to_owned(),
             Some(vec![PortBinding {
@@ -266,6 +290,7 @@ impl ContainerRuntime for DockerRuntime {
         spec: &CreateSession,
         owner: &str,
     ) -> Result<(String, u16), RuntimeError> {
+        isolation::session_network(&spec.network_mode).map_err(RuntimeError::Refused)?;
         let labels = HashMap::from([
             (LABEL_KASM.to_owned(), spec.kasm_id.to_string()),
             (LABEL_USER.to_owned(), spec.user_id.to_string()),
@@ -315,6 +340,10 @@ impl ContainerRuntime for DockerRuntime {
         let inspected = self.inspect_session(kasm_id).await?;
         let port = published_port(&inspected)?;
         Ok((inspected.id.ok_or(RuntimeError::NotFound(kasm_id))?, port))
+    }
+
+    async fn isolate(&self) -> Result<(), String> {
+        isolation::ensure(&self.docker).await
     }
 
     async fn streaming(&self, kasm_id: Uuid) -> Result<(String, u16), RuntimeError> {

@@ -2,6 +2,7 @@
 //! in with the manager, keeps wanted images present, and removes orphans.
 pub mod api;
 pub mod docker;
+pub mod isolation;
 pub mod ready;
 mod tunnel;
 
@@ -44,6 +45,8 @@ pub struct Agent {
     wanted: Mutex<Vec<String>>,
     /// The owner label of this agent's containers, once the manager told its deployment id.
     owner: Mutex<Option<String>>,
+    /// Why sessions are not isolated here, while they are not (see `isolation`).
+    not_isolated: Mutex<Option<String>>,
 }
 
 const PULL_RETRY: Duration = Duration::from_secs(300);
@@ -57,7 +60,25 @@ impl Agent {
             missing: Mutex::default(),
             wanted: Mutex::default(),
             owner: Mutex::default(),
+            not_isolated: Mutex::new(Some("not checked yet".into())),
         })
+    }
+
+    /// Puts the session network and its firewall in place, or records why it is not.
+    pub async fn ensure_isolation(&self) -> Result<(), String> {
+        let result = self.runtime.isolate().await;
+        let mut not_isolated = self.not_isolated.lock().await;
+        match &result {
+            Ok(()) if not_isolated.is_some() => {
+                tracing::info!("sessions are isolated from each other and the host");
+            }
+            Err(error) if not_isolated.as_deref() != Some(error) => {
+                tracing::error!(%error, "sessions cannot be isolated; no session starts until they can");
+            }
+            _ => {}
+        }
+        *not_isolated = result.clone().err();
+        result
     }
 
     /// The label value marking this agent's containers (known after the first check-in).
@@ -71,6 +92,11 @@ impl Agent {
             .owner()
             .await
             .ok_or("the agent has not checked in yet")?;
+        if self.not_isolated.lock().await.is_some() {
+            self.ensure_isolation().await.map_err(|error| {
+                format!("sessions are not started without their network isolation: {error}")
+            })?;
+        }
         let (container_id, port) = self
             .runtime
             .create_session(spec, &owner)
@@ -325,6 +351,7 @@ pub async fn run(config: AgentConfig) -> Result<(), String> {
         .unwrap_or_else(|| format!("http://{bound}"));
     let runtime = connect_docker_with_retry(config.interval).await;
     let agent = Agent::new(config, runtime);
+    let _ = agent.ensure_isolation().await;
     tracing::info!(name = agent.config.name, %agent_url, manager = agent.config.manager_url, "agent started");
     let router = api::router(agent.clone());
     tokio::spawn(async move {
@@ -338,6 +365,8 @@ pub async fn run(config: AgentConfig) -> Result<(), String> {
     let mut failing = false;
     loop {
         tick.tick().await;
+        // A firewall reload or a removed network is repaired here.
+        let _ = agent.ensure_isolation().await;
         match agent.check_in(&http, &agent_url).await {
             Ok(reply) => {
                 if failing {

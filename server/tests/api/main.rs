@@ -10,6 +10,7 @@ mod api_permissions;
 mod docker_sessions;
 mod health;
 mod hostile_input;
+mod isolation;
 mod kasm_api;
 mod kasm_exec;
 mod manager_races;
