@@ -462,3 +462,68 @@ berth_free_port() {
   berth_err "no free TCP port found"
   return 1
 }
+
+# ---------------------------------------------------------------------------
+# Code gates (scripts/test runs them before the tests; CI through it)
+# ---------------------------------------------------------------------------
+
+# A scratch database berth_sqlx next to DATABASE_URL's, with every migration
+# applied: what the sqlx macros check the queries against. Prints its URL.
+berth_sqlx_database() {
+  local base="${DATABASE_URL%%\?*}"
+  base="${base%/*}"
+  PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 "$DATABASE_URL" \
+    -c 'DROP DATABASE IF EXISTS berth_sqlx WITH (FORCE)' -c 'CREATE DATABASE berth_sqlx' >&2 || return 1
+  local migration
+  for migration in "$BERTH_ROOT"/migrations/*.sql; do
+    PGOPTIONS='-c client_min_messages=warning' \
+      psql -X -q -v ON_ERROR_STOP=1 "$base/berth_sqlx" -f "$migration" >/dev/null || return 1
+  done
+  printf '%s\n' "$base/berth_sqlx"
+}
+
+# rustfmt and clippy come with rustup's default profile; a minimal one lacks them.
+berth_ensure_lint_tools() {
+  if command -v rustup >/dev/null 2>&1; then
+    local component
+    for component in rustfmt clippy; do
+      if ! (cd "$BERTH_ROOT" && rustup component list --installed) | grep -q "^$component"; then
+        berth_log "rust: adding component $component"
+        (cd "$BERTH_ROOT" && rustup component add "$component") || return 1
+      fi
+    done
+  fi
+}
+
+# The gates every change passes: formatting, clippy without warnings on every
+# target of the server side, and .sqlx/ (the committed query data of the sqlx
+# macros) exactly what the queries and migrations give. Clippy's build runs the
+# macros against a fresh database and writes their query data to a scratch
+# directory, compared with .sqlx/ afterwards: one compilation for both checks.
+berth_check_code() {
+  berth_ensure_lint_tools || return 1
+  berth_log "gates: cargo fmt --all --check"
+  if ! (cd "$BERTH_ROOT" && cargo fmt --all --check); then
+    berth_err "formatting differs: run 'cargo fmt --all' and commit"
+    return 1
+  fi
+  local sqlx_url fresh
+  sqlx_url="$(berth_sqlx_database)" || return 1
+  fresh="$(mktemp -d)"
+  berth_log "gates: cargo clippy --all-targets -- -D warnings (queries checked against the migrations)"
+  # Touching the crates with queries makes their macros run even when nothing else changed.
+  touch "$BERTH_ROOT/app/src/lib.rs" "$BERTH_ROOT/server/src/lib.rs"
+  if ! (cd "$BERTH_ROOT" && SQLX_OFFLINE=false SQLX_OFFLINE_DIR="$fresh" DATABASE_URL="$sqlx_url" \
+    cargo clippy -p app -p server -p bench -p end2end --all-targets --features app/ssr -- -D warnings); then
+    berth_err "clippy found problems (above)"
+    rm -rf "$fresh"
+    return 1
+  fi
+  berth_log "gates: .sqlx/ matches the queries (cargo sqlx prepare --check)"
+  if ! diff -r -q "$BERTH_ROOT/.sqlx" "$fresh"; then
+    berth_err ".sqlx/ is out of date: run ./scripts/sqlx-prepare and commit .sqlx/"
+    rm -rf "$fresh"
+    return 1
+  fi
+  rm -rf "$fresh"
+}
