@@ -43,10 +43,15 @@ pub async fn user_for_headers(
     db: &PgPool,
     headers: &HeaderMap,
 ) -> Result<Option<CurrentUser>, AppError> {
-    match cookies::read(headers, cookies::SESSION_COOKIE) {
-        Some(token) => user_for_token(db, &token).await,
-        None => Ok(None),
+    let user = match cookies::read(headers, cookies::SESSION_COOKIE) {
+        Some(token) => user_for_token(db, &token).await?,
+        None => None,
+    };
+    if let Some(user) = &user {
+        // Into the request's span (server/src/api/request_log.rs): who asked.
+        tracing::Span::current().record("user", tracing::field::display(&user.username));
     }
+    Ok(user)
 }
 
 /// The signed-in user of the request a server function is handling.

@@ -87,6 +87,7 @@ impl Agent {
     }
 
     /// Creates the container and returns once its desktop streams.
+    #[tracing::instrument(name = "agent.create", skip_all, fields(kasm_id = %spec.kasm_id, image = %spec.image))]
     pub async fn create_session(&self, spec: &CreateSession) -> Result<CreatedSession, String> {
         let owner = self
             .owner()
@@ -116,6 +117,7 @@ impl Agent {
 
     /// Starts a stopped session's container again and returns once its desktop streams (on
     /// the new port Docker published it on).
+    #[tracing::instrument(name = "agent.start", skip_all, fields(%kasm_id))]
     pub async fn start_session(
         &self,
         kasm_id: Uuid,
@@ -135,6 +137,7 @@ impl Agent {
     }
 
     /// A launch under way when Berth stopped: where the container streams, once it does.
+    #[tracing::instrument(name = "agent.adopt", skip_all, fields(%kasm_id))]
     pub async fn adopt_session(
         &self,
         kasm_id: Uuid,

@@ -5,6 +5,7 @@ pub mod csp;
 mod guard;
 mod health;
 pub mod kasm;
+mod request_log;
 mod rpc;
 
 use crate::manager::Manager;
@@ -18,7 +19,6 @@ use axum::{middleware, Router};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 
 pub fn router(state: AppState, manager: Arc<Manager>, hub: Arc<ShareHub>) -> Router {
     let routes = generate_route_list(App);
@@ -68,6 +68,6 @@ pub fn router(state: AppState, manager: Arc<Manager>, hub: Arc<ShareHub>) -> Rou
             HeaderValue::from_static("SAMEORIGIN"),
         ))
         .layer(middleware::from_fn(csp::layer))
-        .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn(request_log::layer))
         .with_state(state)
 }

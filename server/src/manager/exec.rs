@@ -13,6 +13,7 @@ const AGENT_GRACE: Duration = Duration::from_secs(15);
 impl Manager {
     /// Runs `request` in the session's container and returns what the command did. Only a
     /// running session runs commands (Conflict otherwise).
+    #[tracing::instrument(name = "manager.exec", skip_all, fields(%kasm_id))]
     pub async fn exec(&self, kasm_id: Uuid, request: &ExecRequest) -> Result<ExecOutput, AppError> {
         let row = self.session_state(kasm_id).await?;
         if row.status != SessionStatus::Running {

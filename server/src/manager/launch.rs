@@ -57,6 +57,7 @@ impl Manager {
     }
 
     /// As `request_session`, with what the Developer API's request_kasm may add.
+    #[tracing::instrument(name = "manager.request", skip_all, fields(%user_id, %image_id))]
     pub async fn request_session_with(
         self: &Arc<Self>,
         user_id: Uuid,

@@ -10,6 +10,7 @@ use uuid::Uuid;
 impl Manager {
     /// Applies `change` to a live session. Asking for the state it is already in is not an
     /// error; asking what its state does not allow (e.g. pausing a stopped session) is.
+    #[tracing::instrument(name = "manager.change", skip_all, fields(%kasm_id))]
     pub async fn change_session(
         &self,
         kasm_id: Uuid,
@@ -87,6 +88,7 @@ impl Manager {
 
     /// Destroys a session: deleting, container removed, deleted. An unreachable agent does not
     /// keep the session alive: the agent removes the orphan when it checks in again.
+    #[tracing::instrument(name = "manager.destroy", skip_all, fields(%kasm_id))]
     pub async fn destroy_session(&self, kasm_id: Uuid, reason: &str) -> Result<(), AppError> {
         let row = self.session_state(kasm_id).await?;
         if row.status == SessionStatus::Deleted {

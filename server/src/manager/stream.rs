@@ -20,6 +20,7 @@ impl Manager {
 
     /// A byte stream to the session's RFB port, when its container is still `container_id`
     /// (recorded as streaming on `host`:`port`).
+    #[tracing::instrument(name = "manager.open_stream", skip_all, fields(%kasm_id))]
     pub async fn open_stream(
         &self,
         kasm_id: Uuid,

@@ -16,6 +16,7 @@ mod kasm_exec;
 mod manager_races;
 mod openapi;
 mod outages;
+mod request_log;
 mod restarts;
 mod serve;
 mod sharing;

@@ -229,6 +229,8 @@ async fn verify_key(
     let reserved = reserved.load(std::sync::atomic::Ordering::SeqCst);
     match verified {
         Ok(key) => {
+            // Into the request's span (api/request_log.rs): who asked.
+            tracing::Span::current().record("api_key", tracing::field::display(key.api_key_id));
             if reserved {
                 rate_limit::forgive(&mut redis, prefix, limit, address).await?;
             }
