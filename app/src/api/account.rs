@@ -5,17 +5,17 @@ use leptos::prelude::*;
 /// Who is signed in, if anyone.
 #[server(prefix = "/rpc", endpoint = "current_user")]
 pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
-    crate::backend::respond(crate::backend::auth::current_user().await)
+    crate::backend::auth::current_user().await
 }
 
 #[server(prefix = "/rpc", endpoint = "login")]
 pub async fn login(username: String, password: String) -> Result<CurrentUser, AppError> {
-    crate::backend::respond(crate::backend::auth::login_from_context(username, password).await)
+    crate::backend::auth::login_from_context(username, password).await
 }
 
 #[server(prefix = "/rpc", endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
-    crate::backend::respond(crate::backend::auth::logout_from_context().await)
+    crate::backend::auth::logout_from_context().await
 }
 
 #[server(prefix = "/rpc", endpoint = "change_password")]
@@ -24,12 +24,10 @@ pub async fn change_password(
     new_password: String,
     confirm_password: String,
 ) -> Result<(), AppError> {
-    crate::backend::respond(
-        crate::backend::auth::change_password_from_context(
-            current_password,
-            new_password,
-            confirm_password,
-        )
-        .await,
+    crate::backend::auth::change_password_from_context(
+        current_password,
+        new_password,
+        confirm_password,
     )
+    .await
 }

@@ -22,90 +22,65 @@ mod owned {
 #[server(prefix = "/rpc", endpoint = "sessions/launch")]
 pub async fn launch_workspace(image_id: String) -> Result<String, AppError> {
     use crate::backend;
-    backend::respond(
-        async {
-            let user = backend::auth::require_user().await?;
-            let image_id = backend::validate::uuid("image_id", &image_id)?;
-            let state = backend::app_state();
-            let kasm_id = state.sessions.request(user.user_id, image_id).await?;
-            backend::audit::ok(
-                &state.db,
-                user.user_id,
-                "launch_session",
-                kasm_id.to_string(),
-            )
-            .await;
-            Ok(kasm_id.to_string())
-        }
-        .await,
+    let user = backend::auth::require_user().await?;
+    let image_id = backend::validate::uuid("image_id", &image_id)?;
+    let state = backend::app_state();
+    let kasm_id = state.sessions.request(user.user_id, image_id).await?;
+    backend::audit::ok(
+        &state.db,
+        user.user_id,
+        "launch_session",
+        kasm_id.to_string(),
     )
+    .await;
+    Ok(kasm_id.to_string())
 }
 
 #[server(prefix = "/rpc", endpoint = "sessions/status")]
 pub async fn session_status(kasm_id: String) -> Result<SessionView, AppError> {
-    crate::backend::respond(owned::session(&kasm_id).await.map(|(_, session)| session))
+    owned::session(&kasm_id).await.map(|(_, session)| session)
 }
 
 #[server(prefix = "/rpc", endpoint = "sessions/mine")]
 pub async fn my_sessions() -> Result<Vec<SessionView>, AppError> {
     use crate::backend;
-    backend::respond(
-        async {
-            let user = backend::auth::require_user().await?;
-            backend::my_sessions::list(&backend::app_state().db, user.user_id).await
-        }
-        .await,
-    )
+    let user = backend::auth::require_user().await?;
+    backend::my_sessions::list(&backend::app_state().db, user.user_id).await
 }
 
 #[server(prefix = "/rpc", endpoint = "sessions/delete")]
 pub async fn delete_session(kasm_id: String) -> Result<(), AppError> {
     use crate::backend;
-    backend::respond(
-        async {
-            let (user, session) = owned::session(&kasm_id).await?;
-            let state = backend::app_state();
-            state.sessions.destroy(session.kasm_id).await?;
-            backend::audit::ok(
-                &state.db,
-                user.user_id,
-                "delete_session",
-                session.kasm_id.to_string(),
-            )
-            .await;
-            Ok(())
-        }
-        .await,
+    let (user, session) = owned::session(&kasm_id).await?;
+    let state = backend::app_state();
+    state.sessions.destroy(session.kasm_id).await?;
+    backend::audit::ok(
+        &state.db,
+        user.user_id,
+        "delete_session",
+        session.kasm_id.to_string(),
     )
+    .await;
+    Ok(())
 }
 
 /// Pauses, stops or resumes one of the caller's sessions.
 #[server(prefix = "/rpc", endpoint = "sessions/change")]
 pub async fn change_session(kasm_id: String, change: SessionChange) -> Result<(), AppError> {
     use crate::backend;
-    backend::respond(
-        async {
-            let (_, session) = owned::session(&kasm_id).await?;
-            backend::app_state()
-                .sessions
-                .change(session.kasm_id, change)
-                .await
-        }
-        .await,
-    )
+    let (_, session) = owned::session(&kasm_id).await?;
+    backend::app_state()
+        .sessions
+        .change(session.kasm_id, change)
+        .await
 }
 
 #[server(prefix = "/rpc", endpoint = "sessions/keepalive")]
 pub async fn keepalive(kasm_id: String) -> Result<(), AppError> {
     use crate::backend;
-    backend::respond(
-        async {
-            let (_, session) = owned::session(&kasm_id).await?;
-            backend::app_state()
-                .sessions
-                .keepalive(session.kasm_id)
-                .await
-        }
-        .await,
-    )
+    let (_, session) = owned::session(&kasm_id).await?;
+    backend::app_state()
+        .sessions
+        .keepalive(session.kasm_id)
+        .await
 }

@@ -13,77 +13,47 @@ async fn owner_and_session(kasm_id: &str) -> Result<(uuid::Uuid, uuid::Uuid), Ap
 #[server(prefix = "/rpc", endpoint = "sharing/view")]
 pub async fn get_sharing(kasm_id: String) -> Result<SharingView, AppError> {
     use crate::backend;
-    backend::respond(
-        async {
-            let (owner, kasm_id) = owner_and_session(&kasm_id).await?;
-            backend::sharing::view(&backend::app_state().db, owner, kasm_id).await
-        }
-        .await,
-    )
+    let (owner, kasm_id) = owner_and_session(&kasm_id).await?;
+    backend::sharing::view(&backend::app_state().db, owner, kasm_id).await
 }
 
 #[server(prefix = "/rpc", endpoint = "sharing/set")]
 pub async fn set_sharing(kasm_id: String, enabled: bool) -> Result<SharingView, AppError> {
     use crate::backend;
-    backend::respond(
-        async {
-            let (owner, kasm_id) = owner_and_session(&kasm_id).await?;
-            backend::sharing::set_sharing(&backend::app_state(), owner, kasm_id, enabled).await
-        }
-        .await,
-    )
+    let (owner, kasm_id) = owner_and_session(&kasm_id).await?;
+    backend::sharing::set_sharing(&backend::app_state(), owner, kasm_id, enabled).await
 }
 
 #[server(prefix = "/rpc", endpoint = "sharing/revoke")]
 pub async fn revoke_share(kasm_id: String) -> Result<SharingView, AppError> {
     use crate::backend;
-    backend::respond(
-        async {
-            let (owner, kasm_id) = owner_and_session(&kasm_id).await?;
-            backend::sharing::revoke(&backend::app_state(), owner, kasm_id).await
-        }
-        .await,
-    )
+    let (owner, kasm_id) = owner_and_session(&kasm_id).await?;
+    backend::sharing::revoke(&backend::app_state(), owner, kasm_id).await
 }
 
 #[server(prefix = "/rpc", endpoint = "sharing/remove_viewer")]
 pub async fn remove_viewer(kasm_id: String, user_id: String) -> Result<(), AppError> {
     use crate::backend;
-    backend::respond(
-        async {
-            let (owner, kasm_id) = owner_and_session(&kasm_id).await?;
-            let viewer = backend::validate::uuid("user_id", &user_id)?;
-            backend::sharing::remove_viewer(&backend::app_state(), owner, kasm_id, viewer).await
-        }
-        .await,
-    )
+    let (owner, kasm_id) = owner_and_session(&kasm_id).await?;
+    let viewer = backend::validate::uuid("user_id", &user_id)?;
+    backend::sharing::remove_viewer(&backend::app_state(), owner, kasm_id, viewer).await
 }
 
 /// Hands control to a viewer; an empty `user_id` takes it back.
 #[server(prefix = "/rpc", endpoint = "sharing/control")]
 pub async fn set_control(kasm_id: String, user_id: String) -> Result<(), AppError> {
     use crate::backend;
-    backend::respond(
-        async {
-            let (owner, kasm_id) = owner_and_session(&kasm_id).await?;
-            let viewer = match user_id.trim() {
-                "" => None,
-                id => Some(backend::validate::uuid("user_id", id)?),
-            };
-            backend::sharing::set_control(&backend::app_state(), owner, kasm_id, viewer).await
-        }
-        .await,
-    )
+    let (owner, kasm_id) = owner_and_session(&kasm_id).await?;
+    let viewer = match user_id.trim() {
+        "" => None,
+        id => Some(backend::validate::uuid("user_id", id)?),
+    };
+    backend::sharing::set_control(&backend::app_state(), owner, kasm_id, viewer).await
 }
 
 #[server(prefix = "/rpc", endpoint = "sharing/join")]
 pub async fn join_share(share_id: String) -> Result<JoinedSession, AppError> {
     use crate::backend;
-    backend::respond(
-        async {
-            let user = backend::auth::require_user().await?;
-            backend::sharing::join(&backend::app_state(), user.user_id, share_id.trim()).await
-        }
-        .await,
-    )
+    let user = backend::auth::require_user().await?;
+    backend::sharing::join(&backend::app_state(), user.user_id, share_id.trim()).await
 }

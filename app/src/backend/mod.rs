@@ -36,19 +36,6 @@ pub fn request_parts() -> Option<http::request::Parts> {
     use_context::<http::request::Parts>()
 }
 
-/// Passes a server function's result through, setting the HTTP status of an error so that
-/// outside callers see 400/401/403/... rather than a blanket 500.
-pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
-    if let Err(error) = &result {
-        if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
-            let status = http::StatusCode::from_u16(error.status_code())
-                .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-            options.set_status(status);
-        }
-    }
-    result
-}
-
 /// Maps a database failure to a user-facing error, turning unique-constraint violations into
 /// a 422 naming the field.
 pub fn db_error(error: sqlx::Error) -> AppError {

@@ -20,10 +20,7 @@ pub async fn handle(
     if let Err(error) =
         rate_limit::check(&mut redis, prefix, &rate_limit::LINK_FAILURES, &address).await
     {
-        return refused(
-            StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::TOO_MANY_REQUESTS),
-            &error.to_string(),
-        );
+        return refused(error.status(), &error.to_string());
     }
     let (Ok(kasm_id), Ok(user_id)) = (Uuid::parse_str(&kasm_id), Uuid::parse_str(&user_id)) else {
         let _ = rate_limit::record(&mut redis, prefix, &rate_limit::LINK_FAILURES, &address).await;
@@ -58,10 +55,7 @@ pub async fn handle(
                 "This link has expired or was already used. Ask the application that gave it to you for a new one, or sign in.",
             )
         }
-        Err(error) => refused(
-            StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            &error.to_string(),
-        ),
+        Err(error) => refused(error.status(), &error.to_string()),
     }
 }
 

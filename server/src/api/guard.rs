@@ -82,14 +82,7 @@ pub async fn pages(State(state): State<AppState>, request: Request<Body>, next: 
     }
     let user = match auth::user_for_headers(&state.db, request.headers()).await {
         Ok(user) => user,
-        Err(error) => {
-            return (
-                StatusCode::from_u16(error.status_code())
-                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                error.to_string(),
-            )
-                .into_response()
-        }
+        Err(error) => return error.into_response(),
     };
     match (access, user) {
         (Access::Anyone, Some(_)) => Redirect::to("/").into_response(),

@@ -15,12 +15,9 @@ pub const MAX_BODY: usize = 1 << 20;
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
 fn refuse(error: AppError) -> Response {
-    let status = StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::BAD_REQUEST);
-    let body = serde_json::to_string(&error).unwrap_or_default();
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    error.into_response()
 }
 
-/// The first argument whose name or value is not clean text, and why.
 pub fn bad_argument(content_type: &str, body: &[u8]) -> Option<AppError> {
     if content_type.starts_with("application/json") {
         let text = std::str::from_utf8(body).ok()?;
@@ -83,9 +80,7 @@ async fn correct_status(response: Response) -> Response {
         return (StatusCode::INTERNAL_SERVER_ERROR, "Internal error").into_response();
     };
     if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
-        if let Ok(status) = StatusCode::from_u16(error.status_code()) {
-            parts.status = status;
-        }
+        parts.status = error.status();
     }
     parts.headers.remove(header::CONTENT_LENGTH);
     if let Ok(length) = HeaderValue::from_str(&bytes.len().to_string()) {

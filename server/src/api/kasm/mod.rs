@@ -63,11 +63,7 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(message) => (StatusCode::CONFLICT, message),
             ApiError::TooLarge(message) => (StatusCode::PAYLOAD_TOO_LARGE, message),
             ApiError::Denied(message) => (StatusCode::FORBIDDEN, message),
-            ApiError::App(error) => (
-                StatusCode::from_u16(error.status_code())
-                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                error.to_string(),
-            ),
+            ApiError::App(error) => (error.status(), error.to_string()),
         };
         (status, Json(json!({ "error_message": message }))).into_response()
     }
