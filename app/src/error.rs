@@ -70,6 +70,24 @@ impl AppError {
     }
 }
 
+#[cfg(feature = "ssr")]
+impl From<store::StoreError> for AppError {
+    fn from(error: store::StoreError) -> Self {
+        use store::StoreError;
+        let message = error.to_string();
+        match error {
+            StoreError::NotFound(_) => AppError::NotFound(message),
+            StoreError::Conflict { field } => AppError::Conflict { field, message },
+            StoreError::Unstorable => AppError::Invalid {
+                field: None,
+                message,
+            },
+            StoreError::Unavailable => AppError::Unavailable(message),
+            StoreError::Internal => AppError::Internal(message),
+        }
+    }
+}
+
 /// The one place an error becomes an HTTP answer: its status and the error itself as JSON
 /// (what the UI's server-function client decodes, with the field it concerns).
 #[cfg(feature = "ssr")]

@@ -148,7 +148,7 @@ pub async fn open_session(
     user_id: Uuid,
     user_agent: &str,
 ) -> Result<(String, i64), AppError> {
-    let hours: i64 = super::users::setting_i64(db, "login_session_hours", 12).await;
+    let hours = store::settings::load(db).await?.login_session_hours;
     let lifetime = Duration::hours(hours.clamp(1, 24 * 30));
     let token = new_token();
     sqlx::query!(

@@ -36,57 +36,10 @@ pub fn request_parts() -> Option<http::request::Parts> {
     use_context::<http::request::Parts>()
 }
 
-/// Maps a database failure to a user-facing error, turning unique-constraint violations into
-/// a 422 naming the field.
+/// Maps a database failure to a user-facing error (through the store's one mapping: unique
+/// violations become a 422 naming the field).
 pub fn db_error(error: sqlx::Error) -> AppError {
-    if let sqlx::Error::Database(db) = &error {
-        if db.is_unique_violation() {
-            let field = match db.constraint() {
-                Some("users_username_key") => "username",
-                Some("images_friendly_name_key") => "friendly_name",
-                Some("groups_name_key") => "name",
-                _ => "",
-            };
-            let message = match field {
-                "username" => "That username is already taken.".to_owned(),
-                "" => "That already exists.".to_owned(),
-                other => format!("That {other} is already taken."),
-            };
-            return AppError::Conflict {
-                field: (!field.is_empty()).then(|| field.to_owned()),
-                message,
-            };
-        }
-        // Text PostgreSQL cannot store (a NUL character) that got past the inputs' checks.
-        if matches!(db.code().as_deref(), Some("22021") | Some("22P05")) {
-            return AppError::Invalid {
-                field: None,
-                message: "The text contains a character that cannot be stored (NUL).".into(),
-            };
-        }
-    }
-    if database_unavailable(&error) {
-        tracing::error!(%error, "database unavailable");
-        return AppError::Unavailable("The database is not answering; try again shortly.".into());
-    }
-    tracing::error!(%error, "database error");
-    AppError::Internal("database error".into())
+    AppError::from(store::StoreError::from(error))
 }
 
-/// Whether `error` says the database cannot be reached now (down, restarting, the connection
-/// lost), as opposed to a fault of the query.
-pub fn database_unavailable(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::WorkerCrashed => true,
-        // SQLSTATE class 08 (connection exception), 57P01-57P03 (shut down, crashed, starting).
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
-        }),
-        _ => false,
-    }
-}
+pub use store::database_unavailable;

@@ -70,14 +70,8 @@ fn new_share_id() -> String {
         .collect()
 }
 
-async fn sharing_allowed(db: &PgPool) -> bool {
-    sqlx::query_scalar!("SELECT value FROM settings WHERE name = 'allow_kasm_sharing'")
-        .fetch_optional(db)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|value| value.as_bool())
-        .unwrap_or(false)
+async fn sharing_allowed(db: &PgPool) -> Result<bool, AppError> {
+    Ok(store::settings::load(db).await?.allow_kasm_sharing)
 }
 
 /// Errs unless `user_id` owns the session.
@@ -119,7 +113,7 @@ pub async fn view(db: &PgPool, owner: Uuid, kasm_id: Uuid) -> Result<SharingView
     })
     .collect();
     Ok(SharingView {
-        allowed: sharing_allowed(db).await,
+        allowed: sharing_allowed(db).await?,
         share_id,
         viewers,
     })
@@ -133,7 +127,7 @@ pub async fn set_sharing(
     on: bool,
 ) -> Result<SharingView, AppError> {
     require_owner(&state.db, owner, kasm_id).await?;
-    if on && !sharing_allowed(&state.db).await {
+    if on && !sharing_allowed(&state.db).await? {
         return Err(AppError::invalid(
             "share",
             "Sharing sessions is turned off by the administrator.",

@@ -248,14 +248,3 @@ pub async fn ensure_first_admin(
         FirstAdmin::Created
     })
 }
-
-/// An integer setting from the settings table, or `default` when missing or malformed.
-pub async fn setting_i64(db: &PgPool, name: &str, default: i64) -> i64 {
-    sqlx::query_scalar!("SELECT value FROM settings WHERE name = $1", name)
-        .fetch_optional(db)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|value| value.as_i64())
-        .unwrap_or(default)
-}

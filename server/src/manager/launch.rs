@@ -79,9 +79,11 @@ impl Manager {
         if !image.enabled {
             return Err(AppError::invalid("image_id", "That workspace is disabled."));
         }
-        let limit = app::backend::users::setting_i64(&self.db, "max_kasms_per_user", 2).await;
-        let lifetime =
-            app::backend::users::setting_i64(&self.db, "session_lifetime_seconds", 3600).await;
+        let settings = store::settings::load(&self.db).await?;
+        let (limit, lifetime) = (
+            settings.max_kasms_per_user,
+            settings.session_lifetime_seconds,
+        );
         let restrict = image.server_id.filter(|_| image.restrict_to_server);
         let mut spec = LaunchSpec {
             kasm_id: Uuid::new_v4(),

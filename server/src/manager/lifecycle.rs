@@ -105,7 +105,7 @@ impl Manager {
 
     /// Pushes the session's expiration forward by the keepalive window.
     pub async fn keepalive(&self, kasm_id: Uuid) -> Result<(), AppError> {
-        let window = app::backend::users::setting_i64(&self.db, "keepalive_seconds", 3600).await;
+        let window = store::settings::load(&self.db).await?.keepalive_seconds;
         let done = sqlx::query!(
             r#"UPDATE kasms SET keepalive_date = now(),
                    expiration_date = GREATEST(expiration_date, now() + make_interval(secs => $2))

@@ -297,7 +297,7 @@ pub(super) async fn kasms(
         r#"SELECT k.kasm_id, k.user_id, k.image_id, k.server_id, k.container_id, k.hostname, k.port,
                   k.operational_status, k.operational_message, k.operational_progress, k.share_id, k.cores,
                   k.memory, k.start_date, k.keepalive_date, k.expiration_date, k.created_date,
-                  i.name, i.friendly_name, i.image_src, (SELECT value FROM settings WHERE name = 'allow_kasm_sharing') AS sharing
+                  i.name, i.friendly_name, i.image_src
            FROM kasms k JOIN images i ON i.image_id = k.image_id
            WHERE k.operational_status <> 'deleted' AND ($1::uuid IS NULL OR k.user_id = $1)
              AND ($2::uuid IS NULL OR k.kasm_id = $2)
@@ -308,6 +308,10 @@ pub(super) async fn kasms(
     .fetch_all(&state.db)
     .await
     .map_err(|e| ApiError::App(app::backend::db_error(e)))?;
+    let sharing = store::settings::load(&state.db)
+        .await
+        .map_err(|e| ApiError::App(e.into()))?
+        .allow_kasm_sharing;
     Ok(rows
         .into_iter()
         .map(|row| {
@@ -331,7 +335,7 @@ pub(super) async fn kasms(
                 "expiration_date": date(row.expiration_date),
                 "created_date": date(row.created_date),
                 "client_settings": {
-                    "allow_kasm_sharing": row.sharing.and_then(|v| v.as_bool()).unwrap_or(false),
+                    "allow_kasm_sharing": sharing,
                     "allow_kasm_clipboard_up": true,
                     "allow_kasm_clipboard_down": true,
                     "idle_disconnect": Value::Null,

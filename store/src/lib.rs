@@ -1,0 +1,9 @@
+//! Berth's store: the data every role reads and writes, on `&PgPool`, with no web framework in
+//! it (the UI's server functions and the server's roles both use it; neither depends on the
+//! other for data). One module per area; one error, [`StoreError`], converted from
+//! `sqlx::Error` in one place. Areas move in here one at a time (see README, "How it fits
+//! together"): settings first.
+mod error;
+pub mod settings;
+
+pub use error::{database_unavailable, StoreError};
