@@ -111,17 +111,18 @@ pub async fn sign_in(
     let user = match row {
         Some(row) if matches && !row.disabled && !row.locked => row,
         found => {
-            super::audit::record(
-                &state.db,
-                super::audit::Entry {
-                    actor_user_id: found.as_ref().map(|row| row.user_id),
-                    action: "login",
-                    target: username.to_owned(),
-                    outcome: "failed",
-                    details: serde_json::json!({}),
-                },
-            )
-            .await;
+            use store::audit::{Actor, Entry};
+            let actor = found
+                .as_ref()
+                .map_or(Actor::Unknown, |row| Actor::User(row.user_id));
+            let entry = Entry {
+                actor,
+                action: "login",
+                target: username,
+                outcome: "failed",
+                details: serde_json::json!({}),
+            };
+            store::audit::record(&state.db, entry).await;
             // One message for every failure, so it does not reveal which usernames exist.
             return Err(AppError::Invalid {
                 field: Some("password".into()),

@@ -191,10 +191,8 @@ pub async fn reset_password(
 }
 
 pub async fn username_of(db: &PgPool, user_id: Uuid) -> Result<String, AppError> {
-    sqlx::query_scalar!("SELECT username FROM users WHERE user_id = $1", user_id)
-        .fetch_optional(db)
-        .await
-        .map_err(db_error)?
+    store::users::username_of(db, user_id)
+        .await?
         .ok_or_else(|| AppError::NotFound("No such user.".into()))
 }
 

@@ -366,14 +366,15 @@ async fn handle(
         }
         Err((_, key)) => ("error", key.as_ref().map(|k| k.api_key_id)),
     };
-    let _ = sqlx::query!(
-        "INSERT INTO audit_log (actor_api_key, action, target, outcome) VALUES ($1, $2, 'api', $3)",
-        key_id,
-        format!("api:{endpoint}"),
-        outcome_label,
-    )
-    .execute(&state.db)
-    .await;
+    let action = format!("api:{endpoint}");
+    let entry = store::audit::Entry {
+        actor: store::audit::Actor::ApiKey(key_id),
+        action: &action,
+        target: "api",
+        outcome: outcome_label,
+        details: serde_json::json!({}),
+    };
+    store::audit::record(&state.db, entry).await;
     match outcome {
         Ok((reply, _)) => reply.into_response(),
         Err((error, _)) => error.into_response(),

@@ -83,10 +83,9 @@ async fn request_kasm(state: &AppState, manager: &Arc<Manager>, body: &Body) -> 
             ))
         }
     };
-    let username = sqlx::query_scalar!("SELECT username FROM users WHERE user_id = $1", user_id)
-        .fetch_optional(&state.db)
+    let username = store::users::username_of(&state.db, user_id)
         .await
-        .map_err(|e| ApiError::App(app::backend::db_error(e)))?
+        .map_err(|e| ApiError::App(e.into()))?
         .ok_or_else(|| ApiError::NotFound("User not found".into()))?;
     let kasm_id = manager
         .request_session_with(user_id, image_id, options)
@@ -252,10 +251,9 @@ async fn join_kasm(state: &AppState, body: &Body) -> ApiResult {
     if share_id.is_empty() {
         return Err(ApiError::Missing("share_id"));
     }
-    let username = sqlx::query_scalar!("SELECT username FROM users WHERE user_id = $1", user_id)
-        .fetch_optional(&state.db)
+    let username = store::users::username_of(&state.db, user_id)
         .await
-        .map_err(|e| ApiError::App(app::backend::db_error(e)))?
+        .map_err(|e| ApiError::App(e.into()))?
         .ok_or_else(|| ApiError::NotFound("User not found".into()))?;
     let joined = match sharing::join(state, user_id, &share_id).await {
         Ok(joined) => joined,
