@@ -305,6 +305,9 @@ pub struct ServerRow {
     pub images_present: Vec<String>,
     pub images_missing: Vec<String>,
     pub version: String,
+    /// When its credential was issued; None when it has none (revoked, or registered before
+    /// agents had their own), and then it cannot check in.
+    pub credential_issued: Option<String>,
 }
 
 /// Any session, as Admin → Sessions shows it.
@@ -385,6 +388,17 @@ pub struct ApiKeyRow {
     pub expires: Option<String>,
     pub revoked: bool,
     pub last_used: Option<String>,
+}
+
+/// An agent's new credential, shown this once (only its hash is kept).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewAgentCredential {
+    pub server_id: Uuid,
+    /// The name the agent must check in under.
+    pub name: String,
+    /// What the agent presents: give it in a file (`berth agent --token-file`) or in
+    /// BERTH_AGENT_TOKEN.
+    pub credential: String,
 }
 
 /// A new key, with its secret shown this once.

@@ -48,9 +48,14 @@ pub struct AgentArgs {
     /// URL of the Berth server whose manager this agent reports to.
     #[arg(long = "manager", env = "BERTH_MANAGER_URL")]
     pub manager_url: String,
-    /// The shared agent token (BERTH_AGENT_TOKEN of the server).
-    #[arg(long, env = "BERTH_AGENT_TOKEN", hide_env_values = true)]
-    pub token: String,
+    /// Refused: a credential on the command line is readable by every user of the host.
+    /// Use --token-file or BERTH_AGENT_TOKEN.
+    #[arg(long, hide = true)]
+    pub token: Option<String>,
+    /// File holding this agent's credential (issued in Admin → Servers); or give it in
+    /// BERTH_AGENT_TOKEN.
+    #[arg(long, env = "BERTH_AGENT_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
     /// Name of this agent, unique among agents [default: the host name].
     #[arg(long, env = "BERTH_AGENT_NAME")]
     pub name: Option<String>,
@@ -111,9 +116,6 @@ pub struct ServeArgs {
     /// Prefix for every Redis key [default: berth:].
     #[arg(long, env = "BERTH_REDIS_PREFIX")]
     pub redis_prefix: Option<String>,
-    /// Shared token of remote agents (`berth agent --token`) [default: random, local agent only].
-    #[arg(long, env = "BERTH_AGENT_TOKEN", hide_env_values = true)]
-    pub agent_token: Option<String>,
     /// Seconds between agent check-ins; an agent is offline after three missed [default: 5].
     #[arg(long, env = "BERTH_AGENT_INTERVAL")]
     pub agent_interval: Option<u64>,
@@ -136,6 +138,8 @@ struct FileConfig {
     public_url: Option<String>,
     client_address_header: Option<String>,
     redis_prefix: Option<String>,
+    /// No longer used (agents have their own credentials): accepted so that an old file
+    /// still starts, with a warning.
     agent_token: Option<String>,
     agent_interval: Option<u64>,
     no_local_agent: Option<bool>,
@@ -153,9 +157,10 @@ pub struct ServeConfig {
     pub public_url: Option<url::Url>,
     pub client_address_header: Option<String>,
     pub redis_prefix: String,
-    pub agent_token: Option<String>,
     pub agent_interval: u64,
     pub local_agent: bool,
+    /// Settings that are no longer used, to warn about once logging is up.
+    pub obsolete: Vec<String>,
 }
 
 impl ServeArgs {
@@ -184,6 +189,16 @@ impl ServeArgs {
             })?),
             None => None,
         };
+        let obsolete = file
+            .agent_token
+            .map(|_| {
+                format!(
+                    "agent_token in {} is no longer used: {OBSOLETE_AGENT_TOKEN}",
+                    self.config.display()
+                )
+            })
+            .into_iter()
+            .collect();
         let admin_password = self.admin_password.or(file.admin_password);
         if let Some(password) = &admin_password {
             if password.chars().count() < 8 {
@@ -209,16 +224,71 @@ impl ServeArgs {
                 .redis_prefix
                 .or(file.redis_prefix)
                 .unwrap_or_else(|| "berth:".into()),
-            agent_token: self.agent_token.or(file.agent_token),
             agent_interval: self
                 .agent_interval
                 .or(file.agent_interval)
                 .unwrap_or(5)
                 .max(1),
             local_agent: !(self.no_local_agent || file.no_local_agent.unwrap_or(false)),
+            obsolete,
         })
     }
 }
+
+impl AgentArgs {
+    /// The agent's configuration, with warnings worth logging; `environment_token` is
+    /// BERTH_AGENT_TOKEN. Errs saying how to provide what is missing or refused.
+    pub fn resolve(
+        self,
+        environment_token: Option<String>,
+    ) -> Result<(crate::agent::AgentConfig, Vec<String>), String> {
+        let (credential, warnings) =
+            crate::agent::credential::resolve(crate::agent::credential::Sources {
+                flag: self.token.as_deref(),
+                file: self.token_file.as_deref(),
+                environment: environment_token,
+            })?;
+        let mut warnings = warnings;
+        warnings.extend(cleartext_warning("--manager", &self.manager_url));
+        if let Some(advertised) = &self.advertise_url {
+            warnings.extend(cleartext_warning("--advertise-url", advertised));
+        }
+        let config = crate::agent::AgentConfig {
+            name: self.name.unwrap_or_else(crate::agent::host_name),
+            manager_url: self.manager_url,
+            credential,
+            listen: self.listen,
+            advertise_url: self.advertise_url,
+            interval: std::time::Duration::from_secs(self.interval.max(1)),
+            start_timeout: std::time::Duration::from_secs(90),
+            instance_id: uuid::Uuid::new_v4(),
+        };
+        Ok((config, warnings))
+    }
+}
+
+/// A warning when `url` is plain http to another machine: the agent's credential, its API
+/// secret and session secrets would cross the network readable (README: "TLS between the
+/// server and agents").
+fn cleartext_warning(setting: &str, url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    let loopback = match parsed.host()? {
+        url::Host::Domain(name) => name == "localhost",
+        url::Host::Ipv4(address) => address.is_loopback(),
+        url::Host::Ipv6(address) => address.is_loopback(),
+    };
+    (parsed.scheme() == "http" && !loopback).then(|| {
+        format!(
+            "{setting} {url} is plain http to another machine: credentials and session secrets \
+             cross the network unencrypted; use https (a TLS reverse proxy in front, see the README)"
+        )
+    })
+}
+
+/// Why the shared agent token went, and what replaces it.
+pub const OBSOLETE_AGENT_TOKEN: &str = "each agent now has its own credential (Admin → Servers: \
+     Add server, or New credential on an agent's row; give it to `berth agent --token-file`), \
+     and the shared token is refused; remove the setting";
 
 /// A URL with its password replaced by ****, for messages and logs.
 pub fn mask_password(raw: &str) -> String {
@@ -250,7 +320,6 @@ mod tests {
             public_url: None,
             client_address_header: None,
             redis_prefix: None,
-            agent_token: None,
             agent_interval: None,
             no_local_agent: false,
         }
@@ -313,6 +382,75 @@ mod tests {
         assert_eq!(config.database_url, "postgres://f/db");
         assert_eq!(config.redis_url, "redis://flag");
         assert_eq!(config.addr.port(), 4000);
+    }
+
+    fn agent_args(extra: &[&str]) -> AgentArgs {
+        let mut argv = vec!["berth", "agent", "--manager", "http://berth:3000"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Agent(args) => args,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_agent_credential_on_the_command_line_is_refused() {
+        let error = agent_args(&["--token", "abc.def"])
+            .resolve(Some("abc.def".into()))
+            .unwrap_err();
+        assert!(error.contains("--token-file"), "{error}");
+        let error = agent_args(&[]).resolve(None).unwrap_err();
+        assert!(error.contains("BERTH_AGENT_TOKEN"), "{error}");
+        let (config, _) = agent_args(&["--name", "host-a"])
+            .resolve(Some("abc.def".into()))
+            .unwrap();
+        assert_eq!(
+            (config.name.as_str(), config.credential.as_str()),
+            ("host-a", "abc.def")
+        );
+    }
+
+    #[test]
+    fn plain_http_to_another_machine_is_warned_about() {
+        let (_, warnings) = agent_args(&["--advertise-url", "http://10.0.0.5:7001"])
+            .resolve(Some("abc.def".into()))
+            .unwrap();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings.iter().all(|w| w.contains("use https")),
+            "{warnings:?}"
+        );
+        for quiet in [
+            "https://berth.example",
+            "http://127.0.0.1:3000",
+            "http://localhost:3000",
+        ] {
+            assert_eq!(cleartext_warning("--manager", quiet), None, "{quiet}");
+        }
+    }
+
+    #[test]
+    fn a_shared_agent_token_left_in_the_file_is_reported_obsolete() {
+        let dir =
+            std::env::temp_dir().join(format!("berth-config-obsolete-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("berth.toml");
+        std::fs::write(&path, "agent_token = \"shared\"\n").unwrap();
+        let config = ServeArgs {
+            config: path,
+            database_url: Some("postgres://x/y".into()),
+            redis_url: Some("redis://x".into()),
+            ..args()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(config.obsolete.len(), 1);
+        assert!(
+            config.obsolete[0].contains("own credential"),
+            "{:?}",
+            config.obsolete
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,4 +1,5 @@
-use berth::config::{AgentArgs, Cli, Command, ImagesCommand};
+//! The `berth` binary: parses the command line and runs the role it names.
+use berth::config::{Cli, Command, ImagesCommand};
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -12,6 +13,15 @@ async fn main() -> ExitCode {
                 Err(error) => return fail(&error),
             };
             berth::telemetry::init(config.log_format);
+            for obsolete in &config.obsolete {
+                tracing::warn!("{obsolete}");
+            }
+            if std::env::var_os("BERTH_AGENT_TOKEN").is_some() {
+                tracing::warn!(
+                    "BERTH_AGENT_TOKEN is no longer used by berth serve: {}",
+                    berth::config::OBSOLETE_AGENT_TOKEN
+                );
+            }
             match berth::startup::serve(config).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => fail(&error.to_string()),
@@ -19,7 +29,14 @@ async fn main() -> ExitCode {
         }
         Command::Agent(args) => {
             berth::telemetry::init(args.log_format);
-            match berth::agent::run(agent_config(args)).await {
+            let (config, warnings) = match args.resolve(std::env::var("BERTH_AGENT_TOKEN").ok()) {
+                Ok(resolved) => resolved,
+                Err(error) => return fail(&error),
+            };
+            for warning in warnings {
+                tracing::warn!("{warning}");
+            }
+            match berth::agent::run(config).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => fail(&error),
             }
@@ -30,19 +47,6 @@ async fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => fail(&error),
         },
-    }
-}
-
-fn agent_config(args: AgentArgs) -> berth::agent::AgentConfig {
-    berth::agent::AgentConfig {
-        name: args.name.unwrap_or_else(berth::agent::host_name),
-        manager_url: args.manager_url,
-        token: args.token,
-        listen: args.listen,
-        advertise_url: args.advertise_url,
-        interval: std::time::Duration::from_secs(args.interval.max(1)),
-        start_timeout: std::time::Duration::from_secs(90),
-        instance_id: uuid::Uuid::new_v4(),
     }
 }
 

@@ -28,7 +28,15 @@ pub struct CheckIn {
     /// first reports are not taken as proof that a container is gone.
     #[serde(default)]
     pub instance_id: Option<Uuid>,
+    /// What the manager must present when it calls this agent's API: random per agent
+    /// process, so it opens this agent and no other (the check-in's credential vouches that
+    /// it comes from this agent). Empty from agents older than per-agent credentials.
+    #[serde(default)]
+    pub api_secret: String,
 }
+
+/// The shortest `api_secret` a check-in may carry.
+pub const MIN_API_SECRET_LEN: usize = 32;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ContainerReport {
@@ -143,4 +151,7 @@ pub const TUNNEL_PROTOCOL: &str = "berth-rfb";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AgentError {
     pub error: String,
+    /// The request field that was refused, when one was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }

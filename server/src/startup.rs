@@ -123,24 +123,15 @@ pub fn web_settings(config: &ServeConfig) -> WebSettings {
     }
 }
 
-/// A random agent token for a server whose agents are all local.
-fn random_token() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 24];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Containers one agent creates at once (more launches queue): on this 2-core class of
 /// machine, four desktops starting together keep each start near its unloaded time.
 pub const LAUNCHES_PER_AGENT: usize = 4;
 
-/// The manager for a server: its agent token and timings.
-pub fn manager(db: PgPool, agent_token: String, agent_interval: Duration) -> Arc<Manager> {
+/// The manager for a server, with its timings.
+pub fn manager(db: PgPool, agent_interval: Duration) -> Arc<Manager> {
     Manager::new(
         db,
         ManagerConfig {
-            agent_token,
             launch_timeout: Duration::from_secs(120),
             sweep_interval: agent_interval.min(Duration::from_secs(5)),
             launches_per_agent: LAUNCHES_PER_AGENT,
@@ -194,12 +185,7 @@ pub async fn prepare(
             })
         }
     }
-    let token = config.agent_token.clone().unwrap_or_else(random_token);
-    let manager = manager(
-        db.clone(),
-        token,
-        Duration::from_secs(config.agent_interval),
-    );
+    let manager = manager(db.clone(), Duration::from_secs(config.agent_interval));
     let hub = ShareHub::new(
         db.clone(),
         &config.redis_url,
@@ -230,7 +216,15 @@ pub async fn serve(config: ServeConfig) -> Result<(), StartupError> {
         let _ = tcp.set_nodelay(true);
     });
     if config.local_agent {
-        let instance = spawn_local_agent(&config, addr, manager.agent_token().to_owned());
+        let name = crate::agent::host_name();
+        // A fresh credential at every start, known to this process only.
+        let credential = app::backend::agent_credentials::issue_for_embedded(&state.db, &name)
+            .await
+            .map_err(|source| StartupError::Database {
+                url: mask_password(&config.database_url),
+                source,
+            })?;
+        let instance = spawn_local_agent(&config, addr, name, credential);
         manager.set_local_agent(instance);
     }
     tracing::info!(%addr, "Berth is listening on http://{addr}");
@@ -248,18 +242,23 @@ pub async fn serve(config: ServeConfig) -> Result<(), StartupError> {
     Ok(())
 }
 
-/// The agent for this server's own host, reporting to this server's manager; answers its
-/// instance id.
-fn spawn_local_agent(config: &ServeConfig, addr: SocketAddr, token: String) -> uuid::Uuid {
+/// The agent for this server's own host, reporting to this server's manager under `name`
+/// with `credential`; answers its instance id.
+fn spawn_local_agent(
+    config: &ServeConfig,
+    addr: SocketAddr,
+    name: String,
+    credential: String,
+) -> uuid::Uuid {
     let manager_host = if addr.ip().is_unspecified() {
         "127.0.0.1".to_owned()
     } else {
         addr.ip().to_string()
     };
     let agent = crate::agent::AgentConfig {
-        name: crate::agent::host_name(),
+        name,
         manager_url: format!("http://{manager_host}:{}", addr.port()),
-        token,
+        credential,
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         advertise_url: None,
         interval: Duration::from_secs(config.agent_interval),

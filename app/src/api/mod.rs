@@ -2,6 +2,7 @@
 //! Endpoints are fixed (under /rpc/) so the browser and server builds always agree.
 pub mod account;
 pub mod admin;
+pub mod agents;
 pub mod developers;
 pub mod sessions;
 pub mod sharing;
@@ -10,6 +11,7 @@ pub mod workspaces;
 
 pub use account::*;
 pub use admin::*;
+pub use agents::*;
 pub use developers::*;
 pub use sessions::*;
 pub use sharing::*;

@@ -2,6 +2,7 @@
 //! Functions here take their dependencies as arguments so tests can call them directly;
 //! the `*_from_context` helpers fetch those dependencies inside a server function.
 pub mod admin_sessions;
+pub mod agent_credentials;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;

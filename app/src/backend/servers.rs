@@ -11,6 +11,7 @@ pub async fn list(db: &PgPool) -> Result<Vec<ServerRow>, AppError> {
                   EXTRACT(EPOCH FROM (now() - s.last_checkin))::int8 AS "since",
                   COALESCE(s.cores_override, s.cores) AS "cores!", COALESCE(s.memory_override, s.memory) AS "memory!",
                   s.cores_override, s.memory_override, s.images_present, s.images_missing, s.version, s.gpus, s.disk_free,
+                  s.credential_issued,
                   COALESCE(SUM(k.cores), 0)::float8 AS "cores_allocated!",
                   COALESCE(SUM(k.memory), 0)::int8 AS "memory_allocated!",
                   count(k.kasm_id) AS "sessions!"
@@ -45,6 +46,9 @@ pub async fn list(db: &PgPool) -> Result<Vec<ServerRow>, AppError> {
             images_present: row.images_present,
             images_missing: row.images_missing,
             version: row.version,
+            credential_issued: row
+                .credential_issued
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
         })
         .collect())
 }

@@ -1,8 +1,12 @@
 //! Admin → Servers: every agent with its state, resources and allocation; enable, disable,
-//! drain, and capacity overrides.
+//! drain, capacity overrides, and each agent's own credential (add, replace, revoke).
+use super::agent_credentials::{AddServerCard, NewCredentialCard};
 use super::layout::{AdminNav, Forbidden, Layout};
-use crate::api::{list_servers, SetServerFlags, SetServerOverrides};
-use crate::model::{format_bytes, format_duration, memory_text, ServerRow};
+use crate::api::{
+    list_servers, AddServer, IssueServerCredential, RevokeServerCredential, SetServerFlags,
+    SetServerOverrides,
+};
+use crate::model::{format_bytes, format_duration, memory_text, NewAgentCredential, ServerRow};
 use crate::AppError;
 use leptos::prelude::*;
 
@@ -10,14 +14,41 @@ use leptos::prelude::*;
 pub fn AdminServersPage() -> impl IntoView {
     let flags = ServerAction::<SetServerFlags>::new();
     let overrides = ServerAction::<SetServerOverrides>::new();
+    let credentials = Credentials {
+        add: ServerAction::<AddServer>::new(),
+        issue: ServerAction::<IssueServerCredential>::new(),
+        revoke: ServerAction::<RevokeServerCredential>::new(),
+    };
     let servers = Resource::new(
-        move || (flags.version().get(), overrides.version().get()),
+        move || {
+            (
+                flags.version().get(),
+                overrides.version().get(),
+                credentials.add.version().get(),
+                credentials.issue.version().get(),
+                credentials.revoke.version().get(),
+            )
+        },
         |_| list_servers(),
     );
+    // The credential issued last (by adding a server or replacing one's), shown once.
+    let issued = RwSignal::new(None::<NewAgentCredential>);
+    Effect::new(move |_| {
+        if let Some(Ok(new)) = credentials.add.value().get() {
+            issued.set(Some(new));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(new)) = credentials.issue.value().get() {
+            issued.set(Some(new));
+        }
+    });
     let error = move || {
         [
             flags.value().get().and_then(|r| r.err()),
             overrides.value().get().and_then(|r| r.err()),
+            credentials.issue.value().get().and_then(|r| r.err()),
+            credentials.revoke.value().get().and_then(|r| r.err()),
         ]
         .into_iter()
         .flatten()
@@ -28,6 +59,7 @@ pub fn AdminServersPage() -> impl IntoView {
         <Layout>
             <AdminNav current="servers" />
             <h1>"Servers"</h1>
+            {move || issued.get().map(|issued| view! { <NewCredentialCard issued /> })}
             <Suspense fallback=|| view! { <p class="muted">"Loading servers…"</p> }>
                 {move || Suspend::new(async move {
                     match servers.await {
@@ -41,10 +73,10 @@ pub fn AdminServersPage() -> impl IntoView {
                                 <thead><tr>
                                     <th>"Host"</th><th>"Status"</th><th>"Last check-in"</th>
                                     <th title="allocated / total">"Cores used"</th><th title="allocated / total">"Memory used"</th><th>"GPUs"</th><th>"Disk free"</th>
-                                    <th>"Sessions"</th><th>"Images"</th><th title="cores, memory; empty clears">"Overrides"</th><th></th>
+                                    <th>"Sessions"</th><th>"Images"</th><th title="cores, memory; empty clears">"Overrides"</th><th>"Credential"</th><th></th>
                                 </tr></thead>
                                 <tbody>
-                                    {rows.into_iter().map(|server| view! { <ServerRowView server flags overrides /> }).collect_view()}
+                                    {rows.into_iter().map(|server| view! { <ServerRowView server flags overrides credentials /> }).collect_view()}
                                 </tbody>
                             </table>
                         }.into_any(),
@@ -52,14 +84,17 @@ pub fn AdminServersPage() -> impl IntoView {
                 })}
             </Suspense>
             {move || error().map(|text| view! { <p class="error" role="alert">{text}</p> })}
-            <section class="card">
-                <h2>"Add a Docker host"</h2>
-                <p>"Start this server with a shared agent token (BERTH_AGENT_TOKEN), then run on the new host:"</p>
-                <pre id="agent-command"><code>"berth agent --manager <URL> --token <BERTH_AGENT_TOKEN> \\\n    --listen 0.0.0.0:7001 --advertise-url http://<that-host>:7001 --publish-address <that-host-ip>"</code></pre>
-                <p class="muted">"<URL> is this server's address as the new host reaches it, e.g. http://berth.example:3000. Empty cores or memory clears an override; drained servers keep their sessions but get no new ones."</p>
-            </section>
+            <AddServerCard add=credentials.add />
         </Layout>
     }
+}
+
+/// The actions on agents' credentials.
+#[derive(Clone, Copy)]
+struct Credentials {
+    add: ServerAction<AddServer>,
+    issue: ServerAction<IssueServerCredential>,
+    revoke: ServerAction<RevokeServerCredential>,
 }
 
 #[component]
@@ -67,10 +102,12 @@ fn ServerRowView(
     server: ServerRow,
     flags: ServerAction<SetServerFlags>,
     overrides: ServerAction<SetServerOverrides>,
+    credentials: Credentials,
 ) -> impl IntoView {
     let id = server.server_id.to_string();
     let (enabled, draining) = (server.enabled, server.draining);
     let (enable_id, drain_id, form_id) = (id.clone(), id.clone(), id.clone());
+    let (issue_id, revoke_id) = (id.clone(), id.clone());
     let placement = match (enabled, draining) {
         (false, _) => "disabled",
         (true, true) => "draining",
@@ -116,6 +153,22 @@ fn ServerRowView(
                     <input name="memory" aria-label="Memory override" placeholder="e.g. 16g" value=server.memory_override.map(memory_text).unwrap_or_default() />
                     <button type="submit" class="link">"Set"</button>
                 </ActionForm>
+            </td>
+            <td class="small credential">
+                {match server.credential_issued.clone() {
+                    Some(issued) => view! { <span title="issued">{issued}</span> }.into_any(),
+                    None => view! { <span class="error">"none: cannot check in"</span> }.into_any(),
+                }}
+                <br />
+                <button class="link new-credential" on:click=move |_| {
+                    credentials.issue.dispatch(IssueServerCredential { server_id: issue_id.clone() });
+                }>"New credential"</button>
+                {server.credential_issued.is_some().then(|| view! {
+                    " "
+                    <button class="link danger revoke" on:click=move |_| {
+                        credentials.revoke.dispatch(RevokeServerCredential { server_id: revoke_id.clone() });
+                    }>"Revoke"</button>
+                })}
             </td>
             <td class="nowrap">
                 <button class="link toggle" on:click=move |_| {

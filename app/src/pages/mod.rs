@@ -5,6 +5,7 @@ mod admin_images;
 mod admin_servers;
 mod admin_sessions;
 mod admin_users;
+mod agent_credentials;
 mod dashboard;
 mod join;
 mod layout;

@@ -1,7 +1,8 @@
-//! The agent's HTTP API, called by the manager with the shared token.
+//! The agent's HTTP API, called by the manager with this agent's own API secret (sent in its
+//! check-ins). What it is asked to create is checked first (`validate`).
 use super::docker::{Action, RuntimeError};
 use super::{AdoptError, Agent};
-use crate::manager::checkin::{bearer, token_matches};
+use crate::manager::checkin::bearer;
 use crate::protocol::{
     AdoptSession, CreateSession, CreatedSession, ExecOutput, ExecRequest, StartSession,
 };
@@ -32,16 +33,32 @@ pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response 
         status,
         Json(crate::protocol::AgentError {
             error: message.into(),
+            field: None,
+        }),
+    )
+        .into_response()
+}
+
+/// A refused request field: 400 naming it.
+fn bad_field(refusal: super::validate::Refusal) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(crate::protocol::AgentError {
+            error: refusal.message,
+            field: Some(refusal.field.to_owned()),
         }),
     )
         .into_response()
 }
 
 async fn authorize(State(agent): State<Arc<Agent>>, request: Request, next: Next) -> Response {
-    if bearer(request.headers()).is_some_and(|token| token_matches(token, &agent.config.token)) {
+    if bearer(request.headers()).is_some_and(|secret| agent.is_manager(secret)) {
         next.run(request).await
     } else {
-        error(StatusCode::UNAUTHORIZED, "unknown agent token")
+        error(
+            StatusCode::UNAUTHORIZED,
+            "not this agent's API secret (the manager learns it from this agent's check-ins)",
+        )
     }
 }
 
@@ -57,6 +74,10 @@ pub(super) fn runtime_error(failure: RuntimeError) -> Response {
 }
 
 async fn create(State(agent): State<Arc<Agent>>, Json(spec): Json<CreateSession>) -> Response {
+    if let Err(refusal) = super::validate::create_session(&spec) {
+        tracing::warn!(kasm_id = %spec.kasm_id, field = refusal.field, "refused a session: {}", refusal.message);
+        return bad_field(refusal);
+    }
     match agent.create_session(&spec).await {
         Ok(created) => (StatusCode::CREATED, Json::<CreatedSession>(created)).into_response(),
         Err(message) => error(StatusCode::UNPROCESSABLE_ENTITY, message),

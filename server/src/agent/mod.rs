@@ -1,10 +1,12 @@
 //! The agent role: runs on each Docker host, creates and controls session containers, checks
 //! in with the manager, keeps wanted images present, and removes orphans.
 pub mod api;
+pub mod credential;
 pub mod docker;
 pub mod isolation;
 pub mod ready;
 mod tunnel;
+pub mod validate;
 
 use crate::protocol::{CheckIn, CheckInReply, CreateSession, CreatedSession};
 use docker::{ContainerRuntime, DockerRuntime};
@@ -22,7 +24,9 @@ pub struct AgentConfig {
     pub name: String,
     /// Base URL of the manager (the Berth server).
     pub manager_url: String,
-    pub token: String,
+    /// This agent's own credential (issued in Admin → Servers, or by `berth serve` for its
+    /// embedded agent): it checks in as `name` and nothing else.
+    pub credential: String,
     /// Where the agent API listens.
     pub listen: SocketAddr,
     /// URL the manager uses to reach the agent API (default: from `listen`).
@@ -38,6 +42,9 @@ pub struct AgentConfig {
 pub struct Agent {
     pub config: AgentConfig,
     pub runtime: Arc<dyn ContainerRuntime>,
+    /// What the manager presents to call this agent's API: random per process, sent in the
+    /// check-ins, so no other agent's secret (or credential) opens this one.
+    api_secret: String,
     /// Last failed pull per image, so an unreachable registry is not asked every check-in.
     pull_failures: Mutex<HashMap<String, Instant>>,
     missing: Mutex<Vec<String>>,
@@ -56,12 +63,18 @@ impl Agent {
         Arc::new(Agent {
             config,
             runtime,
+            api_secret: random_secret(),
             pull_failures: Mutex::default(),
             missing: Mutex::default(),
             wanted: Mutex::default(),
             owner: Mutex::default(),
             not_isolated: Mutex::new(Some("not checked yet".into())),
         })
+    }
+
+    /// Whether a caller presented this agent's API secret.
+    pub fn is_manager(&self, presented: &str) -> bool {
+        crate::manager::checkin::token_matches(presented, &self.api_secret)
     }
 
     /// Puts the session network and its firewall in place, or records why it is not.
@@ -237,6 +250,7 @@ impl Agent {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             interval_secs: self.config.interval.as_secs().max(1) as u32,
             instance_id: Some(self.config.instance_id),
+            api_secret: self.api_secret.clone(),
         })
     }
 
@@ -317,7 +331,7 @@ impl Agent {
                 "{}/api/agent/checkin",
                 self.config.manager_url.trim_end_matches('/')
             ))
-            .bearer_auth(&self.config.token)
+            .bearer_auth(&self.config.credential)
             .json(&report)
             .timeout(Duration::from_secs(10))
             .send()
@@ -409,6 +423,15 @@ async fn connect_docker_with_retry(interval: Duration) -> Arc<dyn ContainerRunti
             }
         }
     }
+}
+
+/// 256 random bits, URL-safe.
+fn random_secret() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// This machine's host name.

@@ -1,5 +1,5 @@
 //! A session's RFB port for a proxy on another machine: session ports listen on this host's
-//! loopback only, so a Berth replica elsewhere asks the agent (with the agent token) for the
+//! loopback only, so a Berth replica elsewhere asks the agent (with its API secret) for the
 //! session's stream. The request names the container the manager recorded; the agent connects
 //! only when that is still the session's container, answers `101 Switching Protocols` (to
 //! [`TUNNEL_PROTOCOL`]) and then copies bytes both ways. The proxy does the VNC authentication

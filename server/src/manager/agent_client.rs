@@ -9,11 +9,24 @@ use app::AppError;
 use std::time::Duration;
 use uuid::Uuid;
 
-/// Where an agent is reached.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where an agent is reached, and what opens its API.
+#[derive(Clone, PartialEq, Eq)]
 pub struct AgentRef {
     pub url: String,
     pub hostname: String,
+    /// The agent's own API secret (from its last check-in): it opens this agent's API only.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for AgentRef {
+    // The secret stays out of logs.
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("AgentRef")
+            .field("url", &self.url)
+            .field("hostname", &self.hostname)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What can go wrong asking an agent.
@@ -123,10 +136,9 @@ pub trait AgentClient: Send + Sync + 'static {
     ) -> Result<Box<dyn ByteStream>, AgentFailure>;
 }
 
-/// Agents' HTTP API, with the shared agent token.
+/// Agents' HTTP API, each called with its own secret.
 pub struct HttpAgentClient {
     http: reqwest::Client,
-    token: String,
 }
 
 /// Opening a tunnel (the agent asks Docker and connects to the port) gets this long.
@@ -135,13 +147,19 @@ const TUNNEL_OPEN: Duration = Duration::from_secs(10);
 /// Short calls (pause, stop, removal) get this long.
 const SHORT_CALL: Duration = Duration::from_secs(30);
 
+impl Default for HttpAgentClient {
+    fn default() -> HttpAgentClient {
+        HttpAgentClient::new()
+    }
+}
+
 impl HttpAgentClient {
-    pub fn new(token: String) -> HttpAgentClient {
+    pub fn new() -> HttpAgentClient {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .build()
             .expect("the HTTP client needs no system configuration");
-        HttpAgentClient { http, token }
+        HttpAgentClient { http }
     }
 
     async fn call<T: serde::de::DeserializeOwned, B: serde::Serialize + Sync>(
@@ -155,7 +173,7 @@ impl HttpAgentClient {
         let mut request = self
             .http
             .request(method, format!("{}{path}", agent.url))
-            .bearer_auth(&self.token)
+            .bearer_auth(&agent.secret)
             .timeout(timeout);
         if let Some(body) = body {
             request = request.json(body);
@@ -317,7 +335,7 @@ impl AgentClient for HttpAgentClient {
             .http
             .get(format!("{}/v1/sessions/{kasm_id}/stream", agent.url))
             .query(&[("container", container_id)])
-            .bearer_auth(&self.token)
+            .bearer_auth(&agent.secret)
             .header(reqwest::header::CONNECTION, "upgrade")
             .header(reqwest::header::UPGRADE, TUNNEL_PROTOCOL);
         // No reqwest timeout: it would also bound the tunnel's lifetime.

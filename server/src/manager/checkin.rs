@@ -1,7 +1,10 @@
-//! Agent check-ins: the registry of servers, offline marking, and reconciliation.
+//! Agent check-ins: the registry of servers, offline marking, and reconciliation. Each agent
+//! authenticates with its own credential (`app::backend::agent_credentials`), which is bound
+//! to one server row: a check-in updates that row only, and one under another name is refused.
 use super::reports::{self, Absence, LiveSession};
 use super::{state, Manager};
-use crate::protocol::{CheckIn, CheckInReply};
+use crate::protocol::{CheckIn, CheckInReply, MIN_API_SECRET_LEN};
+use app::backend::agent_credentials::{self, Authenticated};
 use app::model::SessionStatus;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -32,16 +35,35 @@ fn refuse(status: StatusCode, message: &str) -> Response {
     (status, Json(serde_json::json!({ "error": message }))).into_response()
 }
 
+const UNKNOWN_CREDENTIAL: &str = "unknown or revoked agent credential: issue this agent its own \
+     in Admin → Servers (Add server, or New credential on its row) and give it to `berth agent` \
+     with --token-file or BERTH_AGENT_TOKEN";
+
+fn unavailable(error: sqlx::Error) -> Response {
+    tracing::error!(%error, "could not record a check-in");
+    refuse(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the manager cannot reach its database",
+    )
+}
+
 /// POST /api/agent/checkin
 pub async fn handle(
     State(manager): State<Arc<Manager>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if !bearer(&headers).is_some_and(|token| token_matches(token, manager.agent_token())) {
-        tracing::warn!("refused a check-in with a wrong or missing agent token");
-        return refuse(StatusCode::UNAUTHORIZED, "unknown agent token");
-    }
+    let agent = match bearer(&headers) {
+        Some(presented) => match agent_credentials::authenticate(manager.db(), presented).await {
+            Ok(agent) => agent,
+            Err(error) => return unavailable(error),
+        },
+        None => None,
+    };
+    let Some(agent) = agent else {
+        tracing::warn!("refused a check-in with an unknown, revoked or missing agent credential");
+        return refuse(StatusCode::UNAUTHORIZED, UNKNOWN_CREDENTIAL);
+    };
     let report: CheckIn = match serde_json::from_slice(&body) {
         Ok(report) => report,
         Err(error) => {
@@ -51,48 +73,68 @@ pub async fn handle(
             )
         }
     };
-    if report.name.trim().is_empty() || report.agent_url.trim().is_empty() {
+    if let Some(problem) = incomplete(&report) {
+        return refuse(StatusCode::BAD_REQUEST, problem);
+    }
+    if report.name.trim() != agent.hostname {
+        tracing::warn!(
+            credential_of = agent.hostname,
+            claimed = report.name.trim(),
+            "refused a check-in under another agent's name"
+        );
         return refuse(
-            StatusCode::BAD_REQUEST,
-            "a check-in needs a name and an agent_url",
+            StatusCode::FORBIDDEN,
+            &format!(
+                "this credential belongs to agent '{}': it cannot check in as '{}' (an agent checks \
+                 in only under the name its credential was issued for)",
+                agent.hostname,
+                report.name.trim()
+            ),
         );
     }
-    match record(manager.db(), &report).await {
-        Ok(reply) => Json(reply).into_response(),
-        Err(error) => {
-            tracing::error!(%error, "could not record a check-in");
-            refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the manager cannot reach its database",
-            )
-        }
+    match record(manager.db(), &agent, &report).await {
+        Ok(Some(reply)) => Json(reply).into_response(),
+        Ok(None) => refuse(StatusCode::UNAUTHORIZED, UNKNOWN_CREDENTIAL),
+        Err(error) => unavailable(error),
     }
 }
 
-/// Records a check-in, follows what it says about each session, and works out what the agent
-/// should know.
-pub async fn record(db: &PgPool, report: &CheckIn) -> Result<CheckInReply, sqlx::Error> {
-    let server = sqlx::query!(
-        r#"INSERT INTO servers (server_id, hostname, address, agent_url, status, cores, memory, gpus, disk_free,
-                                images_present, images_missing, version, checkin_interval, last_checkin,
-                                agent_instance, reporting_since)
-           VALUES ($1, $2, $3, $4, 'online', $5, $6, $7, $8, $9, $10, $11, $12, now(), $13, now())
-           ON CONFLICT (hostname) DO UPDATE SET
-               address = EXCLUDED.address, agent_url = EXCLUDED.agent_url, status = 'online',
-               cores = EXCLUDED.cores, memory = EXCLUDED.memory, gpus = EXCLUDED.gpus,
-               disk_free = EXCLUDED.disk_free, images_present = EXCLUDED.images_present,
-               images_missing = EXCLUDED.images_missing, version = EXCLUDED.version,
-               checkin_interval = EXCLUDED.checkin_interval, last_checkin = now(),
-               agent_instance = EXCLUDED.agent_instance,
+/// What a check-in lacks, if anything.
+fn incomplete(report: &CheckIn) -> Option<&'static str> {
+    if report.name.trim().is_empty() || report.agent_url.trim().is_empty() {
+        return Some("a check-in needs a name and an agent_url");
+    }
+    if report.api_secret.len() < MIN_API_SECRET_LEN {
+        return Some(
+            "a check-in needs the agent's api_secret (at least 32 characters): is the agent older \
+             than this server? Run the same Berth version on both",
+        );
+    }
+    None
+}
+
+/// Records a check-in on the agent's own row, follows what it says about each session, and
+/// works out what the agent should know. None when the credential was revoked meanwhile.
+pub async fn record(
+    db: &PgPool,
+    agent: &Authenticated,
+    report: &CheckIn,
+) -> Result<Option<CheckInReply>, sqlx::Error> {
+    // SET expressions read the row as it was, so reporting_since compares the old instance.
+    let Some(server) = sqlx::query!(
+        r#"UPDATE servers SET
+               address = $3, agent_url = $4, status = 'online', cores = $5, memory = $6, gpus = $7,
+               disk_free = $8, images_present = $9, images_missing = $10, version = $11,
+               checkin_interval = $12, last_checkin = now(), agent_instance = $13, api_secret = $14,
                -- A new agent process (or one back from offline) starts a new reporting period.
                reporting_since = CASE
-                   WHEN servers.agent_instance IS DISTINCT FROM EXCLUDED.agent_instance
-                        OR servers.status <> 'online' OR servers.reporting_since IS NULL
-                   THEN now() ELSE servers.reporting_since END
+                   WHEN agent_instance IS DISTINCT FROM $13 OR status <> 'online' OR reporting_since IS NULL
+                   THEN now() ELSE reporting_since END
+           WHERE server_id = $1 AND credential_hash = $2
            RETURNING server_id,
                      reporting_since <= now() - make_interval(secs => checkin_interval * 2) AS "settled!""#,
-        Uuid::new_v4(),
-        report.name.trim(),
+        agent.server_id,
+        agent.credential_hash,
         report.address,
         report.agent_url,
         report.cores,
@@ -104,16 +146,20 @@ pub async fn record(db: &PgPool, report: &CheckIn) -> Result<CheckInReply, sqlx:
         report.version,
         report.interval_secs.max(1) as i32,
         report.instance_id,
+        report.api_secret,
     )
-    .fetch_one(db)
-    .await?;
+    .fetch_optional(db)
+    .await?
+    else {
+        return Ok(None);
+    };
     let server_id = server.server_id;
     let deployment_id =
         sqlx::query_scalar!("SELECT value #>> '{}' FROM settings WHERE name = 'deployment_id'")
             .fetch_one(db)
             .await?
             .unwrap_or_default();
-    let owner = format!("{}@{deployment_id}", report.name.trim());
+    let owner = format!("{}@{deployment_id}", agent.hostname);
     follow_reports(db, server_id, report, &owner, server.settled).await?;
 
     let known_kasms = sqlx::query_scalar!(
@@ -128,12 +174,12 @@ pub async fn record(db: &PgPool, report: &CheckIn) -> Result<CheckInReply, sqlx:
     )
     .fetch_all(db)
     .await?;
-    Ok(CheckInReply {
+    Ok(Some(CheckInReply {
         server_id,
         known_kasms,
         wanted_images,
         deployment_id,
-    })
+    }))
 }
 
 /// Moves each of the agent's sessions as its report says (exited, vanished, moved, paused

@@ -36,8 +36,6 @@ pub use launch::LaunchOptions;
 
 #[derive(Debug, Clone)]
 pub struct ManagerConfig {
-    /// The shared secret agents present.
-    pub agent_token: String,
     /// How long a launch may take from the agent's start of it to a streaming desktop.
     pub launch_timeout: Duration,
     /// How often the periodic jobs run.
@@ -73,7 +71,7 @@ fn db(error: sqlx::Error) -> AppError {
 
 impl Manager {
     pub fn new(db: PgPool, config: ManagerConfig) -> Arc<Manager> {
-        let agents = Arc::new(HttpAgentClient::new(config.agent_token.clone()));
+        let agents = Arc::new(HttpAgentClient::new());
         Manager::with_agent_client(db, config, agents)
     }
 
@@ -94,10 +92,6 @@ impl Manager {
         })
     }
 
-    pub fn agent_token(&self) -> &str {
-        &self.config.agent_token
-    }
-
     pub fn db(&self) -> &PgPool {
         &self.db
     }
@@ -116,7 +110,7 @@ impl Manager {
         server_id: Uuid,
     ) -> Result<(AgentRef, Option<Uuid>), AppError> {
         let row = sqlx::query!(
-            "SELECT agent_url, hostname, agent_instance FROM servers WHERE server_id = $1",
+            "SELECT agent_url, hostname, agent_instance, api_secret FROM servers WHERE server_id = $1",
             server_id
         )
         .fetch_optional(&self.db)
@@ -126,6 +120,7 @@ impl Manager {
         let agent = AgentRef {
             url: row.agent_url,
             hostname: row.hostname,
+            secret: row.api_secret,
         };
         Ok((agent, row.agent_instance))
     }

@@ -314,18 +314,18 @@ async fn server_administration_is_closed_to_others(db: PgPool) {
 }
 
 #[sqlx::test(migrator = "berth::startup::MIGRATOR")]
-async fn the_servers_page_explains_remote_agents_without_the_token(db: PgPool) {
+async fn the_servers_page_offers_adding_an_agent_and_shows_no_credential(db: PgPool) {
     let app = spawn_app(db).await;
     let (admin, _) = app.signed_in("root", "admin").await;
     insert_server(&app.db, "host-a", 8.0, 16 * GIB).await;
+    let credential = crate::support::agent_credential(&app.db, "host-b").await;
     let page = admin.get(app.url("/admin/servers")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     assert!(html.contains(r#"data-hostname="host-a""#), "{html}");
-    assert!(
-        html.contains("berth agent --manager &lt;URL&gt; --token &lt;BERTH_AGENT_TOKEN&gt;"),
-        "{html}"
-    );
-    // The test server's agent token (see support.rs) never appears.
-    assert!(!html.contains("test-agent-token"));
+    assert!(html.contains(r#"data-hostname="host-b""#), "{html}");
+    assert!(html.contains(r#"id="add-server-form""#), "{html}");
+    // host-a has no credential (as rows from before per-agent credentials): it says so.
+    assert!(html.contains("none: cannot check in"), "{html}");
+    assert!(!html.contains(credential.split_once('.').unwrap().1));
 }

@@ -1,6 +1,6 @@
 //! Sessions in real containers: agents (in-process and as `berth agent` processes) against
 //! the real Docker engine and the session images built by images/build.sh.
-use crate::support::{spawn_app, TestApp};
+use crate::support::{agent_credential, spawn_app, TestApp};
 use app::model::SessionChange;
 use berth::agent::{self, AgentConfig};
 use bollard::Docker;
@@ -10,13 +10,12 @@ use std::process::{Child, Command};
 use std::time::Duration;
 use uuid::Uuid;
 
-const TOKEN: &str = "test-agent-token";
-
-fn agent_config(app: &TestApp, name: &str) -> AgentConfig {
+/// An in-process agent's configuration, with a fresh credential of its own.
+pub async fn agent_config(app: &TestApp, name: &str) -> AgentConfig {
     AgentConfig {
         name: name.to_owned(),
         manager_url: app.url(""),
-        token: TOKEN.into(),
+        credential: agent_credential(&app.db, name).await,
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         advertise_url: None,
         interval: Duration::from_secs(1),
@@ -25,37 +24,36 @@ fn agent_config(app: &TestApp, name: &str) -> AgentConfig {
     }
 }
 
-fn unique(prefix: &str) -> String {
+pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", &Uuid::new_v4().simple().to_string()[..8])
 }
 
 /// An agent inside the test process.
-fn start_agent(app: &TestApp, name: &str) -> tokio::task::JoinHandle<()> {
-    let config = agent_config(app, name);
+async fn start_agent(app: &TestApp, name: &str) -> tokio::task::JoinHandle<()> {
+    let config = agent_config(app, name).await;
     tokio::spawn(async move {
         agent::run(config).await.unwrap();
     })
 }
 
-/// An agent as its own `berth agent` process; killed when dropped.
+/// An agent as its own `berth agent` process, its credential in a file only its user reads;
+/// killed when dropped.
 struct AgentProcess(Child);
 
 impl AgentProcess {
-    fn start(app: &TestApp, name: &str) -> AgentProcess {
+    async fn start(app: &TestApp, name: &str) -> AgentProcess {
+        let token_file = std::env::temp_dir().join(format!("berth-agent-token-{}", Uuid::new_v4()));
+        std::fs::write(&token_file, agent_credential(&app.db, name).await).unwrap();
+        std::fs::set_permissions(
+            &token_file,
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_berth"))
-            .args([
-                "agent",
-                "--manager",
-                &app.url(""),
-                "--token",
-                TOKEN,
-                "--name",
-                name,
-                "--listen",
-                "127.0.0.1:0",
-                "--interval",
-                "1",
-            ])
+            .args(["agent", "--manager", &app.url("")])
+            .arg("--token-file")
+            .arg(&token_file)
+            .args(["--name", name, "--listen", "127.0.0.1:0", "--interval", "1"])
             .spawn()
             .expect("start berth agent");
         AgentProcess(child)
@@ -73,7 +71,7 @@ impl Drop for AgentProcess {
     }
 }
 
-async fn wait_for<T, F, Fut>(what: &str, seconds: u64, mut probe: F) -> T
+pub async fn wait_for<T, F, Fut>(what: &str, seconds: u64, mut probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
@@ -102,7 +100,7 @@ async fn server_status(db: &PgPool, name: &str) -> Option<(Uuid, String, Vec<Str
 }
 
 /// Waits until the agent is online and holds every enabled image.
-async fn wait_online_with_images(app: &TestApp, name: &str) -> Uuid {
+pub async fn wait_online_with_images(app: &TestApp, name: &str) -> Uuid {
     let wanted: Vec<String> = sqlx::query_scalar("SELECT name FROM images WHERE enabled")
         .fetch_all(&app.db)
         .await
@@ -120,7 +118,7 @@ async fn wait_online_with_images(app: &TestApp, name: &str) -> Uuid {
     .await
 }
 
-async fn image_id(db: &PgPool, friendly_name: &str) -> Uuid {
+pub async fn image_id(db: &PgPool, friendly_name: &str) -> Uuid {
     sqlx::query_scalar("SELECT image_id FROM images WHERE friendly_name = $1")
         .bind(friendly_name)
         .fetch_one(db)
@@ -128,7 +126,7 @@ async fn image_id(db: &PgPool, friendly_name: &str) -> Uuid {
         .unwrap()
 }
 
-async fn state_of(db: &PgPool, kasm_id: Uuid) -> (String, String) {
+pub async fn state_of(db: &PgPool, kasm_id: Uuid) -> (String, String) {
     sqlx::query_as("SELECT operational_status, operational_message FROM kasms WHERE kasm_id = $1")
         .bind(kasm_id)
         .fetch_one(db)
@@ -190,7 +188,7 @@ async fn container_of(db: &PgPool, kasm_id: Uuid) -> (String, u16, String) {
 /// An in-process agent for `app`, online with every enabled image.
 pub async fn start_test_agent(app: &TestApp) -> tokio::task::JoinHandle<()> {
     let name = unique("agent");
-    let agent = start_agent(app, &name);
+    let agent = start_agent(app, &name).await;
     wait_online_with_images(app, &name).await;
     agent
 }
@@ -200,7 +198,7 @@ async fn setup(db: PgPool, agent_name: &str) -> (TestApp, Uuid, tokio::task::Joi
         .await
         .unwrap();
     let app = spawn_app(db).await;
-    let agent = start_agent(&app, agent_name);
+    let agent = start_agent(&app, agent_name).await;
     let server_id = wait_online_with_images(&app, agent_name).await;
     (app, server_id, agent)
 }
@@ -291,7 +289,7 @@ async fn each_default_image_launches_with_its_limits_streams_and_is_destroyed(db
 async fn a_killed_agent_goes_offline_within_three_intervals(db: PgPool) {
     let app = spawn_app(db).await;
     let name = unique("doomed");
-    let mut process = AgentProcess::start(&app, &name);
+    let mut process = AgentProcess::start(&app, &name).await;
     wait_for("the agent to come online", 60, || async {
         server_status(&app.db, &name)
             .await
@@ -323,8 +321,8 @@ async fn sessions_are_placed_across_two_agents_by_load(db: PgPool) {
     let app = spawn_app(db).await;
     let (first, second) = (unique("left"), unique("right"));
     let _agents = (
-        AgentProcess::start(&app, &first),
-        AgentProcess::start(&app, &second),
+        AgentProcess::start(&app, &first).await,
+        AgentProcess::start(&app, &second).await,
     );
     let first_id = wait_online_with_images(&app, &first).await;
     let second_id = wait_online_with_images(&app, &second).await;
@@ -511,31 +509,7 @@ async fn bad_requests_are_refused_and_change_nothing(db: PgPool) {
         "{error}"
     );
 
-    // An agent with a wrong token is refused and not recorded.
-    let check_in = serde_json::json!({
-        "name": "intruder", "hostname": "x", "agent_url": "http://127.0.0.1:1", "address": "127.0.0.1",
-        "cores": 4.0, "memory": 1, "gpus": 0, "disk_free": 1, "sessions": [], "images_present": [],
-        "images_missing": [], "version": "0", "interval_secs": 1
-    });
-    let client = reqwest::Client::new();
-    for token in ["wrong", ""] {
-        let response = client
-            .post(app.url("/api/agent/checkin"))
-            .bearer_auth(token)
-            .json(&check_in)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), reqwest::StatusCode::UNAUTHORIZED);
-    }
-    let malformed = client
-        .post(app.url("/api/agent/checkin"))
-        .bearer_auth(TOKEN)
-        .body("{")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(malformed.status(), reqwest::StatusCode::BAD_REQUEST);
+    // (Check-ins with unknown, revoked or another agent's credentials: agent_identity.rs.)
     let servers: i64 = sqlx::query_scalar("SELECT count(*) FROM servers")
         .fetch_one(&app.db)
         .await
@@ -797,7 +771,7 @@ async fn a_restarted_agent_keeps_its_sessions(db: PgPool) {
         .unwrap();
     let app = spawn_app(db).await;
     let name = unique("restarted");
-    let mut process = AgentProcess::start(&app, &name);
+    let mut process = AgentProcess::start(&app, &name).await;
     wait_online_with_images(&app, &name).await;
     let user = app.create_user("ria", "password-123", "user").await;
     let kasm_id = app
@@ -817,7 +791,7 @@ async fn a_restarted_agent_keeps_its_sessions(db: PgPool) {
         .unwrap();
 
     process.kill();
-    let _process = AgentProcess::start(&app, &name);
+    let _process = AgentProcess::start(&app, &name).await;
     let restarted = chrono::Utc::now();
     // Six check-ins of the new process: enough to be settled and to report absence twice.
     wait_for("six check-ins of the restarted agent", 30, || async {

@@ -6,6 +6,7 @@ mod admin_images;
 mod admin_servers;
 mod admin_sessions;
 mod admin_users;
+mod agent_identity;
 mod api_permissions;
 mod docker_sessions;
 mod health;

@@ -414,7 +414,21 @@ fn check_in(name: &str, instance: Uuid, sessions: Vec<ContainerReport>) -> Check
         version: "test".into(),
         interval_secs: 1,
         instance_id: Some(instance),
+        api_secret: "a".repeat(berth::protocol::MIN_API_SECRET_LEN),
     }
+}
+
+/// Records a check-in as the manager does once the agent's credential is verified.
+async fn record(db: &PgPool, report: &CheckIn) -> berth::protocol::CheckInReply {
+    let credential = crate::support::agent_credential(db, &report.name).await;
+    let agent = app::backend::agent_credentials::authenticate(db, &credential)
+        .await
+        .unwrap()
+        .expect("a live credential");
+    berth::manager::checkin::record(db, &agent, report)
+        .await
+        .unwrap()
+        .expect("recorded")
 }
 
 #[sqlx::test(migrator = "berth::startup::MIGRATOR")]
@@ -422,9 +436,7 @@ async fn an_agent_restart_ends_no_session_and_exits_stop_sessions(db: PgPool) {
     let agent = Arc::new(FakeAgent::default());
     let app = app_with(db.clone(), agent).await;
     let name = "restarting-agent";
-    let first = berth::manager::checkin::record(&db, &check_in(name, Uuid::new_v4(), vec![]))
-        .await
-        .unwrap();
+    let first = record(&db, &check_in(name, Uuid::new_v4(), vec![])).await;
     let deployment: String =
         sqlx::query_scalar("SELECT value #>> '{}' FROM settings WHERE name = 'deployment_id'")
             .fetch_one(&db)
@@ -458,9 +470,7 @@ async fn an_agent_restart_ends_no_session_and_exits_stop_sessions(db: PgPool) {
     // still starting would): nothing ends.
     let restarted = Uuid::new_v4();
     for _ in 0..3 {
-        berth::manager::checkin::record(&db, &check_in(name, restarted, vec![]))
-            .await
-            .unwrap();
+        record(&db, &check_in(name, restarted, vec![])).await;
     }
     for kasm_id in &kasms {
         assert_ne!(status_of(&db, *kasm_id).await.0, "deleted");
@@ -473,9 +483,7 @@ async fn an_agent_restart_ends_no_session_and_exits_stop_sessions(db: PgPool) {
         paused.paused = true;
         paused
     }];
-    berth::manager::checkin::record(&db, &check_in(name, restarted, reports))
-        .await
-        .unwrap();
+    record(&db, &check_in(name, restarted, reports)).await;
     let (status, message) = status_of(&db, kasms[0]).await;
     assert_eq!(status, "stopped");
     assert!(message.contains("code 143"), "{message}");
@@ -484,13 +492,9 @@ async fn an_agent_restart_ends_no_session_and_exits_stop_sessions(db: PgPool) {
 
     // Absent twice in a row from a settled agent: gone.
     let without_stopped = vec![report(kasms[0], false)];
-    berth::manager::checkin::record(&db, &check_in(name, restarted, without_stopped.clone()))
-        .await
-        .unwrap();
+    record(&db, &check_in(name, restarted, without_stopped.clone())).await;
     assert_eq!(status_of(&db, kasms[2]).await.0, "stopped");
-    berth::manager::checkin::record(&db, &check_in(name, restarted, without_stopped))
-        .await
-        .unwrap();
+    record(&db, &check_in(name, restarted, without_stopped)).await;
     let (status, message) = status_of(&db, kasms[2]).await;
     assert_eq!(
         (status.as_str(), message.as_str()),

@@ -150,15 +150,18 @@ async fn a_server_killed_mid_launch_finishes_or_fails_it_and_leaves_no_orphan(db
 struct StandaloneAgent(std::process::Child);
 
 impl StandaloneAgent {
-    fn start(manager: &str) -> StandaloneAgent {
+    /// With its own credential, given in the environment.
+    async fn start(db: &PgPool, manager: &str) -> StandaloneAgent {
         let name = format!(
             "replica-agent-{}",
             &Uuid::new_v4().simple().to_string()[..8]
         );
+        let credential = crate::support::agent_credential(db, &name).await;
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
             .args(["agent", "--manager", manager, "--name", &name])
             .args(["--listen", "127.0.0.1:0", "--interval", "1"])
-            .env("BERTH_AGENT_TOKEN", "restart-test-token")
+            .env_remove("BERTH_AGENT_TOKEN_FILE")
+            .env("BERTH_AGENT_TOKEN", credential)
             .spawn()
             .expect("start berth agent");
         StandaloneAgent(child)
@@ -196,7 +199,7 @@ async fn of_two_replicas_one_runs_the_jobs_and_the_other_takes_over_when_it_dies
     second.wait_ready().await;
     // Launches work from either replica (a standalone agent checks in with the first); the
     // lease stays where it is.
-    let _agent = StandaloneAgent::start(&first.url(""));
+    let _agent = StandaloneAgent::start(&db, &first.url("")).await;
     wait_until("the agent to hold the Desktop image", 60, || async {
         sqlx::query_scalar::<_, bool>(
             "SELECT EXISTS (SELECT 1 FROM servers WHERE status = 'online' AND 'berth/desktop:latest' = ANY(images_present))",

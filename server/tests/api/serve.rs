@@ -71,7 +71,7 @@ impl Serve {
             )
             .env("BERTH_ADMIN_PASSWORD", "admin-password-1")
             .env("BERTH_AGENT_INTERVAL", "1")
-            .env("BERTH_AGENT_TOKEN", "restart-test-token")
+            .env_remove("BERTH_AGENT_TOKEN")
             .env(
                 "BERTH_NO_LOCAL_AGENT",
                 if self.local_agent { "false" } else { "true" },

@@ -84,3 +84,31 @@ fn help_documents_every_setting() {
         );
     }
 }
+
+#[test]
+fn an_agent_refuses_a_credential_on_the_command_line_and_says_how_to_give_it() {
+    let output = berth()
+        .env_remove("BERTH_AGENT_TOKEN")
+        .env_remove("BERTH_AGENT_TOKEN_FILE")
+        .args(["agent", "--manager", "http://127.0.0.1:1"])
+        .args(["--token", "visible-to-ps.secret"])
+        .output()
+        .unwrap();
+    let stderr = assert_clean_failure(&output);
+    assert!(
+        stderr.contains("--token on the command line is refused"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--token-file"), "{stderr}");
+    assert!(!stderr.contains("visible-to-ps.secret"), "{stderr}");
+
+    let output = berth()
+        .env_remove("BERTH_AGENT_TOKEN")
+        .env_remove("BERTH_AGENT_TOKEN_FILE")
+        .args(["agent", "--manager", "http://127.0.0.1:1"])
+        .output()
+        .unwrap();
+    let stderr = assert_clean_failure(&output);
+    assert!(stderr.contains("no agent credential"), "{stderr}");
+    assert!(stderr.contains("Admin → Servers"), "{stderr}");
+}

@@ -1,3 +1,5 @@
+//! What the API tests share: the real router on an ephemeral port, signed-in clients,
+//! rows made directly in the database, and Developer API calls.
 use app::backend::state::{AppState, CookieSecurity, WebSettings};
 use app::backend::users::{self, NewUser};
 use reqwest::{header, Client, Response, StatusCode};
@@ -29,11 +31,7 @@ pub async fn spawn_app_with_redis(db: PgPool, redis_url: &str) -> TestApp {
 
 /// Two apps with the same database and prefix act as two replicas of one deployment.
 pub async fn spawn_app_with_prefix(db: PgPool, redis_url: &str, prefix: &str) -> TestApp {
-    let manager = berth::startup::manager(
-        db.clone(),
-        "test-agent-token".into(),
-        std::time::Duration::from_secs(1),
-    );
+    let manager = berth::startup::manager(db.clone(), std::time::Duration::from_secs(1));
     spawn_app_with_manager(db, redis_url, prefix, manager).await
 }
 
@@ -44,7 +42,6 @@ pub async fn spawn_app_with_agents(
     agents: Arc<dyn berth::manager::agent_client::AgentClient>,
 ) -> TestApp {
     let config = berth::manager::ManagerConfig {
-        agent_token: "test-agent-token".into(),
         launch_timeout: std::time::Duration::from_secs(60),
         sweep_interval: std::time::Duration::from_secs(1),
         launches_per_agent: berth::startup::LAUNCHES_PER_AGENT,
@@ -199,6 +196,14 @@ pub fn message_of(error: &serde_json::Value) -> String {
         })
         .or_else(|| error.as_str().map(str::to_owned))
         .unwrap_or_default()
+}
+
+/// A fresh credential for the agent named `name`, registering it if it is not yet (the one it
+/// had stops working), as `berth serve` does for its embedded agent.
+pub async fn agent_credential(db: &PgPool, name: &str) -> String {
+    app::backend::agent_credentials::issue_for_embedded(db, name)
+        .await
+        .expect("issue an agent credential")
 }
 
 /// Registers an image directly in the database (1 core, 1 GiB).
