@@ -13,6 +13,7 @@ mod hostile_input;
 mod isolation;
 mod kasm_api;
 mod kasm_exec;
+mod local_services;
 mod manager_races;
 mod openapi;
 mod outages;
