@@ -7,6 +7,7 @@ mod admin_servers;
 mod admin_sessions;
 mod admin_users;
 mod api_permissions;
+mod connection_limits;
 mod docker_sessions;
 mod health;
 mod hostile_input;
