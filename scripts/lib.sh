@@ -32,6 +32,21 @@ fi
 berth_log() { printf '==> %s\n' "$*"; }
 berth_err() { printf 'error: %s\n' "$*" >&2; }
 
+# berth_mask_url URL: URL with its password replaced by ****, for messages.
+berth_mask_url() { sed -E 's#^([a-z]+://[^:/@]*:)[^@]*@#\1****@#' <<<"$1"; }
+
+# berth_secret FILE: print the secret kept in FILE (36 hex digits), generated on first use and
+# readable by its owner only; later runs reuse it.
+berth_secret() {
+  local file=$1
+  if [[ ! -s $file ]]; then
+    mkdir -p "$(dirname "$file")"
+    (umask 077 && head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$file")
+  fi
+  chmod 600 "$file"
+  cat "$file"
+}
+
 # Run a command as root (directly if we already are root).
 berth_sudo() {
   if [[ $EUID -eq 0 ]]; then
@@ -173,7 +188,9 @@ berth_pg() {
 berth_ensure_postgres() {
   if [[ -n ${DATABASE_URL:-} ]]; then
     berth_log "postgres: using DATABASE_URL from the environment"
-    export DATABASE_URL
+    # The tests create databases: with BERTH_TEST_DATABASE_URL unset, DATABASE_URL's role must
+    # be allowed to.
+    export DATABASE_URL BERTH_TEST_DATABASE_URL="${BERTH_TEST_DATABASE_URL:-$DATABASE_URL}"
     return 0
   fi
 
@@ -239,20 +256,55 @@ EOF
     sleep 1
   done
 
-  # Role `berth` (superuser: #[sqlx::test] creates one database per test)
-  # and database `berth`, created only when missing.
-  berth_pg psql -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres -d postgres >/dev/null <<'SQL'
+  # Two roles, each with the least it needs:
+  # - berth, the server's: logs in and owns database berth, nothing more (no superuser, no
+  #   CREATEDB or CREATEROLE), with a generated password kept in .berth/postgres-password.
+  # - berth_test, the test suite's: #[sqlx::test] creates a throw-away database per test, so it
+  #   needs CREATEDB; it owns database berth_test (where sqlx keeps its bookkeeping) and is no
+  #   superuser either. Its password is in .berth/postgres-test-password.
+  # ALTER ROLE runs every time, which also takes an older install's superuser `berth` (password
+  # 'berth') down to this. Hex passwords need no quoting; they reach psql on stdin, not argv.
+  local server_password test_password
+  server_password="$(berth_secret "$BERTH_STATE/postgres-password")"
+  test_password="$(berth_secret "$BERTH_STATE/postgres-test-password")"
+  berth_pg psql -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres -d postgres >/dev/null <<SQL
 SELECT 'CREATE ROLE berth' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'berth')\gexec
-ALTER ROLE berth WITH LOGIN SUPERUSER PASSWORD 'berth';
+ALTER ROLE berth WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
+  PASSWORD '$server_password';
+SELECT 'CREATE ROLE berth_test' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'berth_test')\gexec
+ALTER ROLE berth_test WITH LOGIN NOSUPERUSER CREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
+  PASSWORD '$test_password';
 SELECT 'CREATE DATABASE berth OWNER berth' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'berth')\gexec
+SELECT 'CREATE DATABASE berth_test OWNER berth_test' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'berth_test')\gexec
+-- Only the server's role reaches the server's data.
+REVOKE CONNECT, TEMPORARY ON DATABASE berth FROM PUBLIC;
 SQL
 
-  export DATABASE_URL="postgres://berth:berth@127.0.0.1:$port/berth"
+  # For berth_recreate_database: the cluster's superuser, over the local socket only.
+  BERTH_PG_SOCKET=$sock BERTH_PG_LISTEN_PORT=$port
+  export DATABASE_URL="postgres://berth:$server_password@127.0.0.1:$port/berth"
+  export BERTH_TEST_DATABASE_URL="postgres://berth_test:$test_password@127.0.0.1:$port/berth_test"
   if ! "$bin/psql" -X -qAt "$DATABASE_URL" -c 'select 1' >/dev/null; then
-    berth_err "cannot connect to $DATABASE_URL"
+    berth_err "cannot connect to PostgreSQL as berth ($(berth_mask_url "$DATABASE_URL"))"
     return 1
   fi
-  berth_log "postgres: ready at $DATABASE_URL"
+  berth_log "postgres: ready at $(berth_mask_url "$DATABASE_URL") (tests: role berth_test)"
+}
+
+# berth_recreate_database NAME: drops database NAME (ending its connections) and creates it
+# empty, owned by the server's role; its URL is DATABASE_URL's with NAME as the database.
+berth_recreate_database() {
+  local name=$1
+  local drop="DROP DATABASE IF EXISTS $name WITH (FORCE)"
+  if [[ -n ${BERTH_PG_SOCKET:-} ]]; then
+    berth_pg psql -X -q -v ON_ERROR_STOP=1 -h "$BERTH_PG_SOCKET" -p "$BERTH_PG_LISTEN_PORT" \
+      -U postgres -d postgres -c 'SET client_min_messages = warning' \
+      -c "$drop" -c "CREATE DATABASE $name OWNER berth"
+  else
+    # DATABASE_URL from the environment: its role must be allowed to create databases.
+    PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 "$DATABASE_URL" \
+      -c "$drop" -c "CREATE DATABASE $name"
+  fi
 }
 
 # ---------------------------------------------------------------------------
@@ -265,24 +317,51 @@ berth_ensure_redis() {
     return 0
   fi
 
-  local port=${BERTH_REDIS_PORT:-56379} i
+  local port=${BERTH_REDIS_PORT:-56379} i password
   local dir="$BERTH_STATE/redis" log="$BERTH_STATE/redis.log"
-  export REDIS_URL="redis://127.0.0.1:$port"
+  local conf="$BERTH_STATE/redis/redis.conf"
+  # A generated password (requirepass), kept in .berth/redis-password and reused.
+  password="$(berth_secret "$BERTH_STATE/redis-password")"
+  export REDIS_URL="redis://:$password@127.0.0.1:$port"
+  mkdir -p "$dir"
+  # The settings, password included, in a file only its owner reads: not on a command line,
+  # where `ps` would show it. No persistence: sessions and caches only.
+  (umask 077 && cat >"$conf" <<EOF)
+# Written by scripts/lib.sh on every run.
+bind 127.0.0.1
+port $port
+dir "$dir"
+logfile "$log"
+pidfile "$dir/redis.pid"
+daemonize yes
+save ""
+appendonly no
+requirepass $password
+EOF
+  chmod 600 "$conf"
 
-  if [[ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null || true)" == PONG ]]; then
-    berth_log "redis: already running at $REDIS_URL"
+  # An older run's Redis without a password: give it this one now (no restart, so whoever uses
+  # it keeps going; new connections need the password). Checked first: a Redis without a
+  # password answers PONG whatever password a client offers.
+  if [[ "$(berth_redis_ping "$port" "")" == PONG ]]; then
+    berth_log "redis: the running Redis on port $port has no password; setting it"
+    printf 'CONFIG SET requirepass %s\n' "$password" | redis-cli -h 127.0.0.1 -p "$port" >/dev/null
+  fi
+  if [[ "$(berth_redis_ping "$port" "$password")" == PONG ]]; then
+    berth_log "redis: already running at $(berth_mask_url "$REDIS_URL")"
     return 0
+  fi
+  if (: <>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    berth_err "port $port is used by a Redis (or another process) that does not take the password"
+    berth_err "in $BERTH_STATE/redis-password; stop it, or set BERTH_REDIS_PORT to a free port"
+    return 1
   fi
 
   berth_log "redis: starting on 127.0.0.1:$port (log: $log)"
-  mkdir -p "$dir"
-  # No persistence: sessions and caches only.
-  redis-server --daemonize yes --bind 127.0.0.1 --port "$port" \
-    --dir "$dir" --logfile "$log" --pidfile "$dir/redis.pid" \
-    --save '' --appendonly no
+  redis-server "$conf"
   for ((i = 0; i < 50; i++)); do
-    if [[ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null || true)" == PONG ]]; then
-      berth_log "redis: ready at $REDIS_URL"
+    if [[ "$(berth_redis_ping "$port" "$password")" == PONG ]]; then
+      berth_log "redis: ready at $(berth_mask_url "$REDIS_URL")"
       return 0
     fi
     sleep 0.2
@@ -290,6 +369,17 @@ berth_ensure_redis() {
   berth_err "redis did not come up; last lines of $log:"
   tail -n 30 "$log" >&2 || true
   return 1
+}
+
+# berth_redis_ping PORT PASSWORD: Redis's answer to PING (PONG, or an error such as NOAUTH).
+# The password goes through the environment (REDISCLI_AUTH), not the command line.
+berth_redis_ping() {
+  local port=$1 password=$2
+  if [[ -n $password ]]; then
+    REDISCLI_AUTH=$password redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null || true
+  else
+    env -u REDISCLI_AUTH redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null || true
+  fi
 }
 
 # ---------------------------------------------------------------------------
@@ -472,8 +562,7 @@ berth_free_port() {
 berth_sqlx_database() {
   local base="${DATABASE_URL%%\?*}"
   base="${base%/*}"
-  PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 "$DATABASE_URL" \
-    -c 'DROP DATABASE IF EXISTS berth_sqlx WITH (FORCE)' -c 'CREATE DATABASE berth_sqlx' >&2 || return 1
+  berth_recreate_database berth_sqlx >&2 || return 1
   local migration
   for migration in "$BERTH_ROOT"/migrations/*.sql; do
     PGOPTIONS='-c client_min_messages=warning' \

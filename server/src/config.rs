@@ -1,9 +1,14 @@
 //! Configuration: command-line flags, environment variables, and an optional berth.toml, in
 //! that order of precedence.
+use crate::connections::{
+    ConnectionLimits, DEFAULT_HEADER_TIMEOUT_SECS, DEFAULT_IDLE_TIMEOUT_SECS,
+    DEFAULT_MAX_CONNECTIONS,
+};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -123,6 +128,18 @@ pub struct ServeArgs {
     #[arg(long, env = "BERTH_NO_LOCAL_AGENT", action = clap::ArgAction::SetTrue,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub no_local_agent: bool,
+    /// Seconds a client has to send a request's headers, counted from when the server starts
+    /// waiting for them; slower clients are disconnected [default: 10].
+    #[arg(long, env = "BERTH_HEADER_TIMEOUT")]
+    pub header_timeout: Option<u64>,
+    /// Seconds after which a connection on which nothing moves is closed; WebSocket streams
+    /// (desktop, chat) are exempt [default: 60].
+    #[arg(long, env = "BERTH_IDLE_TIMEOUT")]
+    pub idle_timeout: Option<u64>,
+    /// Connections served at once, WebSockets included; more wait until one closes
+    /// [default: 1024].
+    #[arg(long, env = "BERTH_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
 }
 
 /// The optional file, with the same keys.
@@ -143,6 +160,9 @@ struct FileConfig {
     agent_token: Option<String>,
     agent_interval: Option<u64>,
     no_local_agent: Option<bool>,
+    header_timeout: Option<u64>,
+    idle_timeout: Option<u64>,
+    max_connections: Option<usize>,
 }
 
 /// Everything `berth serve` needs, resolved.
@@ -161,6 +181,7 @@ pub struct ServeConfig {
     pub local_agent: bool,
     /// Settings that are no longer used, to warn about once logging is up.
     pub obsolete: Vec<String>,
+    pub connection_limits: ConnectionLimits,
 }
 
 impl ServeArgs {
@@ -231,6 +252,21 @@ impl ServeArgs {
                 .max(1),
             local_agent: !(self.no_local_agent || file.no_local_agent.unwrap_or(false)),
             obsolete,
+            connection_limits: ConnectionLimits {
+                header_timeout: seconds(
+                    self.header_timeout.or(file.header_timeout),
+                    DEFAULT_HEADER_TIMEOUT_SECS,
+                ),
+                idle_timeout: seconds(
+                    self.idle_timeout.or(file.idle_timeout),
+                    DEFAULT_IDLE_TIMEOUT_SECS,
+                ),
+                max_connections: self
+                    .max_connections
+                    .or(file.max_connections)
+                    .unwrap_or(DEFAULT_MAX_CONNECTIONS)
+                    .max(1),
+            },
         })
     }
 }
@@ -290,6 +326,11 @@ pub const OBSOLETE_AGENT_TOKEN: &str = "each agent now has its own credential (A
      Add server, or New credential on an agent's row; give it to `berth agent --token-file`), \
      and the shared token is refused; remove the setting";
 
+/// A setting in seconds, at least one (zero would cut every client at once).
+fn seconds(value: Option<u64>, default: u64) -> Duration {
+    Duration::from_secs(value.unwrap_or(default).max(1))
+}
+
 /// A URL with its password replaced by ****, for messages and logs.
 pub fn mask_password(raw: &str) -> String {
     match url::Url::parse(raw) {
@@ -322,6 +363,9 @@ mod tests {
             redis_prefix: None,
             agent_interval: None,
             no_local_agent: false,
+            header_timeout: None,
+            idle_timeout: None,
+            max_connections: None,
         }
     }
 
@@ -451,6 +495,30 @@ mod tests {
             config.obsolete
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn connection_limits_default_and_can_be_set() {
+        let urls = || ServeArgs {
+            database_url: Some("postgres://x/y".into()),
+            redis_url: Some("redis://x".into()),
+            ..args()
+        };
+        let defaults = urls().resolve().unwrap().connection_limits;
+        assert_eq!(defaults, ConnectionLimits::default());
+        assert_eq!(defaults.header_timeout, Duration::from_secs(10));
+        let set = ServeArgs {
+            header_timeout: Some(3),
+            idle_timeout: Some(0),
+            max_connections: Some(50),
+            ..urls()
+        }
+        .resolve()
+        .unwrap()
+        .connection_limits;
+        assert_eq!(set.header_timeout, Duration::from_secs(3));
+        assert_eq!(set.idle_timeout, Duration::from_secs(1));
+        assert_eq!(set.max_connections, 50);
     }
 
     #[test]

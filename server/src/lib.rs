@@ -3,6 +3,7 @@ pub mod access;
 pub mod agent;
 pub mod api;
 pub mod config;
+pub mod connections;
 pub mod images;
 pub mod manager;
 pub mod memory;

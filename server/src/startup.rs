@@ -5,7 +5,6 @@ use crate::manager::{Manager, ManagerConfig, ManagerHandle};
 use crate::share::ShareHub;
 use app::backend::state::{AppState, CookieSecurity, WebSettings};
 use app::backend::users::FirstAdmin;
-use axum::serve::ListenerExt;
 use leptos::prelude::LeptosOptions;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use sqlx::postgres::PgPoolOptions;
@@ -211,10 +210,6 @@ pub async fn serve(config: ServeConfig) -> Result<(), StartupError> {
     spawn_housekeeping(state.db.clone());
     manager.spawn_background();
     let addr = listener.local_addr().map_err(StartupError::Serve)?;
-    // Nagle off: desktop input through the proxy is many small messages.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     if config.local_agent {
         let name = crate::agent::host_name();
         // A fresh credential at every start, known to this process only.
@@ -228,14 +223,13 @@ pub async fn serve(config: ServeConfig) -> Result<(), StartupError> {
         manager.set_local_agent(instance);
     }
     tracing::info!(%addr, "Berth is listening on http://{addr}");
-    axum::serve(
+    crate::connections::serve(
         listener,
-        api::router(state, manager.clone(), hub)
-            .into_make_service_with_connect_info::<SocketAddr>(),
+        api::router(state, manager.clone(), hub),
+        config.connection_limits,
+        shutdown_signal(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(StartupError::Serve)?;
+    .await;
     // Launches still under way are taken over at once by the next replica to look.
     manager.retire().await;
     tracing::info!("Berth stopped");

@@ -1,7 +1,8 @@
-//! What the API tests share: the real router on an ephemeral port, signed-in clients,
-//! rows made directly in the database, and Developer API calls.
+//! What the integration tests share: the real router on 127.0.0.1:0 behind the real listener,
+//! clients signed in as users, API keys and rows made directly in the database.
 use app::backend::state::{AppState, CookieSecurity, WebSettings};
 use app::backend::users::{self, NewUser};
+use berth::connections::ConnectionLimits;
 use reqwest::{header, Client, Response, StatusCode};
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -51,11 +52,29 @@ pub async fn spawn_app_with_agents(
     spawn_app_with_manager(db, &redis_url(), &prefix, manager).await
 }
 
+/// An app whose listener has these limits (the connection cap, header and idle timeouts).
+pub async fn spawn_app_with_limits(db: PgPool, limits: ConnectionLimits) -> TestApp {
+    let manager = berth::startup::manager(db.clone(), std::time::Duration::from_secs(1));
+    let prefix = format!("berth-test:{}:", uuid::Uuid::new_v4());
+    spawn_app_with(db, &redis_url(), &prefix, manager, limits).await
+}
+
 async fn spawn_app_with_manager(
     db: PgPool,
     redis_url: &str,
     prefix: &str,
     manager: Arc<berth::manager::Manager>,
+) -> TestApp {
+    spawn_app_with(db, redis_url, prefix, manager, ConnectionLimits::default()).await
+}
+
+/// The real router behind the real listener (berth::connections), as `berth serve` runs them.
+async fn spawn_app_with(
+    db: PgPool,
+    redis_url: &str,
+    prefix: &str,
+    manager: Arc<berth::manager::Manager>,
+    limits: ConnectionLimits,
 ) -> TestApp {
     let redis = berth::startup::connect_redis(redis_url)
         .await
@@ -83,14 +102,12 @@ async fn spawn_app_with_manager(
     )
     .unwrap();
     let router = berth::api::router(state, manager.clone(), hub);
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
+    tokio::spawn(berth::connections::serve(
+        listener,
+        router,
+        limits,
+        std::future::pending(),
+    ));
     TestApp { addr, db, manager }
 }
 
