@@ -278,6 +278,10 @@ SELECT 'CREATE DATABASE berth OWNER berth' WHERE NOT EXISTS (SELECT FROM pg_data
 SELECT 'CREATE DATABASE berth_test OWNER berth_test' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'berth_test')\gexec
 -- Only the server's role reaches the server's data.
 REVOKE CONNECT, TEMPORARY ON DATABASE berth FROM PUBLIC;
+-- Throw-away test databases made by an older install's superuser berth (a failed test leaves
+-- its own, and sqlx drops it by name before the test runs again): the test role must own them.
+SELECT format('ALTER DATABASE %I OWNER TO berth_test', datname) FROM pg_database
+ WHERE datname LIKE '\_sqlx\_test\_%' AND pg_get_userbyid(datdba) <> 'berth_test'\gexec
 SQL
 
   # For berth_recreate_database: the cluster's superuser, over the local socket only.
