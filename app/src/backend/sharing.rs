@@ -76,10 +76,8 @@ async fn sharing_allowed(db: &PgPool) -> Result<bool, AppError> {
 
 /// Errs unless `user_id` owns the session.
 async fn require_owner(db: &PgPool, user_id: Uuid, kasm_id: Uuid) -> Result<(), AppError> {
-    let owner = sqlx::query_scalar!("SELECT user_id FROM kasms WHERE kasm_id = $1", kasm_id)
-        .fetch_optional(db)
-        .await
-        .map_err(db_error)?
+    let owner = store::sessions::owner_of(db, kasm_id)
+        .await?
         .ok_or_else(|| AppError::NotFound("No such session.".into()))?;
     if owner == user_id {
         Ok(())

@@ -119,13 +119,7 @@ impl Manager {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        let live = sqlx::query_scalar!(
-            r#"SELECT count(*) AS "count!" FROM kasms WHERE user_id = $1 AND operational_status <> 'deleted'"#,
-            spec.user_id
-        )
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db)?;
+        let live = store::sessions::live_count_of_user(&mut *tx, spec.user_id).await?;
         if limit > 0 && live >= limit {
             return Err(AppError::TooManyRequests(format!(
                 "You already have {live} session(s) running, the most allowed. Delete one to start another."

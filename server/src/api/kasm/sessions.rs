@@ -57,10 +57,9 @@ pub async fn dispatch(
 pub(super) async fn owned(state: &AppState, body: &Body) -> Result<Uuid, ApiError> {
     let user_id = body.uuid(&["user_id"], "user_id")?;
     let kasm_id = body.uuid(&["kasm_id"], "kasm_id")?;
-    let owner = sqlx::query_scalar!("SELECT user_id FROM kasms WHERE kasm_id = $1", kasm_id)
-        .fetch_optional(&state.db)
+    let owner = store::sessions::owner_of(&state.db, kasm_id)
         .await
-        .map_err(|e| ApiError::App(app::backend::db_error(e)))?;
+        .map_err(|e| ApiError::App(e.into()))?;
     match owner {
         Some(owner) if owner == user_id => Ok(kasm_id),
         Some(_) => Err(ApiError::Invalid(

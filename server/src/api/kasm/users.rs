@@ -83,13 +83,9 @@ pub async fn dispatch(state: &AppState, endpoint: &str, body: &Body) -> ApiResul
                 .get(&["force"])
                 .and_then(Value::as_bool)
                 .unwrap_or(false);
-            let live = sqlx::query_scalar!(
-                r#"SELECT count(*) AS "count!" FROM kasms WHERE user_id = $1 AND operational_status <> 'deleted'"#,
-                user_id
-            )
-            .fetch_one(&state.db)
-            .await
-            .map_err(|e| ApiError::App(app::backend::db_error(e)))?;
+            let live = store::sessions::live_count_of_user(&state.db, user_id)
+                .await
+                .map_err(|e| ApiError::App(e.into()))?;
             if live > 0 && !force {
                 return Err(ApiError::Invalid(
                     "Unable to delete user: the user has sessions; pass force to delete anyway"
