@@ -87,6 +87,26 @@ pub struct CreateSession {
     pub start_url: Option<String>,
 }
 
+impl CreateSession {
+    /// A valid request for `image` on `network_mode` with fresh ids, one core, 1 GiB and a
+    /// random secret: the starting point of tests and benchmarks, which change what they try.
+    #[doc(hidden)]
+    pub fn example(image: &str, network_mode: &str) -> CreateSession {
+        CreateSession {
+            kasm_id: Uuid::new_v4(),
+            user_id: Uuid::new_v4(),
+            image_id: Uuid::new_v4(),
+            image: image.to_owned(),
+            cores: 1.0,
+            memory: 1 << 30,
+            network_mode: network_mode.to_owned(),
+            secret: Uuid::new_v4().simple().to_string(),
+            run_config: serde_json::json!({}),
+            start_url: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CreatedSession {
     pub container_id: String,

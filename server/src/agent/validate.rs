@@ -68,21 +68,9 @@ pub fn create_session(spec: &CreateSession) -> Result<(), Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use uuid::Uuid;
 
     fn spec(network_mode: &str) -> CreateSession {
-        CreateSession {
-            kasm_id: Uuid::new_v4(),
-            user_id: Uuid::new_v4(),
-            image_id: Uuid::new_v4(),
-            image: "berth/desktop:latest".into(),
-            cores: 1.0,
-            memory: 1 << 30,
-            network_mode: network_mode.into(),
-            secret: "secret".into(),
-            run_config: serde_json::json!({ "shm_size": 256 << 20 }),
-            start_url: None,
-        }
+        CreateSession::example("berth/desktop:latest", network_mode)
     }
 
     #[test]

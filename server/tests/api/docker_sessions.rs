@@ -820,19 +820,8 @@ async fn a_restarted_agent_keeps_its_sessions(db: PgPool) {
 async fn a_missing_image_fails_the_launch_by_name() {
     use berth::agent::docker::{ContainerRuntime, DockerRuntime, RuntimeError};
     let runtime = DockerRuntime::connect().await.unwrap();
-    let kasm_id = Uuid::new_v4();
-    let spec = berth::protocol::CreateSession {
-        kasm_id,
-        user_id: Uuid::new_v4(),
-        image_id: Uuid::new_v4(),
-        image: "berth/no-such-image:missing".into(),
-        cores: 1.0,
-        memory: 256 * 1024 * 1024,
-        network_mode: "bridge".into(),
-        secret: "a-session-secret".into(),
-        run_config: serde_json::json!({}),
-        start_url: None,
-    };
+    let spec = berth::protocol::CreateSession::example("berth/no-such-image:missing", "bridge");
+    let kasm_id = spec.kasm_id;
     let error = runtime
         .create_session(&spec, "test@missing-image")
         .await

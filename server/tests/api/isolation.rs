@@ -17,18 +17,7 @@ const METADATA: &str = "169.254.169.254";
 const SERVICE_PORT: u16 = 8080;
 
 fn spec(network_mode: &str) -> CreateSession {
-    CreateSession {
-        kasm_id: Uuid::new_v4(),
-        user_id: Uuid::new_v4(),
-        image_id: Uuid::new_v4(),
-        image: "berth/desktop:latest".into(),
-        cores: 1.0,
-        memory: 512 * 1024 * 1024,
-        network_mode: network_mode.into(),
-        secret: Uuid::new_v4().simple().to_string(),
-        run_config: serde_json::json!({}),
-        start_url: None,
-    }
+    CreateSession::example("berth/desktop:latest", network_mode)
 }
 
 /// Removes what the test made, also when it fails.

@@ -305,6 +305,9 @@ pub(super) async fn kasms(
     .fetch_all(&state.db)
     .await
     .map_err(|e| ApiError::App(app::backend::db_error(e)))?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
     let sharing = store::settings::load(&state.db)
         .await
         .map_err(|e| ApiError::App(e.into()))?
