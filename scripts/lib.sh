@@ -16,6 +16,7 @@ export BERTH_ROOT BERTH_STATE
 BERTH_PACKAGES=(
   postgresql redis-server docker.io debootstrap chromium chromium-driver
   pkg-config ca-certificates curl gcc libc6-dev procps python3-venv
+  iptables iproute2
 )
 
 # Rustup installs cargo here; non-login shells (CI) may not have it on PATH.
