@@ -469,7 +469,10 @@ berth_build() {
 
   export LEPTOS_OUTPUT_NAME=berth LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg SQLX_OFFLINE=true
   local site="$BERTH_ROOT/$LEPTOS_SITE_ROOT" pkg="$BERTH_ROOT/$LEPTOS_SITE_ROOT/$LEPTOS_SITE_PKG_DIR"
-  local wasm="$BERTH_ROOT/target/wasm32-unknown-unknown/$wasm_dir/frontend.wasm"
+  # Cargo's output directory: CARGO_TARGET_DIR when set (a second checkout sharing no
+  # build output with this one), else target/ of the checkout.
+  local cargo_target="${CARGO_TARGET_DIR:-$BERTH_ROOT/target}"
+  local wasm="$cargo_target/wasm32-unknown-unknown/$wasm_dir/frontend.wasm"
   local stamp="$pkg/.berth-source" src
 
   berth_log "build ($mode): frontend -> wasm32"
@@ -503,9 +506,9 @@ berth_build() {
   berth_log "build ($mode): server"
   (cd "$BERTH_ROOT" && cargo build -p server --bin berth "${server_args[@]}")
   if [[ $mode == release ]]; then
-    BERTH_BIN="$BERTH_ROOT/target/release/berth"
+    BERTH_BIN="$cargo_target/release/berth"
   else
-    BERTH_BIN="$BERTH_ROOT/target/debug/berth"
+    BERTH_BIN="$cargo_target/debug/berth"
   fi
   export BERTH_BIN
   berth_log "build ($mode): BERTH_BIN=$BERTH_BIN"
