@@ -86,7 +86,8 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Args)]
+/// `Default` is every setting unset (no file: its path is empty), as the tests start from.
+#[derive(Debug, Clone, Default, Args)]
 pub struct ServeArgs {
     /// Optional configuration file (TOML, keys named like the long flags with underscores).
     #[arg(long, env = "BERTH_CONFIG", default_value = "berth.toml")]

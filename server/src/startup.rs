@@ -154,15 +154,21 @@ pub fn app_state(
     }
 }
 
-/// Connects to everything and builds the shared state; creates the first admin and the
-/// default images if needed.
-pub async fn prepare(
+/// Connects to PostgreSQL (migrating it) and Redis, creates the first admin and the default
+/// images if needed: what `berth serve` does before [`Berth::assemble`].
+pub async fn connect_and_bootstrap(
     config: &ServeConfig,
-) -> Result<(AppState, Arc<Manager>, Arc<ShareHub>), StartupError> {
+) -> Result<(PgPool, ConnectionManager), StartupError> {
     crate::memory::tune_allocator();
     let db = connect_database(&config.database_url).await?;
     let redis = connect_redis(&config.redis_url).await?;
-    match app::backend::users::ensure_first_admin(&db, config.admin_password.clone())
+    bootstrap(config, &db).await?;
+    Ok((db, redis))
+}
+
+/// The first administrator and the default workspace images, on a database that has neither.
+async fn bootstrap(config: &ServeConfig, db: &PgPool) -> Result<(), StartupError> {
+    match app::backend::users::ensure_first_admin(db, config.admin_password.clone())
         .await
         .map_err(StartupError::Bootstrap)?
     {
@@ -174,7 +180,7 @@ pub async fn prepare(
         FirstAdmin::Created => tracing::info!("created the administrator account 'admin'"),
         FirstAdmin::Existing => {}
     }
-    match crate::manager::images::register_defaults(&db).await {
+    match crate::manager::images::register_defaults(db).await {
         Ok(0) => {}
         Ok(count) => tracing::info!(count, "registered the default workspace images"),
         Err(source) => {
@@ -184,54 +190,96 @@ pub async fn prepare(
             })
         }
     }
-    let manager = manager(db.clone(), Duration::from_secs(config.agent_interval));
-    let hub = ShareHub::new(
-        db.clone(),
-        &config.redis_url,
-        redis.clone(),
-        config.redis_prefix.clone(),
-    )
-    .map_err(|reason| StartupError::Redis {
-        url: mask_password(&config.redis_url),
-        reason,
-    })?;
-    Ok((app_state(config, db, redis, &manager), manager, hub))
+    Ok(())
+}
+
+/// One Berth, wired from connected services the same way for `berth serve` and for the
+/// integration tests' `spawn_app` (which differ only in the manager's agent client and in
+/// what they bootstrap): the state every handler sees, the manager, the share hub.
+pub struct Berth {
+    pub state: AppState,
+    pub manager: Arc<Manager>,
+    pub hub: Arc<ShareHub>,
+}
+
+impl Berth {
+    pub fn assemble(
+        config: &ServeConfig,
+        db: PgPool,
+        redis: ConnectionManager,
+        manager: Arc<Manager>,
+    ) -> Result<Berth, StartupError> {
+        let hub = ShareHub::new(
+            db.clone(),
+            &config.redis_url,
+            redis.clone(),
+            config.redis_prefix.clone(),
+        )
+        .map_err(|reason| StartupError::Redis {
+            url: mask_password(&config.redis_url),
+            reason,
+        })?;
+        Ok(Berth {
+            state: app_state(config, db, redis, &manager),
+            manager,
+            hub,
+        })
+    }
+
+    /// Serves on `listener` until `shutdown` resolves: the manager's periodic work, the
+    /// housekeeping, the embedded agent (when configured) and the router behind the
+    /// listener's limits. Launches still under way at the end are handed to the next replica.
+    pub async fn run(
+        self,
+        config: &ServeConfig,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
+        let Berth {
+            state,
+            manager,
+            hub,
+        } = self;
+        let addr = listener.local_addr().map_err(StartupError::Serve)?;
+        check_assets(&config.site_root);
+        spawn_housekeeping(state.db.clone());
+        manager.spawn_background();
+        if config.local_agent {
+            let name = crate::agent::host_name();
+            // A fresh credential at every start, known to this process only.
+            let credential = app::backend::agent_credentials::issue_for_embedded(&state.db, &name)
+                .await
+                .map_err(|source| StartupError::Database {
+                    url: mask_password(&config.database_url),
+                    source,
+                })?;
+            let instance = spawn_local_agent(config, addr, name, credential);
+            manager.set_local_agent(instance);
+        }
+        tracing::info!(%addr, "Berth is listening on http://{addr}");
+        crate::connections::serve(
+            listener,
+            api::router(state, manager.clone(), hub),
+            config.connection_limits,
+            shutdown,
+        )
+        .await;
+        manager.retire().await;
+        Ok(())
+    }
 }
 
 pub async fn serve(config: ServeConfig) -> Result<(), StartupError> {
-    let (state, manager, hub) = prepare(&config).await?;
+    let (db, redis) = connect_and_bootstrap(&config).await?;
+    let manager = manager(db.clone(), Duration::from_secs(config.agent_interval));
+    let berth = Berth::assemble(&config, db, redis, manager)?;
     let listener = TcpListener::bind(config.addr)
         .await
         .map_err(|source| StartupError::Bind {
             addr: config.addr,
             source,
         })?;
-    check_assets(&config.site_root);
-    spawn_housekeeping(state.db.clone());
-    manager.spawn_background();
-    let addr = listener.local_addr().map_err(StartupError::Serve)?;
-    if config.local_agent {
-        let name = crate::agent::host_name();
-        // A fresh credential at every start, known to this process only.
-        let credential = app::backend::agent_credentials::issue_for_embedded(&state.db, &name)
-            .await
-            .map_err(|source| StartupError::Database {
-                url: mask_password(&config.database_url),
-                source,
-            })?;
-        let instance = spawn_local_agent(&config, addr, name, credential);
-        manager.set_local_agent(instance);
-    }
-    tracing::info!(%addr, "Berth is listening on http://{addr}");
-    crate::connections::serve(
-        listener,
-        api::router(state, manager.clone(), hub),
-        config.connection_limits,
-        shutdown_signal(),
-    )
-    .await;
-    // Launches still under way are taken over at once by the next replica to look.
-    manager.retire().await;
+    berth.run(&config, listener, shutdown_signal()).await?;
     tracing::info!("Berth stopped");
     Ok(())
 }

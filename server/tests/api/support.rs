@@ -1,8 +1,9 @@
 //! What the integration tests share: the real router on 127.0.0.1:0 behind the real listener,
 //! clients signed in as users, API keys and rows made directly in the database.
-use app::backend::state::{AppState, CookieSecurity, WebSettings};
 use app::backend::users::{self, NewUser};
+use berth::config::{ServeArgs, ServeConfig};
 use berth::connections::ConnectionLimits;
+use berth::startup::Berth;
 use reqwest::{header, Client, Response, StatusCode};
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -68,7 +69,9 @@ async fn spawn_app_with_manager(
     spawn_app_with(db, redis_url, prefix, manager, ConnectionLimits::default()).await
 }
 
-/// The real router behind the real listener (berth::connections), as `berth serve` runs them.
+/// Berth as `berth serve` assembles and runs it (`berth::startup::Berth`), on 127.0.0.1:0,
+/// from a configuration the real resolver made; only the first-run bootstrap (first admin,
+/// default images) and the embedded agent are left out, which tests set up themselves.
 async fn spawn_app_with(
     db: PgPool,
     redis_url: &str,
@@ -76,39 +79,36 @@ async fn spawn_app_with(
     manager: Arc<berth::manager::Manager>,
     limits: ConnectionLimits,
 ) -> TestApp {
+    let mut config = test_config(&db, redis_url, prefix);
+    config.connection_limits = limits;
     let redis = berth::startup::connect_redis(redis_url)
         .await
         .expect("redis");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let berth = Berth::assemble(&config, db.clone(), redis, manager.clone()).expect("assemble");
+    let listener = tokio::net::TcpListener::bind(config.addr).await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = AppState {
-        leptos_options: berth::startup::leptos_options("target/site", addr),
-        db: db.clone(),
-        redis,
-        web: Arc::new(WebSettings {
-            redis_prefix: prefix.to_owned(),
-            cookie_security: CookieSecurity::Auto,
-            public_origin: None,
-            client_address_header: None,
-        }),
-        sessions: Arc::new(berth::manager::ManagerHandle(manager.clone())),
-    };
-    manager.spawn_background();
-    let hub = berth::share::ShareHub::new(
-        db.clone(),
-        redis_url,
-        state.redis.clone(),
-        state.web.redis_prefix.clone(),
-    )
-    .unwrap();
-    let router = berth::api::router(state, manager.clone(), hub);
-    tokio::spawn(berth::connections::serve(
-        listener,
-        router,
-        limits,
-        std::future::pending(),
-    ));
+    tokio::spawn(async move {
+        if let Err(error) = berth.run(&config, listener, std::future::pending()).await {
+            panic!("the test server stopped: {error}");
+        }
+    });
     TestApp { addr, db, manager }
+}
+
+/// `berth serve --addr 127.0.0.1:0 --no-local-agent` with this database, Redis and prefix,
+/// through the same resolver (and defaults) as the command line.
+fn test_config(db: &PgPool, redis_url: &str, prefix: &str) -> ServeConfig {
+    ServeArgs {
+        addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        database_url: Some(sqlx::ConnectOptions::to_url_lossy(&*db.connect_options()).to_string()),
+        redis_url: Some(redis_url.to_owned()),
+        redis_prefix: Some(prefix.to_owned()),
+        agent_interval: Some(1),
+        no_local_agent: true,
+        ..ServeArgs::default()
+    }
+    .resolve()
+    .expect("test configuration")
 }
 
 impl TestApp {
