@@ -186,17 +186,22 @@ pub struct ServeConfig {
 }
 
 impl ServeArgs {
+    /// The configuration file's settings; none when there is no file.
+    fn read_file(&self) -> Result<FileConfig, String> {
+        if !self.config.exists() {
+            return Ok(FileConfig::default());
+        }
+        let text = std::fs::read_to_string(&self.config)
+            .map_err(|error| format!("cannot read {}: {error}", self.config.display()))?;
+        toml::from_str::<FileConfig>(&text)
+            .map_err(|error| format!("{} is not valid: {error}", self.config.display()))
+    }
+
     /// Merges flags/environment over the file over defaults. Errs with a message that names
     /// the missing or malformed setting and how to provide it.
     pub fn resolve(self) -> Result<ServeConfig, String> {
-        let file = if self.config.exists() {
-            let text = std::fs::read_to_string(&self.config)
-                .map_err(|error| format!("cannot read {}: {error}", self.config.display()))?;
-            toml::from_str::<FileConfig>(&text)
-                .map_err(|error| format!("{} is not valid: {error}", self.config.display()))?
-        } else {
-            FileConfig::default()
-        };
+        let file = self.read_file()?;
+        let connection_limits = self.connection_limits(&file);
         let database_url = self.database_url.or(file.database_url).ok_or(
             "no database configured: set DATABASE_URL (or database_url in berth.toml) to a PostgreSQL URL, \
              e.g. postgres://berth:berth@127.0.0.1:5432/berth, or start Berth with ./scripts/run, which runs a local PostgreSQL",
@@ -253,22 +258,27 @@ impl ServeArgs {
                 .max(1),
             local_agent: !(self.no_local_agent || file.no_local_agent.unwrap_or(false)),
             obsolete,
-            connection_limits: ConnectionLimits {
-                header_timeout: seconds(
-                    self.header_timeout.or(file.header_timeout),
-                    DEFAULT_HEADER_TIMEOUT_SECS,
-                ),
-                idle_timeout: seconds(
-                    self.idle_timeout.or(file.idle_timeout),
-                    DEFAULT_IDLE_TIMEOUT_SECS,
-                ),
-                max_connections: self
-                    .max_connections
-                    .or(file.max_connections)
-                    .unwrap_or(DEFAULT_MAX_CONNECTIONS)
-                    .max(1),
-            },
+            connection_limits,
         })
+    }
+
+    /// The listener's limits: flags/environment over the file over the defaults.
+    fn connection_limits(&self, file: &FileConfig) -> ConnectionLimits {
+        ConnectionLimits {
+            header_timeout: seconds(
+                self.header_timeout.or(file.header_timeout),
+                DEFAULT_HEADER_TIMEOUT_SECS,
+            ),
+            idle_timeout: seconds(
+                self.idle_timeout.or(file.idle_timeout),
+                DEFAULT_IDLE_TIMEOUT_SECS,
+            ),
+            max_connections: self
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(DEFAULT_MAX_CONNECTIONS)
+                .max(1),
+        }
     }
 }
 

@@ -16,7 +16,8 @@
 //! every child and container is removed at the end, also on errors. See bench/README.md.
 use bench::devapi::{Api, PERMISSIONS};
 use bench::serve::TempDir;
-use berth::agent::docker::{host_config, STREAM_PORT};
+use berth::agent::container_spec::host_config;
+use berth::agent::runtime::STREAM_PORT;
 use berth::protocol::CreateSession;
 use berth::rfb;
 use bollard::container::{Config, CreateContainerOptions, RemoveContainerOptions};

@@ -1,6 +1,6 @@
 //! The agent's HTTP API, called by the manager with this agent's own API secret (sent in its
 //! check-ins). What it is asked to create is checked first (`validate`).
-use super::docker::{Action, RuntimeError};
+use super::runtime::{Action, RuntimeError};
 use super::{AdoptError, Agent};
 use crate::manager::checkin::bearer;
 use crate::protocol::{

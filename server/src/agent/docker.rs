@@ -1,99 +1,26 @@
-//! Session containers through the Docker API (bollard), behind a trait so the agent's logic
-//! does not depend on Docker itself.
+//! The container runtime on Docker (bollard): session containers made from
+//! `container_spec`, found by name and label, paused, removed, listed for reconciliation;
+//! images and the host's resources. Commands in a session are in `exec`.
+use super::container_spec::{environment, host_config};
 use super::isolation;
+use super::runtime::{
+    Action, ContainerRuntime, HostResources, RuntimeError, LABEL_AGENT, LABEL_IMAGE, LABEL_KASM,
+    LABEL_USER, STREAM_CONTAINER_PORT, STREAM_PORT,
+};
 use crate::protocol::{ContainerReport, CreateSession, ExecOutput, ExecRequest};
 use bollard::container::{
     Config, CreateContainerOptions, ListContainersOptions, RemoveContainerOptions,
     StopContainerOptions,
 };
-use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::image::CreateImageOptions;
-use bollard::models::{ContainerInspectResponse, HostConfig, PortBinding, ResourcesUlimits};
+use bollard::models::ContainerInspectResponse;
 use bollard::Docker;
 use futures_util::StreamExt;
 use std::collections::HashMap;
 use uuid::Uuid;
 
-/// The session's RFB port inside its container (Xvnc, VNC authentication; images/README.md).
-pub const STREAM_PORT: &str = "5901/tcp";
-const STREAM_CONTAINER_PORT: u16 = 5901;
-/// Session ports are published on the host's loopback only: no other machine reaches a
-/// session's VNC server; a remote manager's proxy tunnels through this agent's API.
-pub const PUBLISH_ADDRESS: &str = "127.0.0.1";
-pub const LABEL_KASM: &str = "berth.kasm_id";
-pub const LABEL_USER: &str = "berth.user_id";
-pub const LABEL_IMAGE: &str = "berth.image_id";
-/// The agent (and deployment) that owns a container, "<agent>@<deployment_id>": each agent
-/// reconciles only its own.
-pub const LABEL_AGENT: &str = "berth.agent";
-
-#[derive(Debug, thiserror::Error)]
-pub enum RuntimeError {
-    #[error("Docker is not reachable: {0}")]
-    Unreachable(String),
-    #[error("image {0} is not present on this host")]
-    ImageMissing(String),
-    #[error("no session container for {0}")]
-    NotFound(Uuid),
-    #[error("the session container of {0} is not running")]
-    NotRunning(Uuid),
-    #[error("the container {0}")]
-    Failed(String),
-    /// The request asks for something sessions may not have.
-    #[error("{0}")]
-    Refused(String),
-    #[error("Docker: {0}")]
-    Docker(#[from] bollard::errors::Error),
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct HostResources {
-    pub cores: f64,
-    pub memory: i64,
-    pub disk_free: i64,
-    pub hostname: String,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub enum Action {
-    Pause,
-    Resume,
-    Stop,
-    Start,
-}
-
-#[async_trait::async_trait]
-pub trait ContainerRuntime: Send + Sync + 'static {
-    /// Creates and starts a session container; returns its id and published host port.
-    async fn create_session(
-        &self,
-        spec: &CreateSession,
-        owner: &str,
-    ) -> Result<(String, u16), RuntimeError>;
-    /// Removes the session's container (true if there was one).
-    async fn remove_session(&self, kasm_id: Uuid) -> Result<bool, RuntimeError>;
-    async fn act(&self, kasm_id: Uuid, action: Action) -> Result<(), RuntimeError>;
-    /// The session's container id and the host port its stream is published on now.
-    async fn published(&self, kasm_id: Uuid) -> Result<(String, u16), RuntimeError>;
-    /// Like `published`, for a container that must be running now (`NotRunning` otherwise):
-    /// what the proxy's check before each connection asks.
-    async fn streaming(&self, kasm_id: Uuid) -> Result<(String, u16), RuntimeError>;
-    /// Whether the session's container is still running (for launch failure detection).
-    async fn is_running(&self, container_id: &str) -> Result<bool, RuntimeError>;
-    async fn logs_tail(&self, container_id: &str) -> String;
-    /// Every session container on this host (any owner), with its owner label.
-    async fn list_sessions(&self) -> Result<Vec<ContainerReport>, RuntimeError>;
-    async fn has_image(&self, name: &str) -> Result<bool, RuntimeError>;
-    async fn pull_image(&self, name: &str) -> Result<(), RuntimeError>;
-    async fn resources(&self) -> Result<HostResources, RuntimeError>;
-    /// Runs a command in the session's running container and collects its output (bounded).
-    async fn exec(&self, kasm_id: Uuid, request: &ExecRequest) -> Result<ExecOutput, RuntimeError>;
-    /// Puts the session network and its firewall rules in place (see `isolation`).
-    async fn isolate(&self) -> Result<(), String>;
-}
-
 pub struct DockerRuntime {
-    docker: Docker,
+    pub(super) docker: Docker,
 }
 
 impl DockerRuntime {
@@ -160,7 +87,7 @@ impl DockerRuntime {
         }
     }
 
-    async fn find(&self, kasm_id: Uuid) -> Result<Option<String>, RuntimeError> {
+    pub(super) async fn find(&self, kasm_id: Uuid) -> Result<Option<String>, RuntimeError> {
         let filters =
             HashMap::from([("label".to_owned(), vec![format!("{LABEL_KASM}={kasm_id}")])]);
         let found = self
@@ -191,73 +118,6 @@ fn published_port(inspected: &ContainerInspectResponse) -> Result<u16, RuntimeEr
 pub fn exit_code(status: &str) -> Option<i64> {
     let rest = status.strip_prefix("Exited (")?;
     rest[..rest.find(')')?].parse().ok()
-}
-
-/// Environment of a session container: run_config's, then Berth's own (which win).
-fn environment(spec: &CreateSession) -> Vec<String> {
-    let mut env: Vec<String> = spec
-        .run_config
-        .get("environment")
-        .and_then(|e| e.as_object())
-        .map(|vars| {
-            vars.iter()
-                .filter(|(name, _)| !name.starts_with("BERTH_"))
-                .filter_map(|(name, value)| value.as_str().map(|v| format!("{name}={v}")))
-                .collect()
-        })
-        .unwrap_or_default();
-    if let Some(url) = &spec.start_url {
-        env.push(format!("BERTH_START_URL={url}"));
-    }
-    env.push(format!("BERTH_SESSION_SECRET={}", spec.secret));
-    env
-}
-
-/// The container's limits and isolation: the image's cores and memory, no swap beyond it, no
-/// capabilities, no privilege escalation, the stream port published on loopback only.
-/// Open files per session process: the soft limit as desktop systems have it, the hard one a
-/// browser may raise it to.
-pub const OPEN_FILES_SOFT: i64 = 4096;
-pub const OPEN_FILES_HARD: i64 = 16384;
-
-pub fn host_config(spec: &CreateSession) -> HostConfig {
-    let shm_size = spec
-        .run_config
-        .get("shm_size")
-        .and_then(|v| v.as_i64())
-        .unwrap_or(256 << 20);
-    HostConfig {
-        nano_cpus: Some((spec.cores * 1e9).round() as i64),
-        memory: Some(spec.memory),
-        memory_swap: Some(spec.memory),
-        pids_limit: Some(4096),
-        shm_size: Some(shm_size),
-        privileged: Some(false),
-        cap_drop: Some(vec!["ALL".into()]),
-        security_opt: Some(vec!["no-new-privileges".into()]),
-        // Refused before the container is made (create_session); never the host's or another
-        // container's network.
-        network_mode: Some(
-            isolation::session_network(&spec.network_mode)
-                .unwrap_or("none")
-                .to_owned(),
-        ),
-        // Docker's default is the daemon's own limit (about a million): one session could
-        // pin that much kernel memory in open files.
-        ulimits: Some(vec![ResourcesUlimits {
-            name: Some("nofile".into()),
-            soft: Some(OPEN_FILES_SOFT),
-            hard: Some(OPEN_FILES_HARD),
-        }]),
-        port_bindings: Some(HashMap::from([(
-            STREAM_PORT.to_owned(),
-            Some(vec![PortBinding {
-                host_ip: Some(PUBLISH_ADDRESS.to_owned()),
-                host_port: Some(String::new()),
-            }]),
-        )])),
-        ..Default::default()
-    }
 }
 
 impl DockerRuntime {
@@ -494,213 +354,6 @@ impl ContainerRuntime for DockerRuntime {
     }
 }
 
-/// Runs `$1` (the command) through `sh -c` without the session secret in its environment, under
-/// `timeout` where the image has one (GNU or busybox): `$2` seconds, one more than the agent
-/// waits, so that a command the agent gave up on is killed with its process group rather than
-/// left running.
-const EXEC_WRAPPER: &str = "unset BERTH_SESSION_SECRET; \
-    if timeout -k 1 1 true 2>/dev/null; then exec timeout -k 1 \"$2\" sh -c \"$1\"; fi; \
-    exec sh -c \"$1\"";
-/// The most an exec may run and keep of each output stream, whatever is asked.
-pub const EXEC_MAX_TIMEOUT_SECS: u64 = 300;
-pub const EXEC_MAX_OUTPUT: usize = 8 << 20;
-/// The session images' X display (images/README.md): X clients an exec starts reach it.
-const SESSION_DISPLAY: &str = ":1";
-/// After the command's process exits, how long output still held open by its background
-/// children is read before answering (`app &` returns at once, not when `app` ends).
-const EXEC_DRAIN: std::time::Duration = std::time::Duration::from_millis(200);
-
-/// One output stream of an exec, kept up to `limit` bytes; the rest is counted as dropped.
-#[derive(Debug)]
-pub struct Bounded {
-    bytes: Vec<u8>,
-    limit: usize,
-    truncated: bool,
-}
-
-impl Bounded {
-    pub fn new(limit: usize) -> Bounded {
-        Bounded {
-            bytes: Vec::new(),
-            limit,
-            truncated: false,
-        }
-    }
-
-    pub fn push(&mut self, chunk: &[u8]) {
-        let room = self.limit.saturating_sub(self.bytes.len());
-        if chunk.len() > room {
-            self.truncated = true;
-        }
-        self.bytes
-            .extend_from_slice(&chunk[..chunk.len().min(room)]);
-    }
-
-    /// The text kept (invalid UTF-8 replaced by U+FFFD, a character cut by the limit dropped)
-    /// and whether anything was dropped.
-    pub fn finish(self) -> (String, bool) {
-        let mut bytes = self.bytes;
-        if self.truncated {
-            // A multi-byte character the limit cut in two: drop its first bytes.
-            let tail = bytes.len().saturating_sub(3);
-            if let Some(start) = (tail..bytes.len()).rev().find(|&i| bytes[i] & 0xc0 != 0x80) {
-                let needed = match bytes[start] {
-                    0xf0.. => 4,
-                    0xe0.. => 3,
-                    0xc0.. => 2,
-                    _ => 1,
-                };
-                if bytes.len() - start < needed {
-                    bytes.truncate(start);
-                }
-            }
-        }
-        let text = match String::from_utf8(bytes) {
-            Ok(text) => text,
-            Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
-        };
-        (text, self.truncated)
-    }
-}
-
-/// The environment an exec adds to the container's: the session's display unless given, then
-/// the caller's.
-pub fn exec_environment(request: &ExecRequest) -> Vec<String> {
-    let mut env = Vec::new();
-    if !request
-        .environment
-        .iter()
-        .any(|(name, _)| name == "DISPLAY")
-    {
-        env.push(format!("DISPLAY={SESSION_DISPLAY}"));
-    }
-    env.extend(
-        request
-            .environment
-            .iter()
-            .map(|(name, value)| format!("{name}={value}")),
-    );
-    env
-}
-
-impl DockerRuntime {
-    /// The exit code of a finished exec; None if it still runs at `deadline`.
-    async fn exit_code(
-        &self,
-        exec_id: &str,
-        deadline: tokio::time::Instant,
-    ) -> Result<Option<i64>, RuntimeError> {
-        loop {
-            let inspected = self.docker.inspect_exec(exec_id).await?;
-            if inspected.running != Some(true) {
-                return Ok(inspected.exit_code);
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Ok(None);
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    }
-
-    async fn run_exec(
-        &self,
-        kasm_id: Uuid,
-        request: &ExecRequest,
-    ) -> Result<ExecOutput, RuntimeError> {
-        let id = self
-            .find(kasm_id)
-            .await?
-            .ok_or(RuntimeError::NotFound(kasm_id))?;
-        let timeout = request.timeout_secs.clamp(1, EXEC_MAX_TIMEOUT_SECS);
-        let limit = request.max_output.min(EXEC_MAX_OUTPUT);
-        let options = CreateExecOptions::<String> {
-            attach_stdin: Some(false),
-            attach_stdout: Some(true),
-            attach_stderr: Some(true),
-            tty: Some(false),
-            env: Some(exec_environment(request)),
-            cmd: Some(vec![
-                "sh".into(),
-                "-c".into(),
-                EXEC_WRAPPER.into(),
-                "sh".into(),
-                request.cmd.clone(),
-                (timeout + 1).to_string(),
-            ]),
-            privileged: Some(false),
-            user: request.user.clone(),
-            working_dir: request.workdir.clone(),
-            ..Default::default()
-        };
-        let created = match self.docker.create_exec(&id, options).await {
-            Ok(created) => created,
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409, ..
-            }) => return Err(RuntimeError::NotRunning(kasm_id)),
-            Err(error) => return Err(error.into()),
-        };
-        let start = StartExecOptions {
-            detach: false,
-            tty: false,
-            output_capacity: None,
-        };
-        let StartExecResults::Attached { mut output, .. } =
-            self.docker.start_exec(&created.id, Some(start)).await?
-        else {
-            return Err(RuntimeError::Failed("exec started detached".into()));
-        };
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout);
-        let (mut stdout, mut stderr) = (Bounded::new(limit), Bounded::new(limit));
-        let mut poll = tokio::time::interval(std::time::Duration::from_millis(250));
-        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut drain_until: Option<tokio::time::Instant> = None;
-        let mut timed_out = false;
-        loop {
-            let stop_at = drain_until.map_or(deadline, |until| until.min(deadline));
-            tokio::select! {
-                chunk = output.next() => match chunk {
-                    Some(Ok(bollard::container::LogOutput::StdErr { message })) => {
-                        stderr.push(&message)
-                    }
-                    Some(Ok(bollard::container::LogOutput::StdOut { message }))
-                    | Some(Ok(bollard::container::LogOutput::Console { message })) => {
-                        stdout.push(&message)
-                    }
-                    Some(Ok(_)) => {}
-                    Some(Err(error)) => return Err(error.into()),
-                    None => break,
-                },
-                _ = tokio::time::sleep_until(stop_at) => {
-                    timed_out = drain_until.is_none();
-                    break;
-                }
-                _ = poll.tick(), if drain_until.is_none() => {
-                    let inspected = self.docker.inspect_exec(&created.id).await?;
-                    if inspected.running == Some(false) {
-                        drain_until = Some(tokio::time::Instant::now() + EXEC_DRAIN);
-                    }
-                }
-            }
-        }
-        drop(output);
-        let exit_code = if timed_out {
-            None
-        } else {
-            self.exit_code(&created.id, deadline).await?
-        };
-        let (stdout, stdout_truncated) = stdout.finish();
-        let (stderr, stderr_truncated) = stderr.finish();
-        Ok(ExecOutput {
-            timed_out: exit_code.is_none(),
-            exit_code,
-            stdout,
-            stderr,
-            stdout_truncated,
-            stderr_truncated,
-        })
-    }
-}
-
 /// Free bytes on the filesystem holding `path`.
 pub fn disk_free(path: &str) -> Option<i64> {
     let path = std::ffi::CString::new(path).ok()?;
@@ -713,115 +366,6 @@ pub fn disk_free(path: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    fn spec() -> CreateSession {
-        CreateSession {
-            kasm_id: Uuid::new_v4(),
-            user_id: Uuid::new_v4(),
-            image_id: Uuid::new_v4(),
-            image: "berth/desktop:latest".into(),
-            cores: 1.5,
-            memory: 2 << 30,
-            network_mode: "bridge".into(),
-            secret: "s".into(),
-            run_config: json!({"environment": {"LANG": "C.UTF-8", "BERTH_SESSION_SECRET": "spoof", "BERTH_START_URL": "spoof"}, "shm_size": 1024}),
-            start_url: Some("https://example.com/start".into()),
-        }
-    }
-
-    #[test]
-    fn limits_and_isolation_follow_the_image() {
-        let config = host_config(&spec());
-        assert_eq!(config.nano_cpus, Some(1_500_000_000));
-        assert_eq!(config.memory, Some(2 << 30));
-        assert_eq!(config.memory_swap, Some(2 << 30));
-        assert_eq!(config.privileged, Some(false));
-        assert_eq!(config.cap_drop, Some(vec!["ALL".to_owned()]));
-        assert_eq!(config.shm_size, Some(1024));
-        let binding = &config.port_bindings.unwrap()[STREAM_PORT].clone().unwrap()[0];
-        assert_eq!(binding.host_ip.as_deref(), Some("127.0.0.1"));
-    }
-
-    #[test]
-    fn the_session_secret_cannot_be_overridden_by_run_config() {
-        let env = environment(&spec());
-        assert!(env.contains(&"LANG=C.UTF-8".to_owned()));
-        assert_eq!(
-            env.iter()
-                .filter(|v| v.starts_with("BERTH_SESSION_SECRET="))
-                .count(),
-            1
-        );
-        assert!(env.contains(&"BERTH_SESSION_SECRET=s".to_owned()));
-        assert_eq!(
-            env.iter()
-                .filter(|v| v.starts_with("BERTH_START_URL="))
-                .collect::<Vec<_>>(),
-            ["BERTH_START_URL=https://example.com/start"]
-        );
-    }
-
-    #[test]
-    fn exec_output_is_bounded_on_character_boundaries() {
-        let mut out = Bounded::new(5);
-        out.push(b"abc");
-        out.push(b"de");
-        assert_eq!(out.finish(), ("abcde".to_owned(), false));
-
-        let mut out = Bounded::new(5);
-        out.push(b"abc");
-        out.push(b"defgh");
-        out.push(b"ijk");
-        assert_eq!(out.finish(), ("abcde".to_owned(), true));
-
-        // "é" is two bytes: cut after its first, it is dropped rather than mangled.
-        let mut out = Bounded::new(4);
-        out.push("abcé".as_bytes());
-        assert_eq!(out.finish(), ("abc".to_owned(), true));
-        let mut out = Bounded::new(4);
-        out.push("ab€x".as_bytes()); // € is three bytes: 2 of its 3 kept, then dropped
-        assert_eq!(out.finish(), ("ab".to_owned(), true));
-        let mut out = Bounded::new(5);
-        out.push("ab€x".as_bytes());
-        assert_eq!(out.finish(), ("ab€".to_owned(), true));
-        let mut out = Bounded::new(5);
-        out.push("abc€".as_bytes());
-        assert_eq!(out.finish(), ("abc".to_owned(), true));
-        let mut out = Bounded::new(6);
-        out.push("abc€".as_bytes()); // fits exactly
-        assert_eq!(out.finish(), ("abc€".to_owned(), false));
-
-        // Invalid UTF-8 is replaced, not refused.
-        let mut out = Bounded::new(10);
-        out.push(&[b'a', 0xff, b'b']);
-        assert_eq!(out.finish(), ("a\u{fffd}b".to_owned(), false));
-
-        let mut out = Bounded::new(0);
-        out.push(b"x");
-        assert_eq!(out.finish(), (String::new(), true));
-    }
-
-    #[test]
-    fn exec_environment_defaults_the_display_and_keeps_the_callers() {
-        let mut request = ExecRequest {
-            cmd: "true".into(),
-            workdir: None,
-            environment: vec![("FOO".into(), "a=b".into())],
-            user: None,
-            timeout_secs: 30,
-            max_output: 1024,
-        };
-        assert_eq!(
-            exec_environment(&request),
-            vec!["DISPLAY=:1".to_owned(), "FOO=a=b".to_owned()]
-        );
-        request.environment.push(("DISPLAY".into(), ":7".into()));
-        assert_eq!(
-            exec_environment(&request),
-            vec!["FOO=a=b".to_owned(), "DISPLAY=:7".to_owned()]
-        );
-    }
 
     #[test]
     fn exit_codes_are_read_from_the_status_text() {

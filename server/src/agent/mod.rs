@@ -1,15 +1,19 @@
 //! The agent role: runs on each Docker host, creates and controls session containers, checks
 //! in with the manager, keeps wanted images present, and removes orphans.
 pub mod api;
+pub mod container_spec;
 pub mod credential;
 pub mod docker;
+mod exec;
 pub mod isolation;
 pub mod ready;
+pub mod runtime;
 mod tunnel;
 pub mod validate;
 
 use crate::protocol::{CheckIn, CheckInReply, CreateSession, CreatedSession};
-use docker::{ContainerRuntime, DockerRuntime};
+use docker::DockerRuntime;
+use runtime::ContainerRuntime;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -137,7 +141,7 @@ impl Agent {
         secret: &str,
     ) -> Result<CreatedSession, String> {
         self.runtime
-            .act(kasm_id, docker::Action::Start)
+            .act(kasm_id, runtime::Action::Start)
             .await
             .map_err(|error| error.to_string())?;
         let (container_id, port) = self
@@ -159,7 +163,7 @@ impl Agent {
     ) -> Result<CreatedSession, AdoptError> {
         let (container_id, port) = match self.runtime.published(kasm_id).await {
             Ok(found) => found,
-            Err(docker::RuntimeError::NotFound(_)) => return Err(AdoptError::NoContainer),
+            Err(runtime::RuntimeError::NotFound(_)) => return Err(AdoptError::NoContainer),
             Err(other) => return Err(AdoptError::Failed(other.to_string())),
         };
         if !self
@@ -179,7 +183,7 @@ impl Agent {
     pub(crate) fn created(&self, container_id: String, port: u16) -> CreatedSession {
         CreatedSession {
             container_id,
-            host: docker::PUBLISH_ADDRESS.to_owned(),
+            host: runtime::PUBLISH_ADDRESS.to_owned(),
             port,
         }
     }
@@ -224,7 +228,7 @@ impl Agent {
         Ok(())
     }
 
-    async fn report(&self, agent_url: &str) -> Result<CheckIn, docker::RuntimeError> {
+    async fn report(&self, agent_url: &str) -> Result<CheckIn, runtime::RuntimeError> {
         let resources = self.runtime.resources().await?;
         // Every labelled container, from the very first check-in: the manager keeps the ones
         // of its deployment (a report without them would read as "all containers gone").
@@ -239,7 +243,7 @@ impl Agent {
             name: self.config.name.clone(),
             hostname: resources.hostname,
             agent_url: agent_url.to_owned(),
-            address: docker::PUBLISH_ADDRESS.to_owned(),
+            address: runtime::PUBLISH_ADDRESS.to_owned(),
             cores: resources.cores,
             memory: resources.memory,
             gpus: gpu_count(Path::new("/dev")),

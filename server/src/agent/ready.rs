@@ -1,6 +1,6 @@
 //! Waiting until a session streams: its VNC server, on the port published on this host's
 //! loopback, accepts the session's secret and describes its desktop (ServerInit).
-use super::docker::PUBLISH_ADDRESS;
+use super::runtime::PUBLISH_ADDRESS;
 use crate::rfb;
 use std::time::Duration;
 use tokio::time::Instant;

@@ -4,7 +4,7 @@
 //! only when that is still the session's container, answers `101 Switching Protocols` (to
 //! [`TUNNEL_PROTOCOL`]) and then copies bytes both ways. The proxy does the VNC authentication
 //! through the tunnel itself: the agent never sees the session's secret here.
-use super::docker::PUBLISH_ADDRESS;
+use super::runtime::PUBLISH_ADDRESS;
 use super::{api, Agent};
 use crate::protocol::TUNNEL_PROTOCOL;
 use axum::extract::{Path, Query, Request, State};

@@ -234,7 +234,7 @@ async fn each_default_image_launches_with_its_limits_streams_and_is_destroyed(db
         assert_eq!(labels["berth.user_id"], user.to_string());
         assert_eq!(labels["berth.image_id"], image.to_string());
         let binding = &inspected.network_settings.unwrap().ports.unwrap()
-            [berth::agent::docker::STREAM_PORT]
+            [berth::agent::runtime::STREAM_PORT]
             .clone()
             .unwrap()[0];
         assert_eq!(
@@ -818,7 +818,8 @@ async fn a_restarted_agent_keeps_its_sessions(db: PgPool) {
 /// container behind.
 #[tokio::test]
 async fn a_missing_image_fails_the_launch_by_name() {
-    use berth::agent::docker::{ContainerRuntime, DockerRuntime, RuntimeError};
+    use berth::agent::docker::DockerRuntime;
+    use berth::agent::runtime::{ContainerRuntime, RuntimeError};
     let runtime = DockerRuntime::connect().await.unwrap();
     let spec = berth::protocol::CreateSession::example("berth/no-such-image:missing", "bridge");
     let kasm_id = spec.kasm_id;

@@ -3,10 +3,10 @@
 //! service at 169.254.169.254 in a network namespace of the test's own, reached through a
 //! veth pair (with a private address beside it, to show that the session does reach the
 //! world through the host, just not those).
-use berth::agent::docker::{
-    ContainerRuntime, DockerRuntime, RuntimeError, OPEN_FILES_HARD, OPEN_FILES_SOFT,
-};
+use berth::agent::container_spec::{OPEN_FILES_HARD, OPEN_FILES_SOFT};
+use berth::agent::docker::DockerRuntime;
 use berth::agent::isolation::SESSION_NETWORK;
+use berth::agent::runtime::{ContainerRuntime, RuntimeError};
 use berth::protocol::CreateSession;
 use bollard::Docker;
 use std::process::Command;
