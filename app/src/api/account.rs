@@ -1,3 +1,5 @@
+//! Server functions of the signed-in user's own account: who am I, sign in, sign out, change
+//! my password.
 use crate::model::CurrentUser;
 use crate::AppError;
 use leptos::prelude::*;

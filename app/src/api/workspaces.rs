@@ -1,3 +1,4 @@
+//! Server function listing the workspaces the signed-in user may launch.
 use crate::model::Workspace;
 use crate::AppError;
 use leptos::prelude::*;

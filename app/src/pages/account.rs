@@ -1,3 +1,4 @@
+//! The account page: the signed-in user's details and the form to change their password.
 use super::layout::{field_error, other_error, ErrorText, Layout};
 use crate::api::ChangePassword;
 use leptos::prelude::*;

@@ -57,46 +57,7 @@ pub fn AdminImagesPage() -> impl IntoView {
                     match images.await {
                         Err(AppError::Forbidden) | Err(AppError::Unauthorized) => view! { <Forbidden /> }.into_any(),
                         Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
-                        Ok(rows) => view! {
-                            <table class="table" id="images">
-                                <thead><tr>
-                                    <th>"Name"</th><th>"Container image"</th><th>"Cores"</th><th>"Memory"</th>
-                                    <th>"Network"</th><th>"Categories"</th><th>"Sessions"</th><th>"Status"</th><th></th>
-                                </tr></thead>
-                                <tbody>
-                                    {rows.into_iter().map(|image| {
-                                        let id = image.image_id.to_string();
-                                        let (toggle_id, delete_id) = (id.clone(), id.clone());
-                                        let enabled = image.enabled;
-                                        let edit = image.clone();
-                                        let name = image.friendly_name.clone();
-                                        view! {
-                                            <tr data-name=image.friendly_name.clone() class:disabled=!enabled>
-                                                <td>{image.friendly_name.clone()}</td>
-                                                <td><code>{image.name.clone()}</code></td>
-                                                <td>{image.cores}</td>
-                                                <td>{format_bytes(image.memory)}</td>
-                                                <td>{image.network_mode.clone()}</td>
-                                                <td>{image.categories.join(", ")}</td>
-                                                <td>{image.live_sessions}</td>
-                                                <td class="status">{if enabled { "Enabled" } else { "Disabled" }}</td>
-                                                <td class="row-actions">
-                                                    <button class="link edit" on:click=move |_| editing.set(Some(edit.clone()))>"Edit"</button>
-                                                    <button class="link toggle" on:click=move |_| {
-                                                        toggle.dispatch(SetImageEnabled { image_id: toggle_id.clone(), enabled: !enabled });
-                                                    }>{if enabled { "Disable" } else { "Enable" }}</button>
-                                                    <button class="link danger delete" on:click=move |_| {
-                                                        if confirm(&format!("Delete image {name}? This cannot be undone.")) {
-                                                            delete.dispatch(DeleteImage { image_id: delete_id.clone() });
-                                                        }
-                                                    }>"Delete"</button>
-                                                </td>
-                                            </tr>
-                                        }
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        }.into_any(),
+                        Ok(rows) => view! { <ImagesTable rows toggle delete editing /> }.into_any(),
                     }
                 })}
             </Suspense>
@@ -109,6 +70,64 @@ pub fn AdminImagesPage() -> impl IntoView {
                 </Show>
             </section>
         </Layout>
+    }
+}
+
+/// The registered images, a row each, with edit, enable/disable and delete.
+#[component]
+fn ImagesTable(
+    rows: Vec<ImageRow>,
+    toggle: ServerAction<SetImageEnabled>,
+    delete: ServerAction<DeleteImage>,
+    editing: RwSignal<Option<ImageRow>>,
+) -> impl IntoView {
+    view! {
+        <table class="table" id="images">
+            <thead><tr>
+                <th>"Name"</th><th>"Container image"</th><th>"Cores"</th><th>"Memory"</th>
+                <th>"Network"</th><th>"Categories"</th><th>"Sessions"</th><th>"Status"</th><th></th>
+            </tr></thead>
+            <tbody>
+                {rows.into_iter().map(|image| view! { <ImageRowView image toggle delete editing /> }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+fn ImageRowView(
+    image: ImageRow,
+    toggle: ServerAction<SetImageEnabled>,
+    delete: ServerAction<DeleteImage>,
+    editing: RwSignal<Option<ImageRow>>,
+) -> impl IntoView {
+    let id = image.image_id.to_string();
+    let (toggle_id, delete_id) = (id.clone(), id.clone());
+    let enabled = image.enabled;
+    let edit = image.clone();
+    let name = image.friendly_name.clone();
+    view! {
+        <tr data-name=image.friendly_name.clone() class:disabled=!enabled>
+            <td>{image.friendly_name.clone()}</td>
+            <td><code>{image.name.clone()}</code></td>
+            <td>{image.cores}</td>
+            <td>{format_bytes(image.memory)}</td>
+            <td>{image.network_mode.clone()}</td>
+            <td>{image.categories.join(", ")}</td>
+            <td>{image.live_sessions}</td>
+            <td class="status">{if enabled { "Enabled" } else { "Disabled" }}</td>
+            <td class="row-actions">
+                <button class="link edit" on:click=move |_| editing.set(Some(edit.clone()))>"Edit"</button>
+                <button class="link toggle" on:click=move |_| {
+                    toggle.dispatch(SetImageEnabled { image_id: toggle_id.clone(), enabled: !enabled });
+                }>{if enabled { "Disable" } else { "Enable" }}</button>
+                <button class="link danger delete" on:click=move |_| {
+                    if confirm(&format!("Delete image {name}? This cannot be undone.")) {
+                        delete.dispatch(DeleteImage { image_id: delete_id.clone() });
+                    }
+                }>"Delete"</button>
+            </td>
+        </tr>
     }
 }
 

@@ -97,6 +97,49 @@ struct Credentials {
     revoke: ServerAction<RevokeServerCredential>,
 }
 
+/// "3 present" or "2 present, missing: berth/firefox:latest".
+fn images_text(server: &ServerRow) -> String {
+    if server.images_missing.is_empty() {
+        format!("{} present", server.images_present.len())
+    } else {
+        format!(
+            "{} present, missing: {}",
+            server.images_present.len(),
+            server.images_missing.join(", ")
+        )
+    }
+}
+
+/// The server's agent credential: when it was issued (or that there is none, so the agent
+/// cannot check in), a new one, revoking it.
+#[component]
+fn CredentialCell(
+    server_id: String,
+    issued: Option<String>,
+    credentials: Credentials,
+) -> impl IntoView {
+    let revoke_id = server_id.clone();
+    let has_credential = issued.is_some();
+    view! {
+        <td class="small credential">
+            {match issued {
+                Some(issued) => view! { <span title="issued">{issued}</span> }.into_any(),
+                None => view! { <span class="error">"none: cannot check in"</span> }.into_any(),
+            }}
+            <br />
+            <button class="link new-credential" on:click=move |_| {
+                credentials.issue.dispatch(IssueServerCredential { server_id: server_id.clone() });
+            }>"New credential"</button>
+            {has_credential.then(|| view! {
+                " "
+                <button class="link danger revoke" on:click=move |_| {
+                    credentials.revoke.dispatch(RevokeServerCredential { server_id: revoke_id.clone() });
+                }>"Revoke"</button>
+            })}
+        </td>
+    }
+}
+
 #[component]
 fn ServerRowView(
     server: ServerRow,
@@ -107,7 +150,6 @@ fn ServerRowView(
     let id = server.server_id.to_string();
     let (enabled, draining) = (server.enabled, server.draining);
     let (enable_id, drain_id, form_id) = (id.clone(), id.clone(), id.clone());
-    let (issue_id, revoke_id) = (id.clone(), id.clone());
     let placement = match (enabled, draining) {
         (false, _) => "disabled",
         (true, true) => "draining",
@@ -117,15 +159,7 @@ fn ServerRowView(
         Some(seconds) => format!("{} ago", format_duration(seconds)),
         None => "never".to_owned(),
     };
-    let images = format!(
-        "{} present{}",
-        server.images_present.len(),
-        if server.images_missing.is_empty() {
-            String::new()
-        } else {
-            format!(", missing: {}", server.images_missing.join(", "))
-        }
-    );
+    let images = images_text(&server);
     let overridden = |set: bool| if set { " (override)" } else { "" };
     view! {
         <tr data-hostname=server.hostname.clone() data-status=server.status.clone() class:disabled=!enabled>
@@ -154,22 +188,7 @@ fn ServerRowView(
                     <button type="submit" class="link">"Set"</button>
                 </ActionForm>
             </td>
-            <td class="small credential">
-                {match server.credential_issued.clone() {
-                    Some(issued) => view! { <span title="issued">{issued}</span> }.into_any(),
-                    None => view! { <span class="error">"none: cannot check in"</span> }.into_any(),
-                }}
-                <br />
-                <button class="link new-credential" on:click=move |_| {
-                    credentials.issue.dispatch(IssueServerCredential { server_id: issue_id.clone() });
-                }>"New credential"</button>
-                {server.credential_issued.is_some().then(|| view! {
-                    " "
-                    <button class="link danger revoke" on:click=move |_| {
-                        credentials.revoke.dispatch(RevokeServerCredential { server_id: revoke_id.clone() });
-                    }>"Revoke"</button>
-                })}
-            </td>
+            <CredentialCell server_id=id.clone() issued=server.credential_issued.clone() credentials />
             <td class="nowrap">
                 <button class="link toggle" on:click=move |_| {
                     flags.dispatch(SetServerFlags { server_id: enable_id.clone(), enabled: !enabled, draining });

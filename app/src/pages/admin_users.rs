@@ -1,5 +1,5 @@
 //! Admin → Users: list with search, create, edit, disable, delete, reset password.
-use super::layout::{confirm, field_error, other_error, AdminNav, ErrorText, Layout};
+use super::layout::{confirm, field_error, other_error, AdminNav, ErrorText, Forbidden, Layout};
 use crate::api::{list_users, CreateUser, DeleteUser, ResetPassword, SetUserDisabled, UpdateUser};
 use crate::model::{Role, UserRow};
 use crate::AppError;
@@ -63,13 +63,6 @@ pub fn AdminUsersPage() -> impl IntoView {
         }
     });
 
-    let create_form = NodeRef::<leptos::html::Form>::new();
-    Effect::new(move |_| {
-        if let (Some(Ok(_)), Some(form)) = (create.value().get(), create_form.get_untracked()) {
-            form.reset();
-        }
-    });
-
     let row_error = Signal::derive(move || {
         [
             error_of(actions.set_disabled.value().get()),
@@ -82,7 +75,6 @@ pub fn AdminUsersPage() -> impl IntoView {
         .next()
     });
     let reset_done = move || matches!(actions.reset.value().get(), Some(Ok(())));
-    let value = create.value();
 
     view! {
         <Layout>
@@ -91,12 +83,7 @@ pub fn AdminUsersPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="muted">"Loading users…"</p> }>
                 {move || Suspend::new(async move {
                     match users.await {
-                        Err(AppError::Forbidden) | Err(AppError::Unauthorized) => view! {
-                            <div class="card" id="forbidden">
-                                <h2>"Forbidden"</h2>
-                                <p>"Only administrators can manage users."</p>
-                            </div>
-                        }.into_any(),
+                        Err(AppError::Forbidden) | Err(AppError::Unauthorized) => view! { <Forbidden /> }.into_any(),
                         Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
                         Ok(rows) => view! { <UsersTable rows actions /> }.into_any(),
                     }
@@ -117,31 +104,46 @@ pub fn AdminUsersPage() -> impl IntoView {
                 <p class="ok" role="status">"Password reset. The user's sign-ins have ended."</p>
             </Show>
 
-            <section class="card">
-                <h2>"Create a user"</h2>
-                <ActionForm action=create node_ref=create_form attr:id="create-user-form" attr:class="grid-form">
-                    <label>"Username" <input name="username" required /></label>
-                    <ErrorText message=Signal::derive(field_error(value, "username")) />
-                    <label>"Password" <input type="password" name="password" autocomplete="new-password" required /></label>
-                    <ErrorText message=Signal::derive(field_error(value, "password")) />
-                    <label>"First name" <input name="first_name" /></label>
-                    <ErrorText message=Signal::derive(field_error(value, "first_name")) />
-                    <label>"Last name" <input name="last_name" /></label>
-                    <ErrorText message=Signal::derive(field_error(value, "last_name")) />
-                    <label>"Organization" <input name="organization" /></label>
-                    <ErrorText message=Signal::derive(field_error(value, "organization")) />
-                    <label>
-                        "Role"
-                        <select name="role">
-                            <option value="user" selected>"User"</option>
-                            <option value="admin">"Administrator"</option>
-                        </select>
-                    </label>
-                    <ErrorText message=Signal::derive(other_error(value, CREATE_FIELDS)) />
-                    <button type="submit" class="primary" disabled=move || create.pending().get()>"Create user"</button>
-                </ActionForm>
-            </section>
+            <CreateUserForm create />
         </Layout>
+    }
+}
+
+/// The form that creates a user; emptied once the user exists.
+#[component]
+fn CreateUserForm(create: ServerAction<CreateUser>) -> impl IntoView {
+    let create_form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if let (Some(Ok(_)), Some(form)) = (create.value().get(), create_form.get_untracked()) {
+            form.reset();
+        }
+    });
+    let value = create.value();
+    view! {
+        <section class="card">
+            <h2>"Create a user"</h2>
+            <ActionForm action=create node_ref=create_form attr:id="create-user-form" attr:class="grid-form">
+                <label>"Username" <input name="username" required /></label>
+                <ErrorText message=Signal::derive(field_error(value, "username")) />
+                <label>"Password" <input type="password" name="password" autocomplete="new-password" required /></label>
+                <ErrorText message=Signal::derive(field_error(value, "password")) />
+                <label>"First name" <input name="first_name" /></label>
+                <ErrorText message=Signal::derive(field_error(value, "first_name")) />
+                <label>"Last name" <input name="last_name" /></label>
+                <ErrorText message=Signal::derive(field_error(value, "last_name")) />
+                <label>"Organization" <input name="organization" /></label>
+                <ErrorText message=Signal::derive(field_error(value, "organization")) />
+                <label>
+                    "Role"
+                    <select name="role">
+                        <option value="user" selected>"User"</option>
+                        <option value="admin">"Administrator"</option>
+                    </select>
+                </label>
+                <ErrorText message=Signal::derive(other_error(value, CREATE_FIELDS)) />
+                <button type="submit" class="primary" disabled=move || create.pending().get()>"Create user"</button>
+            </ActionForm>
+        </section>
     }
 }
 

@@ -1,3 +1,5 @@
+//! The dashboard: the user's running sessions (open, pause, stop, resume, delete) and the
+//! workspaces they may launch, searchable and filtered by category.
 use super::layout::{go_to, Layout};
 use crate::api::{list_workspaces, my_sessions, ChangeSession, DeleteSession, LaunchWorkspace};
 use crate::model::{SessionChange, SessionStatus, SessionView, Workspace};
@@ -25,7 +27,6 @@ pub fn DashboardPage() -> impl IntoView {
         }
     });
     let search = RwSignal::new(String::new());
-    let category = RwSignal::new(String::new());
     let launch_error = move || match launch.value().get() {
         Some(Err(error)) => Some(error.to_string()),
         _ => None,
@@ -40,14 +41,7 @@ pub fn DashboardPage() -> impl IntoView {
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     match sessions.await {
-                        Ok(list) if !list.is_empty() => view! {
-                            <section class="my-sessions">
-                                <h2>"My sessions"</h2>
-                                <ul class="session-list" id="my-sessions">
-                                    {list.into_iter().map(|session| view! { <SessionRow session delete change /> }).collect_view()}
-                                </ul>
-                            </section>
-                        }.into_any(),
+                        Ok(list) if !list.is_empty() => view! { <MySessions list delete change /> }.into_any(),
                         _ => ().into_any(),
                     }
                 })}
@@ -77,43 +71,68 @@ pub fn DashboardPage() -> impl IntoView {
                                 <p>"No workspace is available to you. An administrator registers workspace images under Admin → Images."</p>
                             </div>
                         }.into_any(),
-                        Ok(list) => {
-                            let mut categories: Vec<String> = list.iter().flat_map(|w| w.categories.clone()).collect();
-                            categories.sort();
-                            categories.dedup();
-                            let list = StoredValue::new(list);
-                            view! {
-                                <div class="filters" id="categories">
-                                    <button class="chip" class:active=move || category.get().is_empty() on:click=move |_| category.set(String::new())>"All"</button>
-                                    {categories.into_iter().map(|name| {
-                                        let value = name.clone();
-                                        let active = name.clone();
-                                        view! {
-                                            <button class="chip" class:active=move || category.get() == active on:click=move |_| category.set(value.clone())>{name}</button>
-                                        }
-                                    }).collect_view()}
-                                </div>
-                                <ul class="tiles" id="workspaces">
-                                    {move || {
-                                        let needle = search.get().to_lowercase();
-                                        let wanted = category.get();
-                                        list.get_value()
-                                            .into_iter()
-                                            .filter(|w| wanted.is_empty() || w.categories.contains(&wanted))
-                                            .filter(|w| needle.is_empty()
-                                                || w.friendly_name.to_lowercase().contains(&needle)
-                                                || w.description.to_lowercase().contains(&needle))
-                                            .map(|workspace| view! { <WorkspaceTile workspace launch /> })
-                                            .collect_view()
-                                    }}
-                                </ul>
-                            }.into_any()
-                        }
+                        Ok(list) => view! { <WorkspaceTiles list search launch /> }.into_any(),
                         Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
                     }
                 })}
             </Suspense>
         </Layout>
+    }
+}
+
+#[component]
+fn MySessions(
+    list: Vec<SessionView>,
+    delete: ServerAction<DeleteSession>,
+    change: ServerAction<ChangeSession>,
+) -> impl IntoView {
+    view! {
+        <section class="my-sessions">
+            <h2>"My sessions"</h2>
+            <ul class="session-list" id="my-sessions">
+                {list.into_iter().map(|session| view! { <SessionRow session delete change /> }).collect_view()}
+            </ul>
+        </section>
+    }
+}
+
+/// The workspaces as tiles, with a chip per category; `search` matches names and descriptions.
+#[component]
+fn WorkspaceTiles(
+    list: Vec<Workspace>,
+    search: RwSignal<String>,
+    launch: ServerAction<LaunchWorkspace>,
+) -> impl IntoView {
+    let category = RwSignal::new(String::new());
+    let mut categories: Vec<String> = list.iter().flat_map(|w| w.categories.clone()).collect();
+    categories.sort();
+    categories.dedup();
+    let list = StoredValue::new(list);
+    view! {
+        <div class="filters" id="categories">
+            <button class="chip" class:active=move || category.get().is_empty() on:click=move |_| category.set(String::new())>"All"</button>
+            {categories.into_iter().map(|name| {
+                let value = name.clone();
+                let active = name.clone();
+                view! {
+                    <button class="chip" class:active=move || category.get() == active on:click=move |_| category.set(value.clone())>{name}</button>
+                }
+            }).collect_view()}
+        </div>
+        <ul class="tiles" id="workspaces">
+            {move || {
+                let needle = search.get().to_lowercase();
+                let wanted = category.get();
+                list.get_value()
+                    .into_iter()
+                    .filter(|w| wanted.is_empty() || w.categories.contains(&wanted))
+                    .filter(|w| needle.is_empty()
+                        || w.friendly_name.to_lowercase().contains(&needle)
+                        || w.description.to_lowercase().contains(&needle))
+                    .map(|workspace| view! { <WorkspaceTile workspace launch /> })
+                    .collect_view()
+            }}
+        </ul>
     }
 }
 

@@ -1,3 +1,5 @@
+//! What every page shares: the frame with its navigation, the admin pages' tabs, the
+//! forbidden notice, and helpers for navigation, confirmation and form errors.
 use crate::api::{get_current_user, Logout};
 use crate::model::CurrentUser;
 use crate::AppError;

@@ -1,3 +1,5 @@
+//! The sign-in page; after signing in the user goes on to the page they asked for (a path of
+//! this site only, never another origin).
 use super::layout::{go_to, other_error, ErrorText};
 use crate::api::Login;
 use leptos::prelude::*;

@@ -1,3 +1,5 @@
+//! The health endpoints: /api/__healthcheck and /readyz answer 200 while PostgreSQL and Redis
+//! answer, and readiness names the dependency that stopped.
 use crate::support::{spawn_app, spawn_app_with_redis};
 use reqwest::StatusCode;
 use sqlx::PgPool;

@@ -71,73 +71,26 @@ fn SessionProblem(error: AppError) -> impl IntoView {
     }
 }
 
+/// Runs `tick` every `period` while the component that called it is mounted.
+pub(crate) fn every(period: Duration, tick: impl Fn() + Clone + 'static) {
+    Effect::new(move |_| {
+        let handle = set_interval_with_handle(tick.clone(), period);
+        on_cleanup(move || {
+            if let Ok(handle) = handle {
+                handle.clear();
+            }
+        });
+    });
+}
+
 #[component]
 fn LiveSession(kasm_id: String, session: SessionView) -> impl IntoView {
     let current = RwSignal::new(session);
     let connected = RwSignal::new(true);
-    let panel_open = RwSignal::new(false);
-    let clipboard = RwSignal::new(String::new());
-    let delete = ServerAction::<DeleteSession>::new();
-    let resume = ServerAction::<ChangeSession>::new();
     let kasm = StoredValue::new(kasm_id);
-
-    // Poll the state: quickly while starting, slowly afterwards (to notice expiry or deletion).
-    let refresh = move || {
-        leptos::task::spawn_local(async move {
-            match session_status(kasm.get_value()).await {
-                Ok(session) => current.set(session),
-                Err(AppError::NotFound(_)) => current.update(|s| s.status = SessionStatus::Deleted),
-                Err(_) => {}
-            }
-        })
-    };
-    Effect::new(move |_| {
-        let handle = set_interval_with_handle(
-            move || {
-                let starting = current.get_untracked().is_starting();
-                let seconds = js_seconds();
-                if starting || seconds.is_multiple_of(10) {
-                    refresh();
-                }
-            },
-            Duration::from_secs(1),
-        );
-        on_cleanup(move || {
-            if let Ok(handle) = handle {
-                handle.clear();
-            }
-        });
-    });
-    // Keepalive while the tab is open.
-    Effect::new(move |_| {
-        let handle = set_interval_with_handle(
-            move || {
-                if current.get_untracked().status == SessionStatus::Running {
-                    leptos::task::spawn_local(async move {
-                        let _ = keepalive(kasm.get_value()).await;
-                    });
-                }
-            },
-            Duration::from_secs(60),
-        );
-        on_cleanup(move || {
-            if let Ok(handle) = handle {
-                handle.clear();
-            }
-        });
-    });
-    // Ticking the time left locally between refreshes.
-    Effect::new(move |_| {
-        let handle = set_interval_with_handle(
-            move || current.update(|s| s.expires_in_secs = (s.expires_in_secs - 1).max(0)),
-            Duration::from_secs(1),
-        );
-        on_cleanup(move || {
-            if let Ok(handle) = handle {
-                handle.clear();
-            }
-        });
-    });
+    let resume = ServerAction::<ChangeSession>::new();
+    let refresh = move || refresh_status(kasm, current);
+    keep_current(kasm, current, refresh);
     Effect::new(move |_| {
         browser::listen(move |message| match message {
             FrameMessage::Connected => connected.set(true),
@@ -145,8 +98,164 @@ fn LiveSession(kasm_id: String, session: SessionView) -> impl IntoView {
                 connected.set(false);
                 refresh();
             }
-            FrameMessage::Clipboard { text } => clipboard.set(text),
             _ => {}
+        });
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = resume.value().get() {
+            refresh();
+        }
+    });
+    let status = move || current.get().status.as_str();
+    view! {
+        <div class="session-page" id="session-page" data-status=status>
+            {move || view! { <SessionNotice session=current.get() kasm resume /> }}
+            <Show when=move || current.get().status == SessionStatus::Running>
+                <DesktopFrame kasm connected />
+            </Show>
+            <ControlPanel kasm current />
+        </div>
+    }
+}
+
+/// Asks for the session's state now; a session that is gone shows as deleted.
+fn refresh_status(kasm: StoredValue<String>, current: RwSignal<SessionView>) {
+    leptos::task::spawn_local(async move {
+        match session_status(kasm.get_value()).await {
+            Ok(session) => current.set(session),
+            Err(AppError::NotFound(_)) => current.update(|s| s.status = SessionStatus::Deleted),
+            Err(_) => {}
+        }
+    })
+}
+
+/// Keeps `current` up to date while the page is open: the state polled quickly while the
+/// session starts and slowly afterwards (to notice expiry or deletion), a keepalive while it
+/// runs, and the time left ticking locally between refreshes.
+fn keep_current(
+    kasm: StoredValue<String>,
+    current: RwSignal<SessionView>,
+    refresh: impl Fn() + Copy + 'static,
+) {
+    every(Duration::from_secs(1), move || {
+        if current.get_untracked().is_starting() || js_seconds().is_multiple_of(10) {
+            refresh();
+        }
+    });
+    every(Duration::from_secs(60), move || {
+        if current.get_untracked().status == SessionStatus::Running {
+            leptos::task::spawn_local(async move {
+                let _ = keepalive(kasm.get_value()).await;
+            });
+        }
+    });
+    every(Duration::from_secs(1), move || {
+        current.update(|s| s.expires_in_secs = (s.expires_in_secs - 1).max(0))
+    });
+}
+
+/// What stands in for the desktop while it is not running: launch progress, the end, or a
+/// paused/stopped desktop with its Resume button.
+#[component]
+fn SessionNotice(
+    session: SessionView,
+    kasm: StoredValue<String>,
+    resume: ServerAction<ChangeSession>,
+) -> impl IntoView {
+    if session.is_starting() {
+        view! {
+            <main class="centered">
+                <div class="card launch-progress" id="launch-progress">
+                    <h1>{format!("Starting {}", session.image_name)}</h1>
+                    <progress max="100" value=session.progress></progress>
+                    <p class="muted">{session.message.clone()}</p>
+                </div>
+            </main>
+        }
+        .into_any()
+    } else if session.is_over() {
+        view! {
+            <main class="centered">
+                <div class="card" id="session-ended">
+                    <h1>"This session has ended"</h1>
+                    <p>{session.message.clone()}</p>
+                    <a class="button" href="/">"Back to your workspaces"</a>
+                </div>
+            </main>
+        }
+        .into_any()
+    } else if matches!(
+        session.status,
+        SessionStatus::Paused | SessionStatus::Stopped
+    ) {
+        let (title, text) = if session.status == SessionStatus::Paused {
+            ("Paused", "The desktop is frozen until you resume it.")
+        } else {
+            (
+                "Stopped",
+                "The desktop's programs were stopped; its files are kept. Resume starts it again.",
+            )
+        };
+        view! {
+            <main class="centered">
+                <div class="card" id=format!("session-{}", session.status)>
+                    <h1>{title}</h1>
+                    <p>{text}</p>
+                    <p class="muted" id="session-message">{session.message.clone()}</p>
+                    <p class="error">{move || match resume.value().get() {
+                        Some(Err(error)) => error.to_string(),
+                        _ => String::new(),
+                    }}</p>
+                    <button class="primary" disabled=move || resume.pending().get() on:click=move |_| {
+                        resume.dispatch(ChangeSession { kasm_id: kasm.get_value(), change: SessionChange::Resume });
+                    }>"Resume"</button>
+                </div>
+            </main>
+        }
+        .into_any()
+    } else {
+        ().into_any()
+    }
+}
+
+/// The desktop (Berth's viewer page in a frame), with the offer to reconnect when its
+/// connection dropped. (This and the panel answer type-erased views: nested in the page, their
+/// full types would exceed the compiler's query depth.)
+#[component]
+fn DesktopFrame(kasm: StoredValue<String>, connected: RwSignal<bool>) -> impl IntoView {
+    let frame_src = format!("/viewer.html?kasm={}", kasm.get_value());
+    view! {
+        <div class="session-view" id=browser::VIEW_ID>
+            <iframe id=browser::FRAME_ID src=frame_src title="Desktop" allow="clipboard-read; clipboard-write; fullscreen"></iframe>
+            <Show when=move || !connected.get()>
+                <div class="overlay" id="disconnected">
+                    <div class="card">
+                        <h2>"The connection to the desktop dropped"</h2>
+                        <p class="muted">"Your session keeps running. Reconnect to pick up where you left off."</p>
+                        <button class="primary" id="reconnect" on:click=move |_| {
+                            connected.set(true);
+                            browser::send(&FrameMessage::Reconnect);
+                        }>"Reconnect"</button>
+                    </div>
+                </div>
+            </Show>
+        </div>
+    }
+    .into_any()
+}
+
+/// The panel beside the desktop: time left, full screen, the clipboard both ways, deleting
+/// the session, sharing and chat.
+#[component]
+fn ControlPanel(kasm: StoredValue<String>, current: RwSignal<SessionView>) -> impl IntoView {
+    let panel_open = RwSignal::new(false);
+    let clipboard = RwSignal::new(String::new());
+    let delete = ServerAction::<DeleteSession>::new();
+    Effect::new(move |_| {
+        browser::listen(move |message| {
+            if let FrameMessage::Clipboard { text } = message {
+                clipboard.set(text)
+            }
         });
     });
     Effect::new(move |_| {
@@ -154,110 +263,36 @@ fn LiveSession(kasm_id: String, session: SessionView) -> impl IntoView {
             go_to("/");
         }
     });
-    Effect::new(move |_| {
-        if let Some(Ok(())) = resume.value().get() {
-            refresh();
-        }
-    });
-
-    let frame_src = format!("/viewer.html?kasm={}", kasm.get_value());
-    let status = move || current.get().status.as_str();
     view! {
-        <div class="session-page" id="session-page" data-status=status>
-            {move || {
-                let session = current.get();
-                if session.is_starting() {
-                    view! {
-                        <main class="centered">
-                            <div class="card launch-progress" id="launch-progress">
-                                <h1>{format!("Starting {}", session.image_name)}</h1>
-                                <progress max="100" value=session.progress></progress>
-                                <p class="muted">{session.message.clone()}</p>
-                            </div>
-                        </main>
-                    }.into_any()
-                } else if session.is_over() {
-                    view! {
-                        <main class="centered">
-                            <div class="card" id="session-ended">
-                                <h1>"This session has ended"</h1>
-                                <p>{session.message.clone()}</p>
-                                <a class="button" href="/">"Back to your workspaces"</a>
-                            </div>
-                        </main>
-                    }.into_any()
-                } else if matches!(session.status, SessionStatus::Paused | SessionStatus::Stopped) {
-                    let (title, text) = if session.status == SessionStatus::Paused {
-                        ("Paused", "The desktop is frozen until you resume it.")
-                    } else {
-                        ("Stopped", "The desktop's programs were stopped; its files are kept. Resume starts it again.")
-                    };
-                    view! {
-                        <main class="centered">
-                            <div class="card" id=format!("session-{}", session.status)>
-                                <h1>{title}</h1>
-                                <p>{text}</p>
-                                <p class="muted" id="session-message">{session.message.clone()}</p>
-                                <p class="error">{move || match resume.value().get() {
-                                    Some(Err(error)) => error.to_string(),
-                                    _ => String::new(),
-                                }}</p>
-                                <button class="primary" disabled=move || resume.pending().get() on:click=move |_| {
-                                    resume.dispatch(ChangeSession { kasm_id: kasm.get_value(), change: SessionChange::Resume });
-                                }>"Resume"</button>
-                            </div>
-                        </main>
-                    }.into_any()
-                } else {
-                    ().into_any()
-                }
-            }}
-            <Show when=move || current.get().status == SessionStatus::Running>
-                <div class="session-view" id=browser::VIEW_ID>
-                    <iframe id=browser::FRAME_ID src=frame_src.clone() title="Desktop" allow="clipboard-read; clipboard-write; fullscreen"></iframe>
-                    <Show when=move || !connected.get()>
-                        <div class="overlay" id="disconnected">
-                            <div class="card">
-                                <h2>"The connection to the desktop dropped"</h2>
-                                <p class="muted">"Your session keeps running. Reconnect to pick up where you left off."</p>
-                                <button class="primary" id="reconnect" on:click=move |_| {
-                                    connected.set(true);
-                                    browser::send(&FrameMessage::Reconnect);
-                                }>"Reconnect"</button>
-                            </div>
-                        </div>
-                    </Show>
-                </div>
-            </Show>
-            <aside class="control-panel" class:open=move || panel_open.get() id="control-panel">
-                <button class="panel-toggle" id="panel-toggle" title="Control panel" on:click=move |_| panel_open.update(|open| *open = !*open)>
-                    {move || if panel_open.get() { "›" } else { "‹" }}
-                </button>
-                <div class="panel-body">
-                    <h2>{move || current.get().image_name}</h2>
-                    <p class="muted" id="time-left">{move || format!("Time left: {}", format_left(current.get().expires_in_secs))}</p>
-                    <button class="panel-button" id="fullscreen" on:click=move |_| browser::fullscreen()>"Full screen"</button>
-                    <label for="clipboard">"Clipboard"</label>
-                    <textarea id="clipboard" rows="4" prop:value=move || clipboard.get() on:input=move |event| clipboard.set(event_target_value(&event))></textarea>
-                    <button class="panel-button" id="send-clipboard" on:click=move |_| {
-                        browser::send(&FrameMessage::Paste { text: clipboard.get_untracked() });
-                        browser::send(&FrameMessage::Focus);
-                    }>"Send to the desktop"</button>
-                    <p class="muted small">"Text copied in the desktop appears here."</p>
-                    <a class="panel-button" href="/" id="back">"Back to workspaces"</a>
-                    <button class="panel-button danger" id="delete-session" on:click=move |_| {
-                        delete.dispatch(DeleteSession { kasm_id: kasm.get_value() });
-                    }>"Delete session"</button>
-                    {move || match delete.value().get() {
-                        Some(Err(error)) => Some(view! { <p class="error">{error.to_string()}</p> }),
-                        _ => None,
-                    }}
-                    <sharing::SharingControls kasm_id=kasm.get_value() />
-                    <Chat kasm_id=kasm.get_value() />
-                </div>
-            </aside>
-        </div>
+        <aside class="control-panel" class:open=move || panel_open.get() id="control-panel">
+            <button class="panel-toggle" id="panel-toggle" title="Control panel" on:click=move |_| panel_open.update(|open| *open = !*open)>
+                {move || if panel_open.get() { "›" } else { "‹" }}
+            </button>
+            <div class="panel-body">
+                <h2>{move || current.get().image_name}</h2>
+                <p class="muted" id="time-left">{move || format!("Time left: {}", format_left(current.get().expires_in_secs))}</p>
+                <button class="panel-button" id="fullscreen" on:click=move |_| browser::fullscreen()>"Full screen"</button>
+                <label for="clipboard">"Clipboard"</label>
+                <textarea id="clipboard" rows="4" prop:value=move || clipboard.get() on:input=move |event| clipboard.set(event_target_value(&event))></textarea>
+                <button class="panel-button" id="send-clipboard" on:click=move |_| {
+                    browser::send(&FrameMessage::Paste { text: clipboard.get_untracked() });
+                    browser::send(&FrameMessage::Focus);
+                }>"Send to the desktop"</button>
+                <p class="muted small">"Text copied in the desktop appears here."</p>
+                <a class="panel-button" href="/" id="back">"Back to workspaces"</a>
+                <button class="panel-button danger" id="delete-session" on:click=move |_| {
+                    delete.dispatch(DeleteSession { kasm_id: kasm.get_value() });
+                }>"Delete session"</button>
+                {move || match delete.value().get() {
+                    Some(Err(error)) => Some(view! { <p class="error">{error.to_string()}</p> }),
+                    _ => None,
+                }}
+                <sharing::SharingControls kasm_id=kasm.get_value() />
+                <Chat kasm_id=kasm.get_value() />
+            </div>
+        </aside>
     }
+    .into_any()
 }
 
 /// Whole seconds of the browser's clock (for coarse periodic work).

@@ -14,15 +14,7 @@ pub fn SharingControls(kasm_id: String) -> impl IntoView {
     let control = ServerAction::<SetControl>::new();
     let tick = RwSignal::new(0u32);
     // Viewers come and go: refresh the list every few seconds.
-    Effect::new(move |_| {
-        let handle =
-            set_interval_with_handle(move || tick.update(|t| *t += 1), Duration::from_secs(4));
-        on_cleanup(move || {
-            if let Ok(handle) = handle {
-                handle.clear();
-            }
-        });
-    });
+    super::every(Duration::from_secs(4), move || tick.update(|t| *t += 1));
     // Client-side only: it is polled, and it sits under the page's async boundary, where a
     // server-side fetch would outlive the request's context.
     let view = LocalResource::new(move || {
