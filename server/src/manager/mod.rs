@@ -1,6 +1,9 @@
 //! The manager role: the registry of agents, placement of new sessions, every session's
 //! state from request to deletion, keepalive, expiry and reaping. It is the only writer of a
-//! session's status (through `state::apply`); the other roles ask it.
+//! session's status (through `state::apply`); the other roles ask it, and it answers with
+//! `berth_model::ControlError` (the web app reaches it through `berth_model::SessionControl`).
+//! Its data is read and written through the store (`store::sessions`, `store::agents`,
+//! `store::replicas`).
 //!
 //! - `launch`: requests, placement (queued, never failing under bursts) and supervised launches
 //! - `lifecycle`: pause, stop, resume, destroy, keepalive

@@ -1,7 +1,7 @@
 //! A new session's placement, in one short transaction: the placement lock (an advisory lock
 //! held until commit, so replicas place one at a time), the user's live sessions and the
 //! agents' free capacity read under it, and the new row. Dropped without `commit`, nothing is
-//! recorded and the lock is released.
+//! recorded and the lock is released. Also what a launch needs of its image, read first.
 use crate::StoreError;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
