@@ -611,7 +611,7 @@ berth_check_code() {
   # Touching the crates with queries makes their macros run even when nothing else changed.
   touch "$BERTH_ROOT/app/src/lib.rs" "$BERTH_ROOT/server/src/lib.rs" "$BERTH_ROOT/store/src/lib.rs"
   if ! (cd "$BERTH_ROOT" && SQLX_OFFLINE=false SQLX_OFFLINE_DIR="$fresh" DATABASE_URL="$sqlx_url" \
-    cargo clippy -p app -p server -p store -p bench -p end2end --all-targets --features app/ssr -- -D warnings); then
+    cargo clippy -p app -p server -p store -p berth-model -p bench -p end2end --all-targets --features app/ssr -- -D warnings); then
     berth_err "clippy found problems (above)"
     rm -rf "$fresh"
     return 1

@@ -70,6 +70,24 @@ impl AppError {
     }
 }
 
+/// The manager's answers (through `SessionControl`), as the UI shows them.
+impl From<berth_model::ControlError> for AppError {
+    fn from(error: berth_model::ControlError) -> Self {
+        use berth_model::ControlError;
+        match error {
+            ControlError::NotFound(message) => AppError::NotFound(message),
+            ControlError::Invalid { field, message } => AppError::Invalid { field, message },
+            ControlError::Conflict(message) => AppError::Conflict {
+                field: None,
+                message,
+            },
+            ControlError::LimitReached(message) => AppError::TooManyRequests(message),
+            ControlError::Unavailable(message) => AppError::Unavailable(message),
+            ControlError::Internal(message) => AppError::Internal(message),
+        }
+    }
+}
+
 #[cfg(feature = "ssr")]
 impl From<store::StoreError> for AppError {
     fn from(error: store::StoreError) -> Self {

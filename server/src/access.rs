@@ -148,13 +148,8 @@ impl Streams {
         if user.is_none_or(|user| user.user_id != user_id) {
             return Some(false);
         }
-        let status: Option<String> =
-            sqlx::query_scalar("SELECT operational_status FROM kasms WHERE kasm_id = $1")
-                .bind(kasm_id)
-                .fetch_optional(&self.db)
-                .await
-                .ok()?;
-        if status.is_none_or(|status| status == "deleting" || status == "deleted") {
+        let status = store::sessions::status_of(&self.db, kasm_id).await.ok()?;
+        if status.is_none_or(|status| status.is_over()) {
             return Some(false);
         }
         let access = sharing::access(&self.db, user_id, kasm_id).await.ok()?;

@@ -38,6 +38,8 @@ pub enum StartupError {
     },
     #[error("cannot create the first admin account: {0}")]
     Bootstrap(app::AppError),
+    #[error("cannot register the default workspace images: {0}")]
+    DefaultImages(store::StoreError),
     #[error("the server stopped: {0}")]
     Serve(std::io::Error),
 }
@@ -183,12 +185,7 @@ async fn bootstrap(config: &ServeConfig, db: &PgPool) -> Result<(), StartupError
     match crate::manager::images::register_defaults(db).await {
         Ok(0) => {}
         Ok(count) => tracing::info!(count, "registered the default workspace images"),
-        Err(source) => {
-            return Err(StartupError::Database {
-                url: mask_password(&config.database_url),
-                source,
-            })
-        }
+        Err(error) => return Err(StartupError::DefaultImages(error)),
     }
     Ok(())
 }

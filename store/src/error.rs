@@ -58,6 +58,24 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// A data failure as the manager reports it to whoever asked it for a session change.
+impl From<StoreError> for berth_model::ControlError {
+    fn from(error: StoreError) -> Self {
+        use berth_model::ControlError;
+        let message = error.to_string();
+        match error {
+            StoreError::NotFound(_) => ControlError::NotFound(message),
+            StoreError::Conflict { .. } => ControlError::Conflict(message),
+            StoreError::Unstorable => ControlError::Invalid {
+                field: None,
+                message,
+            },
+            StoreError::Unavailable => ControlError::Unavailable(message),
+            StoreError::Internal => ControlError::Internal(message),
+        }
+    }
+}
+
 /// Whether `error` says the database cannot be reached now (down, restarting, the connection
 /// lost), as opposed to a fault of the query.
 pub fn database_unavailable(error: &sqlx::Error) -> bool {

@@ -73,6 +73,7 @@ pub async fn change_session(kasm_id: String, change: SessionChange) -> Result<()
         .sessions
         .change(session.kasm_id, change)
         .await
+        .map_err(AppError::from)
 }
 
 #[server(prefix = "/rpc", endpoint = "sessions/keepalive")]
@@ -83,4 +84,5 @@ pub async fn keepalive(kasm_id: String) -> Result<(), AppError> {
         .sessions
         .keepalive(session.kasm_id)
         .await
+        .map_err(AppError::from)
 }

@@ -1,7 +1,7 @@
 //! One-time sign-in links for sessions driven through the Developer API: Kasm's
 //! `session_token`, carried in `kasm_url`. Opening the link signs the browser in as the
 //! session's user (or a viewer who joined through a share link) and opens the session.
-use super::{auth, db_error};
+use super::auth;
 use crate::AppError;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -18,28 +18,15 @@ pub async fn issue(
     share_id: Option<&str>,
 ) -> Result<String, AppError> {
     let token = auth::new_token();
-    let mut tx = db.begin().await.map_err(db_error)?;
-    sqlx::query!(
-        "DELETE FROM connect_tokens WHERE (user_id = $1 AND kasm_id = $2) OR expires < now()",
-        user_id,
-        kasm_id
-    )
-    .execute(&mut *tx)
-    .await
-    .map_err(db_error)?;
-    sqlx::query!(
-        r#"INSERT INTO connect_tokens (token_hash, user_id, kasm_id, share_id, expires)
-           VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))"#,
-        auth::token_hash(&token),
+    store::sharing::connect_tokens::replace(
+        db,
+        &auth::token_hash(&token),
         user_id,
         kasm_id,
         share_id,
         LIFETIME_SECS,
     )
-    .execute(&mut *tx)
-    .await
-    .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
+    .await?;
     Ok(token)
 }
 
@@ -69,18 +56,9 @@ pub async fn redeem(
     token: &str,
     user_agent: &str,
 ) -> Result<Redeemed, AppError> {
-    let row = sqlx::query!(
-        r#"DELETE FROM connect_tokens t USING users u
-           WHERE t.token_hash = $1 AND t.kasm_id = $2 AND t.user_id = $3 AND u.user_id = t.user_id
-           RETURNING t.share_id, t.expires > now() AS "live!", u.disabled, u.locked"#,
-        auth::token_hash(token),
-        kasm_id,
-        user_id,
-    )
-    .fetch_optional(db)
-    .await
-    .map_err(db_error)?
-    .ok_or(AppError::Forbidden)?;
+    let row = store::sharing::connect_tokens::take(db, &auth::token_hash(token), kasm_id, user_id)
+        .await?
+        .ok_or(AppError::Forbidden)?;
     if !row.live || row.disabled || row.locked {
         return Err(AppError::Forbidden);
     }

@@ -16,7 +16,7 @@ pub async fn healthcheck() -> Json<Value> {
 /// 200 when PostgreSQL and Redis both answer; otherwise 503 naming what failed.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let postgres = async {
-        let query = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.db);
+        let query = store::health::ping(&state.db);
         match tokio::time::timeout(CHECK_TIMEOUT, query).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(error)) => Err(error.to_string()),

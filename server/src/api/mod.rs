@@ -1,5 +1,6 @@
 //! The api role: the web app (server-rendered Leptos pages and their server functions) and
 //! the JSON endpoints, behind request guards.
+mod agent_checkin;
 mod connect;
 pub mod csp;
 mod guard;
@@ -27,7 +28,7 @@ pub fn router(state: AppState, manager: Arc<Manager>, hub: Arc<ShareHub>) -> Rou
     let streams = crate::access::Streams::new(state.db.clone());
     streams.spawn_watchers();
     let agents = Router::new()
-        .route("/api/agent/checkin", post(crate::manager::checkin::handle))
+        .route("/api/agent/checkin", post(agent_checkin::handle))
         .with_state(manager.clone());
     Router::new()
         .merge(agents)

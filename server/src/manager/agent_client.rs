@@ -5,7 +5,7 @@ use crate::protocol::{
     TUNNEL_PROTOCOL,
 };
 use crate::rfb::ByteStream;
-use app::AppError;
+use berth_model::ControlError;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -44,21 +44,18 @@ pub enum AgentFailure {
     Moved { host: String, message: String },
 }
 
-impl From<AgentFailure> for AppError {
-    fn from(failure: AgentFailure) -> AppError {
+impl From<AgentFailure> for ControlError {
+    fn from(failure: AgentFailure) -> ControlError {
         match failure {
             AgentFailure::Moved { .. } => moved(),
-            other => AppError::Unavailable(other.to_string()),
+            other => ControlError::Unavailable(other.to_string()),
         }
     }
 }
 
 /// The answer when a session's recorded container is not its container any more.
-pub fn moved() -> AppError {
-    AppError::Conflict {
-        field: None,
-        message: "The session's desktop moved; try again in a few seconds.".into(),
-    }
+pub fn moved() -> ControlError {
+    ControlError::Conflict("The session's desktop moved; try again in a few seconds.".into())
 }
 
 /// A change of a container's processes.

@@ -2,8 +2,7 @@
 //! session's agent.
 use super::Manager;
 use crate::protocol::{ExecOutput, ExecRequest};
-use app::model::SessionStatus;
-use app::AppError;
+use berth_model::{ControlError, SessionStatus};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -14,18 +13,19 @@ impl Manager {
     /// Runs `request` in the session's container and returns what the command did. Only a
     /// running session runs commands (Conflict otherwise).
     #[tracing::instrument(name = "manager.exec", skip_all, fields(%kasm_id))]
-    pub async fn exec(&self, kasm_id: Uuid, request: &ExecRequest) -> Result<ExecOutput, AppError> {
+    pub async fn exec(
+        &self,
+        kasm_id: Uuid,
+        request: &ExecRequest,
+    ) -> Result<ExecOutput, ControlError> {
         let row = self.session_state(kasm_id).await?;
         if row.status != SessionStatus::Running {
-            return Err(AppError::Conflict {
-                field: None,
-                message: format!(
-                    "The session is {}; commands run only in a running session.",
-                    row.status
-                ),
-            });
+            return Err(ControlError::Conflict(format!(
+                "The session is {}; commands run only in a running session.",
+                row.status
+            )));
         }
-        let agent = self.agent_of(row.agent()?).await?;
+        let agent = self.agent_of(super::placed_on(&row)?).await?;
         let timeout = Duration::from_secs(request.timeout_secs) + AGENT_GRACE;
         Ok(self.agents.exec(&agent, kasm_id, request, timeout).await?)
     }

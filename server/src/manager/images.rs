@@ -1,16 +1,8 @@
 //! The default workspace images, registered on the first start.
 use sqlx::PgPool;
-use uuid::Uuid;
+use store::StoreError;
 
-pub struct DefaultImage {
-    pub name: &'static str,
-    pub friendly_name: &'static str,
-    pub description: &'static str,
-    pub categories: &'static [&'static str],
-    pub cores: f64,
-    pub memory: i64,
-    pub image_src: &'static str,
-}
+pub use store::default_images::DefaultImage;
 
 const GIB: i64 = 1 << 30;
 
@@ -46,31 +38,6 @@ pub const DEFAULT_IMAGES: &[DefaultImage] = &[
 ];
 
 /// Registers the default images (enabled) when the images table is empty. Returns how many.
-pub async fn register_defaults(db: &PgPool) -> Result<usize, sqlx::Error> {
-    let mut tx = db.begin().await?;
-    let any = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM images) AS "any!""#)
-        .fetch_one(&mut *tx)
-        .await?;
-    if any {
-        return Ok(0);
-    }
-    for image in DEFAULT_IMAGES {
-        let categories: Vec<String> = image.categories.iter().map(|c| c.to_string()).collect();
-        sqlx::query!(
-            r#"INSERT INTO images (image_id, name, friendly_name, description, image_src, categories, cores, memory, enabled)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true)"#,
-            Uuid::new_v4(),
-            image.name,
-            image.friendly_name,
-            image.description,
-            image.image_src,
-            &categories,
-            image.cores,
-            image.memory,
-        )
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(DEFAULT_IMAGES.len())
+pub async fn register_defaults(db: &PgPool) -> Result<usize, StoreError> {
+    store::default_images::register_if_none(db, DEFAULT_IMAGES).await
 }

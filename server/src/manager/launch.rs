@@ -9,11 +9,12 @@
 //! container starts, so a queued launch survives a restart of Berth (`recovery`).
 use super::placement::{self, Candidate};
 use super::state::{Endpoint, Transition};
-use super::{db, internal, Manager};
+use super::{internal, Manager};
 use crate::protocol::{CreateSession, CreatedSession};
-use app::AppError;
+use berth_model::ControlError;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use store::sessions::placement::{AgentLoad, NewSession, Placement};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -42,16 +43,13 @@ pub(super) struct LaunchSpec {
     pub server_id: Uuid,
 }
 
-/// Serialises placements across replicas (pg_advisory_xact_lock key).
-const PLACEMENT_LOCK: i64 = 7301;
-
 impl Manager {
     /// Places and records a new session, then launches it under supervision.
     pub async fn request_session(
         self: &Arc<Self>,
         user_id: Uuid,
         image_id: Uuid,
-    ) -> Result<Uuid, AppError> {
+    ) -> Result<Uuid, ControlError> {
         self.request_session_with(user_id, image_id, LaunchOptions::default())
             .await
     }
@@ -63,28 +61,24 @@ impl Manager {
         user_id: Uuid,
         image_id: Uuid,
         options: LaunchOptions,
-    ) -> Result<Uuid, AppError> {
-        let image = sqlx::query!(
-            r#"SELECT image_id, name, cores, memory, enabled, network_mode, run_config,
-                      restrict_to_server, server_id
-               FROM images WHERE image_id = $1"#,
-            image_id
-        )
-        .fetch_optional(&self.db)
-        .await
-        .map_err(db)?
-        .ok_or_else(|| {
-            AppError::NotFound(format!("No workspace image {image_id} is registered."))
-        })?;
+    ) -> Result<Uuid, ControlError> {
+        let image = store::sessions::placement::launch_image(&self.db, image_id)
+            .await?
+            .ok_or_else(|| {
+                ControlError::NotFound(format!("No workspace image {image_id} is registered."))
+            })?;
         if !image.enabled {
-            return Err(AppError::invalid("image_id", "That workspace is disabled."));
+            return Err(ControlError::invalid(
+                "image_id",
+                "That workspace is disabled.",
+            ));
         }
         let settings = store::settings::load(&self.db).await?;
         let (limit, lifetime) = (
             settings.max_kasms_per_user,
             settings.session_lifetime_seconds,
         );
-        let restrict = image.server_id.filter(|_| image.restrict_to_server);
+        let restrict = image.only_on;
         let mut spec = LaunchSpec {
             kasm_id: Uuid::new_v4(),
             user_id,
@@ -112,49 +106,37 @@ impl Manager {
         limit: i64,
         lifetime: i64,
         restrict: Option<Uuid>,
-    ) -> Result<String, AppError> {
+    ) -> Result<String, ControlError> {
         let _turn = self.placement_gate.lock().await;
-        let mut tx = self.db.begin().await.map_err(db)?;
-        sqlx::query!("SELECT pg_advisory_xact_lock($1)", PLACEMENT_LOCK)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        let live = store::sessions::live_count_of_user(&mut *tx, spec.user_id).await?;
+        let mut placement = Placement::begin(&self.db).await?;
+        let live = placement.live_count_of_user(spec.user_id).await?;
         if limit > 0 && live >= limit {
-            return Err(AppError::TooManyRequests(format!(
+            return Err(ControlError::LimitReached(format!(
                 "You already have {live} session(s) running, the most allowed. Delete one to start another."
             )));
         }
-        let candidates = candidates(&mut tx, &spec.image, restrict).await?;
+        let candidates = candidates(placement.agent_loads().await?, &spec.image, restrict);
         spec.server_id = placement::choose(&candidates, spec.cores, spec.memory)
-            .map_err(|no_capacity| AppError::Unavailable(no_capacity.to_string()))?;
+            .map_err(|no_capacity| ControlError::Unavailable(no_capacity.to_string()))?;
         let host = candidates
             .iter()
             .find(|c| c.server_id == spec.server_id)
             .map(|c| c.hostname.clone())
             .unwrap_or_default();
-        sqlx::query!(
-            r#"INSERT INTO kasms (kasm_id, user_id, image_id, server_id, session_secret, operational_status,
-                                  operational_message, operational_progress, cores, memory, expiration_date,
-                                  supervisor, launch_spec)
-               VALUES ($1, $2, $3, $4, $5, 'provisioning', $6, 10, $7, $8,
-                       now() + make_interval(secs => $9), $10, $11)"#,
-            spec.kasm_id,
-            spec.user_id,
-            spec.image_id,
-            spec.server_id,
-            session_secret(),
-            format!("Queued on {host}"),
-            spec.cores,
-            spec.memory,
-            lifetime as f64,
-            self.replica_id,
-            serde_json::to_value(&*spec).map_err(internal)?,
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)?;
+        let session = NewSession {
+            kasm_id: spec.kasm_id,
+            user_id: spec.user_id,
+            image_id: spec.image_id,
+            server_id: spec.server_id,
+            secret: &session_secret(),
+            message: &format!("Queued on {host}"),
+            cores: spec.cores,
+            memory: spec.memory,
+            lifetime_secs: lifetime,
+            supervisor: self.replica_id,
+            launch_spec: serde_json::to_value(&*spec).map_err(internal)?,
+        };
+        placement.insert_and_commit(session).await?;
         Ok(host)
     }
 
@@ -197,15 +179,9 @@ impl Manager {
     async fn create_container(
         &self,
         spec: &LaunchSpec,
-    ) -> Result<Option<CreatedSession>, AppError> {
+    ) -> Result<Option<CreatedSession>, ControlError> {
         let agent = self.agent_of(spec.server_id).await?;
-        let secret = sqlx::query_scalar!(
-            "SELECT session_secret FROM kasms WHERE kasm_id = $1",
-            spec.kasm_id
-        )
-        .fetch_one(&self.db)
-        .await
-        .map_err(db)?;
+        let secret = store::sessions::secret_of(&self.db, spec.kasm_id).await?;
         let starting = Transition::Starting {
             host: agent.hostname.clone(),
         };
@@ -236,7 +212,7 @@ impl Manager {
     async fn is_over(&self, kasm_id: Uuid) -> bool {
         match self.session_state(kasm_id).await {
             Ok(row) => row.status.is_over(),
-            Err(AppError::NotFound(_)) => true,
+            Err(ControlError::NotFound(_)) => true,
             Err(_) => false,
         }
     }
@@ -261,7 +237,7 @@ impl Manager {
                 .agents
                 .remove(&agent, kasm_id)
                 .await
-                .map_err(AppError::from),
+                .map_err(ControlError::from),
             Err(error) => Err(error),
         };
         if let Err(error) = removed {
@@ -278,43 +254,29 @@ pub(super) fn endpoint(created: CreatedSession) -> Endpoint {
     }
 }
 
-/// Agents with their capacity and what live sessions hold, for placement, read on the
-/// placement transaction's connection.
-async fn candidates(
-    tx: &mut sqlx::PgConnection,
+/// The agents placement may choose from (only the image's own agent when it is restricted to
+/// one), as read under the placement lock.
+fn candidates(
+    loads: Vec<AgentLoad>,
     image_name: &str,
     restrict_to: Option<Uuid>,
-) -> Result<Vec<Candidate>, AppError> {
-    let rows = sqlx::query!(
-        r#"SELECT s.server_id, s.hostname, s.status, s.enabled, s.draining, s.images_present,
-                  COALESCE(s.cores_override, s.cores) AS "cores!",
-                  COALESCE(s.memory_override, s.memory) AS "memory!",
-                  COALESCE(SUM(k.cores), 0)::float8 AS "cores_used!",
-                  COALESCE(SUM(k.memory), 0)::int8 AS "memory_used!"
-           FROM servers s
-           LEFT JOIN kasms k ON k.server_id = s.server_id AND k.operational_status NOT IN ('deleted')
-           GROUP BY s.server_id
-           ORDER BY s.hostname"#
-    )
-    .fetch_all(tx)
-    .await
-    .map_err(db)?;
-    Ok(rows
+) -> Vec<Candidate> {
+    loads
         .into_iter()
-        .filter(|row| restrict_to.is_none_or(|id| id == row.server_id))
-        .map(|row| Candidate {
-            server_id: row.server_id,
-            hostname: row.hostname,
-            online: row.status == "online",
-            enabled: row.enabled,
-            draining: row.draining,
-            has_image: row.images_present.iter().any(|name| name == image_name),
-            cores: row.cores,
-            memory: row.memory,
-            cores_used: row.cores_used,
-            memory_used: row.memory_used,
+        .filter(|agent| restrict_to.is_none_or(|id| id == agent.server_id))
+        .map(|agent| Candidate {
+            server_id: agent.server_id,
+            has_image: agent.images_present.iter().any(|name| name == image_name),
+            hostname: agent.hostname,
+            online: agent.online,
+            enabled: agent.enabled,
+            draining: agent.draining,
+            cores: agent.cores,
+            memory: agent.memory,
+            cores_used: agent.cores_used,
+            memory_used: agent.memory_used,
         })
-        .collect())
+        .collect()
 }
 
 /// A random secret for a session container (URL-safe, 256 bits).

@@ -2,9 +2,8 @@
 use super::agent_client::ContainerAction;
 use super::launch::endpoint;
 use super::state::Transition;
-use super::{db, Manager};
-use app::model::{SessionChange, SessionStatus};
-use app::AppError;
+use super::{placed_on, Manager};
+use berth_model::{ControlError, SessionChange, SessionStatus};
 use uuid::Uuid;
 
 impl Manager {
@@ -15,7 +14,7 @@ impl Manager {
         &self,
         kasm_id: Uuid,
         change: SessionChange,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), ControlError> {
         use SessionStatus::{Paused, Running, Stopped};
         let row = self.session_state(kasm_id).await?;
         let (action, transition) = match (change, row.status) {
@@ -26,16 +25,18 @@ impl Manager {
             (SessionChange::Stop, Running | Paused) => (ContainerAction::Stop, Transition::Stop),
             (SessionChange::Resume, Paused) => (ContainerAction::Resume, Transition::Unpause),
             (SessionChange::Resume, Stopped) => {
-                return self.start_stopped(kasm_id, row.agent()?, row.secret).await
+                return self
+                    .start_stopped(kasm_id, placed_on(&row)?, row.secret)
+                    .await
             }
             (change, other) => {
-                return Err(AppError::Invalid {
+                return Err(ControlError::Invalid {
                     field: None,
                     message: format!("The session is {other}; it cannot be {}.", done(change)),
                 })
             }
         };
-        let agent = self.agent_of(row.agent()?).await?;
+        let agent = self.agent_of(placed_on(&row)?).await?;
         self.agents.act(&agent, kasm_id, action).await?;
         // Not applied only when a check-in saw the container's new state first.
         self.transition(kasm_id, &transition).await?;
@@ -49,27 +50,19 @@ impl Manager {
         kasm_id: Uuid,
         server_id: Uuid,
         secret: String,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), ControlError> {
         if !self.transition(kasm_id, &Transition::StartAgain).await? {
-            return Err(AppError::Conflict {
-                field: None,
-                message: "The session changed meanwhile; try again.".into(),
-            });
+            return Err(ControlError::Conflict(
+                "The session changed meanwhile; try again.".into(),
+            ));
         }
-        sqlx::query!(
-            "UPDATE kasms SET supervisor = $2 WHERE kasm_id = $1",
-            kasm_id,
-            self.replica_id
-        )
-        .execute(&self.db)
-        .await
-        .map_err(db)?;
+        store::sessions::set_supervisor(&self.db, kasm_id, self.replica_id).await?;
         let started = match self.agent_of(server_id).await {
             Ok(agent) => self
                 .agents
                 .start(&agent, kasm_id, &secret, self.config.launch_timeout)
                 .await
-                .map_err(AppError::from),
+                .map_err(ControlError::from),
             Err(error) => Err(error),
         };
         match started {
@@ -89,7 +82,7 @@ impl Manager {
     /// Destroys a session: deleting, container removed, deleted. An unreachable agent does not
     /// keep the session alive: the agent removes the orphan when it checks in again.
     #[tracing::instrument(name = "manager.destroy", skip_all, fields(%kasm_id))]
-    pub async fn destroy_session(&self, kasm_id: Uuid, reason: &str) -> Result<(), AppError> {
+    pub async fn destroy_session(&self, kasm_id: Uuid, reason: &str) -> Result<(), ControlError> {
         let row = self.session_state(kasm_id).await?;
         if row.status == SessionStatus::Deleted {
             return Ok(());
@@ -104,32 +97,19 @@ impl Manager {
     }
 
     /// Pushes the session's expiration forward by the keepalive window.
-    pub async fn keepalive(&self, kasm_id: Uuid) -> Result<(), AppError> {
+    pub async fn keepalive(&self, kasm_id: Uuid) -> Result<(), ControlError> {
         let window = store::settings::load(&self.db).await?.keepalive_seconds;
-        let done = sqlx::query!(
-            r#"UPDATE kasms SET keepalive_date = now(),
-                   expiration_date = GREATEST(expiration_date, now() + make_interval(secs => $2))
-               WHERE kasm_id = $1 AND operational_status NOT IN ('deleting', 'deleted')"#,
-            kasm_id,
-            window as f64,
-        )
-        .execute(&self.db)
-        .await
-        .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(AppError::NotFound(format!("No live session {kasm_id}.")));
+        if !store::sessions::keep_alive(&self.db, kasm_id, window).await? {
+            return Err(ControlError::NotFound(format!(
+                "No live session {kasm_id}."
+            )));
         }
         Ok(())
     }
 
     /// Destroys sessions whose expiration date has passed.
     pub async fn reap_expired(&self) {
-        let expired = sqlx::query_scalar!(
-            r#"SELECT kasm_id FROM kasms
-               WHERE expiration_date < now() AND operational_status NOT IN ('deleting', 'deleted')"#
-        )
-        .fetch_all(&self.db)
-        .await;
+        let expired = store::sessions::expired(&self.db).await;
         match expired {
             Ok(ids) => {
                 for kasm_id in ids {

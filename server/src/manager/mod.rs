@@ -1,6 +1,9 @@
 //! The manager role: the registry of agents, placement of new sessions, every session's
 //! state from request to deletion, keepalive, expiry and reaping. It is the only writer of a
-//! session's status (through `state::apply`); the other roles ask it.
+//! session's status (through `state::apply`); the other roles ask it, and it answers with
+//! `berth_model::ControlError` (the web app reaches it through `berth_model::SessionControl`).
+//! Its data is read and written through the store (`store::sessions`, `store::agents`,
+//! `store::replicas`).
 //!
 //! - `launch`: requests, placement (queued, never failing under bursts) and supervised launches
 //! - `lifecycle`: pause, stop, resume, destroy, keepalive
@@ -23,13 +26,12 @@ pub mod state;
 mod stream;
 
 use agent_client::{AgentClient, AgentRef, HttpAgentClient};
-use app::backend::sessions::SessionControl;
-use app::model::{SessionChange, SessionStatus};
-use app::AppError;
+use berth_model::{ControlError, SessionChange, SessionControl};
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use store::sessions::Controlled;
 use uuid::Uuid;
 
 pub use launch::LaunchOptions;
@@ -61,12 +63,8 @@ pub struct Manager {
     local_agent: std::sync::OnceLock<Uuid>,
 }
 
-fn internal(error: impl std::fmt::Display) -> AppError {
-    AppError::Internal(error.to_string())
-}
-
-fn db(error: sqlx::Error) -> AppError {
-    app::backend::db_error(error)
+fn internal(error: impl std::fmt::Display) -> ControlError {
+    ControlError::Internal(error.to_string())
 }
 
 impl Manager {
@@ -100,7 +98,7 @@ impl Manager {
         self.replica_id
     }
 
-    async fn agent_of(&self, server_id: Uuid) -> Result<AgentRef, AppError> {
+    async fn agent_of(&self, server_id: Uuid) -> Result<AgentRef, ControlError> {
         Ok(self.agent_with_instance(server_id).await?.0)
     }
 
@@ -108,35 +106,25 @@ impl Manager {
     async fn agent_with_instance(
         &self,
         server_id: Uuid,
-    ) -> Result<(AgentRef, Option<Uuid>), AppError> {
-        let row = sqlx::query!(
-            "SELECT agent_url, hostname, agent_instance, api_secret FROM servers WHERE server_id = $1",
-            server_id
-        )
-        .fetch_optional(&self.db)
-        .await
-        .map_err(db)?
-        .ok_or_else(|| AppError::NotFound("The session's agent is no longer registered.".into()))?;
+    ) -> Result<(AgentRef, Option<Uuid>), ControlError> {
+        let address = store::agents::address(&self.db, server_id)
+            .await?
+            .ok_or_else(|| {
+                ControlError::NotFound("The session's agent is no longer registered.".into())
+            })?;
         let agent = AgentRef {
-            url: row.agent_url,
-            hostname: row.hostname,
-            secret: row.api_secret,
+            url: address.url,
+            hostname: address.hostname,
+            secret: address.api_secret,
         };
-        Ok((agent, row.agent_instance))
+        Ok((agent, address.instance))
     }
 
     /// The session's agent, state and secret, as the controls need them.
-    async fn session_state(&self, kasm_id: Uuid) -> Result<SessionState, AppError> {
-        sqlx::query_as!(
-            SessionState,
-            r#"SELECT server_id, operational_status AS "status: SessionStatus", session_secret AS secret
-               FROM kasms WHERE kasm_id = $1"#,
-            kasm_id
-        )
-        .fetch_optional(&self.db)
-        .await
-        .map_err(db)?
-        .ok_or_else(|| AppError::NotFound(format!("No session {kasm_id}.")))
+    async fn session_state(&self, kasm_id: Uuid) -> Result<Controlled, ControlError> {
+        store::sessions::controlled(&self.db, kasm_id)
+            .await?
+            .ok_or_else(|| ControlError::NotFound(format!("No session {kasm_id}.")))
     }
 
     /// Applies a transition; false when the session's state no longer allows it.
@@ -144,10 +132,8 @@ impl Manager {
         &self,
         kasm_id: Uuid,
         transition: &state::Transition,
-    ) -> Result<bool, AppError> {
-        state::apply(&self.db, kasm_id, transition)
-            .await
-            .map_err(db)
+    ) -> Result<bool, ControlError> {
+        Ok(state::apply(&self.db, kasm_id, transition).await?)
     }
 
     /// Applies a transition that records what already happened to a container (it streams,
@@ -169,18 +155,11 @@ impl Manager {
     }
 }
 
-struct SessionState {
-    server_id: Option<Uuid>,
-    status: SessionStatus,
-    secret: String,
-}
-
-impl SessionState {
-    /// The agent the session was placed on.
-    fn agent(&self) -> Result<Uuid, AppError> {
-        self.server_id
-            .ok_or_else(|| AppError::Unavailable("The session has no agent.".into()))
-    }
+/// The agent the session was placed on.
+fn placed_on(session: &Controlled) -> Result<Uuid, ControlError> {
+    session
+        .server_id
+        .ok_or_else(|| ControlError::Unavailable("The session has no agent.".into()))
 }
 
 /// The app reaches the manager through this trait.
@@ -188,19 +167,19 @@ pub struct ManagerHandle(pub Arc<Manager>);
 
 #[async_trait::async_trait]
 impl SessionControl for ManagerHandle {
-    async fn request(&self, user_id: Uuid, image_id: Uuid) -> Result<Uuid, AppError> {
+    async fn request(&self, user_id: Uuid, image_id: Uuid) -> Result<Uuid, ControlError> {
         self.0.request_session(user_id, image_id).await
     }
 
-    async fn destroy(&self, kasm_id: Uuid) -> Result<(), AppError> {
+    async fn destroy(&self, kasm_id: Uuid) -> Result<(), ControlError> {
         self.0.destroy_session(kasm_id, "Deleted.").await
     }
 
-    async fn change(&self, kasm_id: Uuid, change: SessionChange) -> Result<(), AppError> {
+    async fn change(&self, kasm_id: Uuid, change: SessionChange) -> Result<(), ControlError> {
         self.0.change_session(kasm_id, change).await
     }
 
-    async fn keepalive(&self, kasm_id: Uuid) -> Result<(), AppError> {
+    async fn keepalive(&self, kasm_id: Uuid) -> Result<(), ControlError> {
         self.0.keepalive(kasm_id).await
     }
 }

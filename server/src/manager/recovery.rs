@@ -13,9 +13,11 @@ use super::agent_client::{AgentFailure, ContainerAction};
 use super::launch::{endpoint, LaunchSpec};
 use super::state::Transition;
 use super::Manager;
-use app::model::SessionStatus;
+use berth_model::SessionStatus;
 use std::sync::Arc;
 use std::time::Duration;
+use store::sessions::recovery::Orphan;
+use store::StoreError;
 use uuid::Uuid;
 
 /// A replica silent for this long is taken as gone.
@@ -26,35 +28,14 @@ const ADOPT_WAIT: Duration = Duration::from_secs(30);
 const INTERRUPTED: &str =
     "Berth restarted during the launch and the desktop did not come up; please launch it again.";
 
-struct Orphan {
-    kasm_id: Uuid,
-    status: SessionStatus,
-    server_id: Option<Uuid>,
-    secret: String,
-    spec: Option<serde_json::Value>,
-    has_streamed: bool,
-}
-
 impl Manager {
     /// Claims and finishes the launches of replicas that stopped. Returns how many it took.
-    pub async fn recover_interrupted(self: &Arc<Self>) -> Result<usize, sqlx::Error> {
-        let orphans = sqlx::query_as!(
-            Orphan,
-            r#"UPDATE kasms SET supervisor = $1
-               WHERE kasm_id IN (
-                   SELECT kasm_id FROM kasms
-                   WHERE operational_status IN ('requested', 'provisioning', 'starting')
-                     AND (supervisor IS NULL OR supervisor NOT IN (
-                         SELECT replica_id FROM replicas
-                         WHERE last_seen > now() - make_interval(secs => $2)))
-                   FOR UPDATE SKIP LOCKED)
-               RETURNING kasm_id, operational_status AS "status: SessionStatus", server_id,
-                         session_secret AS secret, launch_spec AS spec,
-                         start_date IS NOT NULL AS "has_streamed!""#,
+    pub async fn recover_interrupted(self: &Arc<Self>) -> Result<usize, StoreError> {
+        let orphans = store::sessions::recovery::claim_orphans(
+            &self.db,
             self.replica_id,
             REPLICA_TIMEOUT.as_secs_f64(),
         )
-        .fetch_all(&self.db)
         .await?;
         let count = orphans.len();
         for orphan in orphans {
@@ -122,12 +103,6 @@ impl Manager {
 
     /// Gives a claimed session back, so a later round tries again.
     async fn release(&self, kasm_id: Uuid) {
-        let _ = sqlx::query!(
-            "UPDATE kasms SET supervisor = NULL WHERE kasm_id = $1 AND supervisor = $2",
-            kasm_id,
-            self.replica_id
-        )
-        .execute(&self.db)
-        .await;
+        let _ = store::sessions::recovery::release(&self.db, kasm_id, self.replica_id).await;
     }
 }

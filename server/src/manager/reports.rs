@@ -7,7 +7,7 @@
 //! container absent twice in a row.
 use super::state::{Endpoint, Transition};
 use crate::protocol::ContainerReport;
-use app::model::SessionStatus;
+use berth_model::SessionStatus;
 use uuid::Uuid;
 
 /// Absent reports in a row that end a session.

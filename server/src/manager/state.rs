@@ -3,8 +3,10 @@
 //! manager applies them with [`apply`], a compare-and-set on the row, so two actors racing
 //! (a launch finishing while the user deletes, a check-in seeing an exit while a stop is under
 //! way) can never move a session along an edge the machine does not have.
-use app::model::SessionStatus::{self, *};
+use berth_model::SessionStatus::{self, *};
 use sqlx::PgPool;
+use store::sessions::state::{StateWrite, Streaming};
+use store::StoreError;
 use uuid::Uuid;
 
 /// Where a session's desktop streams: its container and the published port.
@@ -150,48 +152,29 @@ pub fn next(
 }
 
 /// Applies `transition` to the session if its current state allows it (atomically: the row's
-/// state is compared and set in one statement). False when the state did not allow it, e.g.
-/// the session was deleted meanwhile. The only statement in Berth that writes a session's
-/// status.
+/// state is compared and set in one statement, `store::sessions::state::write`). False when
+/// the state did not allow it, e.g. the session was deleted meanwhile. The only way Berth
+/// changes a session's status.
 pub async fn apply(
     db: &PgPool,
     kasm_id: Uuid,
     transition: &Transition,
-) -> Result<bool, sqlx::Error> {
-    let from: Vec<String> = transition
-        .from()
-        .iter()
-        .map(|status| status.as_str().to_owned())
-        .collect();
-    let endpoint = transition.endpoint();
+) -> Result<bool, StoreError> {
     let to = transition.to();
-    let done = sqlx::query!(
-        r#"UPDATE kasms SET
-               operational_status = $3, operational_message = $4, operational_progress = $5,
-               container_id = COALESCE($6, container_id),
-               hostname = COALESCE($7, hostname),
-               port = COALESCE($8, port),
-               start_date = CASE WHEN $3 = 'running' THEN COALESCE(start_date, now()) ELSE start_date END,
-               keepalive_date = CASE WHEN $6::text IS NOT NULL THEN now() ELSE keepalive_date END,
-               destroyed_date = CASE WHEN $3 = 'deleted' THEN now() ELSE destroyed_date END,
-               -- What a queued launch needed (the caller's environment) is not kept past it.
-               launch_spec = CASE WHEN $3 IN ('starting', 'provisioning') THEN launch_spec ELSE NULL END,
-               absent_checkins = 0
-           WHERE kasm_id = $1 AND operational_status = ANY($2)"#,
-        kasm_id,
-        &from,
-        to.as_str(),
-        transition.message(),
-        transition.progress(),
-        endpoint.map(|e| e.container_id.as_str()),
-        endpoint.map(|e| e.host.as_str()),
-        endpoint.map(|e| i32::from(e.port)),
-    )
-    .execute(db)
-    .await?;
-    let applied = done.rows_affected() == 1;
+    let write = StateWrite {
+        from: transition.from(),
+        to,
+        message: transition.message(),
+        progress: transition.progress(),
+        streaming: transition.endpoint().map(|endpoint| Streaming {
+            container_id: &endpoint.container_id,
+            host: &endpoint.host,
+            port: endpoint.port,
+        }),
+    };
+    let applied = store::sessions::state::write(db, kasm_id, &write).await?;
     if applied {
-        tracing::info!(%kasm_id, status = %to, message = transition.message(), "session state");
+        tracing::info!(%kasm_id, status = %to, message = %write.message, "session state");
     } else {
         tracing::debug!(%kasm_id, ?transition, "transition not applied: the session's state does not allow it");
     }

@@ -6,7 +6,7 @@
 //! check. Either way the bytes are the container's RFB, before authentication.
 use super::Manager;
 use crate::rfb::ByteStream;
-use app::AppError;
+use berth_model::ControlError;
 use uuid::Uuid;
 
 /// How long connecting to a session port on this host may take.
@@ -27,7 +27,7 @@ impl Manager {
         container_id: &str,
         host: &str,
         port: u16,
-    ) -> Result<Box<dyn ByteStream>, AppError> {
+    ) -> Result<Box<dyn ByteStream>, ControlError> {
         let row = self.session_state(kasm_id).await?;
         // A row that no agent ever started (bench/proxy points one at a stand-in server) has
         // nobody to ask.
@@ -48,10 +48,10 @@ impl Manager {
     }
 }
 
-async fn connect(host: &str, port: u16) -> Result<Box<dyn ByteStream>, AppError> {
+async fn connect(host: &str, port: u16) -> Result<Box<dyn ByteStream>, ControlError> {
     let unreachable = |reason: String| {
         tracing::warn!(host, port, reason, "session port unreachable");
-        AppError::Unavailable("The session's desktop is not answering.".into())
+        ControlError::Unavailable("The session's desktop is not answering.".into())
     };
     let stream = tokio::time::timeout(CONNECT, tokio::net::TcpStream::connect((host, port)))
         .await

@@ -153,7 +153,7 @@ async fn handle(
             Ok(stream) => stream,
             Err(error) => {
                 let status = match error {
-                    app::AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                    berth_model::ControlError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                     _ => StatusCode::CONFLICT,
                 };
                 return refuse(status, &error.to_string());

@@ -3,37 +3,15 @@ use app::backend::sharing::Access;
 use app::model::{CurrentUser, SessionStatus};
 use axum::http::StatusCode;
 use sqlx::PgPool;
+use store::StoreError;
 use uuid::Uuid;
 
-/// A session's container endpoint, as the manager registered it.
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub owner: Uuid,
-    pub status: SessionStatus,
-    pub host: String,
-    pub port: Option<u16>,
-    pub secret: String,
-    /// The container the manager recorded as streaming on `port`.
-    pub container_id: Option<String>,
-}
+/// A session's container endpoint, as the manager recorded it.
+pub use store::sessions::Target;
 
-pub async fn lookup(db: &PgPool, kasm_id: Uuid) -> Result<Option<Target>, sqlx::Error> {
-    let row = sqlx::query!(
-        r#"SELECT user_id, operational_status AS "operational_status: SessionStatus", hostname, port,
-                  session_secret, container_id
-           FROM kasms WHERE kasm_id = $1"#,
-        kasm_id
-    )
-    .fetch_optional(db)
-    .await?;
-    Ok(row.map(|row| Target {
-        owner: row.user_id,
-        status: row.operational_status,
-        host: row.hostname,
-        port: row.port.and_then(|port| u16::try_from(port).ok()),
-        secret: row.session_secret,
-        container_id: row.container_id,
-    }))
+/// The session's endpoint and owner; None when there is no such session.
+pub async fn lookup(db: &PgPool, kasm_id: Uuid) -> Result<Option<Target>, StoreError> {
+    store::sessions::target_of(db, kasm_id).await
 }
 
 /// Anonymous: 401 (whether or not the session exists). Unknown: 404. Neither the owner nor a

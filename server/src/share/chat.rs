@@ -208,23 +208,11 @@ impl Participant {
     }
 
     async fn history(&self) -> Vec<ChatMessage> {
-        let rows = sqlx::query!(
-            r#"SELECT message_id, username, body, sent FROM
-                 (SELECT * FROM chat_messages WHERE kasm_id = $1 ORDER BY message_id DESC LIMIT $2) recent
-               ORDER BY message_id"#,
-            self.kasm_id,
-            HISTORY,
-        )
-        .fetch_all(&self.hub.db)
-        .await
-        .unwrap_or_default();
-        rows.into_iter()
-            .map(|row| ChatMessage {
-                id: row.message_id,
-                user: row.username,
-                text: row.body,
-                sent: row.sent.format("%H:%M").to_string(),
-            })
+        store::sharing::chat::latest(&self.hub.db, self.kasm_id, HISTORY)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(shown)
             .collect()
     }
 
@@ -251,32 +239,19 @@ impl Participant {
                 "You are sending messages too fast: at most {RATE_COUNT} every {RATE_WINDOW_SECS} seconds."
             ));
         }
-        let row = sqlx::query!(
-            "INSERT INTO chat_messages (kasm_id, user_id, username, body) VALUES ($1, $2, $3, $4) RETURNING message_id, sent",
+        // Stored with the session's latest HISTORY messages kept.
+        let stored = store::sharing::chat::post(
+            &self.hub.db,
             self.kasm_id,
             self.user_id,
-            self.username,
-            text,
-        )
-        .fetch_one(&self.hub.db)
-        .await
-        .map_err(|_| "The chat is unavailable right now.".to_owned())?;
-        // Keep the latest HISTORY messages of the session.
-        let _ = sqlx::query!(
-            r#"DELETE FROM chat_messages WHERE kasm_id = $1 AND message_id <=
-                 (SELECT message_id FROM chat_messages WHERE kasm_id = $1 ORDER BY message_id DESC OFFSET $2 LIMIT 1)"#,
-            self.kasm_id,
+            &self.username,
+            &text,
             HISTORY,
         )
-        .execute(&self.hub.db)
-        .await;
+        .await
+        .map_err(|_| "The chat is unavailable right now.".to_owned())?;
         let event = ServerEvent::Message {
-            message: ChatMessage {
-                id: row.message_id,
-                user: self.username.clone(),
-                text,
-                sent: row.sent.format("%H:%M").to_string(),
-            },
+            message: shown(stored),
         };
         if self
             .publish_raw(&serde_json::to_string(&event).expect("serializable"))
@@ -301,6 +276,16 @@ impl Participant {
                 false
             }
         }
+    }
+}
+
+/// A stored message as participants see it (the time of day it was sent).
+fn shown(message: store::sharing::chat::Message) -> ChatMessage {
+    ChatMessage {
+        id: message.id,
+        user: message.username,
+        text: message.body,
+        sent: message.sent.format("%H:%M").to_string(),
     }
 }
 

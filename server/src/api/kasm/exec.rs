@@ -32,8 +32,8 @@ pub async fn exec_command_kasm(state: &AppState, manager: &Arc<Manager>, body: &
         .exec(kasm_id, &request)
         .await
         .map_err(|error| match error {
-            app::AppError::Conflict { message, .. } => ApiError::Conflict(message),
-            other => ApiError::App(other),
+            berth_model::ControlError::Conflict(message) => ApiError::Conflict(message),
+            other => ApiError::App(other.into()),
         })?;
     let kasm = sessions::kasms(state, Some(user_id), Some(kasm_id))
         .await?

@@ -50,6 +50,13 @@ impl From<app::AppError> for ApiError {
     }
 }
 
+/// The manager's refusals, answered as the app's.
+impl From<berth_model::ControlError> for ApiError {
+    fn from(error: berth_model::ControlError) -> Self {
+        ApiError::App(error.into())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = match self {

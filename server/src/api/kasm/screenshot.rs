@@ -25,9 +25,9 @@ pub async fn get_kasm_screenshot(
     let kasm_id = body.uuid(&["kasm_id"], "kasm_id")?;
     let width = dimension(body, "width")?;
     let height = dimension(body, "height")?;
-    let row = crate::proxy::target::lookup(&state.db, kasm_id)
+    let row = store::sessions::target_of(&state.db, kasm_id)
         .await
-        .map_err(|e| ApiError::App(app::backend::db_error(e)))?
+        .map_err(|e| ApiError::App(e.into()))?
         .filter(|row| row.status != SessionStatus::Deleted)
         .ok_or_else(|| ApiError::NotFound("Kasm not found".into()))?;
     if row.owner != user_id {
@@ -47,7 +47,7 @@ pub async fn get_kasm_screenshot(
     let stream = manager
         .open_stream(kasm_id, container, &row.host, port)
         .await
-        .map_err(ApiError::App)?;
+        .map_err(|e| ApiError::App(e.into()))?;
     let capture = rfb::capture(stream, &row.secret, CAPTURE_TIMEOUT)
         .await
         .map_err(|error| {

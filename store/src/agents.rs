@@ -1,0 +1,106 @@
+//! Agents (Docker hosts, the `servers` table) as the manager keeps them: their check-ins,
+//! offline marking and the address it reaches each at. Their credentials and the admin's
+//! view of them are elsewhere.
+use crate::StoreError;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// Where an agent is reached, and the process that last checked in.
+#[derive(Clone)]
+pub struct Address {
+    pub url: String,
+    pub hostname: String,
+    /// The instance id of its process as of its last check-in.
+    pub instance: Option<Uuid>,
+    /// The agent's own API secret (it opens this agent's API only).
+    pub api_secret: String,
+}
+
+pub async fn address(db: &PgPool, server_id: Uuid) -> Result<Option<Address>, StoreError> {
+    Ok(sqlx::query_as!(
+        Address,
+        r#"SELECT agent_url AS url, hostname, agent_instance AS instance, api_secret
+           FROM servers WHERE server_id = $1"#,
+        server_id
+    )
+    .fetch_optional(db)
+    .await?)
+}
+
+/// What an agent reports about itself at a check-in.
+#[derive(Debug, Clone)]
+pub struct CheckIn<'a> {
+    pub address: &'a str,
+    pub agent_url: &'a str,
+    pub cores: f64,
+    pub memory: i64,
+    pub gpus: i32,
+    pub disk_free: i64,
+    pub images_present: &'a [String],
+    pub images_missing: &'a [String],
+    pub version: &'a str,
+    pub interval_secs: i32,
+    pub instance_id: Option<Uuid>,
+    pub api_secret: &'a str,
+}
+
+/// Records a check-in on the agent's row while its credential is still `credential_hash`
+/// (None when it was revoked or replaced meanwhile). Returns whether the agent has reported
+/// for at least two intervals since its process started (or it came back online).
+pub async fn record_check_in(
+    db: &PgPool,
+    server_id: Uuid,
+    credential_hash: &[u8],
+    report: &CheckIn<'_>,
+) -> Result<Option<bool>, StoreError> {
+    // SET expressions read the row as it was, so reporting_since compares the old instance.
+    Ok(sqlx::query_scalar!(
+        r#"UPDATE servers SET
+               address = $3, agent_url = $4, status = 'online', cores = $5, memory = $6, gpus = $7,
+               disk_free = $8, images_present = $9, images_missing = $10, version = $11,
+               checkin_interval = $12, last_checkin = now(), agent_instance = $13, api_secret = $14,
+               -- A new agent process (or one back from offline) starts a new reporting period.
+               reporting_since = CASE
+                   WHEN agent_instance IS DISTINCT FROM $13 OR status <> 'online' OR reporting_since IS NULL
+                   THEN now() ELSE reporting_since END
+           WHERE server_id = $1 AND credential_hash = $2
+           RETURNING reporting_since <= now() - make_interval(secs => checkin_interval * 2) AS "settled!""#,
+        server_id,
+        credential_hash,
+        report.address,
+        report.agent_url,
+        report.cores,
+        report.memory,
+        report.gpus,
+        report.disk_free,
+        report.images_present,
+        report.images_missing,
+        report.version,
+        report.interval_secs,
+        report.instance_id,
+        report.api_secret,
+    )
+    .fetch_optional(db)
+    .await?)
+}
+
+/// The images the agent should hold: enabled ones not restricted to another agent.
+pub async fn wanted_images(db: &PgPool, server_id: Uuid) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar!(
+        "SELECT DISTINCT name FROM images WHERE enabled AND (NOT restrict_to_server OR server_id = $1)",
+        server_id
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// Marks offline the agents that missed three check-ins in a row; returns their names.
+pub async fn mark_silent_offline(db: &PgPool) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar!(
+        r#"UPDATE servers SET status = 'offline'
+           WHERE status = 'online' AND last_checkin < now() - make_interval(secs => checkin_interval * 3)
+           RETURNING hostname"#
+    )
+    .fetch_all(db)
+    .await?)
+}
