@@ -141,6 +141,11 @@ pub struct ServeArgs {
     /// [default: 1024].
     #[arg(long, env = "BERTH_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// File holding the token a metrics scraper sends (`Authorization: Bearer <token>`) to
+    /// read GET /metrics; at least 16 characters. Without it only signed-in administrators may
+    /// read the metrics.
+    #[arg(long, env = "BERTH_METRICS_TOKEN_FILE")]
+    pub metrics_token_file: Option<PathBuf>,
 }
 
 /// The optional file, with the same keys.
@@ -164,12 +169,15 @@ struct FileConfig {
     header_timeout: Option<u64>,
     idle_timeout: Option<u64>,
     max_connections: Option<usize>,
+    metrics_token_file: Option<PathBuf>,
 }
 
 /// Everything `berth serve` needs, resolved.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     pub addr: SocketAddr,
+    /// The token that lets a scraper read GET /metrics (none: administrators only).
+    pub metrics_token: Option<secrecy::SecretString>,
     pub database_url: String,
     pub redis_url: String,
     pub admin_password: Option<String>,
@@ -202,6 +210,11 @@ impl ServeArgs {
     pub fn resolve(self) -> Result<ServeConfig, String> {
         let file = self.read_file()?;
         let connection_limits = self.connection_limits(&file);
+        let metrics_token = read_metrics_token(
+            self.metrics_token_file
+                .as_ref()
+                .or(file.metrics_token_file.as_ref()),
+        )?;
         let database_url = self.database_url.or(file.database_url).ok_or(
             "no database configured: set DATABASE_URL (or database_url in berth.toml) to a PostgreSQL URL, \
              e.g. postgres://berth:berth@127.0.0.1:5432/berth, or start Berth with ./scripts/run, which runs a local PostgreSQL",
@@ -233,6 +246,7 @@ impl ServeArgs {
             }
         }
         Ok(ServeConfig {
+            metrics_token,
             addr: self
                 .addr
                 .or(file.addr)
@@ -280,6 +294,26 @@ impl ServeArgs {
                 .max(1),
         }
     }
+}
+
+/// The metrics token from its file: trimmed, at least 16 characters.
+fn read_metrics_token(path: Option<&PathBuf>) -> Result<Option<secrecy::SecretString>, String> {
+    let Some(path) = path else { return Ok(None) };
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        format!(
+            "cannot read the metrics token file {} (BERTH_METRICS_TOKEN_FILE): {error}",
+            path.display()
+        )
+    })?;
+    let token = text.trim();
+    if token.chars().count() < 16 {
+        return Err(format!(
+            "the metrics token in {} is shorter than 16 characters; write a long random one, e.g. `openssl rand -hex 32 > {}`",
+            path.display(),
+            path.display()
+        ));
+    }
+    Ok(Some(secrecy::SecretString::from(token.to_owned())))
 }
 
 impl AgentArgs {
@@ -363,20 +397,7 @@ mod tests {
     fn args() -> ServeArgs {
         ServeArgs {
             config: PathBuf::from("/nonexistent/berth.toml"),
-            addr: None,
-            database_url: None,
-            redis_url: None,
-            admin_password: None,
-            log_format: None,
-            site_root: None,
-            public_url: None,
-            client_address_header: None,
-            redis_prefix: None,
-            agent_interval: None,
-            no_local_agent: false,
-            header_timeout: None,
-            idle_timeout: None,
-            max_connections: None,
+            ..ServeArgs::default()
         }
     }
 

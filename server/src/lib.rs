@@ -7,6 +7,7 @@ pub mod connections;
 pub mod images;
 pub mod manager;
 pub mod memory;
+pub mod metrics;
 pub mod protocol;
 pub mod proxy;
 pub mod rfb;

@@ -206,6 +206,8 @@ impl Berth {
         redis: ConnectionManager,
         manager: Arc<Manager>,
     ) -> Result<Berth, StartupError> {
+        // Installed before anything is recorded.
+        crate::metrics::recorder();
         let hub = ShareHub::new(
             db.clone(),
             &config.redis_url,
@@ -256,7 +258,14 @@ impl Berth {
         tracing::info!(%addr, "Berth is listening on http://{addr}");
         crate::connections::serve(
             listener,
-            api::router(state, manager.clone(), hub),
+            api::router(
+                state,
+                manager.clone(),
+                hub,
+                api::metrics::MetricsAccess {
+                    token: config.metrics_token.clone(),
+                },
+            ),
             config.connection_limits,
             shutdown,
         )

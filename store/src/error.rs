@@ -51,6 +51,7 @@ impl From<sqlx::Error> for StoreError {
         }
         if database_unavailable(&error) {
             tracing::error!(%error, "database unavailable");
+            metrics::counter!("berth_db_unavailable_total").increment(1);
             return StoreError::Unavailable;
         }
         tracing::error!(%error, "database error");

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod default_images;
 mod error;
 pub mod health;
+pub mod monitoring;
 pub mod replicas;
 pub mod sessions;
 pub mod settings;

@@ -82,7 +82,11 @@ pub async fn handle(
             ),
         );
     }
-    match checkin::record(manager.db(), &agent.into(), &report).await {
+    let started = std::time::Instant::now();
+    let recorded = checkin::record(manager.db(), &agent.into(), &report).await;
+    metrics::histogram!(crate::metrics::names::CHECKIN_DURATION)
+        .record(started.elapsed().as_secs_f64());
+    match recorded {
         Ok(Some(reply)) => Json(reply).into_response(),
         Ok(None) => refuse(StatusCode::UNAUTHORIZED, UNKNOWN_CREDENTIAL),
         Err(error) => unavailable(error),

@@ -6,6 +6,7 @@ pub mod csp;
 mod guard;
 mod health;
 pub mod kasm;
+pub mod metrics;
 mod request_log;
 mod rpc;
 
@@ -21,7 +22,12 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-pub fn router(state: AppState, manager: Arc<Manager>, hub: Arc<ShareHub>) -> Router {
+pub fn router(
+    state: AppState,
+    manager: Arc<Manager>,
+    hub: Arc<ShareHub>,
+    metrics_access: metrics::MetricsAccess,
+) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     // Open desktop and chat streams, ended when the access they were opened with is gone.
@@ -41,6 +47,7 @@ pub fn router(state: AppState, manager: Arc<Manager>, hub: Arc<ShareHub>) -> Rou
         )
         .route("/api/__healthcheck", get(health::healthcheck))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::serve))
         .leptos_routes_with_context(&state, routes, csp::provide_request_nonce, move || {
             shell(options.clone())
         })
@@ -50,6 +57,7 @@ pub fn router(state: AppState, manager: Arc<Manager>, hub: Arc<ShareHub>) -> Rou
         >(csp::provide_request_nonce, shell))
         .layer(middleware::from_fn_with_state(state.clone(), guard::pages))
         .layer(Extension(hub))
+        .layer(Extension(Arc::new(metrics_access)))
         .layer(Extension(streams))
         .layer(Extension(manager.clone()))
         .layer(middleware::from_fn_with_state(state.clone(), guard::csrf))

@@ -35,6 +35,10 @@ pub(super) struct LaunchSpec {
     pub user_id: Uuid,
     pub image_id: Uuid,
     pub image: String,
+    /// The image's name as users see it (the launch metrics' label); empty in the specs of
+    /// launches recorded before it was kept.
+    #[serde(default)]
+    pub image_name: String,
     pub cores: f64,
     pub memory: i64,
     pub network_mode: String,
@@ -84,6 +88,7 @@ impl Manager {
             user_id,
             image_id,
             image: image.name,
+            image_name: image.friendly_name,
             cores: image.cores,
             memory: image.memory,
             network_mode: image.network_mode,
@@ -144,32 +149,50 @@ impl Manager {
     pub(super) fn supervise(self: &Arc<Self>, spec: LaunchSpec) {
         let manager = Arc::clone(self);
         let span = tracing::info_span!("launch", kasm_id = %spec.kasm_id, image = %spec.image);
-        tokio::spawn(async move { manager.launch(spec).await }.instrument(span));
+        let started = std::time::Instant::now();
+        tokio::spawn(
+            async move {
+                let image = if spec.image_name.is_empty() {
+                    spec.image.clone()
+                } else {
+                    spec.image_name.clone()
+                };
+                let outcome = manager.launch(spec).await;
+                count_launch(&image, outcome, started.elapsed());
+            }
+            .instrument(span),
+        );
     }
 
     /// Waits for a launch slot on the agent, then has the agent create the container and
     /// records where it streams. A failure ends the session with the reason and removes
     /// whatever the agent created.
-    async fn launch(&self, spec: LaunchSpec) {
+    async fn launch(&self, spec: LaunchSpec) -> LaunchOutcome {
         let slots = self.launch_slots(spec.server_id);
         let Ok(_slot) = slots.acquire_owned().await else {
-            return;
+            return LaunchOutcome::Abandoned;
         };
         let kasm_id = spec.kasm_id;
         match self.create_container(&spec).await {
             Ok(Some(created)) => {
                 let streaming = Transition::Streaming(endpoint(created));
-                if !self.record(kasm_id, &streaming).await && self.is_over(kasm_id).await {
+                if self.record(kasm_id, &streaming).await {
+                    return LaunchOutcome::Running;
+                }
+                if self.is_over(kasm_id).await {
                     // Deleted while starting: do not leave the container behind.
                     self.remove_quietly(spec.server_id, kasm_id).await;
+                    return LaunchOutcome::Deleted;
                 }
+                LaunchOutcome::Abandoned
             }
-            Ok(None) => {} // deleted before it started
+            Ok(None) => LaunchOutcome::Deleted, // deleted before it started
             Err(error) => {
                 tracing::warn!(%kasm_id, %error, "launch failed");
                 self.remove_quietly(spec.server_id, kasm_id).await;
                 self.record(kasm_id, &Transition::LaunchFailed(error.to_string()))
                     .await;
+                LaunchOutcome::Failed(failure_reason(&error))
             }
         }
     }
@@ -244,6 +267,44 @@ impl Manager {
             tracing::warn!(%kasm_id, %error, "container not removed now; the agent will reconcile it");
         }
     }
+}
+
+/// How a launch this replica ran ended, as `berth_launches_total` counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LaunchOutcome {
+    Running,
+    /// The session was deleted before its desktop streamed.
+    Deleted,
+    Failed(&'static str),
+    /// Another replica took it over, or this one is stopping: not counted here.
+    Abandoned,
+}
+
+/// A failure's kind, for the metric's label (the message itself goes to the session).
+fn failure_reason(error: &ControlError) -> &'static str {
+    match error {
+        ControlError::Unavailable(_) => "unavailable",
+        ControlError::NotFound(_) => "not_found",
+        ControlError::Invalid { .. }
+        | ControlError::Conflict(_)
+        | ControlError::LimitReached(_) => "refused",
+        ControlError::Internal(_) => "internal",
+    }
+}
+
+fn count_launch(image: &str, outcome: LaunchOutcome, took: std::time::Duration) {
+    use crate::metrics::names::{LAUNCHES, LAUNCH_DURATION};
+    let outcome = match outcome {
+        LaunchOutcome::Running => {
+            metrics::histogram!(LAUNCH_DURATION, "image" => image.to_owned())
+                .record(took.as_secs_f64());
+            "running"
+        }
+        LaunchOutcome::Deleted => "deleted",
+        LaunchOutcome::Failed(reason) => reason,
+        LaunchOutcome::Abandoned => return,
+    };
+    metrics::counter!(LAUNCHES, "image" => image.to_owned(), "outcome" => outcome).increment(1);
 }
 
 pub(super) fn endpoint(created: CreatedSession) -> Endpoint {

@@ -5,6 +5,7 @@
 //! the stream ends when the viewer loses access. No idle timeout.
 use super::greeting::{Greeting, SERVER_VERSION};
 use super::viewonly::ViewOnlyFilter;
+use crate::metrics::names::PROXY_BYTES;
 use crate::rfb::Authenticated;
 use crate::share::Watcher;
 use axum::extract::ws::{Message, WebSocket};
@@ -59,6 +60,9 @@ pub async fn serve(
     access: crate::access::Registration,
 ) {
     let _counted = Relayed::start();
+    let _active = crate::metrics::ActiveStream::start("desktop");
+    let to_desktop_bytes = metrics::counter!(PROXY_BYTES, "direction" => "to_desktop");
+    let to_browser_bytes = metrics::counter!(PROXY_BYTES, "direction" => "to_browser");
     let (mut browser_tx, mut browser_rx) = browser.split();
     let greeted = tokio::time::timeout(GREETING, greet(&mut browser_tx, &mut browser_rx)).await;
     let rest = match greeted {
@@ -83,10 +87,11 @@ pub async fn serve(
         }
         while let Some(Ok(message)) = browser_rx.next().await {
             match message {
-                Message::Binary(bytes)
-                    if forward(&mut vnc_tx, &mut filter, &bytes).await.is_err() =>
-                {
-                    return
+                Message::Binary(bytes) => {
+                    to_desktop_bytes.increment(bytes.len() as u64);
+                    if forward(&mut vnc_tx, &mut filter, &bytes).await.is_err() {
+                        return;
+                    }
                 }
                 Message::Close(_) => return,
                 // Text has no meaning in RFB; pings are answered by the WebSocket itself.
@@ -111,6 +116,7 @@ pub async fn serve(
                 Ok(_) => {}
             }
             let chunk = buffer.split().freeze();
+            to_browser_bytes.increment(chunk.len() as u64);
             if browser_tx.send(Message::Binary(chunk)).await.is_err() {
                 return;
             }

@@ -72,6 +72,7 @@ pub async fn handle(
         .max_message_size(MAX_FRAME)
         .max_frame_size(MAX_FRAME);
     upgrade.on_upgrade(move |socket| async move {
+        let _active = crate::metrics::ActiveStream::start("chat");
         let participant = Participant {
             hub,
             kasm_id,

@@ -17,6 +17,7 @@ mod kasm_api;
 mod kasm_exec;
 mod local_services;
 mod manager_races;
+mod metrics;
 mod openapi;
 mod outages;
 mod request_log;

@@ -501,3 +501,83 @@ async fn an_agent_restart_ends_no_session_and_exits_stop_sessions(db: PgPool) {
         ("deleted", "The session's container disappeared.")
     );
 }
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn a_launch_moves_the_metrics(db: PgPool) {
+    use crate::metrics::sample;
+    let agent = Arc::new(FakeAgent::default());
+    let app = app_with(db.clone(), agent.clone()).await;
+    online_server(&db, 2).await;
+    // A name of its own: the recorder is shared by every test in this process.
+    let image = format!("Metrics {}", Uuid::new_v4().simple());
+    let image_id = insert_image(&db, &image).await;
+    let key = api_key(
+        &app,
+        &["User", "Users Auth Session", "Sessions Modify"],
+        false,
+    )
+    .await;
+    let (admin, _) = app.signed_in("metrics-admin", "admin").await;
+    let owner = app
+        .create_user("metrics-owner", "password-123", "user")
+        .await;
+    let scrape = || async {
+        let response = admin.get(app.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.unwrap()
+    };
+
+    let body =
+        json!({"user_id": owner.simple().to_string(), "image_id": image_id.simple().to_string()});
+    let (status, answer) = api_call(&app, "request_kasm", &key, body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let kasm_id: Uuid = answer["kasm_id"].as_str().unwrap().parse().unwrap();
+    wait_status(&db, kasm_id, SessionStatus::Running).await;
+
+    let body = scrape().await;
+    let launched = [("image", image.as_str()), ("outcome", "running")];
+    assert_eq!(
+        sample(&body, "berth_launches_total", &launched),
+        Some(1.0),
+        "{body}"
+    );
+    assert_eq!(
+        sample(
+            &body,
+            "berth_launch_duration_seconds_count",
+            &[("image", image.as_str())]
+        ),
+        Some(1.0)
+    );
+    let running = [("status", "running"), ("image", image.as_str())];
+    assert_eq!(
+        sample(&body, "berth_sessions", &running),
+        Some(1.0),
+        "{body}"
+    );
+    assert!(sample(&body, "berth_agents_online", &[]).is_some_and(|n| n >= 1.0));
+    assert!(
+        sample(
+            &body,
+            "berth_http_requests_total",
+            &[("route", "/api/public/{endpoint}"), ("status", "200")]
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{body}"
+    );
+
+    let (status, answer) = api_call(
+        &app,
+        "destroy_kasm",
+        &key,
+        json!({"user_id": owner.simple().to_string(), "kasm_id": kasm_id.simple().to_string()}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    wait_status(&db, kasm_id, SessionStatus::Deleted).await;
+    // The ended session's label set reads zero, not its last value.
+    assert_eq!(
+        sample(&scrape().await, "berth_sessions", &running),
+        Some(0.0)
+    );
+}

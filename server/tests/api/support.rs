@@ -57,7 +57,30 @@ pub async fn spawn_app_with_agents(
 pub async fn spawn_app_with_limits(db: PgPool, limits: ConnectionLimits) -> TestApp {
     let manager = berth::startup::manager(db.clone(), std::time::Duration::from_secs(1));
     let prefix = format!("berth-test:{}:", uuid::Uuid::new_v4());
-    spawn_app_with(db, &redis_url(), &prefix, manager, limits).await
+    spawn_app_with(db, &redis_url(), &prefix, manager, |config| {
+        config.connection_limits = limits
+    })
+    .await
+}
+
+/// An app whose configuration file sets `settings` (TOML, keys as in berth.toml), read by the
+/// real resolver.
+pub async fn spawn_app_with_file(db: PgPool, settings: &str) -> TestApp {
+    let file = std::env::temp_dir().join(format!("berth-test-{}.toml", uuid::Uuid::new_v4()));
+    std::fs::write(&file, settings).unwrap();
+    let manager = berth::startup::manager(db.clone(), std::time::Duration::from_secs(1));
+    let prefix = format!("berth-test:{}:", uuid::Uuid::new_v4());
+    let app = spawn_app_with_args(
+        db,
+        &redis_url(),
+        &prefix,
+        manager,
+        |args| args.config = file.clone(),
+        |_| {},
+    )
+    .await;
+    let _ = std::fs::remove_file(&file);
+    app
 }
 
 async fn spawn_app_with_manager(
@@ -66,7 +89,7 @@ async fn spawn_app_with_manager(
     prefix: &str,
     manager: Arc<berth::manager::Manager>,
 ) -> TestApp {
-    spawn_app_with(db, redis_url, prefix, manager, ConnectionLimits::default()).await
+    spawn_app_with(db, redis_url, prefix, manager, |_| {}).await
 }
 
 /// Berth as `berth serve` assembles and runs it (`berth::startup::Berth`), on 127.0.0.1:0,
@@ -77,10 +100,21 @@ async fn spawn_app_with(
     redis_url: &str,
     prefix: &str,
     manager: Arc<berth::manager::Manager>,
-    limits: ConnectionLimits,
+    configure: impl FnOnce(&mut ServeConfig),
 ) -> TestApp {
-    let mut config = test_config(&db, redis_url, prefix);
-    config.connection_limits = limits;
+    spawn_app_with_args(db, redis_url, prefix, manager, |_| {}, configure).await
+}
+
+async fn spawn_app_with_args(
+    db: PgPool,
+    redis_url: &str,
+    prefix: &str,
+    manager: Arc<berth::manager::Manager>,
+    arguments: impl FnOnce(&mut ServeArgs),
+    configure: impl FnOnce(&mut ServeConfig),
+) -> TestApp {
+    let mut config = test_config(&db, redis_url, prefix, arguments);
+    configure(&mut config);
     let redis = berth::startup::connect_redis(redis_url)
         .await
         .expect("redis");
@@ -97,8 +131,13 @@ async fn spawn_app_with(
 
 /// `berth serve --addr 127.0.0.1:0 --no-local-agent` with this database, Redis and prefix,
 /// through the same resolver (and defaults) as the command line.
-fn test_config(db: &PgPool, redis_url: &str, prefix: &str) -> ServeConfig {
-    ServeArgs {
+fn test_config(
+    db: &PgPool,
+    redis_url: &str,
+    prefix: &str,
+    arguments: impl FnOnce(&mut ServeArgs),
+) -> ServeConfig {
+    let mut args = ServeArgs {
         addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         database_url: Some(sqlx::ConnectOptions::to_url_lossy(&*db.connect_options()).to_string()),
         redis_url: Some(redis_url.to_owned()),
@@ -106,9 +145,9 @@ fn test_config(db: &PgPool, redis_url: &str, prefix: &str) -> ServeConfig {
         agent_interval: Some(1),
         no_local_agent: true,
         ..ServeArgs::default()
-    }
-    .resolve()
-    .expect("test configuration")
+    };
+    arguments(&mut args);
+    args.resolve().expect("test configuration")
 }
 
 impl TestApp {

@@ -127,6 +127,8 @@ impl Placement {
 #[derive(Debug, Clone)]
 pub struct LaunchImage {
     pub name: String,
+    /// What users and the metrics call it.
+    pub friendly_name: String,
     pub cores: f64,
     pub memory: i64,
     pub enabled: bool,
@@ -138,7 +140,7 @@ pub struct LaunchImage {
 
 pub async fn launch_image(db: &PgPool, image_id: Uuid) -> Result<Option<LaunchImage>, StoreError> {
     let row = sqlx::query!(
-        r#"SELECT image_id, name, cores, memory, enabled, network_mode, run_config,
+        r#"SELECT image_id, name, friendly_name, cores, memory, enabled, network_mode, run_config,
                   restrict_to_server, server_id
            FROM images WHERE image_id = $1"#,
         image_id
@@ -147,6 +149,7 @@ pub async fn launch_image(db: &PgPool, image_id: Uuid) -> Result<Option<LaunchIm
     .await?;
     Ok(row.map(|image| LaunchImage {
         name: image.name,
+        friendly_name: image.friendly_name,
         cores: image.cores,
         memory: image.memory,
         enabled: image.enabled,

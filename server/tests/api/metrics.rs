@@ -1,0 +1,132 @@
+//! GET /metrics: Prometheus' text format, for a scraper with the metrics token or a signed-in
+//! administrator only, with labels whose values stay bounded whatever clients send.
+use crate::support::spawn_app_with_file;
+use reqwest::{header, StatusCode};
+use sqlx::PgPool;
+
+/// The value of the sample of `name` whose labels include all of `labels`.
+pub fn sample(body: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    body.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .find(|line| {
+            labels
+                .iter()
+                .all(|(key, value)| line.contains(&format!("{key}=\"{value}\"")))
+        })
+        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+}
+
+fn token_file(token: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("berth-metrics-{}", uuid::Uuid::new_v4()));
+    std::fs::write(&path, format!("{token}\n")).unwrap();
+    path
+}
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn metrics_are_for_the_token_or_administrators_only(db: PgPool) {
+    let token = "scraper-token-0123456789abcdef";
+    let path = token_file(token);
+    let app = spawn_app_with_file(db, &format!("metrics_token_file = {:?}\n", path)).await;
+    let url = app.url("/metrics");
+    let client = reqwest::Client::new();
+
+    let anonymous = client.get(&url).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    assert!(anonymous.text().await.unwrap().contains("metrics token"));
+
+    let wrong = client
+        .get(&url)
+        .bearer_auth("scraper-token-0123456789abcdeX")
+        .send()
+        .await;
+    assert_eq!(wrong.unwrap().status(), StatusCode::FORBIDDEN);
+
+    let (user, _) = app.signed_in("metrics-user", "user").await;
+    let refused = user.get(&url).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(!refused.text().await.unwrap().contains("berth_"));
+
+    let scraped = client.get(&url).bearer_auth(token).send().await.unwrap();
+    assert_eq!(scraped.status(), StatusCode::OK);
+    assert!(scraped.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let body = scraped.text().await.unwrap();
+    assert!(
+        body.contains("# TYPE berth_http_requests_total counter"),
+        "{body}"
+    );
+    // The refusals above were counted, by route template and status.
+    assert!(
+        sample(
+            &body,
+            "berth_http_requests_total",
+            &[("route", "/metrics"), ("status", "401")]
+        )
+        .is_some_and(|count| count >= 1.0),
+        "{body}"
+    );
+    assert!(sample(&body, "berth_db_pool_connections", &[("state", "idle")]).is_some());
+    assert!(sample(&body, "berth_agents_online", &[]).is_some());
+
+    let (admin, _) = app.signed_in("metrics-admin", "admin").await;
+    assert_eq!(
+        admin.get(&url).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let _ = std::fs::remove_file(path);
+}
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn without_a_token_file_a_bearer_token_opens_nothing(db: PgPool) {
+    let app = crate::support::spawn_app(db).await;
+    let response = reqwest::Client::new()
+        .get(app.url("/metrics"))
+        .bearer_auth("any-token-at-all-0123456789")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn made_up_methods_and_paths_do_not_add_label_values(db: PgPool) {
+    let app = crate::support::spawn_app(db).await;
+    let client = reqwest::Client::new();
+    for n in 0..20 {
+        let method = reqwest::Method::from_bytes(format!("METHOD{n}").as_bytes()).unwrap();
+        let _ = client
+            .request(method, app.url(&format!("/no/such/path/{n}")))
+            .send()
+            .await
+            .unwrap();
+    }
+    let (admin, _) = app.signed_in("metrics-admin", "admin").await;
+    let body = admin
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !body.contains("METHOD1"),
+        "a client's method became a label value"
+    );
+    assert!(
+        !body.contains("/no/such/path"),
+        "a raw path became a label value"
+    );
+    assert!(
+        sample(&body, "berth_http_requests_total", &[("method", "other")])
+            .is_some_and(|count| count >= 20.0),
+        "{body}"
+    );
+}

@@ -1,0 +1,64 @@
+//! Read-only aggregates for monitoring (`GET /metrics` and Admin → Metrics): sessions by
+//! state and image, each agent's state and free capacity. Computed from the database at each
+//! scrape, so every replica reports the same deployment-wide figures.
+use crate::StoreError;
+use sqlx::PgPool;
+
+/// How many sessions of one image are in one state (sessions ended in `deleted` not counted).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionCount {
+    pub status: String,
+    pub image: String,
+    pub count: i64,
+}
+
+pub async fn sessions_by_status_and_image(db: &PgPool) -> Result<Vec<SessionCount>, StoreError> {
+    let rows = sqlx::query!(
+        r#"SELECT k.operational_status AS "status!", COALESCE(i.friendly_name, '(removed image)') AS "image!",
+                  count(*) AS "count!"
+           FROM kasms k LEFT JOIN images i ON i.image_id = k.image_id
+           WHERE k.operational_status <> 'deleted'
+           GROUP BY 1, 2 ORDER BY 1, 2"#
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| SessionCount {
+            status: row.status,
+            image: row.image,
+            count: row.count,
+        })
+        .collect())
+}
+
+/// One agent as monitoring sees it: whether it is online and what placement may still give it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentCapacity {
+    pub hostname: String,
+    pub online: bool,
+    pub free_cores: f64,
+    pub free_memory: i64,
+}
+
+pub async fn agent_capacity(db: &PgPool) -> Result<Vec<AgentCapacity>, StoreError> {
+    let rows = sqlx::query!(
+        r#"SELECT s.hostname, s.status = 'online' AND s.enabled AS "online!",
+                  COALESCE(s.cores_override, s.cores) - COALESCE(SUM(k.cores), 0) AS "free_cores!",
+                  (COALESCE(s.memory_override, s.memory) - COALESCE(SUM(k.memory), 0))::int8 AS "free_memory!"
+           FROM servers s
+           LEFT JOIN kasms k ON k.server_id = s.server_id AND k.operational_status <> 'deleted'
+           GROUP BY s.server_id ORDER BY s.hostname"#
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| AgentCapacity {
+            hostname: row.hostname,
+            online: row.online,
+            free_cores: row.free_cores,
+            free_memory: row.free_memory,
+        })
+        .collect())
+}
