@@ -284,7 +284,7 @@ fn spawn_housekeeping(db: PgPool) {
         let mut every = tokio::time::interval(Duration::from_secs(600));
         loop {
             every.tick().await;
-            match app::backend::auth::purge_expired(&db).await {
+            match app::backend::auth::purge_expired_sign_ins(&db).await {
                 Ok(0) => {}
                 Ok(count) => tracing::info!(count, "removed expired sign-ins"),
                 Err(error) => tracing::warn!(%error, "could not remove expired sign-ins"),

@@ -2,11 +2,13 @@
 //! it (the UI's server functions and the server's roles both use it; neither depends on the
 //! other for data). One module per area; one error, [`StoreError`], converted from
 //! `sqlx::Error` in one place. Areas move in here one at a time (see README, "How it fits
-//! together"): settings, the audit log, user and session look-ups so far.
+//! together"): settings, the audit log, users and their sign-ins, Developer API keys, agent
+//! credentials, servers, images, and session look-ups so far.
 pub mod audit;
 mod error;
 pub mod sessions;
 pub mod settings;
+pub mod sign_ins;
 pub mod users;
 
 pub use error::{database_unavailable, StoreError};

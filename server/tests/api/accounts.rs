@@ -192,7 +192,12 @@ async fn expired_sessions_no_longer_sign_in(db: PgPool) {
         client.get(app.url("/")).send().await.unwrap().status(),
         StatusCode::SEE_OTHER
     );
-    assert_eq!(app::backend::auth::purge_expired(&app.db).await.unwrap(), 1);
+    assert_eq!(
+        app::backend::auth::purge_expired_sign_ins(&app.db)
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 #[sqlx::test(migrator = "berth::startup::MIGRATOR")]
