@@ -38,6 +38,8 @@ pub enum StartupError {
     },
     #[error("cannot create the first admin account: {0}")]
     Bootstrap(app::AppError),
+    #[error("cannot issue the embedded agent's credential: {0}")]
+    LocalAgentCredential(store::StoreError),
     #[error("the server stopped: {0}")]
     Serve(std::io::Error),
 }
@@ -215,10 +217,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), StartupError> {
         // A fresh credential at every start, known to this process only.
         let credential = app::backend::agent_credentials::issue_for_embedded(&state.db, &name)
             .await
-            .map_err(|source| StartupError::Database {
-                url: mask_password(&config.database_url),
-                source,
-            })?;
+            .map_err(StartupError::LocalAgentCredential)?;
         let instance = spawn_local_agent(&config, addr, name, credential);
         manager.set_local_agent(instance);
     }

@@ -4,6 +4,7 @@
 //! `sqlx::Error` in one place. Areas move in here one at a time (see README, "How it fits
 //! together"): settings, the audit log, users and their sign-ins, Developer API keys, agent
 //! credentials, servers, images, and session look-ups so far.
+pub mod agent_credentials;
 pub mod api_keys;
 pub mod audit;
 mod error;

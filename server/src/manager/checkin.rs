@@ -39,7 +39,7 @@ const UNKNOWN_CREDENTIAL: &str = "unknown or revoked agent credential: issue thi
      in Admin → Servers (Add server, or New credential on its row) and give it to `berth agent` \
      with --token-file or BERTH_AGENT_TOKEN";
 
-fn unavailable(error: sqlx::Error) -> Response {
+fn unavailable(error: impl std::fmt::Display) -> Response {
     tracing::error!(%error, "could not record a check-in");
     refuse(
         StatusCode::SERVICE_UNAVAILABLE,
