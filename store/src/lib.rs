@@ -8,6 +8,7 @@ pub mod agent_credentials;
 pub mod api_keys;
 pub mod audit;
 mod error;
+pub mod images;
 pub mod sessions;
 pub mod settings;
 pub mod sign_ins;
