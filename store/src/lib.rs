@@ -9,6 +9,7 @@ pub mod api_keys;
 pub mod audit;
 mod error;
 pub mod images;
+pub mod servers;
 pub mod sessions;
 pub mod settings;
 pub mod sign_ins;
