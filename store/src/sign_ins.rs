@@ -1,6 +1,6 @@
-//! Browser sign-ins (the `user_sessions` table): one row per signed-in browser, keyed by the
-//! hash of its cookie token (the token itself is never stored). Not to be confused with
-//! sessions, which are desktops.
+//! Browser sign-ins (the `sign_ins` table): one row per signed-in browser, keyed by the hash
+//! of its cookie token (the token itself is never stored). Not to be confused with sessions,
+//! which are desktops.
 use crate::StoreError;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -23,7 +23,7 @@ pub async fn open(
     user_agent: &str,
 ) -> Result<(), StoreError> {
     sqlx::query!(
-        "INSERT INTO user_sessions (token_hash, user_id, expires, user_agent) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO sign_ins (token_hash, user_id, expires, user_agent) VALUES ($1, $2, $3, $4)",
         token_hash,
         user_id,
         expires,
@@ -45,7 +45,7 @@ pub async fn user_of(db: &PgPool, token_hash: &[u8]) -> Result<Option<SignedInUs
     Ok(sqlx::query_as!(
         SignedInUser,
         r#"SELECT u.user_id, u.username, u.role
-           FROM user_sessions s JOIN users u ON u.user_id = s.user_id
+           FROM sign_ins s JOIN users u ON u.user_id = s.user_id
            WHERE s.token_hash = $1 AND s.expires > now() AND NOT u.disabled AND NOT u.locked"#,
         token_hash,
     )
@@ -55,12 +55,9 @@ pub async fn user_of(db: &PgPool, token_hash: &[u8]) -> Result<Option<SignedInUs
 
 /// Ends one sign-in (nothing happens if it has ended already).
 pub async fn end(db: &PgPool, token_hash: &[u8]) -> Result<(), StoreError> {
-    sqlx::query!(
-        "DELETE FROM user_sessions WHERE token_hash = $1",
-        token_hash
-    )
-    .execute(db)
-    .await?;
+    sqlx::query!("DELETE FROM sign_ins WHERE token_hash = $1", token_hash)
+        .execute(db)
+        .await?;
     Ok(())
 }
 
@@ -71,7 +68,7 @@ pub async fn end_all_of_user(
     keep: Option<&[u8]>,
 ) -> Result<(), StoreError> {
     sqlx::query!(
-        "DELETE FROM user_sessions WHERE user_id = $1 AND token_hash <> $2",
+        "DELETE FROM sign_ins WHERE user_id = $1 AND token_hash <> $2",
         user_id,
         keep.unwrap_or_default(),
     )
@@ -82,7 +79,7 @@ pub async fn end_all_of_user(
 
 /// Removes expired sign-ins; returns how many.
 pub async fn purge_expired(db: &PgPool) -> Result<u64, StoreError> {
-    let done = sqlx::query!("DELETE FROM user_sessions WHERE expires <= now()")
+    let done = sqlx::query!("DELETE FROM sign_ins WHERE expires <= now()")
         .execute(db)
         .await?;
     Ok(done.rows_affected())
