@@ -3,10 +3,12 @@
 //! other for data). One module per area; one error, [`StoreError`], converted from
 //! `sqlx::Error` in one place. Areas move in here one at a time (see README, "How it fits
 //! together"): settings, the audit log, users and their sign-ins, Developer API keys, agent
-//! credentials, servers, images, and session look-ups so far.
+//! credentials, servers, images, and session look-ups so far; and the request limits'
+//! counters, which are in Redis.
 pub mod agent_credentials;
 pub mod api_keys;
 pub mod audit;
+pub mod counters;
 mod error;
 pub mod images;
 pub mod servers;
