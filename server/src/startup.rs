@@ -40,6 +40,8 @@ pub enum StartupError {
     Bootstrap(app::AppError),
     #[error("cannot register the default workspace images: {0}")]
     DefaultImages(store::StoreError),
+    #[error("cannot issue the embedded agent's credential: {0}")]
+    LocalAgentCredential(store::StoreError),
     #[error("the server stopped: {0}")]
     Serve(std::io::Error),
 }
@@ -248,10 +250,7 @@ impl Berth {
             // A fresh credential at every start, known to this process only.
             let credential = app::backend::agent_credentials::issue_for_embedded(&state.db, &name)
                 .await
-                .map_err(|source| StartupError::Database {
-                    url: mask_password(&config.database_url),
-                    source,
-                })?;
+                .map_err(StartupError::LocalAgentCredential)?;
             let instance = spawn_local_agent(config, addr, name, credential);
             manager.set_local_agent(instance);
         }
@@ -338,7 +337,7 @@ fn spawn_housekeeping(db: PgPool) {
         let mut every = tokio::time::interval(Duration::from_secs(600));
         loop {
             every.tick().await;
-            match app::backend::auth::purge_expired(&db).await {
+            match app::backend::auth::purge_expired_sign_ins(&db).await {
                 Ok(0) => {}
                 Ok(count) => tracing::info!(count, "removed expired sign-ins"),
                 Err(error) => tracing::warn!(%error, "could not remove expired sign-ins"),

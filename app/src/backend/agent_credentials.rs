@@ -2,11 +2,13 @@
 //! Admin → Servers (or `berth serve` issues one to its embedded agent as it starts), it is
 //! shown once, and only the SHA-256 of its secret is kept. A credential reads
 //! `<server_id>.<secret>`: the id finds the row, and the secret is compared with the row's
-//! hash in constant time. The secret is 256 random bits, so a fast hash is enough.
-use super::{auth, db_error};
+//! hash in constant time. The secret is 256 random bits, so a fast hash is enough. The rows
+//! are `store::agent_credentials`'; making and checking credentials is here.
+use super::auth;
 use crate::model::NewAgentCredential;
 use crate::AppError;
 use sqlx::PgPool;
+use store::StoreError;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
@@ -68,18 +70,10 @@ pub async fn add(db: &PgPool, name: &str) -> Result<NewAgentCredential, AppError
     let name = self::name(name)?;
     let secret = auth::new_token();
     let server_id = Uuid::new_v4();
-    let inserted = sqlx::query!(
-        r#"INSERT INTO servers (server_id, hostname, credential_hash, credential_issued)
-           VALUES ($1, $2, $3, now())
-           ON CONFLICT (hostname) DO NOTHING"#,
-        server_id,
-        name,
-        auth::token_hash(&secret),
-    )
-    .execute(db)
-    .await
-    .map_err(db_error)?;
-    if inserted.rows_affected() == 0 {
+    let registered =
+        store::agent_credentials::register(db, server_id, &name, &auth::token_hash(&secret))
+            .await?;
+    if !registered {
         return Err(AppError::conflict(
             "name",
             format!("A server named {name} is registered: issue it a new credential on its row."),
@@ -95,16 +89,9 @@ pub async fn add(db: &PgPool, name: &str) -> Result<NewAgentCredential, AppError
 /// Issues a new credential to a registered agent; the one it had stops working at once.
 pub async fn reissue(db: &PgPool, server_id: Uuid) -> Result<NewAgentCredential, AppError> {
     let secret = auth::new_token();
-    let name = sqlx::query_scalar!(
-        r#"UPDATE servers SET credential_hash = $2, credential_issued = now()
-           WHERE server_id = $1 RETURNING hostname"#,
-        server_id,
-        auth::token_hash(&secret),
-    )
-    .fetch_optional(db)
-    .await
-    .map_err(db_error)?
-    .ok_or_else(|| AppError::NotFound("No such server.".into()))?;
+    let name = store::agent_credentials::replace(db, server_id, &auth::token_hash(&secret))
+        .await
+        .map_err(no_such_server)?;
     Ok(NewAgentCredential {
         server_id,
         name,
@@ -116,36 +103,26 @@ pub async fn reissue(db: &PgPool, server_id: Uuid) -> Result<NewAgentCredential,
 /// no new sessions. Its sessions stay where they are (the manager still reaches them at the
 /// address the agent last reported, which nobody can change without a credential).
 pub async fn revoke(db: &PgPool, server_id: Uuid) -> Result<(), AppError> {
-    let done = sqlx::query!(
-        r#"UPDATE servers SET credential_hash = NULL, credential_issued = NULL, status = 'offline'
-           WHERE server_id = $1"#,
-        server_id,
-    )
-    .execute(db)
-    .await
-    .map_err(db_error)?;
-    if done.rows_affected() == 0 {
-        return Err(AppError::NotFound("No such server.".into()));
+    store::agent_credentials::revoke(db, server_id)
+        .await
+        .map_err(no_such_server)
+}
+
+/// The store's "not found" in the words Admin → Servers has always shown.
+fn no_such_server(error: StoreError) -> AppError {
+    match error {
+        StoreError::NotFound(_) => AppError::NotFound("No such server.".into()),
+        other => other.into(),
     }
-    Ok(())
 }
 
 /// A fresh credential for the agent inside `berth serve`, registered under `name` if it is
 /// not yet (its server row, and so its sessions, are kept across restarts).
-pub async fn issue_for_embedded(db: &PgPool, name: &str) -> Result<String, sqlx::Error> {
+pub async fn issue_for_embedded(db: &PgPool, name: &str) -> Result<String, StoreError> {
     let secret = auth::new_token();
-    let server_id = sqlx::query_scalar!(
-        r#"INSERT INTO servers (server_id, hostname, credential_hash, credential_issued)
-           VALUES ($1, $2, $3, now())
-           ON CONFLICT (hostname) DO UPDATE
-               SET credential_hash = EXCLUDED.credential_hash, credential_issued = now()
-           RETURNING server_id"#,
-        Uuid::new_v4(),
-        name,
-        auth::token_hash(&secret),
-    )
-    .fetch_one(db)
-    .await?;
+    let hash = auth::token_hash(&secret);
+    let server_id =
+        store::agent_credentials::register_or_replace(db, Uuid::new_v4(), name, &hash).await?;
     Ok(credential(server_id, &secret))
 }
 
@@ -154,16 +131,11 @@ pub async fn issue_for_embedded(db: &PgPool, name: &str) -> Result<String, sqlx:
 pub async fn authenticate(
     db: &PgPool,
     presented: &str,
-) -> Result<Option<Authenticated>, sqlx::Error> {
+) -> Result<Option<Authenticated>, StoreError> {
     let Some((server_id, secret)) = parse(presented) else {
         return Ok(None);
     };
-    let row = sqlx::query!(
-        "SELECT hostname, credential_hash FROM servers WHERE server_id = $1",
-        server_id
-    )
-    .fetch_optional(db)
-    .await?;
+    let row = store::agent_credentials::of_server(db, server_id).await?;
     Ok(row.and_then(|row| {
         let stored = row.credential_hash?;
         secret_matches(secret, &stored).then_some(Authenticated {

@@ -1,5 +1,6 @@
-//! Developer API keys: made by an administrator, the secret shown once and stored hashed.
-use super::{db_error, password};
+//! Developer API keys: made by an administrator, the secret shown once and stored hashed (by
+//! `store::api_keys`); verifying a presented key and its secret.
+use super::password;
 use crate::model::ApiKeyRow;
 use crate::AppError;
 use chrono::{DateTime, Utc};
@@ -57,21 +58,16 @@ pub async fn create(
     }
     let (api_key, secret) = (random(12), random(32));
     let hash = password::hash(secret.clone()).await?;
-    sqlx::query!(
-        r#"INSERT INTO api_keys (api_key_id, name, api_key, secret_hash, permissions, read_only, expires, created_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"#,
-        Uuid::new_v4(),
-        name,
-        api_key,
-        hash,
+    let key = store::api_keys::NewKey {
+        name: &name,
+        api_key: &api_key,
+        secret_hash: &hash,
         permissions,
         read_only,
         expires,
         created_by,
-    )
-    .execute(db)
-    .await
-    .map_err(db_error)?;
+    };
+    store::api_keys::create(db, key).await?;
     Ok((api_key, secret))
 }
 
@@ -144,13 +140,7 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<(), AppError>>,
 {
-    let row = sqlx::query!(
-        "SELECT api_key_id, secret_hash, permissions, read_only, revoked, expires < now() AS expired FROM api_keys WHERE api_key = $1",
-        api_key
-    )
-    .fetch_optional(db)
-    .await
-    .map_err(db_error)?;
+    let row = store::api_keys::for_verification(db, api_key).await?;
     // An unknown key costs no Argon2: key ids are not secret (a wrong secret is what a
     // guessing caller must not learn cheaply, and that still takes a full verification).
     let Some(row) = row else {
@@ -174,15 +164,11 @@ where
     if row.revoked {
         return Ok(Err(Refused::Revoked));
     }
-    if row.expired == Some(true) {
+    if row.expired {
         return Ok(Err(Refused::Expired));
     }
-    let _ = sqlx::query!(
-        "UPDATE api_keys SET last_used = now() WHERE api_key_id = $1",
-        row.api_key_id
-    )
-    .execute(db)
-    .await;
+    // Only a note for the admin's list: the call goes ahead without it.
+    let _ = store::api_keys::mark_used(db, row.api_key_id).await;
     Ok(Ok(Key {
         api_key_id: row.api_key_id,
         permissions: row.permissions,
@@ -191,26 +177,16 @@ where
 }
 
 pub async fn revoke(db: &PgPool, api_key_id: Uuid) -> Result<(), AppError> {
-    let done = sqlx::query!(
-        "UPDATE api_keys SET revoked = true WHERE api_key_id = $1",
-        api_key_id
-    )
-    .execute(db)
-    .await
-    .map_err(db_error)?;
-    if done.rows_affected() == 0 {
-        return Err(AppError::NotFound("No such key.".into()));
-    }
-    Ok(())
+    store::api_keys::revoke(db, api_key_id)
+        .await
+        .map_err(|error| match error {
+            store::StoreError::NotFound(_) => AppError::NotFound("No such key.".into()),
+            other => other.into(),
+        })
 }
 
 pub async fn list(db: &PgPool) -> Result<Vec<ApiKeyRow>, AppError> {
-    let rows = sqlx::query!(
-        "SELECT api_key_id, name, api_key, permissions, read_only, expires, revoked, last_used FROM api_keys ORDER BY created DESC"
-    )
-    .fetch_all(db)
-    .await
-    .map_err(db_error)?;
+    let rows = store::api_keys::list(db).await?;
     let time = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M").to_string();
     Ok(rows
         .into_iter()

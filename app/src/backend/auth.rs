@@ -1,5 +1,7 @@
-//! Browser sign-in: sessions stored server-side, keyed by a hash of a random cookie token.
-use super::{cookies, db_error, login_limit, password, rate_limit, AppState};
+//! Browser sign-in: checking a password, and the sign-ins it opens (stored server-side by
+//! `store::sign_ins`, keyed by a hash of a random cookie token). "Session" means a desktop;
+//! a browser's sign-in is a sign-in.
+use super::{cookies, login_limit, password, rate_limit, AppState};
 use crate::model::{CurrentUser, Role};
 use crate::AppError;
 use base64::Engine;
@@ -22,20 +24,17 @@ pub(crate) fn new_token() -> String {
 
 /// The signed-in user for a cookie token, if the sign-in is live and the account enabled.
 pub async fn user_for_token(db: &PgPool, token: &str) -> Result<Option<CurrentUser>, AppError> {
-    let row = sqlx::query!(
-        r#"SELECT u.user_id, u.username, u.role
-           FROM user_sessions s JOIN users u ON u.user_id = s.user_id
-           WHERE s.token_hash = $1 AND s.expires > now() AND NOT u.disabled AND NOT u.locked"#,
-        token_hash(token),
-    )
-    .fetch_optional(db)
-    .await
-    .map_err(db_error)?;
-    Ok(row.map(|row| CurrentUser {
-        user_id: row.user_id,
-        username: row.username,
-        role: Role::parse(&row.role).unwrap_or(Role::User),
-    }))
+    let user = store::sign_ins::user_of(db, &token_hash(token)).await?;
+    Ok(user.map(|user| current_user_from(user.user_id, user.username, &user.role)))
+}
+
+/// A stored role that is not known reads as the least privileged one.
+fn current_user_from(user_id: Uuid, username: String, role: &str) -> CurrentUser {
+    CurrentUser {
+        user_id,
+        username,
+        role: Role::parse(role).unwrap_or(Role::User),
+    }
 }
 
 /// The signed-in user of a request, from its cookie.
@@ -76,7 +75,7 @@ pub async fn require_admin() -> Result<CurrentUser, AppError> {
     }
 }
 
-/// Checks the credentials and, when they hold, starts a session and returns its token.
+/// Checks the credentials and, when they hold, opens a sign-in and returns its token.
 /// Attempts are counted per address, and per username and address before the password is
 /// checked; past either limit the answer is 429 without checking.
 pub async fn sign_in(
@@ -98,13 +97,7 @@ pub async fn sign_in(
     rate_limit::hit(&mut redis, prefix, &rate_limit::SIGN_INS, address).await?;
     login_limit::reserve(&mut redis, prefix, username, address).await?;
 
-    let row = sqlx::query!(
-        "SELECT user_id, username, role, password_hash, disabled, locked FROM users WHERE lower(username) = lower($1)",
-        username,
-    )
-    .fetch_optional(&state.db)
-    .await
-    .map_err(db_error)?;
+    let row = store::users::credentials_by_username(&state.db, username).await?;
 
     let hash = row.as_ref().and_then(|row| row.password_hash.clone());
     let matches = password::verify(password_attempt.to_owned(), hash).await;
@@ -132,19 +125,15 @@ pub async fn sign_in(
     };
     login_limit::clear(&mut redis, prefix, username, address).await?;
 
-    let (token, lifetime) = open_session(&state.db, user.user_id, user_agent).await?;
+    let (token, lifetime) = open_sign_in(&state.db, user.user_id, user_agent).await?;
     super::audit::ok(&state.db, user.user_id, "login", &user.username).await;
 
-    let current = CurrentUser {
-        user_id: user.user_id,
-        username: user.username,
-        role: Role::parse(&user.role).unwrap_or(Role::User),
-    };
+    let current = current_user_from(user.user_id, user.username, &user.role);
     Ok((current, token, lifetime))
 }
 
 /// Starts a browser sign-in for `user_id`: returns the cookie token and its lifetime in seconds.
-pub async fn open_session(
+pub async fn open_sign_in(
     db: &PgPool,
     user_id: Uuid,
     user_agent: &str,
@@ -152,62 +141,50 @@ pub async fn open_session(
     let hours = store::settings::load(db).await?.login_session_hours;
     let lifetime = Duration::hours(hours.clamp(1, 24 * 30));
     let token = new_token();
-    sqlx::query!(
-        "INSERT INTO user_sessions (token_hash, user_id, expires, user_agent) VALUES ($1, $2, $3, $4)",
-        token_hash(&token),
-        user_id,
-        Utc::now() + lifetime,
-        user_agent.chars().take(300).collect::<String>(),
-    )
-    .execute(db)
-    .await
-    .map_err(db_error)?;
-    sqlx::query!(
-        "UPDATE users SET last_session = now() WHERE user_id = $1",
-        user_id
-    )
-    .execute(db)
-    .await
-    .map_err(db_error)?;
+    let user_agent: String = user_agent.chars().take(300).collect();
+    let expires = Utc::now() + lifetime;
+    store::sign_ins::open(db, &token_hash(&token), user_id, expires, &user_agent).await?;
     Ok((token, lifetime.num_seconds()))
 }
 
-/// Ends the session behind `token`.
-pub async fn sign_out(db: &PgPool, token: &str) -> Result<(), AppError> {
-    sqlx::query!(
-        "DELETE FROM user_sessions WHERE token_hash = $1",
-        token_hash(token)
-    )
-    .execute(db)
-    .await
-    .map_err(db_error)?;
-    Ok(())
+/// The former name of [`open_sign_in`], kept for app/src/backend/connect.rs (being moved to
+/// the store in another change).
+pub async fn open_session(
+    db: &PgPool,
+    user_id: Uuid,
+    user_agent: &str,
+) -> Result<(String, i64), AppError> {
+    open_sign_in(db, user_id, user_agent).await
 }
 
-/// Ends every session of a user except, optionally, one token's.
+/// Ends the sign-in behind `token`.
+pub async fn sign_out(db: &PgPool, token: &str) -> Result<(), AppError> {
+    Ok(store::sign_ins::end(db, &token_hash(token)).await?)
+}
+
+/// Ends every sign-in of a user except, optionally, one token's.
+pub async fn end_sign_ins(
+    db: &PgPool,
+    user_id: Uuid,
+    except_token: Option<&str>,
+) -> Result<(), AppError> {
+    let keep = except_token.map(token_hash);
+    Ok(store::sign_ins::end_all_of_user(db, user_id, keep.as_deref()).await?)
+}
+
+/// The former name of [`end_sign_ins`], kept for server/src/api/kasm/users.rs (being
+/// rewritten in another change).
 pub async fn end_sessions(
     db: &PgPool,
     user_id: Uuid,
     except_token: Option<&str>,
 ) -> Result<(), AppError> {
-    let keep = except_token.map(token_hash).unwrap_or_default();
-    sqlx::query!(
-        "DELETE FROM user_sessions WHERE user_id = $1 AND token_hash <> $2",
-        user_id,
-        keep,
-    )
-    .execute(db)
-    .await
-    .map_err(db_error)?;
-    Ok(())
+    end_sign_ins(db, user_id, except_token).await
 }
 
-/// Removes expired sessions; run periodically.
-pub async fn purge_expired(db: &PgPool) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query!("DELETE FROM user_sessions WHERE expires <= now()")
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+/// Removes expired sign-ins; run periodically.
+pub async fn purge_expired_sign_ins(db: &PgPool) -> Result<u64, store::StoreError> {
+    store::sign_ins::purge_expired(db).await
 }
 
 /// Server-function side of signing in: reads the request, sets the cookie.
@@ -262,13 +239,7 @@ pub async fn change_password_from_context(
         ));
     }
     let state = super::app_state();
-    let hash = sqlx::query_scalar!(
-        "SELECT password_hash FROM users WHERE user_id = $1",
-        user.user_id
-    )
-    .fetch_one(&state.db)
-    .await
-    .map_err(db_error)?;
+    let hash = store::users::password_hash_of(&state.db, user.user_id).await?;
     if !password::verify(current, hash).await {
         return Err(AppError::invalid(
             "current_password",
@@ -278,7 +249,7 @@ pub async fn change_password_from_context(
     super::users::store_password(&state.db, user.user_id, &new).await?;
     let token = super::request_parts()
         .and_then(|parts| cookies::read(&parts.headers, cookies::SESSION_COOKIE));
-    end_sessions(&state.db, user.user_id, token.as_deref()).await?;
+    end_sign_ins(&state.db, user.user_id, token.as_deref()).await?;
     super::audit::ok(&state.db, user.user_id, "change_password", &user.username).await;
     Ok(())
 }

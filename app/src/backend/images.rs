@@ -1,8 +1,11 @@
-//! Registered images, as the admin manages them. Only registered images ever run.
-use super::{db_error, run_config, validate};
+//! Registered images, as the admin manages them: the form's text validated here, the rows in
+//! `store::images`. Only registered images ever run.
+use super::{run_config, validate};
 use crate::model::ImageRow;
 use crate::AppError;
 use sqlx::PgPool;
+use store::images::{Deletion, ImageFields};
+use store::StoreError;
 use uuid::Uuid;
 
 /// What the admin fills in for an image (form text, validated here).
@@ -30,6 +33,24 @@ struct Valid {
     memory: i64,
     network_mode: String,
     run_config: serde_json::Value,
+    enabled: bool,
+}
+
+impl Valid {
+    fn as_stored(&self) -> ImageFields<'_> {
+        ImageFields {
+            friendly_name: &self.friendly_name,
+            name: &self.name,
+            description: &self.description,
+            image_src: &self.image_src,
+            categories: &self.categories,
+            cores: self.cores,
+            memory: self.memory,
+            network_mode: &self.network_mode,
+            enabled: self.enabled,
+            run_config: &self.run_config,
+        }
+    }
 }
 
 /// The largest memory size accepted anywhere (1 PiB), far below i64's limit.
@@ -165,19 +186,12 @@ fn validate_input(input: &ImageInput) -> Result<Valid, AppError> {
         memory: parse_memory(&input.memory)?,
         network_mode: network_mode.to_owned(),
         run_config: run_config::parse(&input.run_config)?,
+        enabled: input.enabled,
     })
 }
 
 pub async fn list(db: &PgPool) -> Result<Vec<ImageRow>, AppError> {
-    let rows = sqlx::query!(
-        r#"SELECT i.image_id, i.friendly_name, i.name, i.description, i.image_src, i.categories, i.cores, i.memory,
-                  i.network_mode, i.enabled, i.run_config,
-                  (SELECT count(*) FROM kasms k WHERE k.image_id = i.image_id AND k.operational_status <> 'deleted') AS "live!"
-           FROM images i ORDER BY lower(i.friendly_name)"#
-    )
-    .fetch_all(db)
-    .await
-    .map_err(db_error)?;
+    let rows = store::images::list(db).await?;
     Ok(rows
         .into_iter()
         .map(|row| ImageRow {
@@ -192,110 +206,50 @@ pub async fn list(db: &PgPool) -> Result<Vec<ImageRow>, AppError> {
             network_mode: row.network_mode,
             enabled: row.enabled,
             run_config: row.run_config.to_string(),
-            live_sessions: row.live,
+            live_sessions: row.live_sessions,
         })
         .collect())
 }
 
 pub async fn create(db: &PgPool, input: &ImageInput) -> Result<Uuid, AppError> {
     let valid = validate_input(input)?;
-    let image_id = Uuid::new_v4();
-    sqlx::query!(
-        r#"INSERT INTO images (image_id, friendly_name, name, description, image_src, categories, cores, memory,
-                               network_mode, enabled, run_config)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#,
-        image_id,
-        valid.friendly_name,
-        valid.name,
-        valid.description,
-        valid.image_src,
-        &valid.categories,
-        valid.cores,
-        valid.memory,
-        valid.network_mode,
-        input.enabled,
-        valid.run_config,
-    )
-    .execute(db)
-    .await
-    .map_err(db_error)?;
-    Ok(image_id)
+    Ok(store::images::create(db, valid.as_stored()).await?)
 }
 
 pub async fn update(db: &PgPool, image_id: Uuid, input: &ImageInput) -> Result<(), AppError> {
     let valid = validate_input(input)?;
-    let done = sqlx::query!(
-        r#"UPDATE images SET friendly_name = $2, name = $3, description = $4, image_src = $5, categories = $6,
-                  cores = $7, memory = $8, network_mode = $9, enabled = $10, run_config = $11, updated = now()
-           WHERE image_id = $1"#,
-        image_id,
-        valid.friendly_name,
-        valid.name,
-        valid.description,
-        valid.image_src,
-        &valid.categories,
-        valid.cores,
-        valid.memory,
-        valid.network_mode,
-        input.enabled,
-        valid.run_config,
-    )
-    .execute(db)
-    .await
-    .map_err(db_error)?;
-    found(done.rows_affected())
+    store::images::update(db, image_id, valid.as_stored())
+        .await
+        .map_err(no_such_image)
 }
 
 pub async fn set_enabled(db: &PgPool, image_id: Uuid, enabled: bool) -> Result<(), AppError> {
-    let done = sqlx::query!(
-        "UPDATE images SET enabled = $2, updated = now() WHERE image_id = $1",
-        image_id,
-        enabled
-    )
-    .execute(db)
-    .await
-    .map_err(db_error)?;
-    found(done.rows_affected())
+    store::images::set_enabled(db, image_id, enabled)
+        .await
+        .map_err(no_such_image)
 }
 
 /// Deletes an image no live session uses (ended sessions' records go with it).
 pub async fn delete(db: &PgPool, image_id: Uuid) -> Result<(), AppError> {
-    let mut tx = db.begin().await.map_err(db_error)?;
-    let live = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "count!" FROM kasms WHERE image_id = $1 AND operational_status <> 'deleted'"#,
-        image_id
-    )
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(db_error)?;
-    if live > 0 {
-        return Err(AppError::Conflict {
+    match store::images::delete(db, image_id)
+        .await
+        .map_err(no_such_image)?
+    {
+        Deletion::Deleted => Ok(()),
+        Deletion::InUse { live_sessions } => Err(AppError::Conflict {
             field: None,
             message: format!(
-                "{live} session(s) still use this image; delete them first or disable the image."
+                "{live_sessions} session(s) still use this image; delete them first or disable the image."
             ),
-        });
+        }),
     }
-    sqlx::query!(
-        "DELETE FROM kasms WHERE image_id = $1 AND operational_status = 'deleted'",
-        image_id
-    )
-    .execute(&mut *tx)
-    .await
-    .map_err(db_error)?;
-    let done = sqlx::query!("DELETE FROM images WHERE image_id = $1", image_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    found(done.rows_affected())?;
-    tx.commit().await.map_err(db_error)
 }
 
-fn found(rows: u64) -> Result<(), AppError> {
-    if rows == 0 {
-        Err(AppError::NotFound("No such image.".into()))
-    } else {
-        Ok(())
+/// The store's "not found" in the words Admin → Images has always shown.
+fn no_such_image(error: StoreError) -> AppError {
+    match error {
+        StoreError::NotFound(_) => AppError::NotFound("No such image.".into()),
+        other => other.into(),
     }
 }
 

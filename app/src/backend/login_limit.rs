@@ -1,22 +1,16 @@
-//! Refuses sign-in for a username from an address after repeated failures, counted in Redis.
+//! Refuses sign-in for a username from an address after repeated failures, counted in Redis
+//! by `store::counters`.
 use crate::AppError;
 use redis::aio::ConnectionManager;
-use redis::AsyncCommands;
+use store::counters;
 
 /// Failures allowed within the window before sign-in is refused.
 pub const MAX_FAILURES: u32 = 5;
 /// The window, and how long the refusal lasts after the last counted failure.
 pub const WINDOW_SECS: i64 = 15 * 60;
 
-fn key(prefix: &str, username: &str, address: &str) -> String {
-    format!(
-        "{prefix}login_failures:{}:{address}",
-        username.to_lowercase()
-    )
-}
-
-fn redis_down(error: redis::RedisError) -> AppError {
-    tracing::error!(%error, "redis unavailable");
+/// Any failure to count means Redis is not answering (the store has logged it).
+fn redis_down(_: store::StoreError) -> AppError {
     AppError::Unavailable(
         "Sign-in is unavailable: Redis is not answering. Try again shortly.".into(),
     )
@@ -33,20 +27,14 @@ pub async fn reserve(
     username: &str,
     address: &str,
 ) -> Result<(), AppError> {
-    let key = key(prefix, username, address);
-    let (count, ttl): (u32, i64) = redis::pipe()
-        .atomic()
-        .incr(&key, 1u32)
-        .expire(&key, WINDOW_SECS)
-        .ignore()
-        .ttl(&key)
-        .query_async(redis)
+    let key = counters::sign_in_failures_key(prefix, username, address);
+    let count = counters::add_extending_window(redis, &key, WINDOW_SECS)
         .await
         .map_err(redis_down)?;
-    if count <= MAX_FAILURES {
+    if count.value <= MAX_FAILURES {
         return Ok(());
     }
-    let minutes = (ttl.max(1) + 59) / 60;
+    let minutes = (count.ttl_secs.max(1) + 59) / 60;
     Err(AppError::TooManyRequests(format!(
         "Too many failed sign-in attempts for this username. Try again in {minutes} minute{}.",
         if minutes == 1 { "" } else { "s" }
@@ -59,8 +47,6 @@ pub async fn clear(
     username: &str,
     address: &str,
 ) -> Result<(), AppError> {
-    redis
-        .del::<_, ()>(key(prefix, username, address))
-        .await
-        .map_err(redis_down)
+    let key = counters::sign_in_failures_key(prefix, username, address);
+    counters::remove(redis, &key).await.map_err(redis_down)
 }

@@ -1,9 +1,11 @@
 //! Per-client-address limits on what hostile traffic could repeat cheaply: sign-in attempts,
-//! requests with a wrong API key, invalid sign-in links. Counted in Redis (a fixed window per
-//! address and kind), so that they hold across replicas. The address is the connection's peer,
-//! or the one a trusted reverse proxy names (`BERTH_CLIENT_ADDRESS_HEADER`).
+//! requests with a wrong API key, invalid sign-in links. Counted in Redis by
+//! `store::counters` (a fixed window per address and kind), so that they hold across
+//! replicas. The address is the connection's peer, or the one a trusted reverse proxy names
+//! (`BERTH_CLIENT_ADDRESS_HEADER`).
 use crate::AppError;
 use redis::aio::ConnectionManager;
+use store::counters;
 
 /// How many of one kind of request an address may make in a window.
 #[derive(Debug, Clone, Copy)]
@@ -40,11 +42,11 @@ pub const LINK_FAILURES: Limit = Limit {
 };
 
 fn key(prefix: &str, limit: &Limit, address: &str) -> String {
-    format!("{prefix}rate:{}:{address}", limit.kind)
+    counters::per_address_key(prefix, limit.kind, address)
 }
 
-fn redis_down(error: redis::RedisError) -> AppError {
-    tracing::error!(%error, "redis unavailable");
+/// Any failure to count means Redis is not answering (the store has logged it).
+fn redis_down(_: store::StoreError) -> AppError {
     AppError::Unavailable("Berth cannot check request limits: Redis is not answering.".into())
 }
 
@@ -64,20 +66,11 @@ pub async fn hit(
     address: &str,
 ) -> Result<(), AppError> {
     let key = key(prefix, limit, address);
-    let (count, ttl): (u32, i64) = redis::pipe()
-        .atomic()
-        .incr(&key, 1u32)
-        .cmd("EXPIRE")
-        .arg(&key)
-        .arg(limit.window_secs)
-        .arg("NX")
-        .ignore()
-        .ttl(&key)
-        .query_async(redis)
+    let count = counters::add_in_fixed_window(redis, &key, limit.window_secs)
         .await
         .map_err(redis_down)?;
-    if count > limit.max {
-        return Err(refused(limit, ttl));
+    if count.value > limit.max {
+        return Err(refused(limit, count.ttl_secs));
     }
     Ok(())
 }
@@ -91,14 +84,9 @@ pub async fn check(
     address: &str,
 ) -> Result<(), AppError> {
     let key = key(prefix, limit, address);
-    let (count, ttl): (Option<u32>, i64) = redis::pipe()
-        .get(&key)
-        .ttl(&key)
-        .query_async(redis)
-        .await
-        .map_err(redis_down)?;
-    if count.unwrap_or(0) >= limit.max {
-        return Err(refused(limit, ttl));
+    let count = counters::read(redis, &key).await.map_err(redis_down)?;
+    if count.value >= limit.max {
+        return Err(refused(limit, count.ttl_secs));
     }
     Ok(())
 }
@@ -126,11 +114,8 @@ pub async fn forgive(
     address: &str,
 ) -> Result<(), AppError> {
     let key = key(prefix, limit, address);
-    redis::cmd("DECR")
-        .arg(&key)
-        .query_async::<i64>(redis)
+    counters::subtract_one(redis, &key)
         .await
-        .map(drop)
         .map_err(redis_down)
 }
 

@@ -1,27 +1,12 @@
-//! Agent hosts ("servers") as the admin manages them.
-use super::db_error;
+//! Agent hosts ("servers") as the admin manages them (the rows in `store::servers`).
 use crate::model::ServerRow;
 use crate::AppError;
 use sqlx::PgPool;
+use store::StoreError;
 use uuid::Uuid;
 
 pub async fn list(db: &PgPool) -> Result<Vec<ServerRow>, AppError> {
-    let rows = sqlx::query!(
-        r#"SELECT s.server_id, s.hostname, s.status, s.enabled, s.draining, s.last_checkin,
-                  EXTRACT(EPOCH FROM (now() - s.last_checkin))::int8 AS "since",
-                  COALESCE(s.cores_override, s.cores) AS "cores!", COALESCE(s.memory_override, s.memory) AS "memory!",
-                  s.cores_override, s.memory_override, s.images_present, s.images_missing, s.version, s.gpus, s.disk_free,
-                  s.credential_issued,
-                  COALESCE(SUM(k.cores), 0)::float8 AS "cores_allocated!",
-                  COALESCE(SUM(k.memory), 0)::int8 AS "memory_allocated!",
-                  count(k.kasm_id) AS "sessions!"
-           FROM servers s
-           LEFT JOIN kasms k ON k.server_id = s.server_id AND k.operational_status <> 'deleted'
-           GROUP BY s.server_id ORDER BY s.hostname"#
-    )
-    .fetch_all(db)
-    .await
-    .map_err(db_error)?;
+    let rows = store::servers::list(db).await?;
     Ok(rows
         .into_iter()
         .map(|row| ServerRow {
@@ -33,7 +18,7 @@ pub async fn list(db: &PgPool) -> Result<Vec<ServerRow>, AppError> {
             last_checkin: row
                 .last_checkin
                 .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
-            seconds_since_checkin: row.since,
+            seconds_since_checkin: row.seconds_since_checkin,
             cores: row.cores,
             memory: row.memory,
             cores_override: row.cores_override,
@@ -59,16 +44,9 @@ pub async fn set_flags(
     enabled: bool,
     draining: bool,
 ) -> Result<(), AppError> {
-    let done = sqlx::query!(
-        "UPDATE servers SET enabled = $2, draining = $3 WHERE server_id = $1",
-        server_id,
-        enabled,
-        draining
-    )
-    .execute(db)
-    .await
-    .map_err(db_error)?;
-    found(done.rows_affected())
+    store::servers::set_flags(db, server_id, enabled, draining)
+        .await
+        .map_err(no_such_server)
 }
 
 /// The most cores an override may claim (hosts have more than an image may ask for).
@@ -89,22 +67,15 @@ pub async fn set_overrides(
         "" => None,
         text => Some(super::images::parse_memory(text)?),
     };
-    let done = sqlx::query!(
-        "UPDATE servers SET cores_override = $2, memory_override = $3 WHERE server_id = $1",
-        server_id,
-        cores,
-        memory
-    )
-    .execute(db)
-    .await
-    .map_err(db_error)?;
-    found(done.rows_affected())
+    store::servers::set_overrides(db, server_id, cores, memory)
+        .await
+        .map_err(no_such_server)
 }
 
-fn found(rows: u64) -> Result<(), AppError> {
-    if rows == 0 {
-        Err(AppError::NotFound("No such server.".into()))
-    } else {
-        Ok(())
+/// The store's "not found" in the words Admin → Servers has always shown.
+fn no_such_server(error: StoreError) -> AppError {
+    match error {
+        StoreError::NotFound(_) => AppError::NotFound("No such server.".into()),
+        other => other.into(),
     }
 }

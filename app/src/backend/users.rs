@@ -1,8 +1,10 @@
-//! User accounts as the admin manages them.
-use super::{auth, db_error, password, validate};
+//! User accounts as the admin manages them: validation and password hashing here, the rows
+//! in `store::users`.
+use super::{password, validate};
 use crate::model::{Role, UserRow};
 use crate::AppError;
 use sqlx::PgPool;
+use store::StoreError;
 use uuid::Uuid;
 
 /// What the admin fills in to create a user.
@@ -32,6 +34,17 @@ struct ValidProfile {
     role: Role,
 }
 
+impl ValidProfile {
+    fn as_stored(&self) -> store::users::Profile<'_> {
+        store::users::Profile {
+            first_name: &self.first_name,
+            last_name: &self.last_name,
+            organization: &self.organization,
+            role: self.role.as_str(),
+        }
+    }
+}
+
 fn validate_profile(
     first: &str,
     last: &str,
@@ -52,25 +65,7 @@ fn format_time(time: chrono::DateTime<chrono::Utc>) -> String {
 
 /// Users whose username or name contains `search` (case-insensitive), by username.
 pub async fn list(db: &PgPool, search: &str) -> Result<Vec<UserRow>, AppError> {
-    let pattern = format!(
-        "%{}%",
-        search
-            .trim()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    );
-    let rows = sqlx::query!(
-        r#"SELECT user_id, username, first_name, last_name, organization, role, disabled, created, last_session
-           FROM users
-           WHERE username ILIKE $1 OR first_name ILIKE $1 OR last_name ILIKE $1 OR organization ILIKE $1
-           ORDER BY lower(username)
-           LIMIT 500"#,
-        pattern,
-    )
-    .fetch_all(db)
-    .await
-    .map_err(db_error)?;
+    let rows = store::users::search(db, search).await?;
     Ok(rows
         .into_iter()
         .map(|row| UserRow {
@@ -97,22 +92,7 @@ pub async fn create(db: &PgPool, new: NewUser) -> Result<Uuid, AppError> {
         &new.role,
     )?;
     let hash = password::hash(new.password).await?;
-    let user_id = Uuid::new_v4();
-    sqlx::query!(
-        r#"INSERT INTO users (user_id, username, password_hash, first_name, last_name, organization, role, password_set_date)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, now())"#,
-        user_id,
-        username,
-        hash,
-        profile.first_name,
-        profile.last_name,
-        profile.organization,
-        profile.role.as_str(),
-    )
-    .execute(db)
-    .await
-    .map_err(db_error)?;
-    Ok(user_id)
+    Ok(store::users::create(db, &username, &hash, profile.as_stored()).await?)
 }
 
 pub async fn update(db: &PgPool, user_id: Uuid, edit: UserEdit) -> Result<(), AppError> {
@@ -122,43 +102,26 @@ pub async fn update(db: &PgPool, user_id: Uuid, edit: UserEdit) -> Result<(), Ap
         &edit.organization,
         &edit.role,
     )?;
-    let done = sqlx::query!(
-        "UPDATE users SET first_name = $2, last_name = $3, organization = $4, role = $5 WHERE user_id = $1",
-        user_id,
-        profile.first_name,
-        profile.last_name,
-        profile.organization,
-        profile.role.as_str(),
-    )
-    .execute(db)
-    .await
-    .map_err(db_error)?;
-    found(done.rows_affected())
+    store::users::update_profile(db, user_id, profile.as_stored())
+        .await
+        .map_err(no_such_user)
 }
 
 /// Disables or enables an account; disabling ends its sign-ins at once.
 pub async fn set_disabled(db: &PgPool, user_id: Uuid, disabled: bool) -> Result<(), AppError> {
-    let done = sqlx::query!(
-        "UPDATE users SET disabled = $2 WHERE user_id = $1",
-        user_id,
-        disabled
-    )
-    .execute(db)
-    .await
-    .map_err(db_error)?;
-    found(done.rows_affected())?;
+    store::users::set_disabled(db, user_id, disabled)
+        .await
+        .map_err(no_such_user)?;
     if disabled {
-        auth::end_sessions(db, user_id, None).await?;
+        store::sign_ins::end_all_of_user(db, user_id, None).await?;
     }
     Ok(())
 }
 
 pub async fn delete(db: &PgPool, user_id: Uuid) -> Result<(), AppError> {
-    let done = sqlx::query!("DELETE FROM users WHERE user_id = $1", user_id)
-        .execute(db)
+    store::users::delete(db, user_id)
         .await
-        .map_err(db_error)?;
-    found(done.rows_affected())
+        .map_err(no_such_user)
 }
 
 /// Sets a new password (already validated) and records when.
@@ -168,15 +131,9 @@ pub async fn store_password(
     new_password: &str,
 ) -> Result<(), AppError> {
     let hash = password::hash(new_password.to_owned()).await?;
-    let done = sqlx::query!(
-        "UPDATE users SET password_hash = $2, password_set_date = now() WHERE user_id = $1",
-        user_id,
-        hash,
-    )
-    .execute(db)
-    .await
-    .map_err(db_error)?;
-    found(done.rows_affected())
+    store::users::set_password_hash(db, user_id, &hash)
+        .await
+        .map_err(no_such_user)
 }
 
 /// An admin's password reset: the user's sign-ins end.
@@ -187,7 +144,7 @@ pub async fn reset_password(
 ) -> Result<(), AppError> {
     validate::password("new_password", new_password)?;
     store_password(db, user_id, new_password).await?;
-    auth::end_sessions(db, user_id, None).await
+    Ok(store::sign_ins::end_all_of_user(db, user_id, None).await?)
 }
 
 pub async fn username_of(db: &PgPool, user_id: Uuid) -> Result<String, AppError> {
@@ -196,11 +153,11 @@ pub async fn username_of(db: &PgPool, user_id: Uuid) -> Result<String, AppError>
         .ok_or_else(|| AppError::NotFound("No such user.".into()))
 }
 
-fn found(rows: u64) -> Result<(), AppError> {
-    if rows == 0 {
-        Err(AppError::NotFound("No such user.".into()))
-    } else {
-        Ok(())
+/// The store's "not found" in the words the admin pages have always shown.
+fn no_such_user(error: StoreError) -> AppError {
+    match error {
+        StoreError::NotFound(_) => AppError::NotFound("No such user.".into()),
+        other => other.into(),
     }
 }
 
@@ -220,11 +177,7 @@ pub async fn ensure_first_admin(
     db: &PgPool,
     configured_password: Option<String>,
 ) -> Result<FirstAdmin, AppError> {
-    let any = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM users) AS "any!""#)
-        .fetch_one(db)
-        .await
-        .map_err(db_error)?;
-    if any {
+    if store::users::any_exist(db).await? {
         return Ok(FirstAdmin::Existing);
     }
     let generated = configured_password.is_none();

@@ -1,17 +1,10 @@
 //! The workspaces (registered, enabled images) a user may launch.
-use super::db_error;
 use crate::model::Workspace;
 use crate::AppError;
 use sqlx::PgPool;
 
 pub async fn list_enabled(db: &PgPool) -> Result<Vec<Workspace>, AppError> {
-    let rows = sqlx::query!(
-        r#"SELECT image_id, friendly_name, description, image_src, categories
-           FROM images WHERE enabled ORDER BY lower(friendly_name)"#
-    )
-    .fetch_all(db)
-    .await
-    .map_err(db_error)?;
+    let rows = store::images::list_enabled(db).await?;
     Ok(rows
         .into_iter()
         .map(|row| Workspace {

@@ -40,7 +40,7 @@ async fn signing_in_sets_an_http_only_lax_cookie_that_opens_the_dashboard(db: Pg
         .trim_start_matches("berth_session=")
         .to_owned();
     let stored: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM user_sessions WHERE token_hash = convert_to($1, 'UTF8')",
+        "SELECT count(*) FROM sign_ins WHERE token_hash = convert_to($1, 'UTF8')",
     )
     .bind(&token)
     .fetch_one(&app.db)
@@ -82,7 +82,7 @@ async fn a_wrong_password_is_refused_without_a_session(db: PgPool) {
     let response = app.login(&client, "nobody", "wrong-password").await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(message_of(&error_json(response).await), message);
-    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM user_sessions")
+    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM sign_ins")
         .fetch_one(&app.db)
         .await
         .unwrap();
@@ -156,7 +156,7 @@ async fn cross_site_state_changes_are_refused(db: PgPool) {
 async fn signing_out_ends_the_session_on_the_server(db: PgPool) {
     let app = spawn_app(db).await;
     let (client, _) = app.signed_in("ann", "user").await;
-    let stolen: String = sqlx::query_scalar("SELECT encode(token_hash, 'hex') FROM user_sessions")
+    let stolen: String = sqlx::query_scalar("SELECT encode(token_hash, 'hex') FROM sign_ins")
         .fetch_one(&app.db)
         .await
         .unwrap();
@@ -165,7 +165,7 @@ async fn signing_out_ends_the_session_on_the_server(db: PgPool) {
         app.call(&client, "logout", &[]).await.status(),
         StatusCode::OK
     );
-    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM user_sessions")
+    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM sign_ins")
         .fetch_one(&app.db)
         .await
         .unwrap();
@@ -184,7 +184,7 @@ async fn expired_sessions_no_longer_sign_in(db: PgPool) {
         client.get(app.url("/")).send().await.unwrap().status(),
         StatusCode::OK
     );
-    sqlx::query("UPDATE user_sessions SET expires = now() - interval '1 second'")
+    sqlx::query("UPDATE sign_ins SET expires = now() - interval '1 second'")
         .execute(&app.db)
         .await
         .unwrap();
@@ -192,7 +192,12 @@ async fn expired_sessions_no_longer_sign_in(db: PgPool) {
         client.get(app.url("/")).send().await.unwrap().status(),
         StatusCode::SEE_OTHER
     );
-    assert_eq!(app::backend::auth::purge_expired(&app.db).await.unwrap(), 1);
+    assert_eq!(
+        app::backend::auth::purge_expired_sign_ins(&app.db)
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 #[sqlx::test(migrator = "berth::startup::MIGRATOR")]

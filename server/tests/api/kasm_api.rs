@@ -693,10 +693,12 @@ async fn users_are_managed_through_the_api(db: PgPool) {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM user_sessions us JOIN users u USING (user_id) WHERE u.username = 'lee'")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let sessions: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sign_ins JOIN users u USING (user_id) WHERE u.username = 'lee'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
     assert_eq!(sessions, 0, "logout_user left a sign-in");
 
     // Attributes: defaults, then an update of some keys.
