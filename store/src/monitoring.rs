@@ -62,3 +62,48 @@ pub async fn agent_capacity(db: &PgPool) -> Result<Vec<AgentCapacity>, StoreErro
         })
         .collect())
 }
+
+/// Launches requested in one five-minute window: how many, how many ended before their
+/// desktop streamed (failed or deleted while starting), and the median time to a streaming
+/// desktop of those that got there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaunchWindow {
+    /// Seconds from the window's start to now.
+    pub seconds_ago: i64,
+    pub launches: i64,
+    pub not_started: i64,
+    pub median_seconds: Option<f64>,
+}
+
+/// The last hour's launches in twelve five-minute windows, oldest first (empty windows
+/// included, so a chart's time axis is even).
+pub async fn launches_last_hour(db: &PgPool) -> Result<Vec<LaunchWindow>, StoreError> {
+    let rows = sqlx::query!(
+        r#"WITH windows AS (
+               SELECT generate_series(0, 11) AS n
+           ), anchor AS (
+               SELECT date_bin('5 minutes', now(), TIMESTAMPTZ '2000-01-01') AS latest
+           )
+           SELECT EXTRACT(EPOCH FROM now() - (anchor.latest - w.n * interval '5 minutes'))::int8 AS "seconds_ago!",
+                  count(k.kasm_id) AS "launches!",
+                  count(k.kasm_id) FILTER (WHERE k.start_date IS NULL AND k.operational_status IN ('deleting', 'deleted')) AS "not_started!",
+                  percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM k.start_date - k.created_date)::float8)
+                      FILTER (WHERE k.start_date IS NOT NULL) AS "median_seconds"
+           FROM windows w CROSS JOIN anchor
+           LEFT JOIN kasms k ON k.created_date >= anchor.latest - w.n * interval '5 minutes'
+                            AND k.created_date < anchor.latest - (w.n - 1) * interval '5 minutes'
+           GROUP BY w.n, anchor.latest
+           ORDER BY w.n DESC"#
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| LaunchWindow {
+            seconds_ago: row.seconds_ago,
+            launches: row.launches,
+            not_started: row.not_started,
+            median_seconds: row.median_seconds,
+        })
+        .collect())
+}

@@ -149,3 +149,11 @@ pub async fn destroy_any_session(kasm_id: String) -> Result<(), AppError> {
     .await;
     Ok(())
 }
+
+/// Admin → Metrics: the deployment now and the last hour's launches.
+#[server(prefix = "/rpc", endpoint = "admin/metrics_overview")]
+pub async fn metrics_overview() -> Result<crate::model::MetricsOverview, AppError> {
+    use crate::backend;
+    backend::auth::require_admin().await?;
+    backend::monitoring::overview(&backend::app_state().db).await
+}

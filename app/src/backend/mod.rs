@@ -10,6 +10,7 @@ pub mod connect;
 pub mod cookies;
 pub mod images;
 pub mod login_limit;
+pub mod monitoring;
 pub mod my_sessions;
 pub mod password;
 pub mod rate_limit;

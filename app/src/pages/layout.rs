@@ -129,6 +129,7 @@ pub fn AdminNav(current: &'static str) -> impl IntoView {
         ("servers", "Servers"),
         ("sessions", "Sessions"),
         ("developers", "Developers"),
+        ("metrics", "Metrics"),
     ];
     view! {
         <nav class="admin-nav" id="admin-nav">

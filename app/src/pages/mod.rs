@@ -2,6 +2,7 @@
 mod account;
 mod admin_developers;
 mod admin_images;
+mod admin_metrics;
 mod admin_servers;
 mod admin_sessions;
 mod admin_users;
@@ -15,6 +16,7 @@ mod session;
 pub use account::AccountPage;
 pub use admin_developers::AdminDevelopersPage;
 pub use admin_images::AdminImagesPage;
+pub use admin_metrics::AdminMetricsPage;
 pub use admin_servers::AdminServersPage;
 pub use admin_sessions::AdminSessionsPage;
 pub use admin_users::AdminUsersPage;

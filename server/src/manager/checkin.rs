@@ -1,7 +1,7 @@
 //! Agent check-ins: the registry of servers, offline marking, and reconciliation. Each agent
 //! authenticates with its own credential, bound to one server row (verified by the check-in
 //! endpoint, `api::agent_checkin`): a check-in updates that row only.
-use super::reports::{self, Absence, LiveSession};
+use super::reports::{self, LiveSession, Tally};
 use super::state;
 use crate::protocol::{CheckIn, CheckInReply};
 use axum::http::{header, HeaderMap};
@@ -92,14 +92,14 @@ async fn follow_reports(
             status: row.status,
             container_id: row.container_id,
             port: row.port,
-            absent_checkins: row.absent_checkins,
+            disagreeing_checkins: row.disagreeing_checkins,
         };
         let found = reports::report_for(&session, &report.sessions, owner);
         let verdict = reports::assess(&session, found, settled, &report.address);
-        match verdict.absence {
-            Absence::Count => counted.push(session.kasm_id),
-            Absence::Reset => reset.push(session.kasm_id),
-            Absence::Keep => {}
+        match verdict.tally {
+            Tally::Count => counted.push(session.kasm_id),
+            Tally::Reset => reset.push(session.kasm_id),
+            Tally::Keep => {}
         }
         if let Some(transition) = verdict.transition {
             tracing::warn!(kasm_id = %session.kasm_id, server = report.name, ?transition, "the agent's report changes the session");
@@ -107,10 +107,10 @@ async fn follow_reports(
         }
     }
     if !counted.is_empty() {
-        agent_reports::count_absent(db, &counted).await?;
+        agent_reports::count_disagreeing(db, &counted).await?;
     }
     if !reset.is_empty() {
-        agent_reports::reset_absent(db, &reset).await?;
+        agent_reports::reset_disagreeing(db, &reset).await?;
     }
     Ok(())
 }

@@ -1,17 +1,20 @@
 //! What an agent's check-in says about each of its sessions: pure decisions, applied by
 //! `checkin::record` through the state machine.
 //!
-//! A container missing from one report proves little: the agent may have just restarted, or
-//! Docker may be answering slowly. A session is ended as vanished only when its agent has
-//! been up and reporting for at least two intervals (`settled`) and has then reported the
-//! container absent twice in a row.
+//! One report that disagrees with a session's row proves little. A container missing from it:
+//! the agent may have just restarted, or Docker may be answering slowly. A container in
+//! another state (paused, exited, on another port): the report may have been taken just
+//! before a change Berth made (a resume) and read just after it, and acting on it would undo
+//! that change. So a session follows its container only after two reports in a row disagree
+//! with its row (any write of its state starts the count again), and is ended as vanished only
+//! when its agent has also been up and reporting for at least two intervals (`settled`).
 use super::state::{Endpoint, Transition};
 use crate::protocol::ContainerReport;
 use berth_model::SessionStatus;
 use uuid::Uuid;
 
-/// Absent reports in a row that end a session.
-pub const ABSENT_REPORTS_TO_VANISH: i32 = 2;
+/// Disagreeing reports in a row after which the session follows its container.
+pub const DISAGREEING_REPORTS_TO_ACT: i32 = 2;
 
 /// A session the manager places on the reporting agent, as its row says.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,12 +23,12 @@ pub struct LiveSession {
     pub status: SessionStatus,
     pub container_id: Option<String>,
     pub port: Option<u16>,
-    pub absent_checkins: i32,
+    pub disagreeing_checkins: i32,
 }
 
-/// What to do with the session's absence counter.
+/// What to do with the session's counter of disagreeing reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Absence {
+pub enum Tally {
     Keep,
     Reset,
     Count,
@@ -33,7 +36,7 @@ pub enum Absence {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Assessment {
-    pub absence: Absence,
+    pub tally: Tally,
     pub transition: Option<Transition>,
 }
 
@@ -68,33 +71,38 @@ pub fn assess(
         session.status,
         SessionStatus::Running | SessionStatus::Paused | SessionStatus::Stopped
     );
-    if !judged {
-        return Assessment {
-            absence: Absence::Keep,
+    let disagreement = match report {
+        _ if !judged => None,
+        // An agent that just started may not see its containers yet: no verdict, no count.
+        None if !settled => None,
+        None => Some(Transition::Vanished),
+        Some(report) => match container_change(session, report, publish_host) {
+            Some(change) => Some(change),
+            None if session.disagreeing_checkins > 0 => {
+                return Assessment {
+                    tally: Tally::Reset,
+                    transition: None,
+                }
+            }
+            None => None,
+        },
+    };
+    match disagreement {
+        None => Assessment {
+            tally: Tally::Keep,
             transition: None,
-        };
-    }
-    let Some(report) = report else {
-        if !settled {
-            return Assessment {
-                absence: Absence::Keep,
-                transition: None,
-            };
+        },
+        // Acting writes the session's state, which starts its count again.
+        Some(change) if session.disagreeing_checkins + 1 >= DISAGREEING_REPORTS_TO_ACT => {
+            Assessment {
+                tally: Tally::Keep,
+                transition: Some(change),
+            }
         }
-        let vanished = session.absent_checkins + 1 >= ABSENT_REPORTS_TO_VANISH;
-        return Assessment {
-            absence: Absence::Count,
-            transition: vanished.then_some(Transition::Vanished),
-        };
-    };
-    let absence = if session.absent_checkins == 0 {
-        Absence::Keep
-    } else {
-        Absence::Reset
-    };
-    Assessment {
-        absence,
-        transition: container_change(session, report, publish_host),
+        Some(_) => Assessment {
+            tally: Tally::Count,
+            transition: None,
+        },
     }
 }
 
@@ -137,7 +145,7 @@ mod tests {
             status,
             container_id: Some("c1".into()),
             port: Some(40000),
-            absent_checkins: 0,
+            disagreeing_checkins: 0,
         }
     }
 
@@ -161,10 +169,10 @@ mod tests {
             SessionStatus::Stopped,
         ] {
             let mut row = session(status);
-            row.absent_checkins = 5;
+            row.disagreeing_checkins = 5;
             let verdict = assess(&row, None, false, "127.0.0.1");
             assert_eq!(verdict.transition, None, "{status}");
-            assert_eq!(verdict.absence, Absence::Keep);
+            assert_eq!(verdict.tally, Tally::Keep);
         }
     }
 
@@ -172,9 +180,9 @@ mod tests {
     fn a_container_is_gone_after_two_absent_reports_of_a_settled_agent() {
         let mut row = session(SessionStatus::Stopped);
         let first = assess(&row, None, true, "127.0.0.1");
-        assert_eq!(first.absence, Absence::Count);
+        assert_eq!(first.tally, Tally::Count);
         assert_eq!(first.transition, None);
-        row.absent_checkins = 1;
+        row.disagreeing_checkins = 1;
         let second = assess(&row, None, true, "127.0.0.1");
         assert_eq!(second.transition, Some(Transition::Vanished));
     }
@@ -182,34 +190,35 @@ mod tests {
     #[test]
     fn a_present_container_resets_the_count() {
         let mut row = session(SessionStatus::Running);
-        row.absent_checkins = 1;
+        row.disagreeing_checkins = 1;
         let verdict = assess(&row, Some(&report(true, false)), true, "127.0.0.1");
-        assert_eq!(verdict.absence, Absence::Reset);
+        assert_eq!(verdict.tally, Tally::Reset);
         assert_eq!(verdict.transition, None);
+    }
+
+    /// What two reports in a row of `container` make of a session in `status`.
+    fn twice(status: SessionStatus, container: &ContainerReport) -> (Assessment, Assessment) {
+        let mut row = session(status);
+        let first = assess(&row, Some(container), true, "127.0.0.1");
+        row.disagreeing_checkins = 1;
+        (first, assess(&row, Some(container), true, "127.0.0.1"))
     }
 
     #[test]
     fn an_exited_container_is_stopped_with_its_exit_code_never_running() {
         for status in [SessionStatus::Running, SessionStatus::Paused] {
-            let verdict = assess(
-                &session(status),
-                Some(&report(false, false)),
-                false,
-                "127.0.0.1",
-            );
+            let (first, second) = twice(status, &report(false, false));
+            assert_eq!(first.transition, None);
+            assert_eq!(first.tally, Tally::Count);
             assert_eq!(
-                verdict.transition,
+                second.transition,
                 Some(Transition::Exited { code: Some(143) })
             );
         }
         // A stopped session's container is meant to be exited.
-        let stopped = assess(
-            &session(SessionStatus::Stopped),
-            Some(&report(false, false)),
-            true,
-            "127.0.0.1",
-        );
-        assert_eq!(stopped.transition, None);
+        let (first, second) = twice(SessionStatus::Stopped, &report(false, false));
+        assert_eq!((first.transition, second.transition), (None, None));
+        assert_eq!(first.tally, Tally::Keep);
     }
 
     #[test]
@@ -222,38 +231,42 @@ mod tests {
         ] {
             let verdict = assess(&session(status), None, true, "127.0.0.1");
             assert_eq!(verdict.transition, None, "{status}");
-            assert_eq!(verdict.absence, Absence::Keep);
+            assert_eq!(verdict.tally, Tally::Keep);
         }
     }
 
     #[test]
-    fn pauses_and_port_changes_outside_berth_are_followed() {
-        let paused = assess(
-            &session(SessionStatus::Running),
-            Some(&report(true, true)),
-            true,
-            "127.0.0.1",
-        );
-        assert_eq!(paused.transition, Some(Transition::Pause));
-        let unpaused = assess(
-            &session(SessionStatus::Paused),
-            Some(&report(true, false)),
-            true,
-            "127.0.0.1",
-        );
-        assert_eq!(unpaused.transition, Some(Transition::Unpause));
+    fn pauses_and_port_changes_outside_berth_are_followed_on_the_second_report() {
+        let (first, second) = twice(SessionStatus::Running, &report(true, true));
+        assert_eq!(first.transition, None);
+        assert_eq!(second.transition, Some(Transition::Pause));
+        let (first, second) = twice(SessionStatus::Paused, &report(true, false));
+        assert_eq!(first.transition, None);
+        assert_eq!(second.transition, Some(Transition::Unpause));
         let mut moved = report(true, false);
         moved.port = Some(40001);
-        let verdict = assess(
-            &session(SessionStatus::Running),
-            Some(&moved),
-            true,
-            "127.0.0.1",
-        );
+        let (first, second) = twice(SessionStatus::Running, &moved);
+        assert_eq!(first.transition, None);
         assert!(matches!(
-            verdict.transition,
+            second.transition,
             Some(Transition::Moved(Endpoint { port: 40001, .. }))
         ));
+    }
+
+    /// A report taken while the container was still paused and read after Berth resumed it
+    /// (the session's row now running, its count started again) changes nothing; the next
+    /// report agrees and the count goes back to zero.
+    #[test]
+    fn a_report_older_than_a_resume_does_not_pause_the_session_again() {
+        let resumed = session(SessionStatus::Running);
+        let stale = assess(&resumed, Some(&report(true, true)), true, "127.0.0.1");
+        assert_eq!(stale.transition, None);
+        assert_eq!(stale.tally, Tally::Count);
+        let mut counted = resumed.clone();
+        counted.disagreeing_checkins = 1;
+        let current = assess(&counted, Some(&report(true, false)), true, "127.0.0.1");
+        assert_eq!(current.transition, None);
+        assert_eq!(current.tally, Tally::Reset);
     }
 
     #[test]

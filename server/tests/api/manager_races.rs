@@ -476,13 +476,16 @@ async fn an_agent_restart_ends_no_session_and_exits_stop_sessions(db: PgPool) {
         assert_ne!(status_of(&db, *kasm_id).await.0, "deleted");
     }
     // Once the agent is settled, a container exited by itself makes its session stopped,
-    // with the exit code; the paused and stopped ones are reported as they are.
+    // with the exit code, when two reports in a row say so (one could predate a change Berth
+    // just made); the paused and stopped ones are reported as they are.
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let reports = vec![report(kasms[0], false), report(kasms[2], false), {
         let mut paused = report(kasms[1], true);
         paused.paused = true;
         paused
     }];
+    record(&db, &check_in(name, restarted, reports.clone())).await;
+    assert_eq!(status_of(&db, kasms[0]).await.0, "running");
     record(&db, &check_in(name, restarted, reports)).await;
     let (status, message) = status_of(&db, kasms[0]).await;
     assert_eq!(status, "stopped");

@@ -130,3 +130,47 @@ async fn made_up_methods_and_paths_do_not_add_label_values(db: PgPool) {
         "{body}"
     );
 }
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn admin_metrics_show_sessions_and_the_last_hours_launches(db: PgPool) {
+    use crate::support::{insert_image, insert_kasm};
+    let app = crate::support::spawn_app(db.clone()).await;
+    let (user, user_id) = app.signed_in("metrics-user", "user").await;
+    app.assert_admin_only(&user, &[("admin/metrics_overview", vec![])])
+        .await;
+    let image_id = insert_image(&db, "Charted").await;
+    for status in ["running", "running", "paused", "deleted"] {
+        insert_kasm(&db, user_id, image_id, None, status, 1.0, 1 << 30).await;
+    }
+    // Two of them streamed, 2 and 4 seconds after they were requested; the deleted one never did.
+    sqlx::query(
+        "UPDATE kasms SET start_date = created_date + make_interval(secs => 2 * row_number)
+         FROM (SELECT kasm_id AS id, row_number() OVER (ORDER BY kasm_id) FROM kasms WHERE operational_status = 'running') numbered
+         WHERE kasm_id = numbered.id",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE kasms SET start_date = NULL WHERE operational_status <> 'running'")
+        .execute(&db)
+        .await
+        .unwrap();
+
+    let (admin, _) = app.signed_in("metrics-admin", "admin").await;
+    let response = app.call(&admin, "admin/metrics_overview", &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let overview: app::model::MetricsOverview = response.json().await.unwrap();
+    assert_eq!(overview.count("running"), 2);
+    assert_eq!(overview.count("paused"), 1);
+    assert_eq!(
+        overview.count("deleted"),
+        0,
+        "ended sessions are not counted"
+    );
+    assert_eq!(overview.launches.len(), 12);
+    assert_eq!(overview.launches_last_hour(), 4);
+    assert_eq!(overview.not_started_last_hour(), 1);
+    let newest = overview.launches.last().unwrap();
+    assert!(newest.minutes_ago < 5, "{newest:?}");
+    assert_eq!(newest.median_seconds, Some(3.0));
+}

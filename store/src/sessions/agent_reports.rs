@@ -1,5 +1,5 @@
-//! The session rows an agent's check-in is compared with, and their absence counters (how
-//! many check-ins in a row did not report the container).
+//! The session rows an agent's check-in is compared with, and their disagreement counters (how
+//! many check-ins in a row reported the container absent, or in another state than the row).
 use crate::StoreError;
 use berth_model::SessionStatus;
 use sqlx::PgPool;
@@ -12,13 +12,13 @@ pub struct Placed {
     pub status: SessionStatus,
     pub container_id: Option<String>,
     pub port: Option<u16>,
-    pub absent_checkins: i32,
+    pub disagreeing_checkins: i32,
 }
 
 /// The agent's running, paused and stopped sessions.
 pub async fn with_containers_on(db: &PgPool, server_id: Uuid) -> Result<Vec<Placed>, StoreError> {
     let rows = sqlx::query!(
-        r#"SELECT kasm_id, operational_status AS "status: SessionStatus", container_id, port, absent_checkins
+        r#"SELECT kasm_id, operational_status AS "status: SessionStatus", container_id, port, disagreeing_checkins
            FROM kasms
            WHERE server_id = $1 AND operational_status IN ('running', 'paused', 'stopped')"#,
         server_id
@@ -32,15 +32,15 @@ pub async fn with_containers_on(db: &PgPool, server_id: Uuid) -> Result<Vec<Plac
             status: row.status,
             container_id: row.container_id,
             port: row.port.and_then(|port| u16::try_from(port).ok()),
-            absent_checkins: row.absent_checkins,
+            disagreeing_checkins: row.disagreeing_checkins,
         })
         .collect())
 }
 
-/// One more check-in without these sessions' containers (deleted sessions are left alone).
-pub async fn count_absent(db: &PgPool, kasm_ids: &[Uuid]) -> Result<(), StoreError> {
+/// One more check-in that disagreed about these sessions (deleted sessions are left alone).
+pub async fn count_disagreeing(db: &PgPool, kasm_ids: &[Uuid]) -> Result<(), StoreError> {
     sqlx::query!(
-        "UPDATE kasms SET absent_checkins = absent_checkins + 1 WHERE kasm_id = ANY($1) AND operational_status <> 'deleted'",
+        "UPDATE kasms SET disagreeing_checkins = disagreeing_checkins + 1 WHERE kasm_id = ANY($1) AND operational_status <> 'deleted'",
         kasm_ids
     )
     .execute(db)
@@ -48,10 +48,10 @@ pub async fn count_absent(db: &PgPool, kasm_ids: &[Uuid]) -> Result<(), StoreErr
     Ok(())
 }
 
-/// These sessions' containers were reported again.
-pub async fn reset_absent(db: &PgPool, kasm_ids: &[Uuid]) -> Result<(), StoreError> {
+/// A check-in agreed with these sessions' rows again.
+pub async fn reset_disagreeing(db: &PgPool, kasm_ids: &[Uuid]) -> Result<(), StoreError> {
     sqlx::query!(
-        "UPDATE kasms SET absent_checkins = 0 WHERE kasm_id = ANY($1)",
+        "UPDATE kasms SET disagreeing_checkins = 0 WHERE kasm_id = ANY($1)",
         kasm_ids
     )
     .execute(db)

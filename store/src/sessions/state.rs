@@ -48,7 +48,7 @@ pub async fn write(
                destroyed_date = CASE WHEN $3 = 'deleted' THEN now() ELSE destroyed_date END,
                -- What a queued launch needed (the caller's environment) is not kept past it.
                launch_spec = CASE WHEN $3 IN ('starting', 'provisioning') THEN launch_spec ELSE NULL END,
-               absent_checkins = 0
+               disagreeing_checkins = 0
            WHERE kasm_id = $1 AND operational_status = ANY($2)"#,
         kasm_id,
         &from,

@@ -5,6 +5,9 @@ use uuid::Uuid;
 /// The session vocabulary lives below the app (the manager and the store use it too).
 pub use berth_model::{SessionChange, SessionStatus};
 
+mod monitoring;
+pub use monitoring::{AgentFigures, LaunchWindow, MetricsOverview};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
