@@ -161,4 +161,7 @@ pub fn Chat(kasm_id: String) -> impl IntoView {
             </form>
         </section>
     }
+    // Type-erased: nested in the session and join pages, the full type exceeds the
+    // compiler's query depth when the browser build lays it out.
+    .into_any()
 }
