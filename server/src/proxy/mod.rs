@@ -17,9 +17,10 @@ use crate::manager::Manager;
 use crate::share::ShareHub;
 use app::backend::sharing::{self, Access};
 use app::backend::{auth, AppState};
+use app::model::CurrentUser;
 use axum::extract::{FromRequestParts, Path, Request, State};
-use axum::http::Method;
 use axum::http::StatusCode;
+use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Extension;
@@ -92,120 +93,162 @@ async fn handle(
     rest: String,
     request: Request,
 ) -> Response {
-    let Roles {
-        hub: Extension(hub),
-        manager: Extension(manager),
-        streams: Extension(streams),
-    } = roles;
     let Ok(kasm_id) = Uuid::parse_str(&kasm_id) else {
         return refuse(StatusCode::NOT_FOUND, "No such session.");
     };
     let Some(path) = clean_path(&rest) else {
         return refuse(StatusCode::BAD_REQUEST, "Bad path.");
     };
-    let user = match auth::user_for_headers(&state.db, request.headers()).await {
-        Ok(user) => user,
-        Err(error) => return refuse(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
+    let allowed = match admit(&state, kasm_id, &path, request.method(), request.headers()).await {
+        Ok(allowed) => allowed,
+        Err(refusal) => return refusal,
     };
-    let target = match target::lookup(&state.db, kasm_id).await {
-        Ok(target) => target,
-        Err(error) => return refuse(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
+    // Authenticated before the browser is upgraded, so a desktop that does not answer
+    // (or refuses) is a clean 502.
+    let upstream = match connect(&roles.manager, kasm_id, &allowed.target).await {
+        Ok(upstream) => upstream,
+        Err(refusal) => return refusal,
     };
+    let (mut parts, _body) = request.into_parts();
+    let upgrade =
+        match axum::extract::ws::WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+            Ok(upgrade) => upgrade,
+            Err(rejection) => return rejection.into_response(),
+        };
+    let token = app::backend::cookies::read(&parts.headers, app::backend::cookies::SESSION_COOKIE)
+        .unwrap_or_default();
+    relay_when_upgraded(upgrade, roles, kasm_id, allowed, upstream, token)
+}
+
+/// Who may open this session's stream, and as what.
+struct Allowed {
+    user: CurrentUser,
+    target: Target,
+    access: Access,
+}
+
+/// Checks everything about the request before any connection to the desktop: the cookie's
+/// user may reach the session (as its owner or a viewer), the request is the stream's
+/// WebSocket (nothing else of a container is served), from Berth's own origin.
+async fn admit(
+    state: &AppState,
+    kasm_id: Uuid,
+    path: &str,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<Allowed, Response> {
+    let unavailable =
+        |error: &dyn std::fmt::Display| refuse(StatusCode::SERVICE_UNAVAILABLE, &error.to_string());
+    let user = auth::user_for_headers(&state.db, headers)
+        .await
+        .map_err(|error| unavailable(&error))?;
+    let target = target::lookup(&state.db, kasm_id)
+        .await
+        .map_err(|error| unavailable(&error))?;
     let access = match &user {
-        Some(user) => match sharing::access(&state.db, user.user_id, kasm_id).await {
-            Ok(access) => access,
-            Err(error) => return refuse(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
-        },
+        Some(user) => sharing::access(&state.db, user.user_id, kasm_id)
+            .await
+            .map_err(|error| unavailable(&error))?,
         None => None,
     };
-    let (target, access) = match authorize(user.as_ref(), target, access) {
-        Ok(allowed) => allowed,
-        Err((status, message)) => return refuse(status, message),
-    };
+    let (target, access) = authorize(user.as_ref(), target, access)
+        .map_err(|(status, message)| refuse(status, message))?;
     // Viewers only read: the (filtered) stream.
-    if access != Access::Owner && !matches!(*request.method(), Method::GET | Method::HEAD) {
-        return refuse(StatusCode::FORBIDDEN, "Viewers cannot change the session.");
+    if access != Access::Owner && !matches!(*method, Method::GET | Method::HEAD) {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            "Viewers cannot change the session.",
+        ));
     }
     // Berth serves the desktop's web client itself (/novnc/, /viewer.html): nothing a
     // container answers is ever handed to a browser, only the stream's bytes.
-    if !websocket::is_upgrade(request.headers()) || path != STREAM_PATH {
-        return refuse(
+    if !websocket::is_upgrade(headers) || path != STREAM_PATH {
+        return Err(refuse(
             StatusCode::NOT_FOUND,
             "Only the desktop's stream is reached here (a WebSocket at /desktop/<kasm_id>/websockify); Berth serves the desktop's page itself.",
-        );
+        ));
     }
-    {
-        if !websocket::origin_allowed(request.headers(), state.web.public_origin.as_deref()) {
-            tracing::warn!(%kasm_id, "refused a desktop websocket from another origin");
-            return refuse(
-                StatusCode::FORBIDDEN,
-                "WebSocket from another origin refused.",
-            );
-        }
-        // Only to the session's own container (not whatever now has its recorded port).
-        let (Some(container), Some(port)) = (target.container_id.as_deref(), target.port) else {
-            return refuse(StatusCode::CONFLICT, "The session is not running.");
-        };
-        let stream = match manager
-            .open_stream(kasm_id, container, &target.host, port)
-            .await
-        {
-            Ok(stream) => stream,
-            Err(error) => {
-                let status = match error {
-                    berth_model::ControlError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-                    _ => StatusCode::CONFLICT,
-                };
-                return refuse(status, &error.to_string());
-            }
-        };
-        // Authenticated before the browser is upgraded, so a desktop that does not answer
-        // (or refuses) is a clean 502.
-        let upstream = tokio::time::timeout(
-            VNC_HANDSHAKE,
-            crate::rfb::authenticate(stream, &target.secret),
-        )
+    if !websocket::origin_allowed(headers, state.web.public_origin.as_deref()) {
+        tracing::warn!(%kasm_id, "refused a desktop websocket from another origin");
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            "WebSocket from another origin refused.",
+        ));
+    }
+    let user = user.ok_or_else(|| refuse(StatusCode::UNAUTHORIZED, "Please sign in."))?;
+    Ok(Allowed {
+        user,
+        target,
+        access,
+    })
+}
+
+/// Opens the session's desktop (only its own container, not whatever now has its recorded
+/// port) and authenticates with its VNC server.
+async fn connect(
+    manager: &Manager,
+    kasm_id: Uuid,
+    target: &Target,
+) -> Result<crate::rfb::Authenticated, Response> {
+    let (Some(container), Some(port)) = (target.container_id.as_deref(), target.port) else {
+        return Err(refuse(StatusCode::CONFLICT, "The session is not running."));
+    };
+    let stream = manager
+        .open_stream(kasm_id, container, &target.host, port)
         .await
-        .map_err(|_| "no answer".to_owned())
-        .and_then(|result| result);
-        let upstream = match upstream {
-            Ok(upstream) => upstream,
-            Err(error) => {
-                tracing::warn!(%kasm_id, error, "the session's VNC server did not accept Berth");
-                return refuse(
-                    StatusCode::BAD_GATEWAY,
-                    "The session's desktop is not answering.",
-                );
-            }
-        };
-        let (mut parts, _body) = request.into_parts();
-        let upgrade =
-            match axum::extract::ws::WebSocketUpgrade::from_request_parts(&mut parts, &state).await
-            {
-                Ok(upgrade) => upgrade,
-                Err(rejection) => return rejection.into_response(),
+        .map_err(|error| {
+            let status = match error {
+                berth_model::ControlError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::CONFLICT,
             };
-        let Some(user) = user else {
-            return refuse(StatusCode::UNAUTHORIZED, "Please sign in.");
-        };
-        let token =
-            app::backend::cookies::read(&parts.headers, app::backend::cookies::SESSION_COOKIE)
-                .unwrap_or_default();
-        let registration = streams.register(user.user_id, kasm_id, token);
-        let viewer = match access {
-            Access::Viewer { control } => Some(hub.watch(kasm_id, user.user_id, control)),
-            Access::Owner => None,
-        };
-        upgrade
-            .protocols(["binary"])
-            .max_message_size(relay::MAX_BROWSER_MESSAGE)
-            .max_frame_size(relay::MAX_BROWSER_MESSAGE)
-            .on_upgrade(move |socket| async move {
-                let id = viewer.as_ref().map(|watcher| watcher.id);
-                relay::serve(socket, upstream, viewer, registration).await;
-                if let Some(id) = id {
-                    hub.unwatch(kasm_id, id);
-                }
-            })
-    }
+            refuse(status, &error.to_string())
+        })?;
+    let authenticated = tokio::time::timeout(
+        VNC_HANDSHAKE,
+        crate::rfb::authenticate(stream, &target.secret),
+    )
+    .await
+    .map_err(|_| "no answer".to_owned())
+    .and_then(|result| result);
+    authenticated.map_err(|error| {
+        tracing::warn!(%kasm_id, error, "the session's VNC server did not accept Berth");
+        refuse(
+            StatusCode::BAD_GATEWAY,
+            "The session's desktop is not answering.",
+        )
+    })
+}
+
+/// Upgrades the browser and relays until either side ends; a viewer is watched (control,
+/// revocation) for as long as the stream lasts.
+fn relay_when_upgraded(
+    upgrade: axum::extract::ws::WebSocketUpgrade,
+    roles: Roles,
+    kasm_id: Uuid,
+    allowed: Allowed,
+    upstream: crate::rfb::Authenticated,
+    token: String,
+) -> Response {
+    let Roles {
+        hub: Extension(hub),
+        streams: Extension(streams),
+        ..
+    } = roles;
+    let Allowed { user, access, .. } = allowed;
+    let registration = streams.register(user.user_id, kasm_id, token);
+    let viewer = match access {
+        Access::Viewer { control } => Some(hub.watch(kasm_id, user.user_id, control)),
+        Access::Owner => None,
+    };
+    upgrade
+        .protocols(["binary"])
+        .max_message_size(relay::MAX_BROWSER_MESSAGE)
+        .max_frame_size(relay::MAX_BROWSER_MESSAGE)
+        .on_upgrade(move |socket| async move {
+            let id = viewer.as_ref().map(|watcher| watcher.id);
+            relay::serve(socket, upstream, viewer, registration).await;
+            if let Some(id) = id {
+                hub.unwatch(kasm_id, id);
+            }
+        })
 }
