@@ -4,23 +4,14 @@ use crate::model::{AgentFigures, LaunchWindow, MetricsOverview, SessionStatus};
 use crate::AppError;
 use sqlx::PgPool;
 
-/// The states in the order a lifecycle goes through them.
-const STATES: [SessionStatus; 7] = [
-    SessionStatus::Requested,
-    SessionStatus::Provisioning,
-    SessionStatus::Starting,
-    SessionStatus::Running,
-    SessionStatus::Paused,
-    SessionStatus::Stopped,
-    SessionStatus::Deleting,
-];
-
 pub async fn overview(db: &PgPool) -> Result<MetricsOverview, AppError> {
     let sessions = store::monitoring::sessions_by_status_and_image(db).await?;
     let agents = store::monitoring::agent_capacity(db).await?;
     let launches = store::monitoring::launches_last_hour(db).await?;
-    let sessions = STATES
+    // Every state a live session may be in, in the order a lifecycle goes through them.
+    let sessions = SessionStatus::ALL
         .iter()
+        .filter(|state| **state != SessionStatus::Deleted)
         .map(|state| {
             let count = sessions
                 .iter()
