@@ -1,7 +1,7 @@
 //! Agent check-ins: the registry of servers, offline marking, and reconciliation. Each agent
 //! authenticates with its own credential, bound to one server row (verified by the check-in
 //! endpoint, `api::agent_checkin`): a check-in updates that row only.
-use super::reports::{self, LiveSession, Tally};
+use super::reports::{self, Tally};
 use super::state;
 use crate::protocol::{CheckIn, CheckInReply};
 use axum::http::{header, HeaderMap};
@@ -86,14 +86,7 @@ async fn follow_reports(
     use store::sessions::agent_reports;
     let rows = agent_reports::with_containers_on(db, server_id).await?;
     let (mut counted, mut reset) = (Vec::new(), Vec::new());
-    for row in rows {
-        let session = LiveSession {
-            kasm_id: row.kasm_id,
-            status: row.status,
-            container_id: row.container_id,
-            port: row.port,
-            disagreeing_checkins: row.disagreeing_checkins,
-        };
+    for session in rows {
         let found = reports::report_for(&session, &report.sessions, owner);
         let verdict = reports::assess(&session, found, settled, &report.address);
         match verdict.tally {

@@ -11,20 +11,13 @@
 use super::state::{Endpoint, Transition};
 use crate::protocol::ContainerReport;
 use berth_model::SessionStatus;
-use uuid::Uuid;
 
 /// Disagreeing reports in a row after which the session follows its container.
 pub const DISAGREEING_REPORTS_TO_ACT: i32 = 2;
 
-/// A session the manager places on the reporting agent, as its row says.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LiveSession {
-    pub kasm_id: Uuid,
-    pub status: SessionStatus,
-    pub container_id: Option<String>,
-    pub port: Option<u16>,
-    pub disagreeing_checkins: i32,
-}
+/// A session the manager places on the reporting agent, as its row says (the store's row,
+/// read as it is).
+pub use store::sessions::agent_reports::Placed as LiveSession;
 
 /// What to do with the session's counter of disagreeing reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +129,7 @@ fn container_change(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
     const OWNER: &str = "agent-1@deployment";
 

@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 /// A session with a container on the agent, as its row says.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Placed {
     pub kasm_id: Uuid,
     pub status: SessionStatus,
