@@ -5,6 +5,8 @@
 //! together"): settings, the audit log, user and session look-ups so far.
 pub mod audit;
 mod error;
+pub mod groups;
+pub mod images;
 pub mod sessions;
 pub mod settings;
 pub mod users;
