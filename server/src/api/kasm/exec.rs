@@ -62,7 +62,8 @@ impl TryFrom<Value> for ExecConfig {
     }
 }
 
-/// What [`ExecConfig`] accepts, for the OpenAPI document.
+/// What to run, where and as whom.
+// What `ExecConfig` accepts, for the OpenAPI document (ExecConfig reads the JSON itself).
 #[derive(ToSchema)]
 #[allow(dead_code)]
 struct ExecConfigFields {

@@ -23,12 +23,12 @@ pub struct RequestKasm {
     /// The workspace image.
     image_id: Id,
     /// Share the session from the start (share_id is then set).
+    #[schema(value_type = Option<bool>)]
     enable_sharing: Option<Flag>,
-    /// Environment variables for the container: string values; names that change how programs
-    /// load or start, or that the session relies on (`LD_*`, `PATH`, `BERTH_*`...), are refused.
+    /// Environment variables for the container: string values; names that change how programs load or start, or that the session relies on (`LD_*`, `PATH`, `BERTH_*`...), are refused.
     environment: Option<Environment>,
     /// A browser workspace's first page (http or https URL).
-    #[schema(value_type = Option<String>, max_length = 2048, pattern = "^[Hh][Tt][Tt][Pp][Ss]?://[^\\s]*$")]
+    #[schema(value_type = Option<String>, max_length = 2048, pattern = "^([Hh][Tt][Tt][Pp][Ss]?://[^\\s\\u0000-\\u001f\\u007f-\\u009f]*)?$")]
     kasm_url: Option<Text>,
     /// The container's `LANG`, e.g. `de_DE.UTF-8`.
     #[schema(value_type = Option<String>, pattern = "^[A-Za-z0-9._@-]{0,64}$")]

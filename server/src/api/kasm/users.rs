@@ -32,16 +32,25 @@ pub struct TargetUser {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewUserFields {
+    /// Letters, digits and `. _ @ -`, at most 64 (surrounding spaces are dropped).
+    #[schema(value_type = String, pattern = "^\\s*[A-Za-z0-9._@-]{1,64}\\s*$")]
     username: Required,
+    /// At least 8 characters.
+    #[schema(value_type = String, min_length = 8, max_length = 256)]
     password: Required,
+    #[schema(value_type = Option<String>, max_length = 100, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     first_name: Option<Text>,
+    #[schema(value_type = Option<String>, max_length = 100, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     last_name: Option<Text>,
+    #[schema(value_type = Option<String>, max_length = 200, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     organization: Option<Text>,
-    #[schema(value_type = Option<String>, max_length = 50)]
+    #[schema(value_type = Option<String>, max_length = 50, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     phone: Option<Text>,
     /// Make the account locked.
+    #[schema(value_type = Option<bool>)]
     locked: Option<Flag>,
     /// Make the account disabled.
+    #[schema(value_type = Option<bool>)]
     disabled: Option<Flag>,
 }
 
@@ -140,7 +149,8 @@ pub async fn get_users(State(state): State<AppState>, _call: Call<NoFields>) -> 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UserChanges {
     user_id: Id,
-    #[schema(value_type = Option<String>)]
+    /// At least 8 characters.
+    #[schema(value_type = Option<String>, min_length = 8, max_length = 256)]
     password: Option<Text>,
     #[schema(value_type = Option<String>)]
     first_name: Option<Text>,
@@ -151,8 +161,10 @@ pub struct UserChanges {
     #[schema(value_type = Option<String>)]
     organization: Option<Text>,
     /// Locking also signs the user out.
+    #[schema(value_type = Option<bool>)]
     locked: Option<Flag>,
     /// Disabling also signs the user out.
+    #[schema(value_type = Option<bool>)]
     disabled: Option<Flag>,
 }
 
@@ -203,6 +215,7 @@ pub struct DeleteUser {
     #[schema(inline)]
     target_user: UserRef,
     /// Destroy the user's sessions first.
+    #[schema(value_type = Option<bool>)]
     force: Option<Flag>,
 }
 
