@@ -21,9 +21,9 @@ mod sessions;
 mod users;
 
 use app::backend::AppState;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, post_service};
 use axum::{middleware, Json, Router};
 
 /// Declares every endpoint once: its route, its name in [`ENDPOINTS`], and its operation in
@@ -71,19 +71,22 @@ developer_api!(
     attributes::remove_user_group,
 );
 
+/// `/api/public/{endpoint}` is one route of the app (its logs and limits name it so), served
+/// by the router of the endpoints, where each has its own route.
 pub fn router(state: AppState) -> Router<AppState> {
-    endpoint_routes()
+    let endpoints = endpoint_routes()
         // Any other name: the key is still verified (and the call audited) before the 404.
-        .route("/api/public/{endpoint}", post(unknown))
-        .route_layer(middleware::from_fn_with_state(state, audit::layer))
+        .fallback(unknown)
+        .layer(middleware::from_fn_with_state(state.clone(), audit::layer))
+        .with_state(state);
+    Router::new()
+        .route("/api/public/{endpoint}", post_service(endpoints))
         .route("/api/openapi.json", get(openapi::serve))
 }
 
-async fn unknown(
-    axum::extract::Path(endpoint): axum::extract::Path<String>,
-    _call: call::Call<serde::de::IgnoredAny>,
-) -> ApiError {
+async fn unknown(uri: Uri, _call: call::Call<serde::de::IgnoredAny>) -> ApiError {
     // `Call` already refuses names `need()` does not know; this is for completeness.
+    let endpoint = uri.path().rsplit('/').next().unwrap_or_default();
     ApiError::NotFound(format!("Unknown endpoint {endpoint}"))
 }
 
