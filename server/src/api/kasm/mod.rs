@@ -4,7 +4,7 @@
 //!
 //! One route per endpoint (the [`developer_api!`] list below, which also lists the OpenAPI
 //! operations); each handler takes a [`call::Call`] of its typed request (the key verified and
-//! allowed, the request read) and answers a typed reply (replies.rs, kasm.rs); every call is
+//! allowed, the request read) and answers a typed reply (replies.rs, kasm_object.rs); every call is
 //! audited by one layer (audit.rs).
 mod attributes;
 mod audit;
