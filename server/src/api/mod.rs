@@ -39,7 +39,7 @@ pub fn router(
     Router::new()
         .merge(agents)
         .merge(crate::proxy::router())
-        .merge(kasm::router())
+        .merge(kasm::router(state.clone()))
         .route("/chat/{kasm_id}", get(crate::share::chat::handle))
         .route(
             "/connect/kasm/{kasm_id}/{user_id}/{token}",

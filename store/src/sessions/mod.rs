@@ -2,10 +2,13 @@
 //! of the session rows. Status changes themselves go through [`state::write`] only, which
 //! the manager's state machine drives.
 pub mod agent_reports;
+mod listed;
 pub mod placement;
 pub mod recovery;
 pub mod state;
 pub mod views;
+
+pub use listed::{listed, live_ids_of_user, ListedSession};
 
 use crate::StoreError;
 use berth_model::SessionStatus;

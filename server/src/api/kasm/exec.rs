@@ -12,22 +12,139 @@
 //! privileges. `user` is the image's user (uid 1000) unless given (`name`, `uid`,
 //! `name:group`, `uid:gid`); whatever the user, the container keeps no capabilities.
 //! `DISPLAY` is the session's display unless `environment` sets it.
-use super::{date, id, sessions, ApiError, ApiResult, Body};
+use super::call::Call;
+use super::control::KasmOfUser;
+use super::kasm_object::{kasm_of, Kasm};
+use super::openapi::{NotFound, NotRunning, Unavailable};
+use super::params::{string_map, whole_number, whole_number_schema, Id};
+use super::replies::Date;
+use super::{ApiError, Reply};
 use crate::manager::Manager;
 use crate::protocol::ExecRequest;
 use app::backend::AppState;
-use serde_json::{json, Value};
+use axum::extract::State;
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 /// The most of each output stream that is returned.
 pub const MAX_OUTPUT: usize = 1 << 20;
 pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
 pub const MAX_TIMEOUT_SECS: u64 = 300;
 
-pub async fn exec_command_kasm(state: &AppState, manager: &Arc<Manager>, body: &Body) -> ApiResult {
-    let request = exec_request(body)?;
-    let kasm_id = sessions::owned(state, body).await?;
-    let user_id = body.uuid(&["user_id"], "user_id")?;
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ExecCommandKasm {
+    /// The session's owner.
+    user_id: Id,
+    /// The session.
+    kasm_id: Id,
+    #[schema(inline)]
+    exec_config: ExecConfig,
+}
+
+/// `exec_config`, read into the agent's request by [`exec_request`].
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "Value")]
+pub struct ExecConfig(ExecRequest);
+
+impl TryFrom<Value> for ExecConfig {
+    type Error = String;
+    fn try_from(config: Value) -> Result<Self, String> {
+        exec_request(&config)
+            .map(ExecConfig)
+            .map_err(|error| match error {
+                ApiError::Missing(field) => format!("missing:{field}"),
+                ApiError::Invalid(message) => message,
+                other => format!("{other:?}"),
+            })
+    }
+}
+
+/// What to run, where and as whom.
+// What `ExecConfig` accepts, for the OpenAPI document (ExecConfig reads the JSON itself).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct ExecConfigFields {
+    /// The shell command line.
+    #[schema(min_length = 1, pattern = "\\S")]
+    cmd: String,
+    /// An absolute path.
+    #[schema(pattern = "^(/.*)?$")]
+    workdir: Option<String>,
+    /// Extra environment variables (string values).
+    #[schema(schema_with = environment_schema)]
+    environment: Option<Value>,
+    /// Only false: true is refused (400).
+    #[schema(schema_with = never_true)]
+    privileged: Option<bool>,
+    /// `name`, `uid`, `name:group` or `uid:gid`; the image's user by default.
+    #[schema(pattern = "^([A-Za-z0-9_.-]{1,64}(:[A-Za-z0-9_.-]{1,64})?)?$")]
+    user: Option<String>,
+    /// Seconds, 1 to 300; 30 by default.
+    #[schema(schema_with = timeout_schema)]
+    timeout: Option<Value>,
+}
+
+fn environment_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    string_map().into()
+}
+
+fn never_true() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Boolean)
+        .enum_values(Some([false]))
+        .build()
+}
+
+fn timeout_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    whole_number_schema(1, MAX_TIMEOUT_SECS)
+}
+
+impl utoipa::PartialSchema for ExecConfig {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <ExecConfigFields as utoipa::PartialSchema>::schema()
+    }
+}
+
+impl ToSchema for ExecConfig {}
+
+/// What the command did, after Kasm's `{kasm, current_time}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Executed {
+    kasm: Kasm,
+    current_time: Date,
+    /// Null when the command timed out. Berth only (Kasm returns no output), as are the fields
+    /// below.
+    exit_code: Option<i64>,
+    /// At most 1 MiB.
+    stdout: String,
+    /// At most 1 MiB.
+    stderr: String,
+    stdout_truncated: bool,
+    stderr_truncated: bool,
+    timed_out: bool,
+}
+
+/// Run a command (`sh -c`) in a running session's container
+#[utoipa::path(post, path = "/api/public/exec_command_kasm", tag = "Sessions",
+    request_body = inline(ExecCommandKasm),
+    responses((status = 200, description = "Success.", body = Executed),
+        (status = 404, response = NotFound), (status = 409, response = NotRunning),
+        (status = 503, response = Unavailable)))]
+pub async fn exec_command_kasm(
+    State(state): State<AppState>,
+    Extension(manager): Extension<Arc<Manager>>,
+    call: Call<ExecCommandKasm>,
+) -> Reply<Executed> {
+    let ExecCommandKasm {
+        user_id,
+        kasm_id,
+        exec_config: ExecConfig(request),
+    } = call.request;
+    let session = KasmOfUser { user_id, kasm_id };
+    let kasm_id = session.owned(&state).await?;
     let output = manager
         .exec(kasm_id, &request)
         .await
@@ -35,19 +152,16 @@ pub async fn exec_command_kasm(state: &AppState, manager: &Arc<Manager>, body: &
             berth_model::ControlError::Conflict(message) => ApiError::Conflict(message),
             other => ApiError::App(other.into()),
         })?;
-    let kasm = sessions::kasms(state, Some(user_id), Some(kasm_id))
-        .await?
-        .pop()
-        .ok_or_else(|| ApiError::NotFound(format!("Kasm {} not found", id(kasm_id))))?;
-    Ok(json!({
-        "kasm": kasm,
-        "current_time": date(chrono::Utc::now()),
-        "exit_code": output.exit_code,
-        "stdout": output.stdout,
-        "stderr": output.stderr,
-        "stdout_truncated": output.stdout_truncated,
-        "stderr_truncated": output.stderr_truncated,
-        "timed_out": output.timed_out,
+    let kasm = kasm_of(&state, session.user_id.0, kasm_id).await?;
+    Ok(Json(Executed {
+        kasm,
+        current_time: Date::now(),
+        exit_code: output.exit_code,
+        stdout: output.stdout,
+        stderr: output.stderr,
+        stdout_truncated: output.stdout_truncated,
+        stderr_truncated: output.stderr_truncated,
+        timed_out: output.timed_out,
     }))
 }
 
@@ -55,26 +169,27 @@ fn invalid(message: &str) -> ApiError {
     ApiError::Invalid(format!("Invalid Parameters: {message}"))
 }
 
-/// The agent's request from `exec_config`, validated.
 /// Whether the command is to run as root (user `root` or uid 0, with any group).
-pub fn runs_as_root(body: &Body) -> bool {
-    body.get(&["exec_config", "user"])
+pub fn runs_as_root(body: &Value) -> bool {
+    body.get("exec_config")
+        .and_then(|config| config.get("user"))
         .and_then(Value::as_str)
         .map(|user| user.split(':').next().unwrap_or_default().trim())
         .is_some_and(|user| user == "root" || user == "0")
 }
 
-pub fn exec_request(body: &Body) -> Result<ExecRequest, ApiError> {
-    let config = match body.get(&["exec_config"]) {
-        None | Some(Value::Null) => return Err(ApiError::Missing("exec_config")),
-        Some(Value::Object(config)) => config,
-        Some(_) => return Err(invalid("exec_config must be an object")),
+/// The agent's request from `exec_config`, validated.
+pub fn exec_request(config: &Value) -> Result<ExecRequest, ApiError> {
+    let config = match config {
+        Value::Null => return Err(ApiError::Missing("exec_config".into())),
+        Value::Object(config) => config,
+        _ => return Err(invalid("exec_config must be an object")),
     };
     let field = |name: &str| config.get(name).filter(|value| !value.is_null());
     let cmd = match field("cmd") {
-        None => return Err(ApiError::Missing("exec_config.cmd")),
+        None => return Err(ApiError::Missing("exec_config.cmd".into())),
         Some(Value::String(cmd)) if cmd.trim().is_empty() => {
-            return Err(ApiError::Missing("exec_config.cmd"))
+            return Err(ApiError::Missing("exec_config.cmd".into()))
         }
         Some(Value::String(cmd)) if !cmd.contains('\0') => cmd.clone(),
         Some(_) => {
@@ -100,33 +215,7 @@ pub fn exec_request(body: &Body) -> Result<ExecRequest, ApiError> {
         }
         Some(_) => return Err(invalid("exec_config.workdir must be an absolute path")),
     };
-    let environment = match field("environment") {
-        None => Vec::new(),
-        Some(Value::Object(vars)) => {
-            let mut environment = Vec::with_capacity(vars.len());
-            for (name, value) in vars {
-                if let Some(problem) = super::environment::refusal(name) {
-                    return Err(invalid(&format!("exec_config.{problem}")));
-                }
-                match value {
-                    Value::String(value) if !value.contains('\0') => {
-                        environment.push((name.clone(), value.clone()))
-                    }
-                    _ => {
-                        return Err(invalid(
-                            "exec_config.environment must be an object of variable names and string values",
-                        ))
-                    }
-                }
-            }
-            environment
-        }
-        Some(_) => {
-            return Err(invalid(
-                "exec_config.environment must be an object of variable names and string values",
-            ))
-        }
-    };
+    let environment = exec_environment(field("environment"))?;
     let user = match field("user") {
         None => None,
         Some(Value::String(user)) if user.is_empty() => None,
@@ -139,11 +228,7 @@ pub fn exec_request(body: &Body) -> Result<ExecRequest, ApiError> {
     };
     let timeout_secs = match field("timeout") {
         None => DEFAULT_TIMEOUT_SECS,
-        Some(value) => value
-            .as_u64()
-            .or_else(|| value.as_str().and_then(|text| text.trim().parse().ok()))
-            .filter(|secs| (1..=MAX_TIMEOUT_SECS).contains(secs))
-            .ok_or_else(|| {
+        Some(value) => whole_number(value, 1, MAX_TIMEOUT_SECS).ok_or_else(|| {
                 invalid(&format!(
                     "exec_config.timeout must be a whole number of seconds from 1 to {MAX_TIMEOUT_SECS}"
                 ))
@@ -157,6 +242,30 @@ pub fn exec_request(body: &Body) -> Result<ExecRequest, ApiError> {
         timeout_secs,
         max_output: MAX_OUTPUT,
     })
+}
+
+/// `exec_config.environment`: variable names a caller may set, with string values.
+fn exec_environment(value: Option<&Value>) -> Result<Vec<(String, String)>, ApiError> {
+    let not_strings =
+        || invalid("exec_config.environment must be an object of variable names and string values");
+    let variables = match value {
+        None => return Ok(Vec::new()),
+        Some(Value::Object(variables)) => variables,
+        Some(_) => return Err(not_strings()),
+    };
+    let mut environment = Vec::with_capacity(variables.len());
+    for (name, value) in variables {
+        if let Some(problem) = super::environment::refusal(name) {
+            return Err(invalid(&format!("exec_config.{problem}")));
+        }
+        match value {
+            Value::String(value) if !value.contains('\0') => {
+                environment.push((name.clone(), value.clone()))
+            }
+            _ => return Err(not_strings()),
+        }
+    }
+    Ok(environment)
 }
 
 /// `name`, `uid`, `name:group` or `uid:gid`, in the characters user and group names use.
@@ -177,6 +286,7 @@ fn valid_user(user: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn message(error: ApiError) -> String {
         match error {
@@ -187,7 +297,7 @@ mod tests {
     }
 
     fn request(config: Value) -> Result<ExecRequest, String> {
-        exec_request(&Body(json!({ "exec_config": config }))).map_err(message)
+        exec_request(&config).map_err(message)
     }
 
     #[test]
@@ -230,7 +340,7 @@ mod tests {
     #[test]
     fn bad_exec_configs_are_refused() {
         assert_eq!(
-            message(exec_request(&Body(json!({}))).unwrap_err()),
+            message(exec_request(&Value::Null).unwrap_err()),
             "missing exec_config"
         );
         for (config, expected) in [

@@ -4,30 +4,58 @@
 //! the desktop's own size. The capture is made by a VNC client of the server's own, on the
 //! same path as the proxy's (the recorded container only, through its agent when it is on
 //! another host), so it works whether or not anyone is watching the session.
-use super::{ApiError, Body, Reply};
+use super::call::Call;
+use super::openapi::{NotFound, NotRunning, Unavailable};
+use super::params::{Id, Pixels};
+use super::ApiError;
 use crate::manager::Manager;
 use crate::rfb;
 use app::backend::AppState;
 use app::model::SessionStatus;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use serde::Deserialize;
+use std::sync::Arc;
 use std::time::Duration;
+use utoipa::ToSchema;
 
 /// The width of a screenshot when neither width nor height is asked for.
 pub const DEFAULT_WIDTH: u32 = 300;
 const JPEG_QUALITY: u8 = 85;
 const CAPTURE_TIMEOUT: Duration = Duration::from_secs(15);
 
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ScreenshotRequest {
+    /// The session.
+    kasm_id: Id,
+    /// The session's owner.
+    user_id: Id,
+    /// Largest width in pixels (1 to 65535); 300 when neither width nor height is given.
+    width: Option<Pixels>,
+    /// Largest height in pixels (1 to 65535). The aspect ratio is kept and the picture is never
+    /// enlarged.
+    height: Option<Pixels>,
+}
+
+/// A JPEG screenshot of a running session's desktop
+#[utoipa::path(post, path = "/api/public/get_kasm_screenshot", tag = "Sessions",
+    request_body = inline(ScreenshotRequest),
+    responses((status = 200, description = "The screenshot, JPEG bytes.",
+            content_type = "image/jpeg", body = Vec<u8>),
+        (status = 404, response = NotFound), (status = 409, response = NotRunning),
+        (status = 503, response = Unavailable)))]
 pub async fn get_kasm_screenshot(
-    state: &AppState,
-    manager: &Manager,
-    body: &Body,
-) -> Result<Reply, ApiError> {
-    let user_id = body.uuid(&["user_id"], "user_id")?;
-    let kasm_id = body.uuid(&["kasm_id"], "kasm_id")?;
-    let width = dimension(body, "width")?;
-    let height = dimension(body, "height")?;
-    let row = store::sessions::target_of(&state.db, kasm_id)
-        .await
-        .map_err(|e| ApiError::App(e.into()))?
+    State(state): State<AppState>,
+    Extension(manager): Extension<Arc<Manager>>,
+    call: Call<ScreenshotRequest>,
+) -> Result<Response, ApiError> {
+    let request = call.request;
+    let (user_id, kasm_id) = (request.user_id.0, request.kasm_id.0);
+    let width = request.width.map(|Pixels(pixels)| pixels);
+    let height = request.height.map(|Pixels(pixels)| pixels);
+    let row = crate::proxy::target::lookup(&state.db, kasm_id)
+        .await?
         .filter(|row| row.status != SessionStatus::Deleted)
         .ok_or_else(|| ApiError::NotFound("Kasm not found".into()))?;
     if row.owner != user_id {
@@ -46,8 +74,7 @@ pub async fn get_kasm_screenshot(
     };
     let stream = manager
         .open_stream(kasm_id, container, &row.host, port)
-        .await
-        .map_err(|e| ApiError::App(e.into()))?;
+        .await?;
     let capture = rfb::capture(stream, &row.secret, CAPTURE_TIMEOUT)
         .await
         .map_err(|error| {
@@ -59,25 +86,14 @@ pub async fn get_kasm_screenshot(
         .await
         .map_err(|error| ApiError::App(app::AppError::Internal(error.to_string())))?
         .map_err(|error| ApiError::App(app::AppError::Internal(error)))?;
-    Ok(Reply::Jpeg(jpeg))
-}
-
-/// `width` or `height`: absent (or null), or a whole number of pixels from 1 to 65535 (a number
-/// or a string of digits).
-fn dimension(body: &Body, name: &str) -> Result<Option<u32>, ApiError> {
-    let Some(value) = body.get(&[name]).filter(|value| !value.is_null()) else {
-        return Ok(None);
-    };
-    value
-        .as_u64()
-        .or_else(|| value.as_str().and_then(|text| text.trim().parse().ok()))
-        .filter(|pixels| (1..=65535).contains(pixels))
-        .map(|pixels| Some(pixels as u32))
-        .ok_or_else(|| {
-            ApiError::Invalid(format!(
-                "Invalid Parameters: {name} must be a whole number of pixels from 1 to 65535"
-            ))
-        })
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "image/jpeg"),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
+        jpeg,
+    )
+        .into_response())
 }
 
 /// The size of a `width` × `height` picture scaled to fit inside the box (a side left out does
@@ -146,15 +162,19 @@ mod tests {
 
     #[test]
     fn dimensions_are_positive_whole_pixels() {
-        let body = Body(
-            json!({"width": 400, "height": "225", "a": 0, "b": -5, "c": 1.5, "d": "x", "e": null, "f": 70000}),
-        );
-        assert_eq!(dimension(&body, "width").unwrap(), Some(400));
-        assert_eq!(dimension(&body, "height").unwrap(), Some(225));
-        assert_eq!(dimension(&body, "e").unwrap(), None);
-        assert_eq!(dimension(&body, "missing").unwrap(), None);
+        let body = json!({"width": 400, "height": "225", "a": 0, "b": -5, "c": 1.5, "d": "x", "e": null, "f": 70000});
+        let dimension = |name: &str| -> Result<Option<u32>, String> {
+            match body.get(name).filter(|value| !value.is_null()) {
+                None => Ok(None),
+                Some(value) => Pixels::try_from(value.clone()).map(|Pixels(pixels)| Some(pixels)),
+            }
+        };
+        assert_eq!(dimension("width").unwrap(), Some(400));
+        assert_eq!(dimension("height").unwrap(), Some(225));
+        assert_eq!(dimension("e").unwrap(), None);
+        assert_eq!(dimension("missing").unwrap(), None);
         for bad in ["a", "b", "c", "d", "f"] {
-            assert!(dimension(&body, bad).is_err(), "{bad}");
+            assert!(dimension(bad).is_err(), "{bad}");
         }
     }
 

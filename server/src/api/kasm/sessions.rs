@@ -1,126 +1,112 @@
-//! Session ("kasm") and image endpoints.
-use super::{date, id, ApiError, ApiResult, Body};
+//! Starting, watching and joining sessions: `request_kasm`, `get_kasm_status`, `join_kasm`
+//! (the calls that hand out sign-in links).
+use super::call::Call;
+use super::kasm_object::{kasm_of, kasms, Kasm, KasmView, StartingStatus, STARTING_STATUS};
+use super::openapi::{NotFound, TooManySessions, Unavailable};
+use super::params::{on, Environment, Flag, Id, Ignored, Required, Text};
+use super::replies::{Date, HexId};
+use super::{ApiError, Reply};
 use crate::manager::{LaunchOptions, Manager};
 use app::backend::{connect, sharing, AppState};
-use app::model::SessionChange;
-use serde_json::{json, Value};
+use axum::extract::State;
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::sync::Arc;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// `may_sign_in`: whether the key may mint sign-in links (`kasm_url`); a read-only key may not.
-pub async fn dispatch(
-    state: &AppState,
-    manager: &Arc<Manager>,
-    endpoint: &str,
-    body: &Body,
-    may_sign_in: bool,
-) -> ApiResult {
-    match endpoint {
-        "request_kasm" => request_kasm(state, manager, body).await,
-        "get_kasm_status" => get_kasm_status(state, body, may_sign_in).await,
-        "get_kasms" => Ok(
-            json!({ "kasms": kasms(state, None, None).await?, "current_time": date(chrono::Utc::now()) }),
-        ),
-        "get_user_kasms" => {
-            let user_id = body.uuid(&["user_id"], "user_id")?;
-            Ok(json!({ "kasms": kasms(state, Some(user_id), None).await? }))
-        }
-        "destroy_kasm" => {
-            let kasm_id = owned(state, body).await?;
-            manager
-                .destroy_session(kasm_id, "Destroyed through the API.")
-                .await?;
-            Ok(json!({}))
-        }
-        "keepalive" => {
-            let kasm_id = body.uuid(&["kasm_id"], "kasm_id")?;
-            manager.keepalive(kasm_id).await?;
-            Ok(json!({}))
-        }
-        "pause_kasm" | "resume_kasm" | "stop_kasm" => {
-            let kasm_id = owned(state, body).await?;
-            let change = match endpoint {
-                "pause_kasm" => SessionChange::Pause,
-                "stop_kasm" => SessionChange::Stop,
-                _ => SessionChange::Resume,
-            };
-            manager.change_session(kasm_id, change).await?;
-            Ok(json!({}))
-        }
-        "join_kasm" => join_kasm(state, body).await,
-        "get_images" => get_images(state).await,
-        _ => Err(ApiError::NotFound(format!("Unknown endpoint {endpoint}"))),
-    }
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RequestKasm {
+    /// The user acting, or the session's owner.
+    user_id: Id,
+    /// The workspace image.
+    image_id: Id,
+    /// Share the session from the start (share_id is then set).
+    #[schema(value_type = Option<bool>)]
+    enable_sharing: Option<Flag>,
+    /// Environment variables for the container: string values; names that change how programs load or start, or that the session relies on (`LD_*`, `PATH`, `BERTH_*`...), are refused.
+    environment: Option<Environment>,
+    /// A browser workspace's first page (http or https URL).
+    #[schema(value_type = Option<String>, max_length = 2048, pattern = "^([Hh][Tt][Tt][Pp][Ss]?://[^\\s\\u0000-\\u001f\\u007f-\\u009f]*)?$")]
+    kasm_url: Option<Text>,
+    /// The container's `LANG`, e.g. `de_DE.UTF-8`.
+    #[schema(value_type = Option<String>, pattern = "^[A-Za-z0-9._@-]{0,64}$")]
+    client_language: Option<Text>,
+    /// The container's `TZ`, e.g. `Europe/Berlin`.
+    #[schema(value_type = Option<String>, pattern = "^[A-Za-z0-9/_+-]{0,64}$")]
+    client_timezone: Option<Text>,
+    #[serde(default)]
+    #[allow(dead_code)] // Documented and accepted, not used.
+    persistent_profile_mode: Option<Ignored>,
 }
 
-/// The kasm_id of a call that names its user_id too, checked to belong together.
-pub(super) async fn owned(state: &AppState, body: &Body) -> Result<Uuid, ApiError> {
-    let user_id = body.uuid(&["user_id"], "user_id")?;
-    let kasm_id = body.uuid(&["kasm_id"], "kasm_id")?;
-    let owner = store::sessions::owner_of(&state.db, kasm_id)
-        .await
-        .map_err(|e| ApiError::App(e.into()))?;
-    match owner {
-        Some(owner) if owner == user_id => Ok(kasm_id),
-        Some(_) => Err(ApiError::Invalid(
-            "The kasm does not belong to that user".into(),
-        )),
-        None => Err(ApiError::NotFound("Kasm not found".into())),
-    }
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Requested {
+    kasm_id: HexId,
+    /// `starting`.
+    status: String,
+    /// Null unless enable_sharing.
+    share_id: Option<String>,
+    user_id: HexId,
+    username: String,
+    /// A one-time token that kasm_url redeems; a newer one replaces it.
+    session_token: String,
+    /// A browser path that signs the user in and opens the session.
+    kasm_url: String,
 }
 
-async fn request_kasm(state: &AppState, manager: &Arc<Manager>, body: &Body) -> ApiResult {
-    let user_id = body.uuid(&["user_id"], "user_id")?;
-    let image_id = body.uuid(&["image_id"], "image_id")?;
-    let options = launch_options(body)?;
-    let enable_sharing = match body.get(&["enable_sharing"]) {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(on)) => *on,
-        Some(_) => {
-            return Err(ApiError::Invalid(
-                "Invalid Parameters: enable_sharing must be true or false".into(),
-            ))
-        }
-    };
-    let username = store::users::username_of(&state.db, user_id)
-        .await
-        .map_err(|e| ApiError::App(e.into()))?
-        .ok_or_else(|| ApiError::NotFound("User not found".into()))?;
+/// Start a session of an image for a user
+#[utoipa::path(post, path = "/api/public/request_kasm", tag = "Sessions",
+    request_body = inline(RequestKasm),
+    responses((status = 200, description = "Success.", body = Requested),
+        (status = 404, response = NotFound), (status = 429, response = TooManySessions),
+        (status = 503, response = Unavailable)))]
+pub async fn request_kasm(
+    State(state): State<AppState>,
+    Extension(manager): Extension<Arc<Manager>>,
+    call: Call<RequestKasm>,
+) -> Reply<Requested> {
+    let request = call.request;
+    let (user_id, image_id) = (request.user_id.0, request.image_id.0);
+    let enable_sharing = on(request.enable_sharing);
+    let options = launch_options(request)?;
+    let username = username_of(&state, user_id).await?;
     let kasm_id = manager
         .request_session_with(user_id, image_id, options)
         .await?;
     let share_id = if enable_sharing {
-        sharing::set_sharing(state, user_id, kasm_id, true)
+        sharing::set_sharing(&state, user_id, kasm_id, true)
             .await?
             .share_id
     } else {
         None
     };
-    let (session_token, kasm_url) = sign_in_link(state, user_id, kasm_id, None).await?;
-    Ok(json!({
-        "kasm_id": id(kasm_id),
-        "status": "starting",
-        "share_id": share_id,
-        "user_id": id(user_id),
-        "username": username,
-        "session_token": session_token,
-        "kasm_url": kasm_url,
+    let (session_token, kasm_url) = sign_in_link(&state, user_id, kasm_id, None).await?;
+    Ok(Json(Requested {
+        kasm_id: HexId(kasm_id),
+        status: "starting".into(),
+        share_id,
+        user_id: HexId(user_id),
+        username,
+        session_token,
+        kasm_url,
     }))
+}
+
+async fn username_of(state: &AppState, user_id: Uuid) -> Result<String, ApiError> {
+    store::users::username_of(&state.db, user_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("User not found".into()))
 }
 
 /// request_kasm's `environment`, `kasm_url` (a browser workspace's first page),
 /// `client_language` (LANG) and `client_timezone` (TZ), checked.
-fn launch_options(body: &Body) -> Result<LaunchOptions, ApiError> {
-    let mut environment = environment(body)?;
-    let optional = |name: &str| match body.get(&[name]) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) if text.is_empty() => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(_) => Err(ApiError::Invalid(format!(
-            "Invalid Parameters: {name} must be a string"
-        ))),
-    };
-    let start_url = optional("kasm_url")?;
+fn launch_options(request: RequestKasm) -> Result<LaunchOptions, ApiError> {
+    let mut environment = request.environment.unwrap_or_default().0;
+    // An empty string is as good as absent.
+    let given = |text: Option<Text>| text.map(|Text(text)| text).filter(|t| !t.is_empty());
+    let start_url = given(request.kasm_url);
     if let Some(url) = &start_url {
         let lower = url.to_ascii_lowercase();
         let web = lower.starts_with("https://") || lower.starts_with("http://");
@@ -130,11 +116,11 @@ fn launch_options(body: &Body) -> Result<LaunchOptions, ApiError> {
             ));
         }
     }
-    for (field, variable, extra) in [
-        ("client_language", "LANG", "._@-"),
-        ("client_timezone", "TZ", "/_+-"),
+    for (field, value, variable, extra) in [
+        ("client_language", request.client_language, "LANG", "._@-"),
+        ("client_timezone", request.client_timezone, "TZ", "/_+-"),
     ] {
-        if let Some(value) = optional(field)? {
+        if let Some(value) = given(value) {
             let valid = value.len() <= 64
                 && value
                     .chars()
@@ -155,36 +141,6 @@ fn launch_options(body: &Body) -> Result<LaunchOptions, ApiError> {
     })
 }
 
-/// `environment`: an object of string values, passed to the container.
-fn environment(body: &Body) -> Result<serde_json::Map<String, Value>, ApiError> {
-    let invalid = || {
-        ApiError::Invalid(
-            "Invalid Parameters: environment must be an object of variable names and string values"
-                .into(),
-        )
-    };
-    match body.get(&["environment"]) {
-        None | Some(Value::Null) => Ok(Default::default()),
-        Some(Value::Object(vars)) => {
-            if let Some(problem) = vars
-                .keys()
-                .find_map(|name| super::environment::refusal(name))
-            {
-                return Err(ApiError::Invalid(format!("Invalid Parameters: {problem}")));
-            }
-            if vars
-                .values()
-                .all(|value| value.as_str().is_some_and(|v| !v.contains('\0')))
-            {
-                Ok(vars.clone())
-            } else {
-                Err(invalid())
-            }
-        }
-        Some(_) => Err(invalid()),
-    }
-}
-
 /// A fresh `session_token` and the `kasm_url` that redeems it (earlier tokens stop working).
 async fn sign_in_link(
     state: &AppState,
@@ -197,64 +153,131 @@ async fn sign_in_link(
     Ok((token, url))
 }
 
-async fn get_kasm_status(state: &AppState, body: &Body, may_sign_in: bool) -> ApiResult {
-    let user_id = body.uuid(&["user_id"], "user_id")?;
-    let kasm_id = body.uuid(&["kasm_id"], "kasm_id")?;
-    let kasm = kasms(state, Some(user_id), Some(kasm_id))
-        .await?
-        .pop()
-        .ok_or_else(|| ApiError::NotFound("Kasm not found".into()))?;
-    let status = kasm["operational_status"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    if matches!(status.as_str(), "requested" | "provisioning" | "starting") {
-        return Ok(json!({
-            "kasm_id": id(kasm_id),
-            "status": status,
-            "operational_status": status,
-            "operational_message": kasm["operational_message"],
-            "operational_progress": kasm["operational_progress"],
-        }));
-    }
-    if !may_sign_in {
-        // A read-only key reads the session; it never gets a way to sign in as its user.
-        return Ok(json!({ "kasm": kasm, "current_time": date(chrono::Utc::now()) }));
-    }
-    let (session_token, kasm_url) = sign_in_link(state, user_id, kasm_id, None).await?;
-    Ok(json!({
-        "kasm": kasm,
-        "kasm_url": kasm_url,
-        "session_token": session_token,
-        "current_time": date(chrono::Utc::now()),
-    }))
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct KasmStatusRequest {
+    /// The session's owner.
+    user_id: Id,
+    /// The session.
+    kasm_id: Id,
+    #[serde(default)]
+    #[allow(dead_code)] // Documented and accepted, not used.
+    skip_agent_check: Option<Ignored>,
 }
 
-/// What join_kasm leaves out of a session object for a viewer: where the session runs, and
-/// its owner.
-pub(super) const HIDDEN_FROM_VIEWERS: &[&str] = &[
-    "container_id",
-    "server_id",
-    "hostname",
-    "port_map",
-    "user_id",
-];
+/// get_kasm_status while the session is requested, provisioning or starting.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KasmStarting {
+    kasm_id: HexId,
+    status: StartingStatus,
+    operational_status: StartingStatus,
+    operational_message: String,
+    /// 0-100.
+    #[schema(minimum = 0, maximum = 100)]
+    operational_progress: i32,
+}
 
-/// Joins a shared session as a viewer (recorded like a join through the link).
-async fn join_kasm(state: &AppState, body: &Body) -> ApiResult {
-    let user_id = body.uuid(&["user_id"], "user_id")?;
-    // Kasm documents share_id; some clients send shared_id.
-    let share_id = body
-        .string(&["share_id"], "share_id")
-        .or_else(|_| body.string(&["shared_id"], "share_id"))?;
-    if share_id.is_empty() {
-        return Err(ApiError::Missing("share_id"));
+/// get_kasm_status once the session is past starting (running, paused, ...).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KasmRunning {
+    kasm: Kasm,
+    /// A browser path that signs the user in and opens the session (not for a read-only key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kasm_url: Option<String>,
+    /// A one-time token that kasm_url redeems; a newer one replaces it (not for a read-only
+    /// key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_token: Option<String>,
+    current_time: Date,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum KasmStatus {
+    Starting(KasmStarting),
+    Running(Box<KasmRunning>),
+}
+
+/// A session's status; the session object once it has started
+#[utoipa::path(post, path = "/api/public/get_kasm_status", tag = "Sessions",
+    request_body = inline(KasmStatusRequest),
+    responses((status = 200, description = "Success.", body = KasmStatus),
+        (status = 404, response = NotFound)))]
+pub async fn get_kasm_status(
+    State(state): State<AppState>,
+    call: Call<KasmStatusRequest>,
+) -> Reply<KasmStatus> {
+    let (user_id, kasm_id) = (call.request.user_id.0, call.request.kasm_id.0);
+    let kasm = kasm_of(&state, user_id, kasm_id).await?;
+    let status = kasm.operational_status.0.clone();
+    if STARTING_STATUS.contains(&status.as_str()) {
+        return Ok(Json(KasmStatus::Starting(KasmStarting {
+            kasm_id: HexId(kasm_id),
+            status: StartingStatus(status.clone()),
+            operational_status: StartingStatus(status),
+            operational_message: kasm.operational_message,
+            operational_progress: kasm.operational_progress,
+        })));
     }
-    let username = store::users::username_of(&state.db, user_id)
-        .await
-        .map_err(|e| ApiError::App(e.into()))?
-        .ok_or_else(|| ApiError::NotFound("User not found".into()))?;
-    let joined = match sharing::join(state, user_id, &share_id).await {
+    // A read-only key reads the session; it never gets a way to sign in as its user.
+    let link = if call.key.read_only {
+        None
+    } else {
+        Some(sign_in_link(&state, user_id, kasm_id, None).await?)
+    };
+    let (session_token, kasm_url) = link.unzip();
+    Ok(Json(KasmStatus::Running(Box::new(KasmRunning {
+        kasm,
+        kasm_url,
+        session_token,
+        current_time: Date::now(),
+    }))))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct JoinKasm {
+    /// The viewer.
+    user_id: Id,
+    /// The session's share id (`shared_id` is accepted too).
+    #[serde(default)]
+    #[schema(value_type = String, min_length = 1, required = true)]
+    share_id: Option<Required>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    shared_id: Option<Required>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Joined {
+    kasm: KasmView,
+    /// A browser path that signs the viewer in and opens the session.
+    kasm_url: String,
+    /// A one-time token that kasm_url redeems; a newer one replaces it.
+    session_token: String,
+    /// The viewer.
+    username: String,
+    /// The viewer.
+    user_id: HexId,
+}
+
+/// Join a shared session as a view-only viewer
+///
+/// Recorded like a join through the share link.
+#[utoipa::path(post, path = "/api/public/join_kasm", tag = "Sessions",
+    request_body = inline(JoinKasm),
+    responses((status = 200, description = "Success.", body = Joined),
+        (status = 404, response = NotFound)))]
+pub async fn join_kasm(State(state): State<AppState>, call: Call<JoinKasm>) -> Reply<Joined> {
+    let user_id = call.request.user_id.0;
+    // Kasm documents share_id; some clients send shared_id.
+    let share_id = call
+        .request
+        .share_id
+        .or(call.request.shared_id)
+        .map(|Required(text)| text)
+        .filter(|text| !text.is_empty())
+        .ok_or(ApiError::Missing("share_id".into()))?;
+    let username = username_of(&state, user_id).await?;
+    let joined = match sharing::join(&state, user_id, &share_id).await {
         Ok(joined) => joined,
         Err(app::AppError::Forbidden) => {
             return Err(ApiError::NotFound(
@@ -263,120 +286,17 @@ async fn join_kasm(state: &AppState, body: &Body) -> ApiResult {
         }
         Err(error) => return Err(error.into()),
     };
-    let mut kasm = kasms(state, None, Some(joined.kasm_id))
+    let kasm = kasms(&state, None, Some(joined.kasm_id))
         .await?
         .pop()
         .ok_or_else(|| ApiError::NotFound("Kasm not found".into()))?;
-    if let Some(object) = kasm.as_object_mut() {
-        for private in HIDDEN_FROM_VIEWERS {
-            object.remove(*private);
-        }
-        object.insert("view_only".into(), Value::Bool(true));
-    }
     let (session_token, kasm_url) =
-        sign_in_link(state, user_id, joined.kasm_id, Some(&share_id)).await?;
-    Ok(json!({
-        "kasm": kasm,
-        "kasm_url": kasm_url,
-        "session_token": session_token,
-        "username": username,
-        "user_id": id(user_id),
+        sign_in_link(&state, user_id, joined.kasm_id, Some(&share_id)).await?;
+    Ok(Json(Joined {
+        kasm: kasm.into(),
+        kasm_url,
+        session_token,
+        username,
+        user_id: HexId(user_id),
     }))
-}
-
-/// Session objects (not deleted): all, one user's, or one.
-pub(super) async fn kasms(
-    state: &AppState,
-    user_id: Option<Uuid>,
-    kasm_id: Option<Uuid>,
-) -> Result<Vec<Value>, ApiError> {
-    let rows = sqlx::query!(
-        r#"SELECT k.kasm_id, k.user_id, k.image_id, k.server_id, k.container_id, k.hostname, k.port,
-                  k.operational_status, k.operational_message, k.operational_progress, k.share_id, k.cores,
-                  k.memory, k.start_date, k.keepalive_date, k.expiration_date, k.created_date,
-                  i.name, i.friendly_name, i.image_src
-           FROM kasms k JOIN images i ON i.image_id = k.image_id
-           WHERE k.operational_status <> 'deleted' AND ($1::uuid IS NULL OR k.user_id = $1)
-             AND ($2::uuid IS NULL OR k.kasm_id = $2)
-           ORDER BY k.created_date"#,
-        user_id,
-        kasm_id,
-    )
-    .fetch_all(&state.db)
-    .await
-    .map_err(|e| ApiError::App(app::backend::db_error(e)))?;
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sharing = store::settings::load(&state.db)
-        .await
-        .map_err(|e| ApiError::App(e.into()))?
-        .allow_kasm_sharing;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            json!({
-                "kasm_id": id(row.kasm_id),
-                "user_id": id(row.user_id),
-                "image_id": id(row.image_id),
-                "image": { "image_id": id(row.image_id), "name": row.name, "friendly_name": row.friendly_name, "image_src": row.image_src },
-                "operational_status": row.operational_status,
-                "operational_message": row.operational_message,
-                "operational_progress": row.operational_progress,
-                "container_id": row.container_id,
-                "server_id": row.server_id.map(id),
-                "hostname": row.hostname,
-                "port_map": { "vnc": { "port": row.port, "path": format!("desktop/{}", row.kasm_id) } },
-                "share_id": row.share_id,
-                "cores": row.cores,
-                "memory": row.memory,
-                "start_date": row.start_date.map(date),
-                "keepalive_date": row.keepalive_date.map(date),
-                "expiration_date": date(row.expiration_date),
-                "created_date": date(row.created_date),
-                "client_settings": {
-                    "allow_kasm_sharing": sharing,
-                    "allow_kasm_clipboard_up": true,
-                    "allow_kasm_clipboard_down": true,
-                    "idle_disconnect": Value::Null,
-                },
-            })
-        })
-        .collect())
-}
-
-async fn get_images(state: &AppState) -> ApiResult {
-    let rows = sqlx::query!(
-        r#"SELECT i.image_id, i.name, i.friendly_name, i.description, i.image_src, i.enabled, i.cores, i.memory,
-                  i.categories, i.restrict_to_server, i.server_id, i.run_config, i.exec_config, i.volume_mappings,
-                  NOT EXISTS (SELECT 1 FROM servers s WHERE s.status = 'online' AND NOT (i.name = ANY(s.images_present)))
-                    AND EXISTS (SELECT 1 FROM servers s WHERE s.status = 'online') AS "available!"
-           FROM images i ORDER BY i.friendly_name"#
-    )
-    .fetch_all(&state.db)
-    .await
-    .map_err(|e| ApiError::App(app::backend::db_error(e)))?;
-    let images: Vec<Value> = rows
-        .into_iter()
-        .map(|row| {
-            json!({
-                "image_id": id(row.image_id),
-                "name": row.name,
-                "friendly_name": row.friendly_name,
-                "description": row.description,
-                "image_src": row.image_src,
-                "enabled": row.enabled,
-                "available": row.available,
-                "cores": row.cores,
-                "memory": row.memory,
-                "categories": row.categories,
-                "restrict_to_server": row.restrict_to_server,
-                "server_id": row.server_id.map(id),
-                "run_config": row.run_config,
-                "exec_config": row.exec_config,
-                "volume_mappings": row.volume_mappings,
-            })
-        })
-        .collect();
-    Ok(json!({ "images": images }))
 }

@@ -1,345 +1,295 @@
-//! User endpoints.
-use super::{date, id, ApiError, ApiResult, Body};
+//! User endpoints: `create_user`, `get_user`, `get_users`, `update_user`, `delete_user`,
+//! `logout_user`.
+use super::call::Call;
+use super::control::NoFields;
+use super::kasm_object::{kasms, Kasm};
+use super::openapi::{NotFound, StateConflict};
+use super::params::{on, Flag, Id, Required, Text};
+use super::replies::{Date, Empty, Group, HexId, OneUser, User, Users};
+use super::{ApiError, Reply};
 use app::backend::users::{self, NewUser};
 use app::backend::AppState;
-use serde_json::{json, Value};
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
 use std::collections::HashMap;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-pub async fn dispatch(state: &AppState, endpoint: &str, body: &Body) -> ApiResult {
-    match endpoint {
-        "get_users" => Ok(json!({ "users": user_objects(state, None).await? })),
-        "get_user" => {
-            let user_id = match body
-                .get(&["target_user", "user_id"])
-                .and_then(Value::as_str)
-            {
-                Some(_) => body.uuid(&["target_user", "user_id"], "user_id")?,
-                None => {
-                    let username = body.string(&["target_user", "username"], "target_user")?;
-                    sqlx::query_scalar!(
-                        "SELECT user_id FROM users WHERE lower(username) = lower($1)",
-                        username
-                    )
-                    .fetch_optional(&state.db)
-                    .await
-                    .map_err(|e| ApiError::App(app::backend::db_error(e)))?
-                    .ok_or_else(|| ApiError::NotFound("User not found".into()))?
-                }
-            };
-            let user = user_objects(state, Some(user_id))
-                .await?
-                .pop()
-                .ok_or_else(|| ApiError::NotFound("User not found".into()))?;
-            Ok(json!({ "user": user }))
-        }
-        "create_user" => {
-            let target = body
-                .get(&["target_user"])
-                .ok_or(ApiError::Missing("target_user"))?;
-            let field = |name: &str| {
-                target
-                    .get(name)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            let username = body.string(&["target_user", "username"], "username")?;
-            let password = body.string(&["target_user", "password"], "password")?;
-            let phone = app::backend::validate::text("phone", &field("phone"), 50)?;
-            let user_id = users::create(
-                &state.db,
-                NewUser {
-                    username,
-                    password,
-                    first_name: field("first_name"),
-                    last_name: field("last_name"),
-                    organization: field("organization"),
-                    role: "user".into(),
-                },
-            )
-            .await?;
-            // What the account form does not take: phone, and an account made locked or disabled.
-            let flag = |name: &str| target.get(name).and_then(Value::as_bool).unwrap_or(false);
-            sqlx::query!(
-                "UPDATE users SET phone = $2, locked = $3, disabled = $4 WHERE user_id = $1",
-                user_id,
-                phone,
-                flag("locked"),
-                flag("disabled"),
-            )
-            .execute(&state.db)
-            .await
-            .map_err(db)?;
-            let user = user_objects(state, Some(user_id))
-                .await?
-                .pop()
-                .expect("just created");
-            Ok(json!({ "user": user }))
-        }
-        "delete_user" => {
-            let user_id = body.uuid(&["target_user", "user_id"], "user_id")?;
-            let force = body
-                .get(&["force"])
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            let live = store::sessions::live_count_of_user(&state.db, user_id)
-                .await
-                .map_err(|e| ApiError::App(e.into()))?;
-            if live > 0 && !force {
-                return Err(ApiError::Invalid(
-                    "Unable to delete user: the user has sessions; pass force to delete anyway"
-                        .into(),
-                ));
-            }
-            if force {
-                let ids = sqlx::query_scalar!("SELECT kasm_id FROM kasms WHERE user_id = $1 AND operational_status <> 'deleted'", user_id)
-                    .fetch_all(&state.db)
-                    .await
-                    .map_err(|e| ApiError::App(app::backend::db_error(e)))?;
-                for kasm_id in ids {
-                    state.sessions.destroy(kasm_id).await?;
-                }
-            }
-            users::delete(&state.db, user_id).await?;
-            Ok(json!({}))
-        }
-        "update_user" => {
-            let user_id = body.uuid(&["target_user", "user_id"], "user_id")?;
-            update_user(state, user_id, body).await?;
-            let user = user_objects(state, Some(user_id))
-                .await?
-                .pop()
-                .ok_or_else(|| ApiError::NotFound("User not found".into()))?;
-            Ok(json!({ "user": user }))
-        }
-        "logout_user" => {
-            let user_id = body.uuid(&["target_user", "user_id"], "user_id")?;
-            app::backend::auth::end_sessions(&state.db, user_id, None).await?;
-            Ok(json!({}))
-        }
-        "get_attributes" => {
-            let user_id = body.uuid(&["target_user", "user_id"], "user_id")?;
-            Ok(json!({ "user_attributes": attributes(state, user_id).await? }))
-        }
-        "update_user_attributes" => {
-            let user_id = body.uuid(&["target_user_attributes", "user_id"], "user_id")?;
-            let target = body
-                .get(&["target_user_attributes"])
-                .cloned()
-                .unwrap_or_default();
-            let current = attributes(state, user_id).await?;
-            let pick = |key: &str| {
-                target
-                    .get(key)
-                    .cloned()
-                    .unwrap_or_else(|| current[key].clone())
-            };
-            let default_image = match pick("default_image") {
-                Value::String(text) if !text.is_empty() => {
-                    Some(Uuid::parse_str(&text).map_err(|_| {
-                        ApiError::Invalid(
-                            "Invalid Parameters: default_image is not a valid id".into(),
-                        )
-                    })?)
-                }
-                _ => None,
-            };
-            let text = |key: &str| pick(key).as_str().unwrap_or_default().to_owned();
-            let flag = |key: &str| pick(key).as_bool().unwrap_or(false);
-            sqlx::query!(
-                r#"UPDATE user_attributes SET ssh_public_key = $2, show_tips = $3, theme = $4, preferred_language = $5,
-                       preferred_timezone = $6, toggle_control_panel = $7, default_image = $8, auto_login_kasm = $9
-                   WHERE user_id = $1"#,
-                user_id,
-                text("ssh_public_key"),
-                flag("show_tips"),
-                text("theme"),
-                text("preferred_language"),
-                text("preferred_timezone"),
-                flag("toggle_control_panel"),
-                default_image,
-                flag("auto_login_kasm"),
-            )
-            .execute(&state.db)
-            .await
-            .map_err(db)?;
-            Ok(json!({}))
-        }
-        "add_user_group" | "remove_user_group" => {
-            let user_id = body.uuid(&["target_user", "user_id"], "user_id")?;
-            let group_id = body.uuid(&["target_group", "group_id"], "group_id")?;
-            let exists = sqlx::query_scalar!(
-                r#"SELECT (EXISTS (SELECT 1 FROM users WHERE user_id = $1) AND EXISTS (SELECT 1 FROM groups WHERE group_id = $2)) AS "ok!""#,
-                user_id,
-                group_id
-            )
-            .fetch_one(&state.db)
-            .await
-            .map_err(db)?;
-            if !exists {
-                return Err(ApiError::NotFound("User or group not found".into()));
-            }
-            if endpoint == "add_user_group" {
-                sqlx::query!("INSERT INTO user_groups (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", user_id, group_id)
-                    .execute(&state.db)
-                    .await
-                    .map_err(db)?;
-            } else {
-                sqlx::query!(
-                    "DELETE FROM user_groups WHERE user_id = $1 AND group_id = $2",
-                    user_id,
-                    group_id
-                )
-                .execute(&state.db)
-                .await
-                .map_err(db)?;
-            }
-            Ok(json!({}))
-        }
-        _ => Err(ApiError::NotFound(format!("Unknown endpoint {endpoint}"))),
-    }
+/// The user a call names by id.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UserRef {
+    pub user_id: Id,
 }
 
-fn db(error: sqlx::Error) -> ApiError {
-    ApiError::App(app::backend::db_error(error))
+/// A call that names its user in `target_user`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TargetUser {
+    /// The user.
+    #[schema(inline)]
+    pub target_user: UserRef,
 }
 
-/// Applies the fields present in `target_user` (others keep their value).
-async fn update_user(state: &AppState, user_id: Uuid, body: &Body) -> Result<(), ApiError> {
-    let current = sqlx::query!(
-        "SELECT first_name, last_name, phone, organization, locked, disabled FROM users WHERE user_id = $1",
-        user_id
-    )
-    .fetch_optional(&state.db)
-    .await
-    .map_err(db)?
-    .ok_or_else(|| ApiError::NotFound("User not found".into()))?;
-    let text = |key: &str, old: String| {
-        body.get(&["target_user", key])
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .unwrap_or(old)
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewUserFields {
+    /// Letters, digits and `. _ @ -`, at most 64 (surrounding spaces are dropped).
+    #[schema(value_type = String, pattern = "^\\s*[A-Za-z0-9._@-]{1,64}\\s*$")]
+    username: Required,
+    /// At least 8 characters.
+    #[schema(value_type = String, min_length = 8, max_length = 256)]
+    password: Required,
+    #[schema(value_type = Option<String>, max_length = 100, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
+    first_name: Option<Text>,
+    #[schema(value_type = Option<String>, max_length = 100, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
+    last_name: Option<Text>,
+    #[schema(value_type = Option<String>, max_length = 200, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
+    organization: Option<Text>,
+    #[schema(value_type = Option<String>, max_length = 50, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
+    phone: Option<Text>,
+    /// Make the account locked.
+    #[schema(value_type = Option<bool>)]
+    locked: Option<Flag>,
+    /// Make the account disabled.
+    #[schema(value_type = Option<bool>)]
+    disabled: Option<Flag>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateUser {
+    /// The new user.
+    #[schema(inline)]
+    target_user: NewUserFields,
+}
+
+fn text(field: Option<Text>) -> String {
+    field.map(|Text(text)| text).unwrap_or_default()
+}
+
+/// Create a user
+#[utoipa::path(post, path = "/api/public/create_user", tag = "Users",
+    request_body = inline(CreateUser),
+    responses((status = 200, description = "Success.", body = OneUser),
+        (status = 422, response = StateConflict)))]
+pub async fn create_user(State(state): State<AppState>, call: Call<CreateUser>) -> Reply<OneUser> {
+    let target = call.request.target_user;
+    let phone = app::backend::validate::text("phone", &text(target.phone), 50)?;
+    let profile = store::users::AccountDetails {
+        first_name: text(target.first_name),
+        last_name: text(target.last_name),
+        phone,
+        organization: text(target.organization),
+        locked: on(target.locked),
+        disabled: on(target.disabled),
     };
-    let flag = |key: &str, old: bool| {
-        body.get(&["target_user", key])
-            .and_then(Value::as_bool)
-            .unwrap_or(old)
-    };
-    sqlx::query!(
-        "UPDATE users SET first_name = $2, last_name = $3, phone = $4, organization = $5, locked = $6, disabled = $7 WHERE user_id = $1",
-        user_id,
-        text("first_name", current.first_name),
-        text("last_name", current.last_name),
-        text("phone", current.phone),
-        text("organization", current.organization),
-        flag("locked", current.locked),
-        flag("disabled", current.disabled),
+    let user_id = users::create(
+        &state.db,
+        NewUser {
+            username: target.username.0,
+            password: target.password.0,
+            first_name: profile.first_name.clone(),
+            last_name: profile.last_name.clone(),
+            organization: profile.organization.clone(),
+            role: "user".into(),
+        },
     )
-    .execute(&state.db)
-    .await
-    .map_err(db)?;
-    if let Some(password) = body
-        .get(&["target_user", "password"])
-        .and_then(Value::as_str)
-    {
-        app::backend::validate::password("password", password)?;
-        users::store_password(&state.db, user_id, password).await?;
-    }
-    if flag("disabled", false) || flag("locked", false) {
-        app::backend::auth::end_sessions(&state.db, user_id, None).await?;
-    }
-    Ok(())
-}
-
-/// The user's attributes (a default row is made on first use).
-async fn attributes(state: &AppState, user_id: Uuid) -> Result<Value, ApiError> {
-    let exists = sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM users WHERE user_id = $1) AS "ok!""#,
-        user_id
-    )
-    .fetch_one(&state.db)
-    .await
-    .map_err(db)?;
-    if !exists {
-        return Err(ApiError::NotFound("User not found".into()));
-    }
-    sqlx::query!(
-        "INSERT INTO user_attributes (user_attributes_id, user_id) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING",
-        Uuid::new_v4(),
-        user_id
-    )
-    .execute(&state.db)
-    .await
-    .map_err(db)?;
-    let row = sqlx::query!("SELECT * FROM user_attributes WHERE user_id = $1", user_id)
-        .fetch_one(&state.db)
-        .await
-        .map_err(db)?;
-    Ok(json!({
-        "user_attributes_id": id(row.user_attributes_id),
-        "user_id": id(row.user_id),
-        "ssh_public_key": row.ssh_public_key,
-        "show_tips": row.show_tips,
-        "theme": row.theme,
-        "preferred_language": row.preferred_language,
-        "preferred_timezone": row.preferred_timezone,
-        "toggle_control_panel": row.toggle_control_panel,
-        "default_image": row.default_image.map(id),
-        "auto_login_kasm": row.auto_login_kasm,
+    .await?;
+    // What the account form does not take: phone, and an account made locked or disabled.
+    store::users::set_account_details(&state.db, user_id, &profile).await?;
+    Ok(Json(OneUser {
+        user: user_object(&state, user_id).await?,
     }))
 }
 
-/// User objects with their groups and live sessions: all users, or one.
-async fn user_objects(state: &AppState, user_id: Option<Uuid>) -> Result<Vec<Value>, ApiError> {
-    let rows = sqlx::query!(
-        r#"SELECT user_id, username, first_name, last_name, phone, organization, locked, disabled, created,
-                  last_session, password_set_date
-           FROM users WHERE $1::uuid IS NULL OR user_id = $1 ORDER BY lower(username)"#,
-        user_id
-    )
-    .fetch_all(&state.db)
-    .await
-    .map_err(db)?;
-    let memberships = sqlx::query!(
-        r#"SELECT ug.user_id, g.group_id, g.name FROM user_groups ug JOIN groups g ON g.group_id = ug.group_id
-           WHERE $1::uuid IS NULL OR ug.user_id = $1 ORDER BY g.name"#,
-        user_id
-    )
-    .fetch_all(&state.db)
-    .await
-    .map_err(db)?;
-    let mut groups: HashMap<Uuid, Vec<Value>> = HashMap::new();
-    for row in memberships {
-        groups
-            .entry(row.user_id)
-            .or_default()
-            .push(json!({ "group_id": id(row.group_id), "name": row.name }));
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct UserByIdOrName {
+    /// Wins over username.
+    user_id: Option<Id>,
+    /// Used when user_id is absent; case-insensitive.
+    #[schema(value_type = Option<String>)]
+    username: Option<Text>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct GetUser {
+    #[serde(default)]
+    #[schema(inline, required = true)]
+    target_user: UserByIdOrName,
+}
+
+/// One user, by user_id or username
+#[utoipa::path(post, path = "/api/public/get_user", tag = "Users",
+    request_body = inline(GetUser),
+    responses((status = 200, description = "Success.", body = OneUser),
+        (status = 404, response = NotFound)))]
+pub async fn get_user(State(state): State<AppState>, call: Call<GetUser>) -> Reply<OneUser> {
+    let target = call.request.target_user;
+    let user_id =
+        match (target.user_id, target.username) {
+            (Some(Id(user_id)), _) => user_id,
+            (None, Some(Text(username))) => store::users::id_by_username(&state.db, &username)
+                .await?
+                .ok_or_else(|| ApiError::NotFound("User not found".into()))?,
+            (None, None) => return Err(ApiError::Missing("target_user".into())),
+        };
+    Ok(Json(OneUser {
+        user: user_object(&state, user_id).await?,
+    }))
+}
+
+/// Every user
+#[utoipa::path(post, path = "/api/public/get_users", tag = "Users",
+    request_body = inline(NoFields),
+    responses((status = 200, description = "Success.", body = Users)))]
+pub async fn get_users(State(state): State<AppState>, _call: Call<NoFields>) -> Reply<Users> {
+    Ok(Json(Users {
+        users: user_objects(&state, None).await?,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UserChanges {
+    user_id: Id,
+    /// At least 8 characters.
+    #[schema(value_type = Option<String>, min_length = 8, max_length = 256)]
+    password: Option<Text>,
+    #[schema(value_type = Option<String>)]
+    first_name: Option<Text>,
+    #[schema(value_type = Option<String>)]
+    last_name: Option<Text>,
+    #[schema(value_type = Option<String>)]
+    phone: Option<Text>,
+    #[schema(value_type = Option<String>)]
+    organization: Option<Text>,
+    /// Locking also signs the user out.
+    #[schema(value_type = Option<bool>)]
+    locked: Option<Flag>,
+    /// Disabling also signs the user out.
+    #[schema(value_type = Option<bool>)]
+    disabled: Option<Flag>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateUser {
+    /// The user and the fields to change; absent fields keep their value.
+    #[schema(inline)]
+    target_user: UserChanges,
+}
+
+/// Change a user; absent fields keep their value
+#[utoipa::path(post, path = "/api/public/update_user", tag = "Users",
+    request_body = inline(UpdateUser),
+    responses((status = 200, description = "Success.", body = OneUser),
+        (status = 404, response = NotFound)))]
+pub async fn update_user(State(state): State<AppState>, call: Call<UpdateUser>) -> Reply<OneUser> {
+    let changes = call.request.target_user;
+    let user_id = changes.user_id.0;
+    let current = store::users::account_details_of(&state.db, user_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("User not found".into()))?;
+    let or = |field: Option<Text>, old: String| field.map(|Text(text)| text).unwrap_or(old);
+    let flag = |field: Option<Flag>, old: bool| field.map_or(old, |Flag(on)| on);
+    let profile = store::users::AccountDetails {
+        first_name: or(changes.first_name, current.first_name),
+        last_name: or(changes.last_name, current.last_name),
+        phone: or(changes.phone, current.phone),
+        organization: or(changes.organization, current.organization),
+        locked: flag(changes.locked, current.locked),
+        disabled: flag(changes.disabled, current.disabled),
+    };
+    store::users::set_account_details(&state.db, user_id, &profile).await?;
+    if let Some(Text(password)) = changes.password {
+        app::backend::validate::password("password", &password)?;
+        users::store_password(&state.db, user_id, &password).await?;
     }
-    let mut kasms: HashMap<String, Vec<Value>> = HashMap::new();
-    for kasm in super::sessions::kasms(state, user_id, None).await? {
-        let owner = kasm["user_id"].as_str().unwrap_or_default().to_owned();
-        kasms.entry(owner).or_default().push(kasm);
+    if on(changes.disabled) || on(changes.locked) {
+        app::backend::auth::end_sessions(&state.db, user_id, None).await?;
+    }
+    Ok(Json(OneUser {
+        user: user_object(&state, user_id).await?,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DeleteUser {
+    /// The user.
+    #[schema(inline)]
+    target_user: UserRef,
+    /// Destroy the user's sessions first.
+    #[schema(value_type = Option<bool>)]
+    force: Option<Flag>,
+}
+
+/// Delete a user; refused (400) while they have sessions unless force
+#[utoipa::path(post, path = "/api/public/delete_user", tag = "Users",
+    request_body = inline(DeleteUser),
+    responses((status = 200, description = "Success: `{}`.", body = Empty),
+        (status = 404, response = NotFound)))]
+pub async fn delete_user(State(state): State<AppState>, call: Call<DeleteUser>) -> Reply<Empty> {
+    let user_id = call.request.target_user.user_id.0;
+    let force = on(call.request.force);
+    let live = store::sessions::live_count_of_user(&state.db, user_id).await?;
+    if live > 0 && !force {
+        return Err(ApiError::Invalid(
+            "Unable to delete user: the user has sessions; pass force to delete anyway".into(),
+        ));
+    }
+    if force {
+        for kasm_id in store::sessions::live_ids_of_user(&state.db, user_id).await? {
+            state.sessions.destroy(kasm_id).await?;
+        }
+    }
+    users::delete(&state.db, user_id).await?;
+    Ok(Json(Empty {}))
+}
+
+/// End every browser sign-in of a user
+#[utoipa::path(post, path = "/api/public/logout_user", tag = "Users",
+    request_body = inline(TargetUser),
+    responses((status = 200, description = "Success: `{}`.", body = Empty)))]
+pub async fn logout_user(State(state): State<AppState>, call: Call<TargetUser>) -> Reply<Empty> {
+    let user_id = call.request.target_user.user_id.0;
+    app::backend::auth::end_sessions(&state.db, user_id, None).await?;
+    Ok(Json(Empty {}))
+}
+
+/// One user object.
+async fn user_object(state: &AppState, user_id: Uuid) -> Result<User, ApiError> {
+    user_objects(state, Some(user_id))
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::NotFound("User not found".into()))
+}
+
+/// User objects with their groups and live sessions: all users, or one.
+async fn user_objects(state: &AppState, user_id: Option<Uuid>) -> Result<Vec<User>, ApiError> {
+    let rows = store::users::listed(&state.db, user_id).await?;
+    let mut groups: HashMap<Uuid, Vec<Group>> = HashMap::new();
+    for row in store::groups::memberships(&state.db, user_id).await? {
+        groups.entry(row.user_id).or_default().push(Group {
+            group_id: HexId(row.group_id),
+            name: row.name,
+        });
+    }
+    let mut sessions: HashMap<HexId, Vec<Kasm>> = HashMap::new();
+    for kasm in kasms(state, user_id, None).await? {
+        sessions.entry(kasm.user_id).or_default().push(kasm);
     }
     Ok(rows
         .into_iter()
-        .map(|row| {
-            let user_key = id(row.user_id);
-            json!({
-                "user_id": user_key,
-                "username": row.username,
-                "first_name": row.first_name,
-                "last_name": row.last_name,
-                "phone": row.phone,
-                "organization": row.organization,
-                "locked": row.locked,
-                "disabled": row.disabled,
-                "created": date(row.created),
-                "last_session": row.last_session.map(date),
-                "password_set_date": row.password_set_date.map(date),
-                "groups": groups.remove(&row.user_id).unwrap_or_default(),
-                "kasms": kasms.remove(&user_key).unwrap_or_default(),
-            })
+        .map(|row| User {
+            user_id: HexId(row.user_id),
+            groups: groups.remove(&row.user_id).unwrap_or_default(),
+            kasms: sessions.remove(&HexId(row.user_id)).unwrap_or_default(),
+            username: row.username,
+            first_name: row.first_name,
+            last_name: row.last_name,
+            phone: row.phone,
+            organization: row.organization,
+            locked: row.locked,
+            disabled: row.disabled,
+            created: Date(row.created),
+            last_session: row.last_session.map(Date),
+            password_set_date: row.password_set_date.map(Date),
         })
         .collect())
 }
