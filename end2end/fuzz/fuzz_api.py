@@ -1,7 +1,8 @@
 """Fuzzes a running Berth's Developer API with schemathesis, from the OpenAPI document it
 serves (GET /api/openapi.json), with a valid API key in every request (made through Admin ->
 Developers' server function, as kasm_client_flow.py makes its key). Passes only if no request
-is answered with a server error (5xx). Bounded so that CI stays short: a few examples per
+is answered with a server error (5xx), the one expected state aside: request_kasm's 503 when
+the fuzzer's desktops have filled every agent (hooks.py). Bounded so that CI stays short: a few examples per
 endpoint and a hard time limit.
 
 Needs BERTH_URL and BERTH_ADMIN_PASSWORD (./scripts/test provides them); the schemathesis
@@ -97,7 +98,8 @@ def main():
         "--url",
         BASE,
         "--checks",
-        "not_a_server_error",
+        # hooks.py: not_a_server_error, with request_kasm's 503 for full agents allowed.
+        "not_a_server_error_but_full_agents",
         "--max-examples",
         MAX_EXAMPLES,
         # Reproducible runs: the same cases every time.
