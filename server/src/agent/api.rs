@@ -1,7 +1,7 @@
 //! The agent's HTTP API, called by the manager with this agent's own API secret (sent in its
 //! check-ins). What it is asked to create is checked first (`validate`).
 use super::runtime::{Action, RuntimeError};
-use super::{AdoptError, Agent};
+use super::{AdoptError, Agent, LaunchError};
 use crate::manager::checkin::bearer;
 use crate::protocol::{
     AdoptSession, CreateSession, CreatedSession, ExecOutput, ExecRequest, StartSession,
@@ -73,6 +73,18 @@ pub(super) fn runtime_error(failure: RuntimeError) -> Response {
     error(status, failure.to_string())
 }
 
+/// A failed start, by kind: the agent not ready yet (503), what the runtime said (as
+/// `runtime_error`), a desktop that never answered (502).
+pub(super) fn launch_error(failure: LaunchError) -> Response {
+    match failure {
+        LaunchError::Runtime(failure) => runtime_error(failure),
+        LaunchError::NotCheckedIn | LaunchError::NotIsolated(_) => {
+            error(StatusCode::SERVICE_UNAVAILABLE, failure.to_string())
+        }
+        LaunchError::NotStreaming(_) => error(StatusCode::BAD_GATEWAY, failure.to_string()),
+    }
+}
+
 async fn create(State(agent): State<Arc<Agent>>, Json(spec): Json<CreateSession>) -> Response {
     if let Err(refusal) = super::validate::create_session(&spec) {
         tracing::warn!(kasm_id = %spec.kasm_id, field = refusal.field, "refused a session: {}", refusal.message);
@@ -80,7 +92,7 @@ async fn create(State(agent): State<Arc<Agent>>, Json(spec): Json<CreateSession>
     }
     match agent.create_session(&spec).await {
         Ok(created) => (StatusCode::CREATED, Json::<CreatedSession>(created)).into_response(),
-        Err(message) => error(StatusCode::UNPROCESSABLE_ENTITY, message),
+        Err(failure) => launch_error(failure),
     }
 }
 
@@ -91,7 +103,7 @@ async fn start(
 ) -> Response {
     match agent.start_session(kasm_id, &start.secret).await {
         Ok(started) => Json::<CreatedSession>(started).into_response(),
-        Err(message) => error(StatusCode::UNPROCESSABLE_ENTITY, message),
+        Err(failure) => launch_error(failure),
     }
 }
 
@@ -153,5 +165,47 @@ async fn act(
     match agent.runtime.act(kasm_id, action).await {
         Ok(()) => Json(serde_json::json!({})).into_response(),
         Err(failure) => runtime_error(failure),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The manager and an operator reading the agent's log tell a missing image, a Docker
+    /// that is down, an agent not ready yet and a desktop that never answered apart.
+    #[test]
+    fn each_kind_of_failed_start_has_its_own_status() {
+        let status = |failure| launch_error(failure).status();
+        assert_eq!(
+            status(LaunchError::Runtime(RuntimeError::ImageMissing(
+                "berth/none".into()
+            ))),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            status(LaunchError::Runtime(RuntimeError::Unreachable(
+                "down".into()
+            ))),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            status(LaunchError::Runtime(RuntimeError::Refused(
+                "host network".into()
+            ))),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status(LaunchError::NotCheckedIn),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            status(LaunchError::NotIsolated("iptables".into())),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            status(LaunchError::NotStreaming("no ServerInit in 90 s".into())),
+            StatusCode::BAD_GATEWAY
+        );
     }
 }

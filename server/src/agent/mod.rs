@@ -105,21 +105,17 @@ impl Agent {
 
     /// Creates the container and returns once its desktop streams.
     #[tracing::instrument(name = "agent.create", skip_all, fields(kasm_id = %spec.kasm_id, image = %spec.image))]
-    pub async fn create_session(&self, spec: &CreateSession) -> Result<CreatedSession, String> {
-        let owner = self
-            .owner()
-            .await
-            .ok_or("the agent has not checked in yet")?;
+    pub async fn create_session(
+        &self,
+        spec: &CreateSession,
+    ) -> Result<CreatedSession, LaunchError> {
+        let owner = self.owner().await.ok_or(LaunchError::NotCheckedIn)?;
         if self.not_isolated.lock().await.is_some() {
-            self.ensure_isolation().await.map_err(|error| {
-                format!("sessions are not started without their network isolation: {error}")
-            })?;
+            self.ensure_isolation()
+                .await
+                .map_err(LaunchError::NotIsolated)?;
         }
-        let (container_id, port) = self
-            .runtime
-            .create_session(spec, &owner)
-            .await
-            .map_err(|error| error.to_string())?;
+        let (container_id, port) = self.runtime.create_session(spec, &owner).await?;
         match self
             .until_streaming(&container_id, port, &spec.secret)
             .await
@@ -127,7 +123,7 @@ impl Agent {
             Ok(()) => Ok(self.created(container_id, port)),
             Err(reason) => {
                 let _ = self.runtime.remove_session(spec.kasm_id).await;
-                Err(reason)
+                Err(LaunchError::NotStreaming(reason))
             }
         }
     }
@@ -139,17 +135,12 @@ impl Agent {
         &self,
         kasm_id: Uuid,
         secret: &str,
-    ) -> Result<CreatedSession, String> {
-        self.runtime
-            .act(kasm_id, runtime::Action::Start)
+    ) -> Result<CreatedSession, LaunchError> {
+        self.runtime.act(kasm_id, runtime::Action::Start).await?;
+        let (container_id, port) = self.runtime.published(kasm_id).await?;
+        self.until_streaming(&container_id, port, secret)
             .await
-            .map_err(|error| error.to_string())?;
-        let (container_id, port) = self
-            .runtime
-            .published(kasm_id)
-            .await
-            .map_err(|error| error.to_string())?;
-        self.until_streaming(&container_id, port, secret).await?;
+            .map_err(LaunchError::NotStreaming)?;
         Ok(self.created(container_id, port))
     }
 
@@ -351,6 +342,23 @@ impl Agent {
             .await
             .map_err(|error| format!("bad check-in reply: {error}"))
     }
+}
+
+/// Why a session's desktop could not be started (created, or a stopped one started again):
+/// each kind answered with its own status (`api::launch_error`), not one for all.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// No check-in yet: the agent does not know its deployment, so cannot label containers.
+    #[error("the agent has not checked in yet")]
+    NotCheckedIn,
+    #[error("sessions are not started without their network isolation: {0}")]
+    NotIsolated(String),
+    /// What the container runtime refused or failed at (image missing, Docker down...).
+    #[error(transparent)]
+    Runtime(#[from] runtime::RuntimeError),
+    /// The container started but its desktop never answered (the container was removed).
+    #[error("{0}")]
+    NotStreaming(String),
 }
 
 /// Why a launch could not be taken over.
