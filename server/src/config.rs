@@ -193,21 +193,78 @@ pub struct ServeConfig {
     pub connection_limits: ConnectionLimits,
 }
 
+/// A setting missing or malformed at startup: each names it and says how to provide it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {}: {error}", .path.display())]
+    Unreadable {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{} is not valid: {error}", .path.display())]
+    Invalid {
+        path: PathBuf,
+        error: Box<toml::de::Error>,
+    },
+    #[error(
+        "no database configured: set DATABASE_URL (or database_url in berth.toml) to a \
+         PostgreSQL URL, e.g. postgres://berth:berth@127.0.0.1:5432/berth, or start Berth with \
+         ./scripts/run, which runs a local PostgreSQL"
+    )]
+    NoDatabase,
+    #[error(
+        "no Redis configured: set REDIS_URL (or redis_url in berth.toml), e.g. \
+         redis://127.0.0.1:6379, or start Berth with ./scripts/run, which runs a local Redis"
+    )]
+    NoRedis,
+    #[error(
+        "BERTH_PUBLIC_URL '{text}' is not a URL ({error}); give e.g. https://berth.example.com"
+    )]
+    PublicUrl {
+        text: String,
+        error: url::ParseError,
+    },
+    #[error("BERTH_ADMIN_PASSWORD must have at least 8 characters")]
+    ShortAdminPassword,
+    #[error(
+        "cannot read the metrics token file {} (BERTH_METRICS_TOKEN_FILE): {error}",
+        .path.display()
+    )]
+    MetricsTokenUnreadable {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error(
+        "the metrics token in {path} is shorter than 16 characters; write a long random one, \
+         e.g. `openssl rand -hex 32 > {path}`",
+        path = .0.display()
+    )]
+    ShortMetricsToken(PathBuf),
+    #[error(transparent)]
+    AgentCredential(#[from] crate::agent::credential::CredentialError),
+}
+
 impl ServeArgs {
     /// The configuration file's settings; none when there is no file.
-    fn read_file(&self) -> Result<FileConfig, String> {
+    fn read_file(&self) -> Result<FileConfig, ConfigError> {
         if !self.config.exists() {
             return Ok(FileConfig::default());
         }
-        let text = std::fs::read_to_string(&self.config)
-            .map_err(|error| format!("cannot read {}: {error}", self.config.display()))?;
-        toml::from_str::<FileConfig>(&text)
-            .map_err(|error| format!("{} is not valid: {error}", self.config.display()))
+        let path = || self.config.clone();
+        let text =
+            std::fs::read_to_string(&self.config).map_err(|error| ConfigError::Unreadable {
+                path: path(),
+                error,
+            })?;
+        toml::from_str::<FileConfig>(&text).map_err(|error| ConfigError::Invalid {
+            path: path(),
+            error: Box::new(error),
+        })
     }
 
     /// Merges flags/environment over the file over defaults. Errs with a message that names
     /// the missing or malformed setting and how to provide it.
-    pub fn resolve(self) -> Result<ServeConfig, String> {
+    pub fn resolve(self) -> Result<ServeConfig, ConfigError> {
         let file = self.read_file()?;
         let connection_limits = self.connection_limits(&file);
         let metrics_token = read_metrics_token(
@@ -215,18 +272,13 @@ impl ServeArgs {
                 .as_ref()
                 .or(file.metrics_token_file.as_ref()),
         )?;
-        let database_url = self.database_url.or(file.database_url).ok_or(
-            "no database configured: set DATABASE_URL (or database_url in berth.toml) to a PostgreSQL URL, \
-             e.g. postgres://berth:berth@127.0.0.1:5432/berth, or start Berth with ./scripts/run, which runs a local PostgreSQL",
-        )?;
-        let redis_url = self.redis_url.or(file.redis_url).ok_or(
-            "no Redis configured: set REDIS_URL (or redis_url in berth.toml), e.g. redis://127.0.0.1:6379, \
-             or start Berth with ./scripts/run, which runs a local Redis",
-        )?;
+        let database_url =
+            (self.database_url.or(file.database_url)).ok_or(ConfigError::NoDatabase)?;
+        let redis_url = (self.redis_url.or(file.redis_url)).ok_or(ConfigError::NoRedis)?;
         let public_url = match self.public_url.or(file.public_url) {
-            Some(text) => Some(url::Url::parse(&text).map_err(|error| {
-                format!("BERTH_PUBLIC_URL '{text}' is not a URL ({error}); give e.g. https://berth.example.com")
-            })?),
+            Some(text) => Some(
+                url::Url::parse(&text).map_err(|error| ConfigError::PublicUrl { text, error })?,
+            ),
             None => None,
         };
         let obsolete = file
@@ -242,7 +294,7 @@ impl ServeArgs {
         let admin_password = self.admin_password.or(file.admin_password);
         if let Some(password) = &admin_password {
             if password.chars().count() < 8 {
-                return Err("BERTH_ADMIN_PASSWORD must have at least 8 characters".into());
+                return Err(ConfigError::ShortAdminPassword);
             }
         }
         Ok(ServeConfig {
@@ -297,21 +349,18 @@ impl ServeArgs {
 }
 
 /// The metrics token from its file: trimmed, at least 16 characters.
-fn read_metrics_token(path: Option<&PathBuf>) -> Result<Option<secrecy::SecretString>, String> {
+fn read_metrics_token(
+    path: Option<&PathBuf>,
+) -> Result<Option<secrecy::SecretString>, ConfigError> {
     let Some(path) = path else { return Ok(None) };
-    let text = std::fs::read_to_string(path).map_err(|error| {
-        format!(
-            "cannot read the metrics token file {} (BERTH_METRICS_TOKEN_FILE): {error}",
-            path.display()
-        )
-    })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|error| ConfigError::MetricsTokenUnreadable {
+            path: path.clone(),
+            error,
+        })?;
     let token = text.trim();
     if token.chars().count() < 16 {
-        return Err(format!(
-            "the metrics token in {} is shorter than 16 characters; write a long random one, e.g. `openssl rand -hex 32 > {}`",
-            path.display(),
-            path.display()
-        ));
+        return Err(ConfigError::ShortMetricsToken(path.clone()));
     }
     Ok(Some(secrecy::SecretString::from(token.to_owned())))
 }
@@ -322,7 +371,7 @@ impl AgentArgs {
     pub fn resolve(
         self,
         environment_token: Option<String>,
-    ) -> Result<(crate::agent::AgentConfig, Vec<String>), String> {
+    ) -> Result<(crate::agent::AgentConfig, Vec<String>), ConfigError> {
         let (credential, warnings) =
             crate::agent::credential::resolve(crate::agent::credential::Sources {
                 flag: self.token.as_deref(),
@@ -439,7 +488,7 @@ mod tests {
         }
         .resolve()
         .unwrap_err();
-        assert!(error.contains("DATABASE_URL"), "{error}");
+        assert!(error.to_string().contains("DATABASE_URL"), "{error}");
     }
 
     #[test]
@@ -474,9 +523,9 @@ mod tests {
         let error = agent_args(&["--token", "abc.def"])
             .resolve(Some("abc.def".into()))
             .unwrap_err();
-        assert!(error.contains("--token-file"), "{error}");
+        assert!(error.to_string().contains("--token-file"), "{error}");
         let error = agent_args(&[]).resolve(None).unwrap_err();
-        assert!(error.contains("BERTH_AGENT_TOKEN"), "{error}");
+        assert!(error.to_string().contains("BERTH_AGENT_TOKEN"), "{error}");
         let (config, _) = agent_args(&["--name", "host-a"])
             .resolve(Some("abc.def".into()))
             .unwrap();
@@ -563,6 +612,6 @@ mod tests {
         }
         .resolve()
         .unwrap_err();
-        assert!(error.contains("BERTH_ADMIN_PASSWORD"));
+        assert!(matches!(error, ConfigError::ShortAdminPassword), "{error}");
     }
 }

@@ -10,7 +10,7 @@ async fn main() -> ExitCode {
         Command::Serve(args) => {
             let config = match args.resolve() {
                 Ok(config) => config,
-                Err(error) => return fail(&error),
+                Err(error) => return fail(&error.to_string()),
             };
             berth::telemetry::init(config.log_format);
             for obsolete in &config.obsolete {
@@ -31,21 +31,21 @@ async fn main() -> ExitCode {
             berth::telemetry::init(args.log_format);
             let (config, warnings) = match args.resolve(std::env::var("BERTH_AGENT_TOKEN").ok()) {
                 Ok(resolved) => resolved,
-                Err(error) => return fail(&error),
+                Err(error) => return fail(&error.to_string()),
             };
             for warning in warnings {
                 tracing::warn!("{warning}");
             }
             match berth::agent::run(config).await {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(error) => fail(&error),
+                Err(error) => fail(&error.to_string()),
             }
         }
         Command::Images {
             command: ImagesCommand::Build { names, all, dir },
         } => match berth::images::build(&dir, &names, all).await {
             Ok(()) => ExitCode::SUCCESS,
-            Err(error) => fail(&error),
+            Err(error) => fail(&error.to_string()),
         },
     }
 }

@@ -312,7 +312,9 @@ async fn berth_launch(berth: &Berth, poll_ms: u64) -> Result<Duration> {
             berth.base.replacen("http", "ws", 1)
         );
         let headers = [("cookie", cookie), ("origin", berth.base.clone())];
-        rfb::first_framebuffer(&url, &headers, LAUNCH_TIMEOUT).await?;
+        rfb::first_framebuffer(&url, &headers, LAUNCH_TIMEOUT)
+            .await
+            .map_err(|error| error.to_string())?;
         marks.push(started.elapsed());
         Ok(started.elapsed())
     }
@@ -462,7 +464,7 @@ async fn framebuffer(port: u16, password: Option<&str>) -> Result<()> {
             rfb::first_framebuffer_at("127.0.0.1", port, password, Duration::from_secs(10)).await;
         match attempt {
             Ok(_) => return Ok(()),
-            Err(error) if Instant::now() > deadline => return Err(error),
+            Err(error) if Instant::now() > deadline => return Err(error.to_string()),
             Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
         }
     }

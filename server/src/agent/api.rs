@@ -200,7 +200,9 @@ mod tests {
             StatusCode::SERVICE_UNAVAILABLE
         );
         assert_eq!(
-            status(LaunchError::NotIsolated("iptables".into())),
+            status(LaunchError::NotIsolated(
+                crate::agent::isolation::IsolationError::NoIptables("not found".into())
+            )),
             StatusCode::SERVICE_UNAVAILABLE
         );
         assert_eq!(

@@ -8,6 +8,23 @@ const HOW: &str = "issue the agent a credential in Admin → Servers of the Bert
      server), put it in a file only the agent's user can read and pass --token-file <file> (or \
      BERTH_AGENT_TOKEN_FILE), or set BERTH_AGENT_TOKEN";
 
+/// Why there is no usable credential; each says how to provide one.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error(
+        "--token on the command line is refused: every user of this host can read a process's \
+         arguments. Instead, {HOW}"
+    )]
+    OnCommandLine,
+    #[error("cannot read the agent credential from {}: {error}; {HOW}", .path.display())]
+    Unreadable {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
+    #[error("no agent credential: {HOW}")]
+    Missing,
+}
+
 /// Where the credential comes from, as given.
 #[derive(Debug, Default)]
 pub struct Sources<'a> {
@@ -20,20 +37,15 @@ pub struct Sources<'a> {
 
 /// The credential, with warnings worth logging; or an error saying how to provide it. A file
 /// wins over the environment.
-pub fn resolve(sources: Sources<'_>) -> Result<(String, Vec<String>), String> {
+pub fn resolve(sources: Sources<'_>) -> Result<(String, Vec<String>), CredentialError> {
     if sources.flag.is_some() {
-        return Err(format!(
-            "--token on the command line is refused: every user of this host can read a \
-             process's arguments. Instead, {HOW}"
-        ));
+        return Err(CredentialError::OnCommandLine);
     }
     let mut warnings = Vec::new();
     let credential = if let Some(path) = sources.file {
-        let text = std::fs::read_to_string(path).map_err(|error| {
-            format!(
-                "cannot read the agent credential from {}: {error}; {HOW}",
-                path.display()
-            )
+        let text = std::fs::read_to_string(path).map_err(|error| CredentialError::Unreadable {
+            path: path.to_owned(),
+            error,
         })?;
         if readable_by_others(path) {
             warnings.push(format!(
@@ -46,7 +58,7 @@ pub fn resolve(sources: Sources<'_>) -> Result<(String, Vec<String>), String> {
         sources.environment.unwrap_or_default().trim().to_owned()
     };
     if credential.is_empty() {
-        return Err(format!("no agent credential: {HOW}"));
+        return Err(CredentialError::Missing);
     }
     Ok((credential, warnings))
 }
@@ -75,7 +87,8 @@ mod tests {
             environment: Some("abc.def".into()),
             ..Sources::default()
         })
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             error.contains("--token on the command line is refused"),
             "{error}"
@@ -135,7 +148,7 @@ mod tests {
                 ..Sources::default()
             },
         ] {
-            let error = resolve(sources).unwrap_err();
+            let error = resolve(sources).unwrap_err().to_string();
             assert!(error.contains("Admin → Servers"), "{error}");
             assert!(error.contains("--token-file"), "{error}");
         }

@@ -150,7 +150,8 @@ impl ContainerRuntime for DockerRuntime {
         spec: &CreateSession,
         owner: &str,
     ) -> Result<(String, u16), RuntimeError> {
-        isolation::session_network(&spec.network_mode).map_err(RuntimeError::Refused)?;
+        isolation::session_network(&spec.network_mode)
+            .map_err(|refused| RuntimeError::Refused(refused.to_string()))?;
         let labels = HashMap::from([
             (LABEL_KASM.to_owned(), spec.kasm_id.to_string()),
             (LABEL_USER.to_owned(), spec.user_id.to_string()),
@@ -202,7 +203,7 @@ impl ContainerRuntime for DockerRuntime {
         Ok((inspected.id.ok_or(RuntimeError::NotFound(kasm_id))?, port))
     }
 
-    async fn isolate(&self) -> Result<(), String> {
+    async fn isolate(&self) -> Result<(), isolation::IsolationError> {
         isolation::ensure(&self.docker).await
     }
 

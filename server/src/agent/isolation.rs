@@ -27,8 +27,44 @@ const DOCKER_USER: &str = "DOCKER-USER";
 /// Link-local addresses (cloud metadata services live at 169.254.169.254).
 const LINK_LOCAL: &str = "169.254.0.0/16";
 
+/// Why sessions cannot be isolated on this host (kept as the agent's state, so comparable).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IsolationError {
+    #[error("not checked yet")]
+    NotCheckedYet,
+    #[error("Docker: {0}")]
+    Docker(String),
+    #[error(
+        "the Docker network {SESSION_NETWORK} exists but lets sessions reach each other (or is \
+         not on bridge {SESSION_BRIDGE}); remove it (`docker network rm {SESSION_NETWORK}`) and \
+         Berth makes it again"
+    )]
+    NetworkNotIsolated,
+    #[error("cannot create the Docker network {SESSION_NETWORK}: {0}")]
+    CreateNetwork(String),
+    #[error(
+        "cannot run iptables ({0}): the agent isolates sessions with it; install it \
+         (apt-get install iptables) and run the agent as root or with CAP_NET_ADMIN"
+    )]
+    NoIptables(String),
+    #[error("iptables {command}: {stderr}{hint}")]
+    Iptables {
+        command: String,
+        stderr: String,
+        hint: &'static str,
+    },
+}
+
+/// An image's `network_mode` that would undo the isolation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "network_mode '{0}' is not allowed: sessions run on Berth's isolated session network \
+     (\"bridge\") or without a network (\"none\")"
+)]
+pub struct RefusedNetworkMode(pub String);
+
 /// The network and the firewall rules, created or repaired as needed.
-pub async fn ensure(docker: &Docker) -> Result<(), String> {
+pub async fn ensure(docker: &Docker) -> Result<(), IsolationError> {
     ensure_network(docker).await?;
     ensure_firewall().await
 }
@@ -36,18 +72,15 @@ pub async fn ensure(docker: &Docker) -> Result<(), String> {
 /// How a session's `network_mode` (an image setting) is run: the isolated session network,
 /// or no network at all. Anything else — the host's network, another container's
 /// (`container:<id>`), some other Docker network — would undo the isolation, and is refused.
-pub fn session_network(mode: &str) -> Result<&'static str, String> {
+pub fn session_network(mode: &str) -> Result<&'static str, RefusedNetworkMode> {
     match mode {
         "" | "bridge" | "default" | SESSION_NETWORK => Ok(SESSION_NETWORK),
         "none" => Ok("none"),
-        other => Err(format!(
-            "network_mode '{other}' is not allowed: sessions run on Berth's isolated session \
-             network (\"bridge\") or without a network (\"none\")"
-        )),
+        other => Err(RefusedNetworkMode(other.to_owned())),
     }
 }
 
-async fn ensure_network(docker: &Docker) -> Result<(), String> {
+async fn ensure_network(docker: &Docker) -> Result<(), IsolationError> {
     let found = docker
         .inspect_network(SESSION_NETWORK, None::<InspectNetworkOptions<String>>)
         .await;
@@ -59,7 +92,7 @@ async fn ensure_network(docker: &Docker) -> Result<(), String> {
             create_network(docker).await?;
             return Ok(());
         }
-        Err(error) => return Err(format!("Docker: {error}")),
+        Err(error) => return Err(IsolationError::Docker(error.to_string())),
     };
     let options = network.options.unwrap_or_default();
     let isolated = options.get(ICC_OPTION).is_some_and(|v| v == "false")
@@ -69,15 +102,11 @@ async fn ensure_network(docker: &Docker) -> Result<(), String> {
     if isolated {
         Ok(())
     } else {
-        Err(format!(
-            "the Docker network {SESSION_NETWORK} exists but lets sessions reach each other (or \
-             is not on bridge {SESSION_BRIDGE}); remove it (`docker network rm {SESSION_NETWORK}`) \
-             and Berth makes it again"
-        ))
+        Err(IsolationError::NetworkNotIsolated)
     }
 }
 
-async fn create_network(docker: &Docker) -> Result<(), String> {
+async fn create_network(docker: &Docker) -> Result<(), IsolationError> {
     let options = CreateNetworkOptions {
         name: SESSION_NETWORK,
         check_duplicate: true,
@@ -102,9 +131,7 @@ async fn create_network(docker: &Docker) -> Result<(), String> {
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 409, ..
         }) => Ok(()),
-        Err(error) => Err(format!(
-            "cannot create the Docker network {SESSION_NETWORK}: {error}"
-        )),
+        Err(error) => Err(IsolationError::CreateNetwork(error.to_string())),
     }
 }
 
@@ -148,7 +175,7 @@ fn jumps() -> [(&'static str, &'static str); 2] {
 /// Creates what is missing, never removes: several agents (tests, or `berth serve` beside a
 /// `berth agent`) may do this at once, and check-then-append keeps every rule's first copy in
 /// order. One process does it one caller at a time.
-async fn ensure_firewall() -> Result<(), String> {
+async fn ensure_firewall() -> Result<(), IsolationError> {
     static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let _turn = ONE_AT_A_TIME.lock().await;
     for chain in [HOST_CHAIN, FORWARD_CHAIN] {
@@ -163,7 +190,7 @@ async fn ensure_firewall() -> Result<(), String> {
         if !iptables(&check).await? {
             let mut append = vec!["-A", chain];
             append.extend(&rule);
-            expect_success(&append).await?;
+            expect_success(&append, "").await?;
         }
     }
     for (parent, chain) in jumps() {
@@ -173,13 +200,12 @@ async fn ensure_firewall() -> Result<(), String> {
         if !iptables(&check).await? {
             let mut insert = vec!["-I", parent, "1"];
             insert.extend(jump);
-            expect_success(&insert).await.map_err(|error| {
-                if parent == DOCKER_USER {
-                    format!("{error} (Docker makes the {DOCKER_USER} chain when it starts with its iptables support on)")
-                } else {
-                    error
-                }
-            })?;
+            let hint = if parent == DOCKER_USER {
+                " (Docker makes the DOCKER-USER chain when it starts with its iptables support on)"
+            } else {
+                ""
+            };
+            expect_success(&insert, hint).await?;
         }
     }
     Ok(())
@@ -187,35 +213,31 @@ async fn ensure_firewall() -> Result<(), String> {
 
 /// Runs `iptables -w <args>`: Ok(true) when it succeeded, Ok(false) when it said no (a check
 /// that did not match), Err when iptables cannot run at all.
-async fn iptables(args: &[&str]) -> Result<bool, String> {
+async fn iptables(args: &[&str]) -> Result<bool, IsolationError> {
     Ok(run(args).await?.status.success())
 }
 
-async fn expect_success(args: &[&str]) -> Result<(), String> {
+/// Runs iptables; a refusal is an error, with `hint` on how to fix it.
+async fn expect_success(args: &[&str], hint: &'static str) -> Result<(), IsolationError> {
     let output = run(args).await?;
     if output.status.success() {
         Ok(())
     } else {
-        Err(format!(
-            "iptables {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
+        Err(IsolationError::Iptables {
+            command: args.join(" "),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            hint,
+        })
     }
 }
 
-async fn run(args: &[&str]) -> Result<std::process::Output, String> {
+async fn run(args: &[&str]) -> Result<std::process::Output, IsolationError> {
     Command::new("iptables")
         .arg("-w")
         .args(args)
         .output()
         .await
-        .map_err(|error| {
-            format!(
-                "cannot run iptables ({error}): the agent isolates sessions with it; install it \
-                 (apt-get install iptables) and run the agent as root or with CAP_NET_ADMIN"
-            )
-        })
+        .map_err(|error| IsolationError::NoIptables(error.to_string()))
 }
 
 #[cfg(test)]
@@ -238,7 +260,11 @@ mod tests {
             "bridge ",
         ] {
             let error = session_network(refused).unwrap_err();
-            assert!(error.contains("network_mode"), "{refused}: {error}");
+            assert_eq!(error, RefusedNetworkMode(refused.to_owned()));
+            assert!(
+                error.to_string().contains("network_mode"),
+                "{refused}: {error}"
+            );
         }
     }
 

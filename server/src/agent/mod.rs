@@ -13,6 +13,7 @@ pub mod validate;
 
 use crate::protocol::{CheckIn, CheckInReply, CreateSession, CreatedSession};
 use docker::DockerRuntime;
+use isolation::IsolationError;
 use runtime::ContainerRuntime;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -57,7 +58,7 @@ pub struct Agent {
     /// The owner label of this agent's containers, once the manager told its deployment id.
     owner: Mutex<Option<String>>,
     /// Why sessions are not isolated here, while they are not (see `isolation`).
-    not_isolated: Mutex<Option<String>>,
+    not_isolated: Mutex<Option<IsolationError>>,
 }
 
 const PULL_RETRY: Duration = Duration::from_secs(300);
@@ -72,7 +73,7 @@ impl Agent {
             missing: Mutex::default(),
             wanted: Mutex::default(),
             owner: Mutex::default(),
-            not_isolated: Mutex::new(Some("not checked yet".into())),
+            not_isolated: Mutex::new(Some(IsolationError::NotCheckedYet)),
         })
     }
 
@@ -82,14 +83,14 @@ impl Agent {
     }
 
     /// Puts the session network and its firewall in place, or records why it is not.
-    pub async fn ensure_isolation(&self) -> Result<(), String> {
+    pub async fn ensure_isolation(&self) -> Result<(), IsolationError> {
         let result = self.runtime.isolate().await;
         let mut not_isolated = self.not_isolated.lock().await;
         match &result {
             Ok(()) if not_isolated.is_some() => {
                 tracing::info!("sessions are isolated from each other and the host");
             }
-            Err(error) if not_isolated.as_deref() != Some(error) => {
+            Err(error) if not_isolated.as_ref() != Some(error) => {
                 tracing::error!(%error, "sessions cannot be isolated; no session starts until they can");
             }
             _ => {}
@@ -352,7 +353,7 @@ pub enum LaunchError {
     #[error("the agent has not checked in yet")]
     NotCheckedIn,
     #[error("sessions are not started without their network isolation: {0}")]
-    NotIsolated(String),
+    NotIsolated(IsolationError),
     /// What the container runtime refused or failed at (image missing, Docker down...).
     #[error(transparent)]
     Runtime(#[from] runtime::RuntimeError),
@@ -368,12 +369,23 @@ pub enum AdoptError {
     Failed(String),
 }
 
+/// Why `berth agent` could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("the agent cannot listen on {address}: {error}")]
+pub struct ListenError {
+    address: SocketAddr,
+    error: std::io::Error,
+}
+
 /// Runs an agent until the process ends: the API server and the check-in loop.
-pub async fn run(config: AgentConfig) -> Result<(), String> {
-    let listener = tokio::net::TcpListener::bind(config.listen)
+pub async fn run(config: AgentConfig) -> Result<(), ListenError> {
+    let address = config.listen;
+    let listener = tokio::net::TcpListener::bind(address)
         .await
-        .map_err(|error| format!("the agent cannot listen on {}: {error}", config.listen))?;
-    let bound = listener.local_addr().map_err(|error| error.to_string())?;
+        .map_err(|error| ListenError { address, error })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|error| ListenError { address, error })?;
     let agent_url = config
         .advertise_url
         .clone()

@@ -1,7 +1,7 @@
 //! Waiting until a session streams: its VNC server, on the port published on this host's
 //! loopback, accepts the session's secret and describes its desktop (ServerInit).
 use super::runtime::PUBLISH_ADDRESS;
-use crate::rfb;
+use crate::rfb::{self, RfbError};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -13,17 +13,18 @@ const RETRY: Duration = Duration::from_millis(5);
 const ATTEMPT: Duration = Duration::from_secs(5);
 
 /// One attempt: TCP to the published port, VNC authentication, ClientInit → ServerInit.
-pub async fn desktop_answers(port: u16, secret: &str) -> Result<rfb::ServerInit, String> {
+pub async fn desktop_answers(port: u16, secret: &str) -> Result<rfb::ServerInit, RfbError> {
     let attempt = async {
-        let stream = tokio::net::TcpStream::connect((PUBLISH_ADDRESS, port))
-            .await
-            .map_err(|e| e.to_string())?;
-        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        let stream = tokio::net::TcpStream::connect((PUBLISH_ADDRESS, port)).await?;
+        stream.set_nodelay(true)?;
         rfb::server_init(Box::new(stream), secret).await
     };
     tokio::time::timeout(ATTEMPT, attempt)
         .await
-        .map_err(|_| format!("no ServerInit within {}s", ATTEMPT.as_secs()))?
+        .map_err(|_| RfbError::TimedOut {
+            what: "ServerInit",
+            after: ATTEMPT,
+        })?
 }
 
 /// Polls until the desktop answers, `give_up()` says the container died, or time runs out.
@@ -44,10 +45,10 @@ where
     while started.elapsed() < timeout {
         match desktop_answers(port, secret).await {
             Ok(_) => return Ok(started.elapsed()),
-            Err(error) if error.starts_with(rfb::REFUSED_CREDENTIALS) => {
+            Err(error @ RfbError::CredentialsRefused(_)) => {
                 return Err(format!("the desktop refused the session's secret: {error}"))
             }
-            Err(error) => last_error = error,
+            Err(error) => last_error = error.to_string(),
         }
         attempts += 1;
         // Checking the container costs a Docker call: do it every twentieth attempt.

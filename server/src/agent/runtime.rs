@@ -79,5 +79,5 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// Runs a command in the session's running container and collects its output (bounded).
     async fn exec(&self, kasm_id: Uuid, request: &ExecRequest) -> Result<ExecOutput, RuntimeError>;
     /// Puts the session network and its firewall rules in place (see `isolation`).
-    async fn isolate(&self) -> Result<(), String>;
+    async fn isolate(&self) -> Result<(), super::isolation::IsolationError>;
 }

@@ -27,8 +27,8 @@ const MIN_MEMORY: i64 = 6 << 20;
 
 /// Whether the agent may create this session's container.
 pub fn create_session(spec: &CreateSession) -> Result<(), Refusal> {
-    if let Err(message) = isolation::session_network(&spec.network_mode) {
-        return refuse("network_mode", message);
+    if let Err(refused) = isolation::session_network(&spec.network_mode) {
+        return refuse("network_mode", refused.to_string());
     }
     let image_ok = !spec.image.is_empty()
         && spec.image.len() <= 255

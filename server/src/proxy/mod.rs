@@ -208,10 +208,12 @@ async fn connect(
         crate::rfb::authenticate(stream, &target.secret),
     )
     .await
-    .map_err(|_| "no answer".to_owned())
-    .and_then(|result| result);
+    .unwrap_or(Err(crate::rfb::RfbError::TimedOut {
+        what: "VNC handshake",
+        after: VNC_HANDSHAKE,
+    }));
     authenticated.map_err(|error| {
-        tracing::warn!(%kasm_id, error, "the session's VNC server did not accept Berth");
+        tracing::warn!(%kasm_id, %error, "the session's VNC server did not accept Berth");
         refuse(
             StatusCode::BAD_GATEWAY,
             "The session's desktop is not answering.",

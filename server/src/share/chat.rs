@@ -23,7 +23,7 @@ pub const RATE_COUNT: i64 = 5;
 pub const RATE_WINDOW_SECS: i64 = 10;
 
 /// Checks a message before it is stored: not empty, not too long.
-pub fn validate(text: &str) -> Result<String, String> {
+fn validate(text: &str) -> Result<String, String> {
     let text = text.trim();
     if text.is_empty() {
         return Err("The message is empty.".into());

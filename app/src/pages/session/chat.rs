@@ -80,67 +80,67 @@ mod socket {
     }
 }
 
+impl ChatState {
+    fn new() -> ChatState {
+        ChatState {
+            messages: RwSignal::new(Vec::new()),
+            users: RwSignal::new(Vec::new()),
+            error: RwSignal::new(None),
+            connected: RwSignal::new(false),
+            ended: RwSignal::new(false),
+            generation: RwSignal::new(0),
+        }
+    }
+}
+
+/// Keeps the chat's socket open (a new one each time `generation` moves) and returns how to
+/// post a message on it: true when it was sent. Only the browser has a socket.
+fn connection(kasm_id: String, state: ChatState) -> impl Fn(&str) -> bool + Copy + 'static {
+    #[cfg(feature = "hydrate")]
+    {
+        let socket = StoredValue::new_local(None::<web_sys::WebSocket>);
+        Effect::new(move |_| {
+            state.generation.track();
+            if let Some(old) = socket.with_value(|s| s.clone()) {
+                old.set_onclose(None);
+                let _ = old.close();
+            }
+            socket.set_value(socket::open(&kasm_id, state));
+        });
+        move |payload: &str| {
+            socket.with_value(|s| s.as_ref().is_some_and(|s| s.send_with_str(payload).is_ok()))
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (kasm_id, state);
+        |_: &str| false
+    }
+}
+
 #[component]
 pub fn Chat(kasm_id: String) -> impl IntoView {
-    let state = ChatState {
-        messages: RwSignal::new(Vec::new()),
-        users: RwSignal::new(Vec::new()),
-        error: RwSignal::new(None),
-        connected: RwSignal::new(false),
-        ended: RwSignal::new(false),
-        generation: RwSignal::new(0),
-    };
+    let state = ChatState::new();
     let draft = RwSignal::new(String::new());
-    #[cfg(feature = "hydrate")]
-    let socket = StoredValue::new_local(None::<web_sys::WebSocket>);
-    #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
-        state.generation.track();
-        if let Some(old) = socket.with_value(|s| s.clone()) {
-            old.set_onclose(None);
-            let _ = old.close();
-        }
-        socket.set_value(socket::open(&kasm_id, state));
-    });
-    #[cfg(not(feature = "hydrate"))]
-    let _ = kasm_id;
+    let post = connection(kasm_id, state);
     let send = move || {
         let text = draft.get_untracked();
         if text.trim().is_empty() {
             return;
         }
         state.error.set(None);
-        #[cfg(feature = "hydrate")]
-        {
-            let payload = serde_json::to_string(&ChatPost { text }).unwrap_or_default();
-            let sent = socket.with_value(|s| s.as_ref().map(|s| s.send_with_str(&payload).is_ok()));
-            if sent == Some(true) {
-                draft.set(String::new());
-            } else {
-                state.error.set(Some("The chat is not connected.".into()));
-            }
+        let payload = serde_json::to_string(&ChatPost { text }).unwrap_or_default();
+        if post(&payload) {
+            draft.set(String::new());
+        } else {
+            state.error.set(Some("The chat is not connected.".into()));
         }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = ChatPost { text };
     };
     view! {
         <section class="chat" id="chat" data-connected=move || state.connected.get().to_string()>
             <h3>"Chat"</h3>
-            <p class="muted small" id="chat-presence">
-                {move || {
-                    let users = state.users.get();
-                    if users.is_empty() { "Nobody else is here yet.".to_owned() } else { format!("Here now: {}", users.join(", ")) }
-                }}
-            </p>
-            <ul class="chat-messages" id="chat-messages">
-                {move || state.messages.get().into_iter().map(|message| view! {
-                    <li class="chat-message" data-id=message.id>
-                        <span class="chat-user">{message.user}</span>
-                        <span class="chat-time muted small">{message.sent}</span>
-                        <span class="chat-text">{message.text}</span>
-                    </li>
-                }).collect_view()}
-            </ul>
+            <ChatPresence users=state.users/>
+            <ChatMessages messages=state.messages/>
             <Show when=move || state.ended.get()>
                 <p class="error" id="chat-ended">"You are no longer in this session."</p>
             </Show>
@@ -164,4 +164,33 @@ pub fn Chat(kasm_id: String) -> impl IntoView {
     // Type-erased: nested in the session and join pages, the full type exceeds the
     // compiler's query depth when the browser build lays it out.
     .into_any()
+}
+
+/// Who else is here.
+#[component]
+fn ChatPresence(users: RwSignal<Vec<String>>) -> impl IntoView {
+    view! {
+        <p class="muted small" id="chat-presence">
+            {move || {
+                let users = users.get();
+                if users.is_empty() { "Nobody else is here yet.".to_owned() } else { format!("Here now: {}", users.join(", ")) }
+            }}
+        </p>
+    }
+}
+
+/// The messages, oldest first; their text is rendered as text.
+#[component]
+fn ChatMessages(messages: RwSignal<Vec<ChatMessage>>) -> impl IntoView {
+    view! {
+        <ul class="chat-messages" id="chat-messages">
+            {move || messages.get().into_iter().map(|message| view! {
+                <li class="chat-message" data-id=message.id>
+                    <span class="chat-user">{message.user}</span>
+                    <span class="chat-time muted small">{message.sent}</span>
+                    <span class="chat-text">{message.text}</span>
+                </li>
+            }).collect_view()}
+        </ul>
+    }
 }
