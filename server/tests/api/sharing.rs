@@ -126,7 +126,7 @@ fn smuggling_keys(command: &str) -> Vec<u8> {
     bytes
 }
 
-async fn desktop(app: &TestApp, kasm_id: Uuid, cookie: &str) -> Result<Session, String> {
+pub async fn desktop(app: &TestApp, kasm_id: Uuid, cookie: &str) -> Result<Session, String> {
     let url = format!("ws://{}/desktop/{kasm_id}/websockify", app.addr);
     let headers = [
         ("cookie", cookie.to_owned()),
