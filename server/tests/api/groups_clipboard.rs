@@ -47,7 +47,14 @@ async fn paste_reaches(session: &mut Session, container: &str, text: &str, path:
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
+        // The primary selection (Shift+Insert), then the clipboard (lxterminal's Ctrl+Shift+V).
         session.chord(&[KEY_SHIFT], KEY_INSERT).await.unwrap();
+        session
+            .chord(&[KEY_CONTROL, KEY_SHIFT], 'V' as u32)
+            .await
+            .unwrap();
+        // The terminal asks for the selection and types it when it comes: wait for it.
+        tokio::time::sleep(Duration::from_secs(1)).await;
         session.key(KEY_RETURN, true).await.unwrap();
         session.key(KEY_RETURN, false).await.unwrap();
         session.chord(&[KEY_CONTROL], 'd' as u32).await.unwrap();
@@ -116,7 +123,8 @@ async fn clipboard_up_switched_off_is_dropped_by_the_proxy(db: PgPool) {
     let mut on = desktop(&app, kasm_id, &cookie).await.unwrap();
     assert!(
         paste_reaches(&mut on, &container, "berth-clip-on", "/tmp/clip-on").await,
-        "the clipboard did not reach the desktop with allow_kasm_clipboard_up on"
+        "the clipboard did not reach the desktop with allow_kasm_clipboard_up on: {:?}",
+        file_text(&container, "/tmp/clip-on")
     );
     app.manager
         .destroy_session(kasm_id, "test over")
