@@ -11,6 +11,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
+mod cut_text;
+
 /// Any connected byte stream: a TCP connection to a container, or a tunnel through its agent.
 pub trait ByteStream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> ByteStream for T {}
@@ -214,6 +216,8 @@ pub async fn first_framebuffer_at(
 pub struct Session {
     reader: Reader,
     pub frame: Framebuffer,
+    /// Rectangles of the last framebuffer update not read yet (client/cut_text.rs).
+    unread_rects: u16,
 }
 
 /// X keysyms used by `type_text` and key chords.
@@ -237,7 +241,11 @@ impl Session {
         tokio::time::timeout(timeout, session)
             .await
             .map_err(|_| format!("no framebuffer within {}s", timeout.as_secs()))?
-            .map(|(reader, frame)| Session { reader, frame })
+            .map(|(reader, frame)| Session {
+                reader,
+                unread_rects: frame.rectangles,
+                frame,
+            })
     }
 
     pub async fn send_raw(&mut self, bytes: Vec<u8>) -> Result<(), String> {

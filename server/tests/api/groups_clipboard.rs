@@ -3,7 +3,7 @@
 //! desktop (the relay drops ClientCutText), with it on, it does.
 use crate::groups::{group_with, set};
 use crate::sharing::{desktop, signed_in};
-use crate::support::{redis_url, spawn_app_with_prefix};
+use crate::support::{redis_url, spawn_app_with_prefix, TestApp};
 use berth::rfb::{Session, KEY_ALT, KEY_CONTROL, KEY_RETURN};
 use serde_json::json;
 use sqlx::PgPool;
@@ -77,8 +77,9 @@ fn file_exists(container: &str, path: &str) -> bool {
         .success()
 }
 
-#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
-async fn clipboard_up_switched_off_is_dropped_by_the_proxy(db: PgPool) {
+/// An app with an agent, the user ann and a running Desktop session of hers (and its
+/// container).
+async fn session_of_ann(db: PgPool) -> (TestApp, tokio::task::JoinHandle<()>, Uuid, Uuid, String) {
     berth::manager::images::register_defaults(&db)
         .await
         .unwrap();
@@ -86,13 +87,6 @@ async fn clipboard_up_switched_off_is_dropped_by_the_proxy(db: PgPool) {
         spawn_app_with_prefix(db, &redis_url(), &format!("berth-test:{}:", Uuid::new_v4())).await;
     let agent = crate::docker_sessions::start_test_agent(&app).await;
     let ann = app.create_user("ann", "password-123", "user").await;
-    let group = group_with(
-        &app,
-        "No paste",
-        &[ann],
-        json!({"allow_kasm_clipboard_up": false}),
-    )
-    .await;
     let image: Uuid =
         sqlx::query_scalar("SELECT image_id FROM images WHERE friendly_name = 'Desktop'")
             .fetch_one(&app.db)
@@ -105,6 +99,69 @@ async fn clipboard_up_switched_off_is_dropped_by_the_proxy(db: PgPool) {
         .fetch_one(&app.db)
         .await
         .unwrap();
+    (app, agent, ann, kasm_id, container)
+}
+
+/// Types `text` into the desktop's editor (opened from a terminal the first time), selects
+/// all and copies it: the desktop's clipboard changes, which Xvnc tells its clients.
+async fn copy_on_desktop(session: &mut Session, text: &str, open_editor: bool) {
+    if open_editor {
+        session
+            .chord(&[KEY_CONTROL, KEY_ALT], 't' as u32)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        session.type_text("mousepad\n").await.unwrap();
+        tokio::time::sleep(Duration::from_secs(4)).await;
+    }
+    session.type_text(text).await.unwrap();
+    session.chord(&[KEY_CONTROL], 'a' as u32).await.unwrap();
+    session.chord(&[KEY_CONTROL], 'c' as u32).await.unwrap();
+}
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn clipboard_down_switched_off_is_dropped_by_the_proxy(db: PgPool) {
+    let (app, agent, ann, kasm_id, _) = session_of_ann(db).await;
+    let group = group_with(
+        &app,
+        "No copy",
+        &[ann],
+        json!({"allow_kasm_clipboard_down": false}),
+    )
+    .await;
+    let (cookie, _) = signed_in(&app, "ann").await;
+
+    let mut off = desktop(&app, kasm_id, &cookie).await.unwrap();
+    copy_on_desktop(&mut off, "berth-down-off ", true).await;
+    assert_eq!(off.cut_text_within(Duration::from_secs(8)).await, None);
+    drop(off);
+
+    // Allowed: a new connection receives what is copied (so the check above could fail).
+    set(&app, group, json!({"allow_kasm_clipboard_down": null})).await;
+    let mut on = desktop(&app, kasm_id, &cookie).await.unwrap();
+    copy_on_desktop(&mut on, "berth-down-on", false).await;
+    let copied = on.cut_text_within(Duration::from_secs(8)).await;
+    assert!(
+        copied.as_deref().is_some_and(|text| text.contains("berth-down-on")),
+        "the desktop's clipboard did not reach the browser with allow_kasm_clipboard_down on: {copied:?}"
+    );
+    app.manager
+        .destroy_session(kasm_id, "test over")
+        .await
+        .unwrap();
+    agent.abort();
+}
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn clipboard_up_switched_off_is_dropped_by_the_proxy(db: PgPool) {
+    let (app, agent, ann, kasm_id, container) = session_of_ann(db).await;
+    let group = group_with(
+        &app,
+        "No paste",
+        &[ann],
+        json!({"allow_kasm_clipboard_up": false}),
+    )
+    .await;
     let (cookie, _) = signed_in(&app, "ann").await;
 
     let mut off = desktop(&app, kasm_id, &cookie).await.unwrap();
