@@ -95,12 +95,11 @@ fn Group(detail: GroupDetail, actions: Actions) -> impl IntoView {
 #[component]
 fn Members(group_id: String, members: Vec<GroupMember>, actions: Actions) -> impl IntoView {
     let search = RwSignal::new(String::new());
+    // Client-side only: it follows the typing, and it sits under the page's async boundary,
+    // where a server-side fetch would outlive the request's context.
     let candidates = {
         let group_id = group_id.clone();
-        Resource::new(
-            move || search.get(),
-            move |text| group_candidates(group_id.clone(), text),
-        )
+        LocalResource::new(move || group_candidates(group_id.clone(), search.get()))
     };
     let rows = members
         .into_iter()
@@ -134,13 +133,13 @@ fn Members(group_id: String, members: Vec<GroupMember>, actions: Actions) -> imp
                         on:input=move |event| search.set(event_target_value(&event)) />
                 </label>
                 <datalist id="member-candidates">
-                    <Suspense>
+                    <Transition fallback=|| ()>
                         {move || Suspend::new(async move {
                             candidates.await.unwrap_or_default().into_iter()
                                 .map(|c| view! { <option value=c.username.clone()></option> })
                                 .collect_view()
                         })}
-                    </Suspense>
+                    </Transition>
                 </datalist>
                 <button type="submit" class="primary">"Add"</button>
             </ActionForm>
