@@ -42,6 +42,66 @@ async fn tile_shown(client: &Client, name: &str) -> bool {
         .is_ok()
 }
 
+/// Registers a workspace through Admin → Images' server function; answers its id.
+async fn register_workspace(admin: &Client, name: &str) -> String {
+    let saved = post(admin, "admin/save_image", json!({
+        "image_id": "", "friendly_name": name, "name": "berth/desktop:latest", "description": "",
+        "image_src": "", "categories": "", "cores": "1", "memory": "1g", "network_mode": "bridge",
+        "enabled": "on", "run_config": "{}"
+    })).await;
+    assert_eq!(saved[0], 200, "{saved}");
+    serde_json::from_str::<String>(saved[1].as_str().unwrap()).unwrap()
+}
+
+/// On a group's page: ticks or unticks the workspace and waits until the page shows it.
+async fn assign(admin: &Client, workspace: &str, assigned: bool) {
+    let checkbox = format!("li[data-image='{workspace}'] input.assign-image");
+    click(admin, &checkbox).await;
+    let script = format!("return document.querySelector(\"{checkbox}\").checked === {assigned};");
+    wait_until(admin, "the workspace's assignment", &script).await;
+}
+
+/// Creates a group through Admin → Groups; its page opens. Answers its id.
+async fn create_group(admin: &Client, name: &str) -> String {
+    open(admin, "/admin/groups").await;
+    fill(admin, "#create-group-form input[name=name]", name).await;
+    click(admin, "#create-group-form button[type=submit]").await;
+    let opened = "return location.pathname.startsWith('/admin/groups/') && !!document.querySelector('#add-member-form');";
+    wait_until(admin, "the group's page", opened).await;
+    hydrated(admin).await;
+    let path = admin.current_url().await.unwrap().path().to_owned();
+    path.trim_start_matches("/admin/groups/").to_owned()
+}
+
+/// On a group's page: adds the user, then sets a setting.
+async fn add_member_and_set(admin: &Client, username: &str, setting: &str, value: &str) {
+    fill(admin, "#add-member-form input[name=username]", username).await;
+    click(admin, "#add-member-form button[type=submit]").await;
+    let listed = format!("return !!document.querySelector(\"li[data-member='{username}']\");");
+    wait_until(admin, "the member in the list", &listed).await;
+    let row = format!("tr[data-setting='{setting}']");
+    fill(admin, &format!("{row} input.setting-value"), value).await;
+    click(admin, &format!("{row} button.save-setting")).await;
+}
+
+/// A user's effective value of a setting and where it came from, from their admin page.
+async fn effective(admin: &Client, username: &str, setting: &str) -> (String, String, String) {
+    let users = post(admin, "admin/list_users", json!({"search": username})).await;
+    let list: serde_json::Value = serde_json::from_str(users[1].as_str().unwrap()).unwrap();
+    open(
+        admin,
+        &format!("/admin/users/{}", list[0]["user_id"].as_str().unwrap()),
+    )
+    .await;
+    let row = format!("#effective-settings tr[data-setting='{setting}']");
+    let value = text_of(admin, &format!("{row} td.value")).await;
+    (
+        value,
+        text_of(admin, &format!("{row} td.source")).await,
+        text_of(admin, "#user-groups").await,
+    )
+}
+
 #[tokio::test]
 async fn a_group_gives_its_member_a_workspace_and_its_settings() {
     let id = unique();
@@ -53,13 +113,7 @@ async fn a_group_gives_its_member_a_workspace_and_its_settings() {
     let admin = browser().await;
     sign_in(&admin, "admin", &var("BERTH_ADMIN_PASSWORD")).await;
     create_user_as_admin(&admin, &member_name, "e2e-password-1").await;
-    let saved = post(&admin, "admin/save_image", json!({
-        "image_id": "", "friendly_name": workspace, "name": "berth/desktop:latest", "description": "",
-        "image_src": "", "categories": "", "cores": "1", "memory": "1g", "network_mode": "bridge",
-        "enabled": "on", "run_config": "{}"
-    })).await;
-    assert_eq!(saved[0], 200, "{saved}");
-    let image_id = serde_json::from_str::<String>(saved[1].as_str().unwrap()).unwrap();
+    let image_id = register_workspace(&admin, &workspace).await;
 
     // The new workspace is offered to All Users at first: take it off there.
     open(&admin, "/admin/groups").await;
@@ -71,89 +125,30 @@ async fn a_group_gives_its_member_a_workspace_and_its_settings() {
     )
     .await;
     hydrated(&admin).await;
-    click(
-        &admin,
-        &format!("li[data-image='{workspace}'] input.assign-image"),
-    )
-    .await;
+    assign(&admin, &workspace, false).await;
     let member = browser().await;
     sign_in(&member, &member_name, "e2e-password-1").await;
-    wait_until(
-        &admin,
-        "the change",
-        &format!("return !document.querySelector(\"li[data-image='{workspace}'] input\").checked;"),
-    )
-    .await;
     assert!(
         !tile_shown(&member, &workspace).await,
         "the member saw a workspace of no group of theirs"
     );
 
-    // Create the group: its page opens.
-    open(&admin, "/admin/groups").await;
-    fill(&admin, "#create-group-form input[name=name]", &group_name).await;
-    click(&admin, "#create-group-form button[type=submit]").await;
-    wait_until(&admin, "the group's page", "return location.pathname.startsWith('/admin/groups/') && !!document.querySelector('#add-member-form');").await;
-    hydrated(&admin).await;
-    let group_path = admin.current_url().await.unwrap().path().to_owned();
-    let group_id = group_path.trim_start_matches("/admin/groups/").to_owned();
+    // Create the group, add the member, assign the workspace, set a setting.
+    let group_id = create_group(&admin, &group_name).await;
+    add_member_and_set(&admin, &member_name, "max_kasms_per_user", "7").await;
+    assign(&admin, &workspace, true).await;
 
-    // Add the member, assign the workspace, set a setting.
-    fill(
-        &admin,
-        "#add-member-form input[name=username]",
-        &member_name,
-    )
-    .await;
-    click(&admin, "#add-member-form button[type=submit]").await;
-    wait_until(
-        &admin,
-        "the member in the list",
-        &format!("return !!document.querySelector(\"li[data-member='{member_name}']\");"),
-    )
-    .await;
-    click(
-        &admin,
-        &format!("li[data-image='{workspace}'] input.assign-image"),
-    )
-    .await;
-    wait_until(
-        &admin,
-        "the workspace assigned",
-        &format!("return document.querySelector(\"li[data-image='{workspace}'] input\").checked;"),
-    )
-    .await;
-    fill(
-        &admin,
-        "tr[data-setting='max_kasms_per_user'] input.setting-value",
-        "7",
-    )
-    .await;
-    click(
-        &admin,
-        "tr[data-setting='max_kasms_per_user'] button.save-setting",
-    )
-    .await;
-    wait_until(&admin, "the setting saved", "return document.querySelector(\"tr[data-setting='max_kasms_per_user'] input.setting-value\").value === '7';").await;
-
-    // The member's dashboard now offers the workspace.
+    // The member's dashboard now offers the workspace; their settings name the group.
     assert!(
         tile_shown(&member, &workspace).await,
         "the member's dashboard did not change"
     );
-
-    // The member's effective settings name the group.
-    let users = post(&admin, "admin/list_users", json!({"search": member_name})).await;
-    let list: serde_json::Value = serde_json::from_str(users[1].as_str().unwrap()).unwrap();
-    let user_id = list[0]["user_id"].as_str().unwrap().to_owned();
-    open(&admin, &format!("/admin/users/{user_id}")).await;
-    let row = "#effective-settings tr[data-setting='max_kasms_per_user']";
-    assert_eq!(text_of(&admin, &format!("{row} td.value")).await, "7");
+    let (value, source, groups) = effective(&admin, &member_name, "max_kasms_per_user").await;
     assert_eq!(
-        text_of(&admin, &format!("{row} td.source")).await,
-        group_name
+        (value.as_str(), source.as_str()),
+        ("7", group_name.as_str())
     );
-    assert!(text_of(&admin, "#user-groups").await.contains(&group_name));
+    assert!(groups.contains(&group_name), "{groups}");
 
     // Leave nothing behind: the workspace and the group go.
     let deleted = post(&admin, "admin/delete_image", json!({"image_id": image_id})).await;

@@ -121,7 +121,7 @@ async fn users_see_and_launch_only_the_workspaces_of_their_groups(db: PgPool) {
     let (admin_http, _) = app.signed_in("root", "admin").await;
     let key = user_key(&app).await;
     // New images are offered to All Users until an administrator changes that.
-    let shared = insert_image(&app.db, "Everyone's").await;
+    insert_image(&app.db, "Everyone's").await;
     let secret = insert_image(&app.db, "Engineering").await;
     let unassigned = insert_image(&app.db, "Unassigned").await;
     let eng = group_with(&app, "Engineers", &[], json!({})).await;
@@ -194,7 +194,6 @@ async fn users_see_and_launch_only_the_workspaces_of_their_groups(db: PgPool) {
     let request = json!({"user_id": hex(ann), "image_id": hex(secret)});
     let (status, answer) = api_call(&app, "request_kasm", &key, request).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
-    let _ = shared;
 }
 
 #[sqlx::test(migrator = "berth::startup::MIGRATOR")]
