@@ -114,7 +114,7 @@ fn Members(group_id: String, members: Vec<GroupMember>, actions: Actions) -> imp
             };
             view! {
                 <li data-member=member.username.clone()>
-                    {member.username.clone()}" "
+                    <a href=format!("/admin/users/{}", member.user_id)>{member.username.clone()}</a>" "
                     <button class="link danger remove-member" on:click=remove>"Remove"</button>
                 </li>
             }

@@ -218,7 +218,6 @@ fn UserRowView(user: UserRow, actions: RowActions) -> impl IntoView {
             <td class="status">{if disabled { "Disabled" } else { "Active" }}</td>
             <td>{user.last_session.clone().unwrap_or_else(|| "never".into())}</td>
             <td class="row-actions">
-                <a class="link groups" href=format!("/admin/users/{id}")>"Groups & settings"</a>
                 <button class="link edit" on:click=move |_| actions.editing.set(Some(id))>"Edit"</button>
                 <button class="link reset" on:click=move |_| actions.resetting.set(Some(id))>"Reset password"</button>
                 <button class="link toggle" on:click=toggle>{if disabled { "Enable" } else { "Disable" }}</button>
