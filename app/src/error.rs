@@ -22,6 +22,9 @@ pub enum AppError {
     Unauthorized,
     #[error("You do not have permission to do that.")]
     Forbidden,
+    /// Refused by the user's group settings or workspace assignments; says which.
+    #[error("{0}")]
+    NotAllowed(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -60,7 +63,7 @@ impl AppError {
         match self {
             AppError::Invalid { .. } => 400,
             AppError::Unauthorized => 401,
-            AppError::Forbidden => 403,
+            AppError::Forbidden | AppError::NotAllowed(_) => 403,
             AppError::NotFound(_) => 404,
             AppError::Conflict { .. } => 422,
             AppError::TooManyRequests(_) => 429,
@@ -82,6 +85,7 @@ impl From<berth_model::ControlError> for AppError {
                 message,
             },
             ControlError::LimitReached(message) => AppError::TooManyRequests(message),
+            ControlError::NotAllowed(message) => AppError::NotAllowed(message),
             ControlError::Unavailable(message) => AppError::Unavailable(message),
             ControlError::Internal(message) => AppError::Internal(message),
         }

@@ -64,6 +64,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/join/:share_id") view=pages::JoinPage />
                 <Route path=path!("/admin") view=|| view! { <Redirect path="/admin/users" /> } />
                 <Route path=path!("/admin/users") view=pages::AdminUsersPage />
+                <Route path=path!("/admin/users/:user_id") view=pages::AdminUserPolicyPage />
+                <Route path=path!("/admin/groups") view=pages::AdminGroupsPage />
+                <Route path=path!("/admin/groups/:group_id") view=pages::AdminGroupPage />
                 <Route path=path!("/admin/images") view=pages::AdminImagesPage />
                 <Route path=path!("/admin/servers") view=pages::AdminServersPage />
                 <Route path=path!("/admin/metrics") view=pages::AdminMetricsPage />

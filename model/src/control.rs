@@ -22,6 +22,9 @@ pub enum ControlError {
     /// The user's limit of sessions is reached.
     #[error("{0}")]
     LimitReached(String),
+    /// The user's groups do not allow it (a workspace not theirs, an action switched off).
+    #[error("{0}")]
+    NotAllowed(String),
     /// An agent, the database or the desktop is not answering, or no capacity is left.
     #[error("{0}")]
     Unavailable(String),
@@ -46,6 +49,7 @@ impl ControlError {
             ControlError::NotFound(_) => 404,
             ControlError::Conflict(_) => 422,
             ControlError::LimitReached(_) => 429,
+            ControlError::NotAllowed(_) => 403,
             ControlError::Unavailable(_) => 503,
             ControlError::Internal(_) => 500,
         }

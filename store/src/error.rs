@@ -32,6 +32,7 @@ fn unique_field(constraint: Option<&str>) -> Option<String> {
         "users_username_key" => "username",
         "images_friendly_name_key" => "friendly_name",
         "groups_name_key" => "name",
+        "groups_priority_key" => "priority",
         _ => return None,
     };
     Some(field.to_owned())

@@ -70,12 +70,24 @@ pub async fn list(db: &PgPool) -> Result<Vec<ImageRecord>, StoreError> {
     .await?)
 }
 
-/// The images users may launch, by friendly name.
-pub async fn list_enabled(db: &PgPool) -> Result<Vec<WorkspaceRecord>, StoreError> {
+/// The enabled images the user may launch (see `group_access::may_use_image`), by friendly
+/// name.
+pub async fn list_enabled_for(
+    db: &PgPool,
+    user_id: Uuid,
+) -> Result<Vec<WorkspaceRecord>, StoreError> {
     Ok(sqlx::query_as!(
         WorkspaceRecord,
-        r#"SELECT image_id, friendly_name, description, image_src, categories
-           FROM images WHERE enabled ORDER BY lower(friendly_name)"#
+        r#"SELECT i.image_id, i.friendly_name, i.description, i.image_src, i.categories
+           FROM images i
+           WHERE i.enabled AND (
+               EXISTS (SELECT 1 FROM group_images gi WHERE gi.image_id = i.image_id
+                       AND (gi.group_id = $2 OR gi.group_id IN (SELECT group_id FROM user_groups WHERE user_id = $1)))
+               OR (NOT EXISTS (SELECT 1 FROM group_images gi WHERE gi.image_id = i.image_id)
+                   AND EXISTS (SELECT 1 FROM users WHERE user_id = $1 AND role = 'admin')))
+           ORDER BY lower(i.friendly_name)"#,
+        user_id,
+        crate::groups::ALL_USERS
     )
     .fetch_all(db)
     .await?)

@@ -2,7 +2,7 @@
 //! it (the UI's server functions and the server's roles both use it; neither depends on the
 //! other for data). One module per area; one error, [`StoreError`], converted from
 //! `sqlx::Error` in one place: settings, the audit log, users and their sign-ins, Developer
-//! API keys, groups, agent credentials, servers and the manager's view of agents, replicas, images,
+//! API keys, groups (their members, settings resolved by `policy`, workspaces), agent credentials, servers and the manager's view of agents, replicas, images,
 //! sessions and sharing, monitoring's aggregates; and the request limits' counters, which are
 //! in Redis.
 pub mod agent_credentials;
@@ -12,10 +12,12 @@ pub mod audit;
 pub mod counters;
 pub mod default_images;
 mod error;
+pub mod group_access;
 pub mod groups;
 pub mod health;
 pub mod images;
 pub mod monitoring;
+pub mod policy;
 pub mod replicas;
 pub mod servers;
 pub mod sessions;

@@ -31,6 +31,15 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The values these give group settings that no group of a user sets (see `policy`).
+    pub fn group_defaults(&self) -> Vec<(&'static str, serde_json::Value)> {
+        vec![
+            ("max_kasms_per_user", self.max_kasms_per_user.into()),
+            ("allow_kasm_sharing", self.allow_kasm_sharing.into()),
+            ("keepalive_expiration", self.keepalive_seconds.into()),
+        ]
+    }
+
     /// Takes one stored row; a known name holding the wrong type keeps its default (and says
     /// so), an unknown name is ignored.
     fn apply(&mut self, name: &str, value: &serde_json::Value) {

@@ -53,6 +53,7 @@ pub async fn delete_session(kasm_id: String) -> Result<(), AppError> {
     use crate::backend;
     let (user, session) = owned::session(&kasm_id).await?;
     let state = backend::app_state();
+    backend::policy::require_delete(&state.db, user.user_id).await?;
     state.sessions.destroy(session.kasm_id).await?;
     backend::audit::ok(
         &state.db,
@@ -68,8 +69,10 @@ pub async fn delete_session(kasm_id: String) -> Result<(), AppError> {
 #[server(prefix = "/rpc", endpoint = "sessions/change")]
 pub async fn change_session(kasm_id: String, change: SessionChange) -> Result<(), AppError> {
     use crate::backend;
-    let (_, session) = owned::session(&kasm_id).await?;
-    backend::app_state()
+    let (user, session) = owned::session(&kasm_id).await?;
+    let state = backend::app_state();
+    backend::policy::require_change(&state.db, user.user_id, change).await?;
+    state
         .sessions
         .change(session.kasm_id, change)
         .await

@@ -7,6 +7,6 @@ use leptos::prelude::*;
 #[server(prefix = "/rpc", endpoint = "list_workspaces")]
 pub async fn list_workspaces() -> Result<Vec<Workspace>, AppError> {
     use crate::backend;
-    backend::auth::require_user().await?;
-    backend::workspaces::list_enabled(&backend::app_state().db).await
+    let user = backend::auth::require_user().await?;
+    backend::workspaces::list_enabled(&backend::app_state().db, user.user_id).await
 }

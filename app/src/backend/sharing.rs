@@ -38,8 +38,11 @@ fn new_share_id() -> String {
         .collect()
 }
 
-async fn sharing_allowed(db: &PgPool) -> Result<bool, AppError> {
-    Ok(store::settings::load(db).await?.allow_kasm_sharing)
+/// Whether the owner's groups let them share (allow_kasm_sharing).
+async fn sharing_allowed(db: &PgPool, owner: Uuid) -> Result<bool, AppError> {
+    Ok(super::policy::of(db, owner)
+        .await?
+        .allows(store::policy::ALLOW_KASM_SHARING))
 }
 
 /// Errs unless `user_id` owns the session.
@@ -68,7 +71,7 @@ pub async fn view(db: &PgPool, owner: Uuid, kasm_id: Uuid) -> Result<SharingView
         })
         .collect();
     Ok(SharingView {
-        allowed: sharing_allowed(db).await?,
+        allowed: sharing_allowed(db, owner).await?,
         share_id,
         viewers,
     })
@@ -82,11 +85,8 @@ pub async fn set_sharing(
     on: bool,
 ) -> Result<SharingView, AppError> {
     require_owner(&state.db, owner, kasm_id).await?;
-    if on && !sharing_allowed(&state.db).await? {
-        return Err(AppError::invalid(
-            "share",
-            "Sharing sessions is turned off by the administrator.",
-        ));
+    if on {
+        super::policy::require_sharing(&state.db, owner).await?;
     }
     let share_id = on.then(new_share_id);
     store::sharing::set_share_id(&state.db, kasm_id, share_id.as_deref()).await?;

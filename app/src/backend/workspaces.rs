@@ -1,10 +1,10 @@
-//! The workspaces (registered, enabled images) a user may launch.
+//! The workspaces (registered, enabled images) a user may launch: those of their groups.
 use crate::model::Workspace;
 use crate::AppError;
 use sqlx::PgPool;
 
-pub async fn list_enabled(db: &PgPool) -> Result<Vec<Workspace>, AppError> {
-    let rows = store::images::list_enabled(db).await?;
+pub async fn list_enabled(db: &PgPool, user_id: uuid::Uuid) -> Result<Vec<Workspace>, AppError> {
+    let rows = store::images::list_enabled_for(db, user_id).await?;
     Ok(rows
         .into_iter()
         .map(|row| Workspace {

@@ -5,7 +5,12 @@ use uuid::Uuid;
 /// The session vocabulary lives below the app (the manager and the store use it too).
 pub use berth_model::{SessionChange, SessionStatus};
 
+mod groups;
 mod monitoring;
+pub use groups::{
+    EffectiveSetting, GroupDetail, GroupImageRow, GroupMember, GroupRow, GroupSettingRow,
+    UserPolicyView,
+};
 pub use monitoring::{AgentFigures, LaunchWindow, MetricsOverview};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -68,7 +68,7 @@ pub fn DashboardPage() -> impl IntoView {
                         Ok(list) if list.is_empty() => view! {
                             <div class="empty" id="no-workspaces">
                                 <h2>"No workspaces yet"</h2>
-                                <p>"No workspace is available to you. An administrator registers workspace images under Admin → Images."</p>
+                                <p>"No workspace is available to you. An administrator registers workspace images under Admin → Images and gives them to groups under Admin → Groups."</p>
                             </div>
                         }.into_any(),
                         Ok(list) => view! { <WorkspaceTiles list search launch /> }.into_any(),

@@ -125,6 +125,7 @@ pub fn Layout(children: Children) -> impl IntoView {
 pub fn AdminNav(current: &'static str) -> impl IntoView {
     let tabs = [
         ("users", "Users"),
+        ("groups", "Groups"),
         ("images", "Images"),
         ("servers", "Servers"),
         ("sessions", "Sessions"),

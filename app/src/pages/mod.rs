@@ -1,10 +1,13 @@
 //! The pages of the web UI.
 mod account;
 mod admin_developers;
+mod admin_group;
+mod admin_groups;
 mod admin_images;
 mod admin_metrics;
 mod admin_servers;
 mod admin_sessions;
+mod admin_user_policy;
 mod admin_users;
 mod agent_credentials;
 mod dashboard;
@@ -15,10 +18,13 @@ mod session;
 
 pub use account::AccountPage;
 pub use admin_developers::AdminDevelopersPage;
+pub use admin_group::AdminGroupPage;
+pub use admin_groups::AdminGroupsPage;
 pub use admin_images::AdminImagesPage;
 pub use admin_metrics::AdminMetricsPage;
 pub use admin_servers::AdminServersPage;
 pub use admin_sessions::AdminSessionsPage;
+pub use admin_user_policy::AdminUserPolicyPage;
 pub use admin_users::AdminUsersPage;
 pub use dashboard::DashboardPage;
 pub use join::JoinPage;

@@ -77,11 +77,15 @@ impl Manager {
                 "That workspace is disabled.",
             ));
         }
-        let settings = store::settings::load(&self.db).await?;
-        let (limit, lifetime) = (
-            settings.max_kasms_per_user,
-            settings.session_lifetime_seconds,
-        );
+        if !store::group_access::may_use_image(&self.db, user_id, image_id).await? {
+            return Err(ControlError::NotAllowed(format!(
+                "You may not launch the workspace {}: it is not assigned to any of your groups.",
+                image.friendly_name
+            )));
+        }
+        let policy = store::group_access::policy_of(&self.db, user_id).await?;
+        let limit = policy.number(store::policy::MAX_KASMS_PER_USER);
+        let lifetime = initial_lifetime(&policy, &store::settings::load(&self.db).await?);
         let restrict = image.only_on;
         let mut spec = LaunchSpec {
             kasm_id: Uuid::new_v4(),
@@ -117,7 +121,7 @@ impl Manager {
         let live = placement.live_count_of_user(spec.user_id).await?;
         if limit > 0 && live >= limit {
             return Err(ControlError::LimitReached(format!(
-                "You already have {live} session(s) running, the most allowed. Delete one to start another."
+                "You already have {live} session(s) running, the limit your groups allow (max_kasms_per_user {limit}). Delete one to start another."
             )));
         }
         let candidates = candidates(placement.agent_loads().await?, &spec.image, restrict);
@@ -280,6 +284,21 @@ enum LaunchOutcome {
     Abandoned,
 }
 
+/// Seconds a new session lives before its first keepalive: the user's keepalive_expiration
+/// when a group sets it, else the deployment's session lifetime; never past
+/// session_time_limit (when there is one).
+fn initial_lifetime(policy: &store::policy::Policy, settings: &store::settings::Settings) -> i64 {
+    use store::policy::{Source, KEEPALIVE_EXPIRATION, SESSION_TIME_LIMIT};
+    let lifetime = match policy.get(KEEPALIVE_EXPIRATION).map(|r| &r.source) {
+        Some(Source::Group { .. }) => policy.number(KEEPALIVE_EXPIRATION),
+        _ => settings.session_lifetime_seconds,
+    };
+    match policy.number(SESSION_TIME_LIMIT) {
+        0 => lifetime,
+        limit => lifetime.min(limit),
+    }
+}
+
 /// A failure's kind, for the metric's label (the message itself goes to the session).
 fn failure_reason(error: &ControlError) -> &'static str {
     match error {
@@ -287,7 +306,8 @@ fn failure_reason(error: &ControlError) -> &'static str {
         ControlError::NotFound(_) => "not_found",
         ControlError::Invalid { .. }
         | ControlError::Conflict(_)
-        | ControlError::LimitReached(_) => "refused",
+        | ControlError::LimitReached(_)
+        | ControlError::NotAllowed(_) => "refused",
         ControlError::Internal(_) => "internal",
     }
 }

@@ -96,10 +96,17 @@ impl Manager {
         Ok(())
     }
 
-    /// Pushes the session's expiration forward by the keepalive window.
+    /// Pushes the session's expiration forward by its owner's keepalive_expiration, never past
+    /// their session_time_limit from its creation.
     pub async fn keepalive(&self, kasm_id: Uuid) -> Result<(), ControlError> {
-        let window = store::settings::load(&self.db).await?.keepalive_seconds;
-        if !store::sessions::keep_alive(&self.db, kasm_id, window).await? {
+        let not_live = || ControlError::NotFound(format!("No live session {kasm_id}."));
+        let owner = store::sessions::owner_of(&self.db, kasm_id)
+            .await?
+            .ok_or_else(not_live)?;
+        let policy = store::group_access::policy_of(&self.db, owner).await?;
+        let window = policy.number(store::policy::KEEPALIVE_EXPIRATION);
+        let limit = policy.number(store::policy::SESSION_TIME_LIMIT);
+        if !store::sessions::keep_alive(&self.db, kasm_id, window, limit).await? {
             return Err(ControlError::NotFound(format!(
                 "No live session {kasm_id}."
             )));

@@ -8,6 +8,7 @@
 //! for the session, never anything from the request.
 pub mod greeting;
 mod relay;
+pub mod servercut;
 pub(crate) mod target;
 pub mod viewonly;
 pub mod websocket;
@@ -125,6 +126,15 @@ struct Allowed {
     user: CurrentUser,
     target: Target,
     access: Access,
+    clipboard: Clipboard,
+}
+
+/// Which ways the clipboard may cross the stream: the session owner's group settings
+/// (`allow_kasm_clipboard_up` / `_down`), whoever watches.
+#[derive(Debug, Clone, Copy)]
+pub struct Clipboard {
+    pub up: bool,
+    pub down: bool,
 }
 
 /// Checks everything about the request before any connection to the desktop: the cookie's
@@ -176,10 +186,18 @@ async fn admit(
         ));
     }
     let user = user.ok_or_else(|| refuse(StatusCode::UNAUTHORIZED, "Please sign in."))?;
+    let policy = store::group_access::policy_of(&state.db, target.owner)
+        .await
+        .map_err(|error| unavailable(&error))?;
+    let clipboard = Clipboard {
+        up: policy.allows(store::policy::ALLOW_KASM_CLIPBOARD_UP),
+        down: policy.allows(store::policy::ALLOW_KASM_CLIPBOARD_DOWN),
+    };
     Ok(Allowed {
         user,
         target,
         access,
+        clipboard,
     })
 }
 
@@ -236,7 +254,12 @@ fn relay_when_upgraded(
         streams: Extension(streams),
         ..
     } = roles;
-    let Allowed { user, access, .. } = allowed;
+    let Allowed {
+        user,
+        access,
+        clipboard,
+        ..
+    } = allowed;
     let registration = streams.register(user.user_id, kasm_id, token);
     let viewer = match access {
         Access::Viewer { control } => Some(hub.watch(kasm_id, user.user_id, control)),
@@ -248,7 +271,7 @@ fn relay_when_upgraded(
         .max_frame_size(relay::MAX_BROWSER_MESSAGE)
         .on_upgrade(move |socket| async move {
             let id = viewer.as_ref().map(|watcher| watcher.id);
-            relay::serve(socket, upstream, viewer, registration).await;
+            relay::serve(socket, upstream, viewer, registration, clipboard).await;
             if let Some(id) = id {
                 hub.unwatch(kasm_id, id);
             }

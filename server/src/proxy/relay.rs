@@ -2,14 +2,17 @@
 //! None, greeting.rs), then relays between the browser's WebSocket and the session's VNC
 //! server, with which it has already authenticated. The owner's bytes go through as they
 //! come; a viewer's go through the view-only filter, which forwards whole messages only, and
-//! the stream ends when the viewer loses access. No idle timeout.
+//! the stream ends when the viewer loses access. When the session's owner may not paste into
+//! it (`allow_kasm_clipboard_up` off), everyone's bytes go through that filter, which then
+//! drops ClientCutText. No idle timeout.
 use super::greeting::{Greeting, SERVER_VERSION};
+use super::servercut::{PixelSize, ServerCutFilter};
 use super::viewonly::ViewOnlyFilter;
 use crate::metrics::names::PROXY_BYTES;
 use crate::rfb::Authenticated;
 use crate::share::Watcher;
 use axum::extract::ws::{Message, WebSocket};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -58,11 +61,11 @@ pub async fn serve(
     upstream: Authenticated,
     viewer: Option<Arc<Watcher>>,
     access: crate::access::Registration,
+    clipboard: super::Clipboard,
 ) {
     let _counted = Relayed::start();
     let _active = crate::metrics::ActiveStream::start("desktop");
     let to_desktop_bytes = metrics::counter!(PROXY_BYTES, "direction" => "to_desktop");
-    let to_browser_bytes = metrics::counter!(PROXY_BYTES, "direction" => "to_browser");
     let (mut browser_tx, mut browser_rx) = browser.split();
     let greeted = tokio::time::timeout(GREETING, greet(&mut browser_tx, &mut browser_rx)).await;
     let rest = match greeted {
@@ -78,10 +81,11 @@ pub async fn serve(
     };
     let Authenticated { stream, pending } = upstream;
     let (mut vnc_rx, mut vnc_tx) = tokio::io::split(stream);
+    // Clipboard down off: the server's stream is read to drop ServerCutText.
+    let pixel = (!clipboard.down).then(|| Arc::new(AtomicUsize::new(4)));
+    let outbound = pixel.clone().map(ServerCutFilter::new);
     let to_vnc = async {
-        let mut filter = viewer
-            .as_ref()
-            .map(|viewer| (ViewOnlyFilter::new(), viewer));
+        let mut filter = inbound_filter(viewer.as_ref(), clipboard, pixel);
         if forward(&mut vnc_tx, &mut filter, &rest).await.is_err() {
             return;
         }
@@ -99,30 +103,7 @@ pub async fn serve(
             }
         }
     };
-    let to_browser = async {
-        if !pending.is_empty()
-            && browser_tx
-                .send(Message::Binary(pending.into()))
-                .await
-                .is_err()
-        {
-            return;
-        }
-        let mut buffer = BytesMut::with_capacity(BUFFER);
-        loop {
-            buffer.reserve(BUFFER);
-            match vnc_rx.read_buf(&mut buffer).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-            let chunk = buffer.split().freeze();
-            to_browser_bytes.increment(chunk.len() as u64);
-            if browser_tx.send(Message::Binary(chunk)).await.is_err() {
-                return;
-            }
-        }
-        let _ = browser_tx.close().await;
-    };
+    let to_browser = server_to_browser(&mut browser_tx, &mut vnc_rx, pending, outbound);
     let revoked = async {
         match &viewer {
             Some(viewer) => viewer.kill.notified().await,
@@ -137,6 +118,43 @@ pub async fn serve(
         _ = revoked => {},
         () = access.ended() => {},
     }
+}
+
+/// The VNC server's bytes to the browser, a WebSocket message per read (through the
+/// clipboard-down filter when there is one); closes the browser's side when the server's
+/// ends.
+async fn server_to_browser<R: tokio::io::AsyncRead + Unpin>(
+    browser_tx: &mut BrowserTx,
+    vnc_rx: &mut R,
+    pending: Vec<u8>,
+    mut outbound: Option<ServerCutFilter>,
+) {
+    let to_browser_bytes = metrics::counter!(PROXY_BYTES, "direction" => "to_browser");
+    let mut buffer = BytesMut::with_capacity(BUFFER);
+    buffer.extend_from_slice(&pending);
+    loop {
+        if buffer.is_empty() {
+            buffer.reserve(BUFFER);
+            match vnc_rx.read_buf(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        let chunk = buffer.split().freeze();
+        to_browser_bytes.increment(chunk.len() as u64);
+        let chunk = match outbound.as_mut().map(|filter| filter.feed(&chunk)) {
+            None => chunk,
+            Some(Ok(kept)) => Bytes::from(kept),
+            Some(Err(unreadable)) => {
+                tracing::warn!(%unreadable, "desktop stream ended: the clipboard filter cannot read it");
+                break;
+            }
+        };
+        if !chunk.is_empty() && browser_tx.send(Message::Binary(chunk)).await.is_err() {
+            return;
+        }
+    }
+    let _ = browser_tx.close().await;
 }
 
 /// Berth's greeting, and the browser's answers up to its choice of security type: what the
@@ -173,20 +191,43 @@ async fn greet(tx: &mut BrowserTx, rx: &mut BrowserRx) -> Result<Vec<u8>, String
     }
 }
 
-/// The browser's bytes to the VNC server: as they are for the owner, through the filter for
-/// a viewer (whose control is read as each message completes).
+/// The filter of the browser's bytes, if any: a viewer's (and the viewer, whose control is
+/// read as each message completes), or the owner's when the clipboard may not go up.
+type Inbound<'a> = Option<(ViewOnlyFilter, Option<&'a Arc<Watcher>>)>;
+
+fn inbound_filter(
+    viewer: Option<&Arc<Watcher>>,
+    clipboard: super::Clipboard,
+    pixel: Option<PixelSize>,
+) -> Inbound<'_> {
+    let mut filter = match viewer {
+        Some(_) => ViewOnlyFilter::new(),
+        None if clipboard.up && pixel.is_none() => return None,
+        None => ViewOnlyFilter::owner(),
+    };
+    if !clipboard.up {
+        filter = filter.without_cut_text();
+    }
+    if let Some(pixel) = pixel {
+        filter = filter.measured_by(pixel);
+    }
+    Some((filter, viewer))
+}
+
+/// The browser's bytes to the VNC server: as they are for the owner, else through the filter.
 async fn forward<W: tokio::io::AsyncWrite + Unpin>(
     vnc: &mut W,
-    filter: &mut Option<(ViewOnlyFilter, &Arc<Watcher>)>,
+    filter: &mut Inbound<'_>,
     bytes: &[u8],
 ) -> Result<(), ()> {
     let allowed;
     let bytes = match filter {
         None => bytes,
         Some((filter, viewer)) => {
-            let control = viewer.control.load(Ordering::SeqCst);
+            let control = viewer.is_none_or(|viewer| viewer.control.load(Ordering::SeqCst));
             allowed = filter.feed(bytes, control).map_err(|refused| {
-                tracing::warn!(user_id = %viewer.user_id, %refused, "viewer disconnected");
+                let user_id = viewer.map(|viewer| viewer.user_id);
+                tracing::warn!(?user_id, %refused, "desktop stream disconnected");
             })?;
             &allowed
         }

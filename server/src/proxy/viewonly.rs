@@ -1,8 +1,9 @@
-//! View-only enforcement: reads the client-to-server RFB stream of a viewer's connection (from
-//! ClientInit on: Berth did the version and security handshake itself) and passes on only
-//! what cannot change the desktop, unless the viewer holds control. Keys, pointer, clipboard,
-//! resizes and power requests are dropped; a message type it does not know ends the
-//! connection. What it forwards is always whole messages, reassembled from however the
+//! View-only and clipboard enforcement: reads the client-to-server RFB stream (from
+//! ClientInit on: Berth did the version and security handshake itself). For a viewer it passes
+//! on only what cannot change the desktop, unless the viewer holds control: keys, pointer,
+//! clipboard, resizes and power requests are dropped. For anyone whose session's owner may not
+//! paste into it (`allow_kasm_clipboard_up` off), ClientCutText is dropped, the owner's too. A
+//! message type it does not know ends the connection. What it forwards is always whole messages, reassembled from however the
 //! browser split them, and whether the viewer holds control is decided when a message is
 //! complete: a hand-over in the middle of a message can never leave the VNC server inside a
 //! message that the filter thinks has ended. The browser cannot get around this: it runs in
@@ -31,6 +32,13 @@ const MAX_MESSAGE: usize = 1 << 20;
 pub struct ViewOnlyFilter {
     stage: Stage,
     buffer: Vec<u8>,
+    /// A viewer's connection (ClientInit forced shared; only pixel requests without control).
+    viewer: bool,
+    /// ClientCutText passes (with control, for a viewer).
+    cut_text: bool,
+    /// Set when the server's stream is read by the clipboard-down filter: SetEncodings is cut
+    /// down to what it measures, and SetPixelFormat's pixel size told to it.
+    measured: Option<super::servercut::PixelSize>,
 }
 
 impl Default for ViewOnlyFilter {
@@ -45,6 +53,35 @@ impl ViewOnlyFilter {
         ViewOnlyFilter {
             stage: Stage::Init,
             buffer: Vec::new(),
+            viewer: true,
+            cut_text: true,
+            measured: None,
+        }
+    }
+
+    /// A filter for the owner's connection: every whole message passes (ClientInit as sent)
+    /// except what `without_cut_text` takes away.
+    pub fn owner() -> Self {
+        ViewOnlyFilter {
+            viewer: false,
+            ..ViewOnlyFilter::new()
+        }
+    }
+
+    /// Keeps the browser's encodings and pixel size to what the clipboard-down filter of the
+    /// server's stream can measure, telling it the pixel size through `pixel`.
+    pub fn measured_by(self, pixel: super::servercut::PixelSize) -> Self {
+        ViewOnlyFilter {
+            measured: Some(pixel),
+            ..self
+        }
+    }
+
+    /// Drops ClientCutText (clipboard from the browser), whoever holds control.
+    pub fn without_cut_text(self) -> Self {
+        ViewOnlyFilter {
+            cut_text: false,
+            ..self
         }
     }
 
@@ -72,13 +109,16 @@ impl ViewOnlyFilter {
             match self.stage {
                 Stage::Init => {
                     // A viewer never asks for exclusive access: force "shared".
-                    drop(message);
+                    let flag: Vec<u8> = message.collect();
                     self.stage = Stage::Messages;
-                    out.push(1);
+                    out.push(if self.viewer { 1 } else { flag[0] });
                 }
                 Stage::Messages => {
                     let message: Vec<u8> = message.collect();
-                    if control || allowed(message[0]) {
+                    let message = self.measure(message);
+                    let kind = message[0];
+                    let wanted = !self.viewer || control || allowed(kind);
+                    if wanted && (self.cut_text || kind != CLIENT_CUT_TEXT) {
                         out.extend_from_slice(&message);
                     }
                 }
@@ -86,6 +126,37 @@ impl ViewOnlyFilter {
         }
     }
 }
+
+impl ViewOnlyFilter {
+    /// For the clipboard-down filter: SetPixelFormat's pixel size noted, SetEncodings cut down.
+    fn measure(&self, message: Vec<u8>) -> Vec<u8> {
+        let Some(pixel) = &self.measured else {
+            return message;
+        };
+        match message[0] {
+            0 => {
+                let bytes = (message[4] as usize / 8).max(1);
+                pixel.store(bytes, std::sync::atomic::Ordering::SeqCst);
+                message
+            }
+            2 => {
+                let kept: Vec<[u8; 4]> = message[4..]
+                    .chunks_exact(4)
+                    .map(|c| [c[0], c[1], c[2], c[3]])
+                    .filter(|c| super::servercut::keep_encoding(i32::from_be_bytes(*c)))
+                    .collect();
+                let mut out = vec![2, 0];
+                out.extend((kept.len() as u16).to_be_bytes());
+                out.extend(kept.concat());
+                out
+            }
+            _ => message,
+        }
+    }
+}
+
+/// The clipboard from the browser (plain or extended).
+const CLIENT_CUT_TEXT: u8 = 6;
 
 /// Messages that only ask for pixels or negotiate how they are sent.
 fn allowed(kind: u8) -> bool {
@@ -250,6 +321,53 @@ mod tests {
         stream.extend([1, 0, 0, 0x1f, 0, 0, 0, 0]);
         stream.extend(update_request());
         assert_eq!(filter.feed(&stream, false).unwrap(), update_request());
+    }
+
+    #[test]
+    fn without_cut_text_the_owners_clipboard_is_dropped_and_the_rest_passes() {
+        let mut filter = ViewOnlyFilter::owner().without_cut_text();
+        assert_eq!(
+            filter.feed(&CLIENT_INIT, false).unwrap(),
+            CLIENT_INIT,
+            "as sent"
+        );
+        let clip = [6, 0, 0, 0, 0, 0, 0, 3, b'a', b'b', b'c'];
+        let mut stream = key_event(true, 0x61);
+        stream.extend(clip);
+        stream.extend([
+            6, 0, 0, 0, 0xff, 0xff, 0xff, 0xf8, 1, 0, 0, 0x1f, 0, 0, 0, 0,
+        ]);
+        stream.extend(update_request());
+        let mut expected = key_event(true, 0x61);
+        expected.extend(update_request());
+        assert_eq!(filter.feed(&stream, false).unwrap(), expected);
+        // A viewer with control loses the clipboard too; the owner's plain filter keeps it.
+        let mut viewer = ViewOnlyFilter::new().without_cut_text();
+        viewer.feed(&CLIENT_INIT, true).unwrap();
+        assert!(viewer.feed(&clip, true).unwrap().is_empty());
+        let mut owner = ViewOnlyFilter::owner();
+        owner.feed(&CLIENT_INIT, false).unwrap();
+        assert_eq!(owner.feed(&clip, false).unwrap(), clip);
+    }
+
+    #[test]
+    fn measured_streams_keep_only_measurable_encodings_and_note_the_pixel_size() {
+        let pixel = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(4));
+        let mut filter = ViewOnlyFilter::owner().measured_by(pixel.clone());
+        filter.feed(&CLIENT_INIT, false).unwrap();
+        let mut format = vec![0u8; 20];
+        format[4] = 16;
+        assert_eq!(filter.feed(&format, false).unwrap(), format);
+        assert_eq!(pixel.load(std::sync::atomic::Ordering::SeqCst), 2);
+        // Tight (7), ZRLE (16), Cursor (-239), Raw (0): ZRLE and Raw stay.
+        let mut encodings = vec![2, 0, 0, 4];
+        for e in [7i32, 16, -239, 0] {
+            encodings.extend(e.to_be_bytes());
+        }
+        let mut kept = vec![2, 0, 0, 2];
+        kept.extend(16i32.to_be_bytes());
+        kept.extend(0i32.to_be_bytes());
+        assert_eq!(filter.feed(&encodings, false).unwrap(), kept);
     }
 
     #[test]

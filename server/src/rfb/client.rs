@@ -10,7 +10,7 @@ use super::RfbError;
 use std::time::Duration;
 
 /// Clipboard text from the server is skipped, up to this much.
-const MAX_CUT_TEXT: usize = 16 << 20;
+pub(super) const MAX_CUT_TEXT: usize = 16 << 20;
 
 /// What the first framebuffer update showed.
 #[derive(Debug, Clone, PartialEq, Eq)]

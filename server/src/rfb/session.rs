@@ -6,10 +6,14 @@ use super::reader::{connect_websocket, Reader};
 use super::RfbError;
 use std::time::Duration;
 
+mod cut_text;
+
 /// A connected RFB client that can also send input (for tests and tools).
 pub struct Session {
     reader: Reader,
     pub frame: Framebuffer,
+    /// Rectangles of the last framebuffer update not read yet (session/cut_text.rs).
+    unread_rects: u16,
 }
 
 /// X keysyms used by `type_text` and key chords.
@@ -31,7 +35,11 @@ impl Session {
             first_update(rfb).await
         };
         let (reader, frame) = within(timeout, "framebuffer", session).await?;
-        Ok(Session { reader, frame })
+        Ok(Session {
+            reader,
+            unread_rects: frame.rectangles,
+            frame,
+        })
     }
 
     pub async fn send_raw(&mut self, bytes: Vec<u8>) -> Result<(), RfbError> {

@@ -2,6 +2,7 @@
 //! per test, via #[sqlx::test]) and real Redis (one key prefix per test).
 mod access_changes;
 mod accounts;
+mod admin_groups;
 mod admin_images;
 mod admin_servers;
 mod admin_sessions;
@@ -10,6 +11,8 @@ mod agent_identity;
 mod api_permissions;
 mod connection_limits;
 mod docker_sessions;
+mod groups;
+mod groups_clipboard;
 mod health;
 mod hostile_input;
 mod isolation;

@@ -126,7 +126,7 @@ fn smuggling_keys(command: &str) -> Vec<u8> {
     bytes
 }
 
-async fn desktop(
+pub async fn desktop(
     app: &TestApp,
     kasm_id: Uuid,
     cookie: &str,

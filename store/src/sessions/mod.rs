@@ -118,15 +118,24 @@ pub async fn set_supervisor(db: &PgPool, kasm_id: Uuid, replica: Uuid) -> Result
     Ok(())
 }
 
-/// Pushes a live session's expiration to at least `window_secs` from now; false when there
-/// is no live session (none, or being deleted, or deleted).
-pub async fn keep_alive(db: &PgPool, kasm_id: Uuid, window_secs: i64) -> Result<bool, StoreError> {
+/// Pushes a live session's expiration to at least `window_secs` from now, but never past
+/// `limit_secs` from its creation (0: no limit); false when there is no live session (none,
+/// or being deleted, or deleted).
+pub async fn keep_alive(
+    db: &PgPool,
+    kasm_id: Uuid,
+    window_secs: i64,
+    limit_secs: i64,
+) -> Result<bool, StoreError> {
     let done = sqlx::query!(
         r#"UPDATE kasms SET keepalive_date = now(),
-               expiration_date = GREATEST(expiration_date, now() + make_interval(secs => $2))
+               expiration_date = LEAST(GREATEST(expiration_date, now() + make_interval(secs => $2)),
+                                       CASE WHEN $3 > 0 THEN created_date + make_interval(secs => $3)
+                                            ELSE 'infinity'::timestamptz END)
            WHERE kasm_id = $1 AND operational_status NOT IN ('deleting', 'deleted')"#,
         kasm_id,
         window_secs as f64,
+        limit_secs as f64,
     )
     .execute(db)
     .await?;

@@ -160,6 +160,11 @@ pub async fn remove_user_group(
     call: Call<UserAndGroup>,
 ) -> Reply<Empty> {
     let (user_id, group_id) = call.request.existing(&state).await?;
+    if group_id == store::groups::ALL_USERS {
+        return Err(ApiError::Invalid(
+            "Every user belongs to All Users: it cannot be left".into(),
+        ));
+    }
     store::groups::remove_member(&state.db, user_id, group_id).await?;
     Ok(Json(Empty {}))
 }

@@ -92,6 +92,7 @@ pub async fn destroy_kasm(
     call: Call<KasmOfUser>,
 ) -> Reply<Empty> {
     let kasm_id = call.request.owned(&state).await?;
+    app::backend::policy::require_delete(&state.db, call.request.user_id.0).await?;
     manager
         .destroy_session(kasm_id, "Destroyed through the API.")
         .await?;
@@ -124,6 +125,7 @@ async fn change(
     change: SessionChange,
 ) -> Reply<Empty> {
     let kasm_id = request.owned(state).await?;
+    app::backend::policy::require_change(&state.db, request.user_id.0, change).await?;
     manager.change_session(kasm_id, change).await?;
     Ok(Json(Empty {}))
 }

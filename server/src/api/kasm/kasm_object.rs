@@ -4,6 +4,8 @@ use super::replies::{Date, HexId};
 use super::ApiError;
 use app::backend::AppState;
 use serde::Serialize;
+use std::collections::HashMap;
+use store::policy::Policy;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
@@ -80,13 +82,54 @@ pub struct PortMap {
     pub vnc: VncPort,
 }
 
+/// The owner's effective group settings that concern the session (see store::policy).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ClientSettings {
     pub allow_kasm_sharing: bool,
     pub allow_kasm_clipboard_up: bool,
     pub allow_kasm_clipboard_down: bool,
+    pub allow_kasm_clipboard_seamless: bool,
+    pub allow_kasm_downloads: bool,
+    pub allow_kasm_uploads: bool,
+    pub allow_kasm_audio: bool,
+    pub allow_kasm_microphone: bool,
+    pub allow_kasm_webcam: bool,
+    pub allow_kasm_printing: bool,
+    pub allow_kasm_delete: bool,
+    pub allow_kasm_pause: bool,
+    pub allow_kasm_stop: bool,
+    pub allow_persistent_profile: bool,
     /// Minutes; null for never.
     pub idle_disconnect: Option<i64>,
+    /// Seconds; 0 for no limit.
+    pub session_time_limit: i64,
+    /// Seconds a keepalive extends the session by.
+    pub keepalive_expiration: i64,
+}
+
+impl From<&Policy> for ClientSettings {
+    fn from(policy: &Policy) -> Self {
+        let on = |name| policy.allows(name);
+        ClientSettings {
+            allow_kasm_sharing: on("allow_kasm_sharing"),
+            allow_kasm_clipboard_up: on("allow_kasm_clipboard_up"),
+            allow_kasm_clipboard_down: on("allow_kasm_clipboard_down"),
+            allow_kasm_clipboard_seamless: on("allow_kasm_clipboard_seamless"),
+            allow_kasm_downloads: on("allow_kasm_downloads"),
+            allow_kasm_uploads: on("allow_kasm_uploads"),
+            allow_kasm_audio: on("allow_kasm_audio"),
+            allow_kasm_microphone: on("allow_kasm_microphone"),
+            allow_kasm_webcam: on("allow_kasm_webcam"),
+            allow_kasm_printing: on("allow_kasm_printing"),
+            allow_kasm_delete: on("allow_kasm_delete"),
+            allow_kasm_pause: on("allow_kasm_pause"),
+            allow_kasm_stop: on("allow_kasm_stop"),
+            allow_persistent_profile: on("allow_persistent_profile"),
+            idle_disconnect: Some(policy.number("idle_disconnect")).filter(|&m| m > 0),
+            session_time_limit: policy.number("session_time_limit"),
+            keepalive_expiration: policy.number("keepalive_expiration"),
+        }
+    }
 }
 
 /// A session ("kasm").
@@ -120,7 +163,7 @@ pub struct Kasm {
 }
 
 impl Kasm {
-    fn new(row: store::sessions::ListedSession, allow_kasm_sharing: bool) -> Self {
+    fn new(row: store::sessions::ListedSession, client_settings: ClientSettings) -> Self {
         Kasm {
             kasm_id: HexId(row.kasm_id),
             user_id: HexId(row.user_id),
@@ -150,12 +193,7 @@ impl Kasm {
             keepalive_date: row.keepalive_date.map(Date),
             expiration_date: Date(row.expiration_date),
             created_date: Date(row.created_date),
-            client_settings: ClientSettings {
-                allow_kasm_sharing,
-                allow_kasm_clipboard_up: true,
-                allow_kasm_clipboard_down: true,
-                idle_disconnect: None,
-            },
+            client_settings,
         }
     }
 }
@@ -215,11 +253,22 @@ pub async fn kasms(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let sharing = store::settings::load(&state.db).await?.allow_kasm_sharing;
-    Ok(rows
-        .into_iter()
-        .map(|row| Kasm::new(row, sharing))
-        .collect())
+    let mut settings: HashMap<Uuid, ClientSettings> = HashMap::new();
+    let mut kasms = Vec::with_capacity(rows.len());
+    for row in rows {
+        let owner = row.user_id;
+        let client_settings = match settings.get(&owner) {
+            Some(known) => known.clone(),
+            None => {
+                let policy = store::group_access::policy_of(&state.db, owner).await?;
+                let resolved = ClientSettings::from(&policy);
+                settings.insert(owner, resolved.clone());
+                resolved
+            }
+        };
+        kasms.push(Kasm::new(row, client_settings));
+    }
+    Ok(kasms)
 }
 
 /// One session of the user (not deleted).

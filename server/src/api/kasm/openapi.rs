@@ -52,7 +52,7 @@ macro_rules! error_responses {
 
 error_responses! {
     BadRequest = "Missing or invalid parameters (`Missing Parameters: <field> is missing`), malformed JSON, or a change the target's state does not allow.";
-    Unauthorized = "`Unauthorized`: the key or secret is wrong, expired or revoked, lacks a required permission, or is read-only for a call that changes something; or the key may not act on this target.";
+    Unauthorized = "`Unauthorized`: the key or secret is wrong, expired or revoked, lacks a required permission, or is read-only for a call that changes something; or the key may not act on this target; or the user's groups do not allow it (a workspace not assigned to any of them, sharing, delete, pause or stop switched off), with a message naming the setting.";
     NotFound = "The session, user, group, image or share does not exist.";
     NotRunning = "The session is not running.";
     StateConflict = "It conflicts with the current data: the username is taken, or the session changed meanwhile.";

@@ -72,6 +72,9 @@ pub async fn request_kasm(
     let enable_sharing = on(request.enable_sharing);
     let options = launch_options(request)?;
     let username = username_of(&state, user_id).await?;
+    if enable_sharing {
+        app::backend::policy::require_sharing(&state.db, user_id).await?;
+    }
     let kasm_id = manager
         .request_session_with(user_id, image_id, options)
         .await?;

@@ -1,0 +1,160 @@
+//! Admin → Groups in Chromium: an administrator creates a group, adds a member, assigns a
+//! workspace and sets a setting; the member's dashboard then offers that workspace, and the
+//! member's effective settings name the group. Registers its own workspace (and takes it off
+//! All Users), so the default workspaces of the other tests are left as they are.
+use end2end::*;
+use fantoccini::{Client, Locator};
+use serde_json::json;
+
+async fn open(client: &Client, path: &str) {
+    client.goto(&format!("{}{path}", base())).await.unwrap();
+    hydrated(client).await;
+}
+
+async fn fill(client: &Client, css: &str, text: &str) {
+    let field = client.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+/// The server function's answer (its status) for a form-encoded POST from the page.
+async fn post(client: &Client, endpoint: &str, form: serde_json::Value) -> serde_json::Value {
+    client
+        .execute_async(
+            "const [endpoint, form, done] = arguments; fetch('/rpc/' + endpoint, {method: 'POST', headers: {accept: 'application/json'}, body: new URLSearchParams(form)}).then(async r => done([r.status, await r.text()]));",
+            vec![json!(endpoint), form],
+        )
+        .await
+        .unwrap()
+}
+
+async fn tile_shown(client: &Client, name: &str) -> bool {
+    open(client, "/").await;
+    wait_until(
+        client,
+        "the workspaces",
+        "return !!document.querySelector('#workspaces, #no-workspaces');",
+    )
+    .await;
+    client
+        .find(Locator::Css(&format!("li.tile[data-name='{name}']")))
+        .await
+        .is_ok()
+}
+
+/// Registers a workspace through Admin → Images' server function; answers its id.
+async fn register_workspace(admin: &Client, name: &str) -> String {
+    let saved = post(admin, "admin/save_image", json!({
+        "image_id": "", "friendly_name": name, "name": "berth/desktop:latest", "description": "",
+        "image_src": "", "categories": "", "cores": "1", "memory": "1g", "network_mode": "bridge",
+        "enabled": "on", "run_config": "{}"
+    })).await;
+    assert_eq!(saved[0], 200, "{saved}");
+    serde_json::from_str::<String>(saved[1].as_str().unwrap()).unwrap()
+}
+
+/// On a group's page: ticks or unticks the workspace and waits until the page shows it.
+async fn assign(admin: &Client, workspace: &str, assigned: bool) {
+    let checkbox = format!("li[data-image='{workspace}'] input.assign-image");
+    click(admin, &checkbox).await;
+    let script = format!("return document.querySelector(\"{checkbox}\").checked === {assigned};");
+    wait_until(admin, "the workspace's assignment", &script).await;
+}
+
+/// Creates a group through Admin → Groups; its page opens. Answers its id.
+async fn create_group(admin: &Client, name: &str) -> String {
+    open(admin, "/admin/groups").await;
+    fill(admin, "#create-group-form input[name=name]", name).await;
+    click(admin, "#create-group-form button[type=submit]").await;
+    let opened = "return location.pathname.startsWith('/admin/groups/') && !!document.querySelector('#add-member-form');";
+    wait_until(admin, "the group's page", opened).await;
+    hydrated(admin).await;
+    let path = admin.current_url().await.unwrap().path().to_owned();
+    path.trim_start_matches("/admin/groups/").to_owned()
+}
+
+/// On a group's page: adds the user, then sets a setting.
+async fn add_member_and_set(admin: &Client, username: &str, setting: &str, value: &str) {
+    fill(admin, "#add-member-form input[name=username]", username).await;
+    click(admin, "#add-member-form button[type=submit]").await;
+    let listed = format!("return !!document.querySelector(\"li[data-member='{username}']\");");
+    wait_until(admin, "the member in the list", &listed).await;
+    let row = format!("tr[data-setting='{setting}']");
+    fill(admin, &format!("{row} input.setting-value"), value).await;
+    click(admin, &format!("{row} button.save-setting")).await;
+}
+
+/// A user's effective value of a setting and where it came from, from their admin page.
+async fn effective(admin: &Client, username: &str, setting: &str) -> (String, String, String) {
+    let users = post(admin, "admin/list_users", json!({"search": username})).await;
+    let list: serde_json::Value = serde_json::from_str(users[1].as_str().unwrap()).unwrap();
+    open(
+        admin,
+        &format!("/admin/users/{}", list[0]["user_id"].as_str().unwrap()),
+    )
+    .await;
+    let row = format!("#effective-settings tr[data-setting='{setting}']");
+    let value = text_of(admin, &format!("{row} td.value")).await;
+    (
+        value,
+        text_of(admin, &format!("{row} td.source")).await,
+        text_of(admin, "#user-groups").await,
+    )
+}
+
+#[tokio::test]
+async fn a_group_gives_its_member_a_workspace_and_its_settings() {
+    let id = unique();
+    let (member_name, group_name, workspace) = (
+        format!("gm{id}"),
+        format!("Group {id}"),
+        format!("Secret {id}"),
+    );
+    let admin = browser().await;
+    sign_in(&admin, "admin", &var("BERTH_ADMIN_PASSWORD")).await;
+    create_user_as_admin(&admin, &member_name, "e2e-password-1").await;
+    let image_id = register_workspace(&admin, &workspace).await;
+
+    // The new workspace is offered to All Users at first: take it off there.
+    open(&admin, "/admin/groups").await;
+    click(&admin, "tr[data-group='All Users'] td.name a").await;
+    wait_until(
+        &admin,
+        "the All Users page",
+        "return !!document.querySelector('#group-workspaces');",
+    )
+    .await;
+    hydrated(&admin).await;
+    assign(&admin, &workspace, false).await;
+    let member = browser().await;
+    sign_in(&member, &member_name, "e2e-password-1").await;
+    assert!(
+        !tile_shown(&member, &workspace).await,
+        "the member saw a workspace of no group of theirs"
+    );
+
+    // Create the group, add the member, assign the workspace, set a setting.
+    let group_id = create_group(&admin, &group_name).await;
+    add_member_and_set(&admin, &member_name, "max_kasms_per_user", "7").await;
+    assign(&admin, &workspace, true).await;
+
+    // The member's dashboard now offers the workspace; their settings name the group.
+    assert!(
+        tile_shown(&member, &workspace).await,
+        "the member's dashboard did not change"
+    );
+    let (value, source, groups) = effective(&admin, &member_name, "max_kasms_per_user").await;
+    assert_eq!(
+        (value.as_str(), source.as_str()),
+        ("7", group_name.as_str())
+    );
+    assert!(groups.contains(&group_name), "{groups}");
+
+    // Leave nothing behind: the workspace and the group go.
+    let deleted = post(&admin, "admin/delete_image", json!({"image_id": image_id})).await;
+    assert_eq!(deleted[0], 200, "{deleted}");
+    let deleted = post(&admin, "admin/delete_group", json!({"group_id": group_id})).await;
+    assert_eq!(deleted[0], 200, "{deleted}");
+    member.close().await.unwrap();
+    admin.close().await.unwrap();
+}
