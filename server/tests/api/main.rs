@@ -20,6 +20,7 @@ mod manager_races;
 mod metrics;
 mod openapi;
 mod outages;
+mod reads;
 mod request_log;
 mod restarts;
 mod serve;
