@@ -8,6 +8,7 @@ mod admin_sessions;
 mod admin_users;
 mod agent_identity;
 mod api_permissions;
+mod checkin_writes;
 mod connection_limits;
 mod docker_sessions;
 mod health;
