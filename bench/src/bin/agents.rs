@@ -339,14 +339,13 @@ async fn status_key(db: &PgPool, base: &str) -> Result<Api> {
     Api::new(base, key, secret)
 }
 
-/// The cluster's postmaster: the parent of its checkpointer.
+/// The cluster's postmaster: the parent of this bench's own backend.
 async fn postmaster(db: &PgPool) -> Result<u32> {
-    let checkpointer: i32 =
-        sqlx::query_scalar("SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'")
-            .fetch_one(db)
-            .await
-            .map_err(|e| format!("PostgreSQL's checkpointer: {e}"))?;
-    cpu::parent(checkpointer as u32)
+    let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(db)
+        .await
+        .map_err(|e| format!("PostgreSQL's backend: {e}"))?;
+    cpu::parent(backend as u32)
         .ok_or_else(|| "PostgreSQL runs elsewhere: its processes are not in /proc".into())
 }
 
