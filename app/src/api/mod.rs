@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin;
 pub mod agents;
+pub mod audit;
 pub mod developers;
 pub mod sessions;
 pub mod sharing;
@@ -12,6 +13,7 @@ pub mod workspaces;
 pub use account::*;
 pub use admin::*;
 pub use agents::*;
+pub use audit::*;
 pub use developers::*;
 pub use sessions::*;
 pub use sharing::*;

@@ -130,6 +130,7 @@ pub fn AdminNav(current: &'static str) -> impl IntoView {
         ("sessions", "Sessions"),
         ("developers", "Developers"),
         ("metrics", "Metrics"),
+        ("audit", "Audit"),
     ];
     view! {
         <nav class="admin-nav" id="admin-nav">

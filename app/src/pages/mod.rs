@@ -1,5 +1,6 @@
 //! The pages of the web UI.
 mod account;
+mod admin_audit;
 mod admin_developers;
 mod admin_images;
 mod admin_metrics;
@@ -14,6 +15,7 @@ mod login;
 mod session;
 
 pub use account::AccountPage;
+pub use admin_audit::AdminAuditPage;
 pub use admin_developers::AdminDevelopersPage;
 pub use admin_images::AdminImagesPage;
 pub use admin_metrics::AdminMetricsPage;

@@ -2,6 +2,7 @@
 //! per test, via #[sqlx::test]) and real Redis (one key prefix per test).
 mod access_changes;
 mod accounts;
+mod admin_audit;
 mod admin_images;
 mod admin_servers;
 mod admin_sessions;
