@@ -72,6 +72,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/metrics") view=pages::AdminMetricsPage />
                 <Route path=path!("/admin/sessions") view=pages::AdminSessionsPage />
                 <Route path=path!("/admin/developers") view=pages::AdminDevelopersPage />
+                <Route path=path!("/admin/audit") view=pages::AdminAuditPage />
             </Routes>
         </Router>
     }

@@ -1,5 +1,6 @@
 //! What the benchmarks share: child processes that never outlive a bench, a real Berth server,
-//! and a Developer API client.
+//! CPU time from /proc, and a Developer API client.
+pub mod cpu;
 pub mod devapi;
 pub mod guard;
 pub mod serve;

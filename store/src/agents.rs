@@ -47,24 +47,44 @@ pub struct CheckIn<'a> {
 /// Records a check-in on the agent's row while its credential is still `credential_hash`
 /// (None when it was revoked or replaced meanwhile). Returns whether the agent has reported
 /// for at least two intervals since its process started (or it came back online).
+///
+/// A check-in that says nothing new writes nothing: the row is updated only when something
+/// reported differs (free disk by more than 5 %), the agent was not online, or its last
+/// recorded check-in is older than half the offline threshold ([`mark_silent_offline`]: three
+/// intervals), so an agent checking in on time is written every other interval and an agent
+/// that stopped is still offline three intervals after its last recorded check-in at most
+/// two intervals after it stopped.
 pub async fn record_check_in(
     db: &PgPool,
     server_id: Uuid,
     credential_hash: &[u8],
     report: &CheckIn<'_>,
 ) -> Result<Option<bool>, StoreError> {
-    // SET expressions read the row as it was, so reporting_since compares the old instance.
+    // SET expressions read the row as it was, so reporting_since compares the old instance;
+    // `current` reads it as it was too (what an unchanged check-in answers).
     Ok(sqlx::query_scalar!(
-        r#"UPDATE servers SET
-               address = $3, agent_url = $4, status = 'online', cores = $5, memory = $6, gpus = $7,
-               disk_free = $8, images_present = $9, images_missing = $10, version = $11,
-               checkin_interval = $12, last_checkin = now(), agent_instance = $13, api_secret = $14,
-               -- A new agent process (or one back from offline) starts a new reporting period.
-               reporting_since = CASE
-                   WHEN agent_instance IS DISTINCT FROM $13 OR status <> 'online' OR reporting_since IS NULL
-                   THEN now() ELSE reporting_since END
-           WHERE server_id = $1 AND credential_hash = $2
-           RETURNING reporting_since <= now() - make_interval(secs => checkin_interval * 2) AS "settled!""#,
+        r#"WITH current AS (
+               SELECT reporting_since <= now() - make_interval(secs => checkin_interval * 2) AS settled
+               FROM servers WHERE server_id = $1 AND credential_hash = $2
+           ), updated AS (
+               UPDATE servers SET
+                   address = $3, agent_url = $4, status = 'online', cores = $5, memory = $6, gpus = $7,
+                   disk_free = $8, images_present = $9, images_missing = $10, version = $11,
+                   checkin_interval = $12, last_checkin = now(), agent_instance = $13, api_secret = $14,
+                   -- A new agent process (or one back from offline) starts a new reporting period.
+                   reporting_since = CASE
+                       WHEN agent_instance IS DISTINCT FROM $13 OR status <> 'online' OR reporting_since IS NULL
+                       THEN now() ELSE reporting_since END
+               WHERE server_id = $1 AND credential_hash = $2 AND (
+                   status <> 'online' OR reporting_since IS NULL OR last_checkin IS NULL
+                   OR last_checkin < now() - make_interval(secs => checkin_interval * 1.5::float8)
+                   OR address IS DISTINCT FROM $3 OR agent_url IS DISTINCT FROM $4 OR cores <> $5 OR memory <> $6 OR gpus <> $7
+                   OR abs(disk_free - $8) > abs(disk_free) / 20
+                   OR images_present IS DISTINCT FROM $9 OR images_missing IS DISTINCT FROM $10 OR version IS DISTINCT FROM $11
+                   OR checkin_interval <> $12 OR agent_instance IS DISTINCT FROM $13 OR api_secret IS DISTINCT FROM $14)
+               RETURNING reporting_since <= now() - make_interval(secs => checkin_interval * 2) AS settled
+           )
+           SELECT coalesce((SELECT settled FROM updated), (SELECT settled FROM current)) AS settled"#,
         server_id,
         credential_hash,
         report.address,
@@ -80,7 +100,7 @@ pub async fn record_check_in(
         report.instance_id,
         report.api_secret,
     )
-    .fetch_optional(db)
+    .fetch_one(db)
     .await?)
 }
 

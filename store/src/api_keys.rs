@@ -75,10 +75,12 @@ pub async fn for_verification(
     .await?)
 }
 
-/// Notes that the key was just used.
+/// Notes that the key was just used (to the minute).
 pub async fn mark_used(db: &PgPool, api_key_id: Uuid) -> Result<(), StoreError> {
     sqlx::query!(
-        "UPDATE api_keys SET last_used = now() WHERE api_key_id = $1",
+        // To the minute: a key polled many times a second is written once a minute, not on
+        // every call.
+        "UPDATE api_keys SET last_used = now() WHERE api_key_id = $1 AND (last_used IS NULL OR last_used < now() - interval '1 minute')",
         api_key_id
     )
     .execute(db)

@@ -16,6 +16,8 @@ pub struct Settings {
     pub allow_kasm_sharing: bool,
     /// How long a browser sign-in lasts.
     pub login_session_hours: i64,
+    /// How many days audit log entries are kept (older ones are purged daily).
+    pub audit_retention_days: i64,
 }
 
 impl Default for Settings {
@@ -26,6 +28,7 @@ impl Default for Settings {
             max_kasms_per_user: 2,
             allow_kasm_sharing: true,
             login_session_hours: 12,
+            audit_retention_days: 90,
         }
     }
 }
@@ -52,6 +55,7 @@ impl Settings {
             "keepalive_seconds" => number(&mut self.keepalive_seconds),
             "max_kasms_per_user" => number(&mut self.max_kasms_per_user),
             "login_session_hours" => number(&mut self.login_session_hours),
+            "audit_retention_days" => number(&mut self.audit_retention_days),
             "allow_kasm_sharing" => match value.as_bool() {
                 Some(allowed) => self.allow_kasm_sharing = allowed,
                 None => {
@@ -73,6 +77,19 @@ pub async fn load(db: &PgPool) -> Result<Settings, StoreError> {
         settings.apply(&row.name, &row.value);
     }
     Ok(settings)
+}
+
+/// Sets how many days audit log entries are kept.
+pub async fn set_audit_retention_days(db: &PgPool, days: i64) -> Result<(), StoreError> {
+    sqlx::query!(
+        r#"INSERT INTO settings (name, value, description)
+           VALUES ('audit_retention_days', to_jsonb($1::int8), 'How many days audit log entries are kept.')
+           ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated = now()"#,
+        days
+    )
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// This deployment's id (made by a migration), which marks the containers its agents own.

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin;
 pub mod agents;
+pub mod audit;
 pub mod developers;
 pub mod groups;
 pub mod sessions;
@@ -13,6 +14,7 @@ pub mod workspaces;
 pub use account::*;
 pub use admin::*;
 pub use agents::*;
+pub use audit::*;
 pub use developers::*;
 pub use groups::*;
 pub use sessions::*;

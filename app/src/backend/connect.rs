@@ -1,25 +1,28 @@
 //! One-time sign-in links for sessions driven through the Developer API: Kasm's
 //! `session_token`, carried in `kasm_url`. Opening the link signs the browser in as the
 //! session's user (or a viewer who joined through a share link) and opens the session.
-use super::auth;
+//!
+//! The links are kept in Redis (`store::sharing::connect_tokens`): handing one out writes
+//! nothing to the database.
+use super::{auth, AppState};
 use crate::AppError;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 /// How long an issued link stays usable (a new status call replaces it sooner).
-pub const LIFETIME_SECS: f64 = 600.0;
+pub const LIFETIME_SECS: u64 = 600;
 
 /// A fresh token for `user_id` on `kasm_id` (as viewer of `share_id` when given), replacing
 /// the one issued before: tokens rotate on every call that hands one out, as in Kasm.
 pub async fn issue(
-    db: &PgPool,
+    state: &AppState,
     user_id: Uuid,
     kasm_id: Uuid,
     share_id: Option<&str>,
 ) -> Result<String, AppError> {
     let token = auth::new_token();
     store::sharing::connect_tokens::replace(
-        db,
+        &mut state.redis.clone(),
+        &state.web.redis_prefix,
         &auth::token_hash(&token),
         user_id,
         kasm_id,
@@ -50,16 +53,24 @@ pub struct Redeemed {
 /// Uses up a token: it must match the kasm and user in the link, be unexpired and belong to
 /// an enabled, unlocked account. Any failure is one Forbidden, revealing nothing.
 pub async fn redeem(
-    db: &PgPool,
+    state: &AppState,
     kasm_id: Uuid,
     user_id: Uuid,
     token: &str,
     user_agent: &str,
 ) -> Result<Redeemed, AppError> {
-    let row = store::sharing::connect_tokens::take(db, &auth::token_hash(token), kasm_id, user_id)
-        .await?
-        .ok_or(AppError::Forbidden)?;
-    if !row.live || row.disabled || row.locked {
+    use store::sharing::connect_tokens;
+    let db = &state.db;
+    let row = connect_tokens::take(
+        &mut state.redis.clone(),
+        &state.web.redis_prefix,
+        &auth::token_hash(token),
+        kasm_id,
+        user_id,
+    )
+    .await?
+    .ok_or(AppError::Forbidden)?;
+    if !connect_tokens::account_usable(db, user_id).await? {
         return Err(AppError::Forbidden);
     }
     let (session_token, max_age_secs) = auth::open_session(db, user_id, user_agent).await?;

@@ -331,3 +331,41 @@ mod tests {
         assert_eq!(format_duration(2 * 86_400 + 4 * 3600), "2 d 4 h");
     }
 }
+
+/// Admin → Audit's filters, as typed (empty: not filtered). `from` and `until` are UTC
+/// `YYYY-MM-DD` or `YYYY-MM-DD HH:MM`; `before` is the page's bound (an entry id), empty for
+/// the newest page.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AuditFilter {
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub from: String,
+    pub until: String,
+    pub outcome: String,
+    pub before: String,
+}
+
+/// One audit log entry as Admin → Audit shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRow {
+    pub audit_id: i64,
+    pub at: String,
+    /// The username, `key <name>`, or empty when nobody known acted.
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+    /// Whether this entry counts a key's read calls of one minute (`calls` of them).
+    pub counted: bool,
+    pub calls: i64,
+}
+
+/// A page of the audit log: its entries, the bound of the next (older) page if there is one,
+/// and the retention setting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub rows: Vec<AuditRow>,
+    pub next_before: Option<i64>,
+    pub retention_days: i64,
+}

@@ -131,6 +131,7 @@ pub fn AdminNav(current: &'static str) -> impl IntoView {
         ("sessions", "Sessions"),
         ("developers", "Developers"),
         ("metrics", "Metrics"),
+        ("audit", "Audit"),
     ];
     view! {
         <nav class="admin-nav" id="admin-nav">

@@ -1,5 +1,6 @@
 //! The pages of the web UI.
 mod account;
+mod admin_audit;
 mod admin_developers;
 mod admin_group;
 mod admin_groups;
@@ -17,6 +18,7 @@ mod login;
 mod session;
 
 pub use account::AccountPage;
+pub use admin_audit::AdminAuditPage;
 pub use admin_developers::AdminDevelopersPage;
 pub use admin_group::AdminGroupPage;
 pub use admin_groups::AdminGroupsPage;

@@ -30,7 +30,7 @@ pub async fn handle(
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default();
-    match connect::redeem(&state.db, kasm_id, user_id, &token, user_agent).await {
+    match connect::redeem(&state, kasm_id, user_id, &token, user_agent).await {
         Ok(redeemed) => {
             let secure = cookies::wants_secure(state.web.cookie_security, headers);
             let cookie =

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 /// What an agent's check-in says (as `berth agent` sends it), under `name`, reachable at
 /// `agent_url`.
-fn check_in(name: &str, agent_url: &str, api_secret: &str) -> Value {
+pub(crate) fn check_in(name: &str, agent_url: &str, api_secret: &str) -> Value {
     json!({
         "name": name, "hostname": name, "agent_url": agent_url, "address": "127.0.0.1",
         "cores": 4.0, "memory": 8_i64 << 30, "gpus": 0, "disk_free": 1_i64 << 30, "sessions": [],
@@ -24,7 +24,11 @@ fn check_in(name: &str, agent_url: &str, api_secret: &str) -> Value {
 }
 
 /// POSTs a check-in with `credential` (none: no Authorization header).
-async fn post_check_in(app: &TestApp, credential: Option<&str>, body: &Value) -> reqwest::Response {
+pub(crate) async fn post_check_in(
+    app: &TestApp,
+    credential: Option<&str>,
+    body: &Value,
+) -> reqwest::Response {
     let request = reqwest::Client::new()
         .post(app.url("/api/agent/checkin"))
         .json(body);
@@ -38,7 +42,11 @@ async fn post_check_in(app: &TestApp, credential: Option<&str>, body: &Value) ->
 }
 
 /// A new agent added through Admin → Servers: (server_id, credential).
-async fn add_server(app: &TestApp, admin: &reqwest::Client, name: &str) -> (String, String) {
+pub(crate) async fn add_server(
+    app: &TestApp,
+    admin: &reqwest::Client,
+    name: &str,
+) -> (String, String) {
     let response = app.call(admin, "admin/add_server", &[("name", name)]).await;
     assert_eq!(response.status(), StatusCode::OK);
     let issued: Value = response.json().await.unwrap();

@@ -2,6 +2,7 @@
 //! per test, via #[sqlx::test]) and real Redis (one key prefix per test).
 mod access_changes;
 mod accounts;
+mod admin_audit;
 mod admin_groups;
 mod admin_images;
 mod admin_servers;
@@ -9,6 +10,7 @@ mod admin_sessions;
 mod admin_users;
 mod agent_identity;
 mod api_permissions;
+mod checkin_writes;
 mod connection_limits;
 mod docker_sessions;
 mod groups;
@@ -23,6 +25,7 @@ mod manager_races;
 mod metrics;
 mod openapi;
 mod outages;
+mod reads;
 mod request_log;
 mod restarts;
 mod serve;

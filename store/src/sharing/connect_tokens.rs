@@ -1,69 +1,112 @@
-//! One-time sign-in links of the Developer API (`kasm_url`): only the token's hash is kept,
-//! and a token is used up when redeemed.
+//! One-time sign-in links of the Developer API (`kasm_url`). They live in Redis, not in the
+//! database: handing one out (every `get_kasm_status` of a running session does) costs no
+//! database write. One key per user and session holds the current token's SHA-256 (never the
+//! token) and the share id it joins under; a new token replaces it, Redis expires it, and
+//! redeeming takes it out, so a token works once.
 use crate::StoreError;
+use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+/// The key of `user_id`'s current link to `kasm_id`.
+fn key(prefix: &str, user_id: Uuid, kasm_id: Uuid) -> String {
+    format!("{prefix}connect:{}:{}", user_id.simple(), kasm_id.simple())
+}
+
+/// What the key holds: the token's hash in hex, then `|share_id` when it joins as a viewer.
+fn value(token_hash: &[u8], share_id: Option<&str>) -> String {
+    let hash = hex(token_hash);
+    match share_id {
+        Some(share_id) => format!("{hash}|{share_id}"),
+        None => hash,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
 /// A new token for `user_id` on `kasm_id` (as viewer of `share_id` when given), valid for
-/// `lifetime_secs`; it replaces the one issued before (expired ones go too), in one
-/// transaction.
+/// `lifetime_secs`; it replaces the one issued before.
 pub async fn replace(
-    db: &PgPool,
+    redis: &mut ConnectionManager,
+    prefix: &str,
     token_hash: &[u8],
     user_id: Uuid,
     kasm_id: Uuid,
     share_id: Option<&str>,
-    lifetime_secs: f64,
+    lifetime_secs: u64,
 ) -> Result<(), StoreError> {
-    let mut tx = db.begin().await?;
-    sqlx::query!(
-        "DELETE FROM connect_tokens WHERE (user_id = $1 AND kasm_id = $2) OR expires < now()",
-        user_id,
-        kasm_id
-    )
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query!(
-        r#"INSERT INTO connect_tokens (token_hash, user_id, kasm_id, share_id, expires)
-           VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))"#,
-        token_hash,
-        user_id,
-        kasm_id,
-        share_id,
-        lifetime_secs,
-    )
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
+    redis::cmd("SET")
+        .arg(key(prefix, user_id, kasm_id))
+        .arg(value(token_hash, share_id))
+        .arg("EX")
+        .arg(lifetime_secs.max(1))
+        .query_async::<()>(redis)
+        .await?;
     Ok(())
 }
 
-/// A token taken out of the table, with what decides whether it still signs in.
+/// Takes the key out only when it holds this token (a wrong guess leaves the real one alone),
+/// answering what it held.
+const TAKE: &str = r"
+local held = redis.call('GET', KEYS[1])
+if not held or string.sub(held, 1, string.len(ARGV[1])) ~= ARGV[1] then return false end
+local rest = string.sub(held, string.len(ARGV[1]) + 1)
+if rest ~= '' and string.sub(rest, 1, 1) ~= '|' then return false end
+redis.call('DEL', KEYS[1])
+return held";
+
+/// A token taken out (used up whatever follows).
 #[derive(Debug, Clone)]
 pub struct Taken {
     pub share_id: Option<String>,
-    pub live: bool,
-    pub disabled: bool,
-    pub locked: bool,
 }
 
-/// Takes the token for this kasm and user out of the table (used up whatever follows); None
-/// when there is none.
+/// Takes the current, unexpired token for this kasm and user if it is `token_hash`; None
+/// when it is not (used, replaced, expired, or never issued).
 pub async fn take(
-    db: &PgPool,
+    redis: &mut ConnectionManager,
+    prefix: &str,
     token_hash: &[u8],
     kasm_id: Uuid,
     user_id: Uuid,
 ) -> Result<Option<Taken>, StoreError> {
-    Ok(sqlx::query_as!(
-        Taken,
-        r#"DELETE FROM connect_tokens t USING users u
-           WHERE t.token_hash = $1 AND t.kasm_id = $2 AND t.user_id = $3 AND u.user_id = t.user_id
-           RETURNING t.share_id, t.expires > now() AS "live!", u.disabled, u.locked"#,
-        token_hash,
-        kasm_id,
-        user_id,
+    let hash = hex(token_hash);
+    let held: Option<String> = redis::cmd("EVAL")
+        .arg(TAKE)
+        .arg(1)
+        .arg(key(prefix, user_id, kasm_id))
+        .arg(&hash)
+        .query_async(redis)
+        .await?;
+    Ok(held.map(|held| Taken {
+        share_id: held
+            .get(hash.len() + 1..)
+            .filter(|share_id| !share_id.is_empty())
+            .map(str::to_owned),
+    }))
+}
+
+/// Whether the account may be signed into by a link: it exists and is neither disabled nor
+/// locked.
+pub async fn account_usable(db: &PgPool, user_id: Uuid) -> Result<bool, StoreError> {
+    let usable = sqlx::query_scalar!(
+        r#"SELECT NOT (disabled OR locked) AS "usable!" FROM users WHERE user_id = $1"#,
+        user_id
     )
     .fetch_optional(db)
-    .await?)
+    .await?;
+    Ok(usable.unwrap_or(false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_value_holds_the_hash_and_the_share_id() {
+        assert_eq!(value(&[0xab, 0x01], None), "ab01");
+        assert_eq!(value(&[0xab, 0x01], Some("s1")), "ab01|s1");
+    }
 }

@@ -77,7 +77,13 @@ pub fn router(state: AppState) -> Router<AppState> {
     let endpoints = endpoint_routes()
         // Any other name: the key is still verified (and the call audited) before the 404.
         .fallback(unknown)
-        .layer(middleware::from_fn_with_state(state.clone(), audit::layer))
+        .layer(middleware::from_fn_with_state(
+            audit::AuditState {
+                app: state.clone(),
+                reads: Default::default(),
+            },
+            audit::layer,
+        ))
         .with_state(state);
     Router::new()
         .route("/api/public/{endpoint}", post_service(endpoints))

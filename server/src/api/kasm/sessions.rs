@@ -151,7 +151,7 @@ async fn sign_in_link(
     kasm_id: Uuid,
     share_id: Option<&str>,
 ) -> Result<(String, String), ApiError> {
-    let token = connect::issue(&state.db, user_id, kasm_id, share_id).await?;
+    let token = connect::issue(state, user_id, kasm_id, share_id).await?;
     let url = connect::url(kasm_id, user_id, &token);
     Ok((token, url))
 }
