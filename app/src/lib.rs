@@ -60,7 +60,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=pages::LoginPage />
                 <Route path=path!("/") view=pages::DashboardPage />
                 <Route path=path!("/account") view=pages::AccountPage />
-                <Route path=path!("/session/:kasm_id") view=pages::SessionPage />
+                <Route path=path!("/session/:session_id") view=pages::SessionPage />
                 <Route path=path!("/join/:share_id") view=pages::JoinPage />
                 <Route path=path!("/admin") view=|| view! { <Redirect path="/admin/users" /> } />
                 <Route path=path!("/admin/users") view=pages::AdminUsersPage />

@@ -46,7 +46,7 @@ impl Answer {
         }
     }
 
-    pub fn kasm_id(&self) -> Option<Uuid> {
+    pub fn session_id(&self) -> Option<Uuid> {
         if self.status != 200 {
             return None;
         }
@@ -115,10 +115,10 @@ impl Api {
         }
     }
 
-    pub async fn status(&self, user_id: Uuid, kasm_id: Uuid) -> Answer {
+    pub async fn status(&self, user_id: Uuid, session_id: Uuid) -> Answer {
         self.call(
             "get_kasm_status",
-            json!({ "user_id": user_id.simple().to_string(), "kasm_id": kasm_id.simple().to_string() }),
+            json!({ "user_id": user_id.simple().to_string(), "kasm_id": session_id.simple().to_string() }),
         )
         .await
     }

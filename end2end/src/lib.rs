@@ -160,7 +160,7 @@ pub const DESKTOP_DRAWN: &str = r#"
     return colours.size > 3;
 "#;
 
-/// Launches a workspace from its dashboard tile and waits for its desktop; returns the kasm_id.
+/// Launches a workspace from its dashboard tile and waits for its desktop; returns the session_id.
 pub async fn launch(client: &Client, workspace: &str) -> String {
     let selector = format!("li.tile[data-name='{workspace}'] button.launch");
     client
@@ -182,13 +182,13 @@ pub async fn launch(client: &Client, workspace: &str) -> String {
         .execute("return location.pathname;", vec![])
         .await
         .unwrap();
-    let kasm_id = path
+    let session_id = path
         .as_str()
         .unwrap()
         .trim_start_matches("/session/")
         .to_owned();
     wait_until(client, "the desktop to render", DESKTOP_DRAWN).await;
-    kasm_id
+    session_id
 }
 
 /// Shares the open session from its control panel; answers the link (`/join/...`).
@@ -207,13 +207,13 @@ pub async fn share_link(owner: &Client) -> String {
 }
 
 /// The session's container id ("" when there is none).
-pub fn container_of(kasm_id: &str) -> String {
+pub fn container_of(session_id: &str) -> String {
     let output = Command::new("docker")
         .args([
             "ps",
             "-aq",
             "--filter",
-            &format!("label=berth.kasm_id={kasm_id}"),
+            &format!("label=berth.kasm_id={session_id}"),
         ])
         .output()
         .expect("docker");

@@ -14,8 +14,8 @@ async fn a_user_launches_a_desktop_types_in_it_and_deletes_it() {
     create_user_as_admin(&owner, &other_name, "other-password").await;
 
     // Launch Desktop from its tile; the session page shows progress, then the desktop.
-    let kasm_id = launch(&owner, "Desktop").await;
-    let container = container_of(&kasm_id);
+    let session_id = launch(&owner, "Desktop").await;
+    let container = container_of(&session_id);
     assert!(!container.is_empty(), "no container for the session");
 
     // A command typed into its terminal runs in the session's container.
@@ -28,19 +28,19 @@ async fn a_user_launches_a_desktop_types_in_it_and_deletes_it() {
     let other = browser().await;
     sign_in(&other, &other_name, "other-password").await;
     assert_eq!(
-        fetch_status(&other, &format!("/desktop/{kasm_id}/vnc.html")).await,
+        fetch_status(&other, &format!("/desktop/{session_id}/vnc.html")).await,
         403
     );
     let socket = other
         .execute_async(
             "const [path, done] = arguments; const ws = new WebSocket(`ws://${location.host}${path}`); ws.onopen = () => done('open'); ws.onerror = () => done('refused');",
-            vec![json!(format!("/desktop/{kasm_id}/websockify"))],
+            vec![json!(format!("/desktop/{session_id}/websockify"))],
         )
         .await
         .unwrap();
     assert_eq!(socket, json!("refused"));
     other
-        .goto(&format!("{}/session/{kasm_id}", base()))
+        .goto(&format!("{}/session/{session_id}", base()))
         .await
         .unwrap();
     assert!(text_of(&other, "#session-problem")
@@ -71,7 +71,7 @@ async fn a_user_launches_a_desktop_types_in_it_and_deletes_it() {
     )
     .await;
     assert!(
-        container_of(&kasm_id).is_empty(),
+        container_of(&session_id).is_empty(),
         "the container survived the deletion"
     );
     owner.close().await.unwrap();

@@ -80,8 +80,8 @@ async fn a_session_user_serving_a_script_on_the_session_port_runs_nothing_in_a_v
 
     let attacker = browser().await;
     sign_in(&attacker, &mallory, "mallory-password").await;
-    let kasm_id = launch(&attacker, "Desktop").await;
-    let container = container_of(&kasm_id);
+    let session_id = launch(&attacker, "Desktop").await;
+    let container = container_of(&session_id);
     let link = share_link(&attacker).await;
 
     // The session's own user (uid 1000, as exec_command_kasm runs) takes the port over.

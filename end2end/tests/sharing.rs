@@ -36,8 +36,8 @@ async fn a_viewer_watches_cannot_type_and_chats_with_the_owner() {
     sign_in(&owner, "admin", &var("BERTH_ADMIN_PASSWORD")).await;
     let viewer_name = format!("viewer{}", unique());
     create_user_as_admin(&owner, &viewer_name, "viewer-password").await;
-    let kasm_id = launch(&owner, "Desktop").await;
-    let container = container_of(&kasm_id);
+    let session_id = launch(&owner, "Desktop").await;
+    let container = container_of(&session_id);
 
     // The owner shares the session from the control panel.
     let link = share_link(&owner).await;
@@ -85,7 +85,7 @@ async fn a_viewer_watches_cannot_type_and_chats_with_the_owner() {
     )
     .await;
     assert_eq!(
-        fetch_status(&viewer, &format!("/desktop/{kasm_id}/vnc.html")).await,
+        fetch_status(&viewer, &format!("/desktop/{session_id}/vnc.html")).await,
         403
     );
     viewer.close().await.unwrap();

@@ -34,11 +34,11 @@ async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
 }
 
 /// On the dashboard, presses a session's button (`stop`, `resume`, `pause`, or Delete).
-async fn session_button(client: &Client, kasm_id: &str, button: &str) {
+async fn session_button(client: &Client, session_id: &str, button: &str) {
     let selector = match button {
-        "delete" => format!("li.session-row[data-kasm-id='{kasm_id}'] button.danger"),
+        "delete" => format!("li.session-row[data-session-id='{session_id}'] button.danger"),
         change => {
-            format!("li.session-row[data-kasm-id='{kasm_id}'] button[data-change='{change}']")
+            format!("li.session-row[data-session-id='{session_id}'] button[data-change='{change}']")
         }
     };
     click(client, &selector).await;
@@ -49,11 +49,11 @@ async fn dashboard(client: &Client) {
     hydrated(client).await;
 }
 
-async fn dashboard_state(client: &Client, kasm_id: &str, state: &str) {
+async fn dashboard_state(client: &Client, session_id: &str, state: &str) {
     wait_until(
         client,
         &format!("the session to show {state}"),
-        &format!("return !!document.querySelector(\"li.session-row[data-kasm-id='{kasm_id}'] .state-{state}\");"),
+        &format!("return !!document.querySelector(\"li.session-row[data-session-id='{session_id}'] .state-{state}\");"),
     )
     .await;
 }
@@ -64,22 +64,22 @@ async fn desktop_deluxe_and_firefox_work_in_turn_and_a_stopped_session_resumes()
     sign_in(&user, "admin", &var("BERTH_ADMIN_PASSWORD")).await;
 
     // Desktop Deluxe: its terminal runs what is typed.
-    let kasm_id = launch(&user, "Desktop Deluxe").await;
-    let container = container_of(&kasm_id);
+    let session_id = launch(&user, "Desktop Deluxe").await;
+    let container = container_of(&session_id);
     assert!(
         touch_through_terminal(&user, &container, "/tmp/berth-e2e-deluxe").await,
         "the typed command never ran in Desktop Deluxe"
     );
     dashboard(&user).await;
-    session_button(&user, &kasm_id, "delete").await;
+    session_button(&user, &session_id, "delete").await;
     wait_for("the Deluxe container to go", || {
-        container_of(&kasm_id).is_empty()
+        container_of(&session_id).is_empty()
     })
     .await;
 
     // Firefox: the kiosk's browser runs and draws the screen.
-    let kasm_id = launch(&user, "Firefox").await;
-    let container = container_of(&kasm_id);
+    let session_id = launch(&user, "Firefox").await;
+    let container = container_of(&session_id);
     wait_for("Firefox in its container", || {
         in_container(
             &container,
@@ -92,17 +92,17 @@ async fn desktop_deluxe_and_firefox_work_in_turn_and_a_stopped_session_resumes()
     // its files, and the desktop draws again.
     assert!(in_container(&container, "echo kept > /tmp/berth-e2e-kept"));
     dashboard(&user).await;
-    session_button(&user, &kasm_id, "stop").await;
-    dashboard_state(&user, &kasm_id, "stopped").await;
+    session_button(&user, &session_id, "stop").await;
+    dashboard_state(&user, &session_id, "stopped").await;
     assert!(
         !container_running(&container),
         "the stopped container still runs"
     );
-    session_button(&user, &kasm_id, "resume").await;
-    dashboard_state(&user, &kasm_id, "running").await;
+    session_button(&user, &session_id, "resume").await;
+    dashboard_state(&user, &session_id, "running").await;
     assert!(in_container(&container, "grep -q kept /tmp/berth-e2e-kept"));
     user.find(Locator::Css(&format!(
-        "li.session-row[data-kasm-id='{kasm_id}'] a.button"
+        "li.session-row[data-session-id='{session_id}'] a.button"
     )))
     .await
     .unwrap()
@@ -111,9 +111,9 @@ async fn desktop_deluxe_and_firefox_work_in_turn_and_a_stopped_session_resumes()
     .unwrap();
     wait_until(&user, "the resumed desktop to render", DESKTOP_DRAWN).await;
     dashboard(&user).await;
-    session_button(&user, &kasm_id, "delete").await;
+    session_button(&user, &session_id, "delete").await;
     wait_for("the Firefox container to go", || {
-        container_of(&kasm_id).is_empty()
+        container_of(&session_id).is_empty()
     })
     .await;
     user.close().await.unwrap();

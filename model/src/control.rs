@@ -61,7 +61,7 @@ impl ControlError {
 #[cfg(feature = "control")]
 #[async_trait::async_trait]
 pub trait SessionControl: Send + Sync + 'static {
-    /// Starts a session of `image_id` for `user_id`; returns its kasm_id at once while the
+    /// Starts a session of `image_id` for `user_id`; returns its session_id at once while the
     /// launch goes on in the background (its state shows progress).
     async fn request(
         &self,
@@ -69,13 +69,13 @@ pub trait SessionControl: Send + Sync + 'static {
         image_id: uuid::Uuid,
     ) -> Result<uuid::Uuid, ControlError>;
     /// Destroys a session: its container is removed and it ends in state `deleted`.
-    async fn destroy(&self, kasm_id: uuid::Uuid) -> Result<(), ControlError>;
+    async fn destroy(&self, session_id: uuid::Uuid) -> Result<(), ControlError>;
     /// Pauses, stops or resumes a session's container.
     async fn change(
         &self,
-        kasm_id: uuid::Uuid,
+        session_id: uuid::Uuid,
         change: crate::SessionChange,
     ) -> Result<(), ControlError>;
     /// Pushes the session's expiration forward by the keepalive window.
-    async fn keepalive(&self, kasm_id: uuid::Uuid) -> Result<(), ControlError>;
+    async fn keepalive(&self, session_id: uuid::Uuid) -> Result<(), ControlError>;
 }

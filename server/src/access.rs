@@ -24,7 +24,7 @@ pub const RECHECK: Duration = Duration::from_secs(15);
 /// What a stream was opened with.
 struct Opened {
     user_id: Uuid,
-    kasm_id: Uuid,
+    session_id: Uuid,
     token: String,
     end: Arc<Notify>,
 }
@@ -64,10 +64,10 @@ pub enum Concerns {
 }
 
 impl Concerns {
-    /// An announcement's payload: a user id, or "kasm:" and a session id.
+    /// An announcement's payload: a user id, or "session:" and a session id.
     pub fn parse(payload: &str) -> Option<Concerns> {
-        match payload.strip_prefix("kasm:") {
-            Some(kasm_id) => Uuid::parse_str(kasm_id).ok().map(Concerns::Session),
+        match payload.strip_prefix("session:") {
+            Some(session_id) => Uuid::parse_str(session_id).ok().map(Concerns::Session),
             None => Uuid::parse_str(payload).ok().map(Concerns::User),
         }
     }
@@ -75,7 +75,7 @@ impl Concerns {
     fn covers(self, opened: &Opened) -> bool {
         match self {
             Concerns::User(user_id) => opened.user_id == user_id,
-            Concerns::Session(kasm_id) => opened.kasm_id == kasm_id,
+            Concerns::Session(session_id) => opened.session_id == session_id,
             Concerns::All => true,
         }
     }
@@ -96,15 +96,20 @@ impl Streams {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Registers a stream `user_id` opened on `kasm_id` with the sign-in `token`.
-    pub fn register(self: &Arc<Self>, user_id: Uuid, kasm_id: Uuid, token: String) -> Registration {
+    /// Registers a stream `user_id` opened on `session_id` with the sign-in `token`.
+    pub fn register(
+        self: &Arc<Self>,
+        user_id: Uuid,
+        session_id: Uuid,
+        token: String,
+    ) -> Registration {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let end = Arc::new(Notify::new());
         self.lock().insert(
             id,
             Opened {
                 user_id,
-                kasm_id,
+                session_id,
                 token,
                 end: end.clone(),
             },
@@ -128,13 +133,13 @@ impl Streams {
             .lock()
             .iter()
             .filter(|(_, opened)| concerns.covers(opened))
-            .map(|(id, o)| (*id, o.user_id, o.kasm_id, o.token.clone()))
+            .map(|(id, o)| (*id, o.user_id, o.session_id, o.token.clone()))
             .collect();
-        for (id, user_id, kasm_id, token) in candidates {
-            if let Some(false) = self.still_allowed(user_id, kasm_id, &token).await {
+        for (id, user_id, session_id, token) in candidates {
+            if let Some(false) = self.still_allowed(user_id, session_id, &token).await {
                 let ended = self.lock().remove(&id);
                 if let Some(opened) = ended {
-                    tracing::info!(%user_id, %kasm_id, "access gone: ending an open stream");
+                    tracing::info!(%user_id, %session_id, "access gone: ending an open stream");
                     opened.end.notify_one();
                 }
             }
@@ -143,16 +148,18 @@ impl Streams {
 
     /// Whether the sign-in still holds for the same user, the session has not ended, and they
     /// may still reach it (`None`: the database did not answer).
-    async fn still_allowed(&self, user_id: Uuid, kasm_id: Uuid, token: &str) -> Option<bool> {
+    async fn still_allowed(&self, user_id: Uuid, session_id: Uuid, token: &str) -> Option<bool> {
         let user = auth::user_for_token(&self.db, token).await.ok()?;
         if user.is_none_or(|user| user.user_id != user_id) {
             return Some(false);
         }
-        let status = store::sessions::status_of(&self.db, kasm_id).await.ok()?;
+        let status = store::sessions::status_of(&self.db, session_id)
+            .await
+            .ok()?;
         if status.is_none_or(|status| status.is_over()) {
             return Some(false);
         }
-        let access = sharing::access(&self.db, user_id, kasm_id).await.ok()?;
+        let access = sharing::access(&self.db, user_id, session_id).await.ok()?;
         Some(access.is_some())
     }
 
@@ -217,10 +224,10 @@ mod tests {
         let id = Uuid::new_v4();
         assert_eq!(Concerns::parse(&id.to_string()), Some(Concerns::User(id)));
         assert_eq!(
-            Concerns::parse(&format!("kasm:{id}")),
+            Concerns::parse(&format!("session:{id}")),
             Some(Concerns::Session(id))
         );
-        assert_eq!(Concerns::parse("kasm:nonsense"), None);
+        assert_eq!(Concerns::parse("session:nonsense"), None);
         assert_eq!(Concerns::parse(""), None);
     }
 }

@@ -16,7 +16,7 @@ pub struct CheckIn {
     pub memory: i64,
     pub gpus: i32,
     pub disk_free: i64,
-    /// Session containers present on the host, by kasm_id, with their state.
+    /// Session containers present on the host, by session_id, with their state.
     pub sessions: Vec<ContainerReport>,
     /// Image references present locally.
     pub images_present: Vec<String>,
@@ -40,7 +40,7 @@ pub const MIN_API_SECRET_LEN: usize = 32;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ContainerReport {
-    pub kasm_id: Uuid,
+    pub session_id: Uuid,
     pub container_id: String,
     pub running: bool,
     pub paused: bool,
@@ -63,7 +63,7 @@ pub struct CheckInReply {
     pub server_id: Uuid,
     /// Sessions the manager believes live on this agent; labelled containers not listed are
     /// orphans, removed by the agent.
-    pub known_kasms: Vec<Uuid>,
+    pub known_sessions: Vec<Uuid>,
     /// Images (enabled, not restricted elsewhere) this agent should hold.
     pub wanted_images: Vec<String>,
     /// This deployment's id: the agent's containers carry it, and it reconciles only those.
@@ -73,7 +73,7 @@ pub struct CheckInReply {
 /// Manager → agent: create and start a session container, and wait until it streams.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CreateSession {
-    pub kasm_id: Uuid,
+    pub session_id: Uuid,
     pub user_id: Uuid,
     pub image_id: Uuid,
     pub image: String,
@@ -93,7 +93,7 @@ impl CreateSession {
     #[doc(hidden)]
     pub fn example(image: &str, network_mode: &str) -> CreateSession {
         CreateSession {
-            kasm_id: Uuid::new_v4(),
+            session_id: Uuid::new_v4(),
             user_id: Uuid::new_v4(),
             image_id: Uuid::new_v4(),
             image: image.to_owned(),
@@ -123,7 +123,7 @@ pub struct StartSession {
 }
 
 /// Manager → agent: take over a launch that was under way when Berth stopped
-/// (POST /v1/sessions/{kasm_id}/adopt). The agent answers a [`CreatedSession`] once the
+/// (POST /v1/sessions/{session_id}/adopt). The agent answers a [`CreatedSession`] once the
 /// container streams (waiting up to `wait_secs`), 404 when it has no container for it, 409
 /// when the container is not running.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -133,7 +133,7 @@ pub struct AdoptSession {
 }
 
 /// Manager → agent: run `cmd` through `sh -c` in a running session's container
-/// (POST /v1/sessions/{kasm_id}/exec).
+/// (POST /v1/sessions/{session_id}/exec).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ExecRequest {
     pub cmd: String,
@@ -164,7 +164,7 @@ pub struct ExecOutput {
 }
 
 /// The `Upgrade` protocol of an agent's tunnel to a session's RFB port
-/// (`GET /v1/sessions/{kasm_id}/stream?container=<id>`): raw RFB bytes after the 101.
+/// (`GET /v1/sessions/{session_id}/stream?container=<id>`): raw RFB bytes after the 101.
 pub const TUNNEL_PROTOCOL: &str = "berth-rfb";
 
 /// Any agent API error.

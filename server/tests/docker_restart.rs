@@ -95,33 +95,33 @@ async fn a_docker_restart_stops_sessions_with_a_message_and_resume_brings_them_b
         key: key(&db).await,
     };
     room_for_desktops(&db).await;
-    let (user_id, kasm_id) = launch(&api, &db, "dora").await;
-    wait_status(&db, &kasm_id, SessionStatus::Running).await;
-    exec(&api, &user_id, &kasm_id, "echo survived > ~/kept.txt").await;
+    let (user_id, session_id) = launch(&api, &db, "dora").await;
+    wait_status(&db, &session_id, SessionStatus::Running).await;
+    exec(&api, &user_id, &session_id, "echo survived > ~/kept.txt").await;
 
     tokio::task::spawn_blocking(restart_docker).await.unwrap();
 
     // At the first check-ins after Docker is back, the session is stopped, saying why.
     wait_until("the session to be stopped", 60, || async {
-        status(&db, &kasm_id).await.0 == "stopped"
+        status(&db, &session_id).await.0 == "stopped"
     })
     .await;
-    let (_, message) = status(&db, &kasm_id).await;
+    let (_, message) = status(&db, &session_id).await;
     assert!(message.contains("exited"), "{message}");
 
     api.ok(
         "resume_kasm",
-        json!({"user_id": user_id, "kasm_id": kasm_id}),
+        json!({"user_id": user_id, "kasm_id": session_id}),
     )
     .await;
-    wait_status(&db, &kasm_id, SessionStatus::Running).await;
+    wait_status(&db, &session_id, SessionStatus::Running).await;
     assert_eq!(
-        exec(&api, &user_id, &kasm_id, "cat ~/kept.txt").await,
+        exec(&api, &user_id, &session_id, "cat ~/kept.txt").await,
         "survived\n"
     );
     api.ok(
         "destroy_kasm",
-        json!({"user_id": user_id, "kasm_id": kasm_id}),
+        json!({"user_id": user_id, "kasm_id": session_id}),
     )
     .await;
 }

@@ -63,7 +63,7 @@ pub async fn list(db: &PgPool) -> Result<Vec<ImageRecord>, StoreError> {
         ImageRecord,
         r#"SELECT i.image_id, i.friendly_name, i.name, i.description, i.image_src, i.categories, i.cores, i.memory,
                   i.network_mode, i.enabled, i.run_config,
-                  (SELECT count(*) FROM kasms k WHERE k.image_id = i.image_id AND k.operational_status <> 'deleted') AS "live_sessions!"
+                  (SELECT count(*) FROM sessions k WHERE k.image_id = i.image_id AND k.operational_status <> 'deleted') AS "live_sessions!"
            FROM images i ORDER BY lower(i.friendly_name)"#
     )
     .fetch_all(db)
@@ -155,7 +155,7 @@ pub async fn set_enabled(db: &PgPool, image_id: Uuid, enabled: bool) -> Result<(
 pub async fn delete(db: &PgPool, image_id: Uuid) -> Result<Deletion, StoreError> {
     let mut tx = db.begin().await?;
     let live_sessions = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "count!" FROM kasms WHERE image_id = $1 AND operational_status <> 'deleted'"#,
+        r#"SELECT count(*) AS "count!" FROM sessions WHERE image_id = $1 AND operational_status <> 'deleted'"#,
         image_id
     )
     .fetch_one(&mut *tx)
@@ -164,7 +164,7 @@ pub async fn delete(db: &PgPool, image_id: Uuid) -> Result<Deletion, StoreError>
         return Ok(Deletion::InUse { live_sessions });
     }
     sqlx::query!(
-        "DELETE FROM kasms WHERE image_id = $1 AND operational_status = 'deleted'",
+        "DELETE FROM sessions WHERE image_id = $1 AND operational_status = 'deleted'",
         image_id
     )
     .execute(&mut *tx)

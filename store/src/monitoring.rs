@@ -16,7 +16,7 @@ pub async fn sessions_by_status_and_image(db: &PgPool) -> Result<Vec<SessionCoun
     let rows = sqlx::query!(
         r#"SELECT k.operational_status AS "status!", COALESCE(i.friendly_name, '(removed image)') AS "image!",
                   count(*) AS "count!"
-           FROM kasms k LEFT JOIN images i ON i.image_id = k.image_id
+           FROM sessions k LEFT JOIN images i ON i.image_id = k.image_id
            WHERE k.operational_status <> 'deleted'
            GROUP BY 1, 2 ORDER BY 1, 2"#
     )
@@ -47,7 +47,7 @@ pub async fn agent_capacity(db: &PgPool) -> Result<Vec<AgentCapacity>, StoreErro
                   COALESCE(s.cores_override, s.cores) - COALESCE(SUM(k.cores), 0) AS "free_cores!",
                   (COALESCE(s.memory_override, s.memory) - COALESCE(SUM(k.memory), 0))::int8 AS "free_memory!"
            FROM servers s
-           LEFT JOIN kasms k ON k.server_id = s.server_id AND k.operational_status <> 'deleted'
+           LEFT JOIN sessions k ON k.server_id = s.server_id AND k.operational_status <> 'deleted'
            GROUP BY s.server_id ORDER BY s.hostname"#
     )
     .fetch_all(db)
@@ -85,12 +85,12 @@ pub async fn launches_last_hour(db: &PgPool) -> Result<Vec<LaunchWindow>, StoreE
                SELECT date_bin('5 minutes', now(), TIMESTAMPTZ '2000-01-01') AS latest
            )
            SELECT EXTRACT(EPOCH FROM now() - (anchor.latest - w.n * interval '5 minutes'))::int8 AS "seconds_ago!",
-                  count(k.kasm_id) AS "launches!",
-                  count(k.kasm_id) FILTER (WHERE k.start_date IS NULL AND k.operational_status IN ('deleting', 'deleted')) AS "not_started!",
+                  count(k.session_id) AS "launches!",
+                  count(k.session_id) FILTER (WHERE k.start_date IS NULL AND k.operational_status IN ('deleting', 'deleted')) AS "not_started!",
                   percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM k.start_date - k.created_date)::float8)
                       FILTER (WHERE k.start_date IS NOT NULL) AS "median_seconds"
            FROM windows w CROSS JOIN anchor
-           LEFT JOIN kasms k ON k.created_date >= anchor.latest - w.n * interval '5 minutes'
+           LEFT JOIN sessions k ON k.created_date >= anchor.latest - w.n * interval '5 minutes'
                             AND k.created_date < anchor.latest - (w.n - 1) * interval '5 minutes'
            GROUP BY w.n, anchor.latest
            ORDER BY w.n DESC"#

@@ -41,9 +41,9 @@ pub async fn list(db: &PgPool) -> Result<Vec<ServerRecord>, StoreError> {
                   s.credential_issued,
                   COALESCE(SUM(k.cores), 0)::float8 AS "cores_allocated!",
                   COALESCE(SUM(k.memory), 0)::int8 AS "memory_allocated!",
-                  count(k.kasm_id) AS "sessions!"
+                  count(k.session_id) AS "sessions!"
            FROM servers s
-           LEFT JOIN kasms k ON k.server_id = s.server_id AND k.operational_status <> 'deleted'
+           LEFT JOIN sessions k ON k.server_id = s.server_id AND k.operational_status <> 'deleted'
            GROUP BY s.server_id ORDER BY s.hostname"#
     )
     .fetch_all(db)

@@ -134,10 +134,10 @@ pub async fn list_all_sessions(include_deleted: bool) -> Result<Vec<AdminSession
 }
 
 #[server(prefix = "/rpc", endpoint = "admin/destroy_session")]
-pub async fn destroy_any_session(kasm_id: String) -> Result<(), AppError> {
+pub async fn destroy_any_session(session_id: String) -> Result<(), AppError> {
     use crate::backend;
     let admin = backend::auth::require_admin().await?;
-    let id = backend::validate::uuid("kasm_id", &kasm_id)?;
+    let id = backend::validate::uuid("session_id", &session_id)?;
     let state = backend::app_state();
     state.sessions.destroy(id).await?;
     backend::audit::ok(

@@ -9,36 +9,38 @@ mod owned {
     use crate::model::{CurrentUser, SessionView};
     use crate::AppError;
 
-    /// The signed-in user and their session `kasm_id` (or the error to answer).
-    pub async fn session(kasm_id: &str) -> Result<(CurrentUser, SessionView), AppError> {
+    /// The signed-in user and their session `session_id` (or the error to answer).
+    pub async fn session(session_id: &str) -> Result<(CurrentUser, SessionView), AppError> {
         let user = backend::auth::require_user().await?;
-        let kasm_id = backend::validate::uuid("kasm_id", kasm_id)?;
-        let session = my_sessions::get(&backend::app_state().db, user.user_id, kasm_id).await?;
+        let session_id = backend::validate::uuid("session_id", session_id)?;
+        let session = my_sessions::get(&backend::app_state().db, user.user_id, session_id).await?;
         Ok((user, session))
     }
 }
 
-/// Starts a session of a workspace; answers its kasm_id at once.
+/// Starts a session of a workspace; answers its session_id at once.
 #[server(prefix = "/rpc", endpoint = "sessions/launch")]
 pub async fn launch_workspace(image_id: String) -> Result<String, AppError> {
     use crate::backend;
     let user = backend::auth::require_user().await?;
     let image_id = backend::validate::uuid("image_id", &image_id)?;
     let state = backend::app_state();
-    let kasm_id = state.sessions.request(user.user_id, image_id).await?;
+    let session_id = state.sessions.request(user.user_id, image_id).await?;
     backend::audit::ok(
         &state.db,
         user.user_id,
         "launch_session",
-        kasm_id.to_string(),
+        session_id.to_string(),
     )
     .await;
-    Ok(kasm_id.to_string())
+    Ok(session_id.to_string())
 }
 
 #[server(prefix = "/rpc", endpoint = "sessions/status")]
-pub async fn session_status(kasm_id: String) -> Result<SessionView, AppError> {
-    owned::session(&kasm_id).await.map(|(_, session)| session)
+pub async fn session_status(session_id: String) -> Result<SessionView, AppError> {
+    owned::session(&session_id)
+        .await
+        .map(|(_, session)| session)
 }
 
 #[server(prefix = "/rpc", endpoint = "sessions/mine")]
@@ -49,17 +51,17 @@ pub async fn my_sessions() -> Result<Vec<SessionView>, AppError> {
 }
 
 #[server(prefix = "/rpc", endpoint = "sessions/delete")]
-pub async fn delete_session(kasm_id: String) -> Result<(), AppError> {
+pub async fn delete_session(session_id: String) -> Result<(), AppError> {
     use crate::backend;
-    let (user, session) = owned::session(&kasm_id).await?;
+    let (user, session) = owned::session(&session_id).await?;
     let state = backend::app_state();
     backend::policy::require_delete(&state.db, user.user_id).await?;
-    state.sessions.destroy(session.kasm_id).await?;
+    state.sessions.destroy(session.session_id).await?;
     backend::audit::ok(
         &state.db,
         user.user_id,
         "delete_session",
-        session.kasm_id.to_string(),
+        session.session_id.to_string(),
     )
     .await;
     Ok(())
@@ -67,25 +69,25 @@ pub async fn delete_session(kasm_id: String) -> Result<(), AppError> {
 
 /// Pauses, stops or resumes one of the caller's sessions.
 #[server(prefix = "/rpc", endpoint = "sessions/change")]
-pub async fn change_session(kasm_id: String, change: SessionChange) -> Result<(), AppError> {
+pub async fn change_session(session_id: String, change: SessionChange) -> Result<(), AppError> {
     use crate::backend;
-    let (user, session) = owned::session(&kasm_id).await?;
+    let (user, session) = owned::session(&session_id).await?;
     let state = backend::app_state();
     backend::policy::require_change(&state.db, user.user_id, change).await?;
     state
         .sessions
-        .change(session.kasm_id, change)
+        .change(session.session_id, change)
         .await
         .map_err(AppError::from)
 }
 
 #[server(prefix = "/rpc", endpoint = "sessions/keepalive")]
-pub async fn keepalive(kasm_id: String) -> Result<(), AppError> {
+pub async fn keepalive(session_id: String) -> Result<(), AppError> {
     use crate::backend;
-    let (_, session) = owned::session(&kasm_id).await?;
+    let (_, session) = owned::session(&session_id).await?;
     backend::app_state()
         .sessions
-        .keepalive(session.kasm_id)
+        .keepalive(session.session_id)
         .await
         .map_err(AppError::from)
 }

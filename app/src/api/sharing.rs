@@ -4,51 +4,54 @@ use crate::AppError;
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-async fn owner_and_session(kasm_id: &str) -> Result<(uuid::Uuid, uuid::Uuid), AppError> {
+async fn owner_and_session(session_id: &str) -> Result<(uuid::Uuid, uuid::Uuid), AppError> {
     use crate::backend;
     let user = backend::auth::require_user().await?;
-    Ok((user.user_id, backend::validate::uuid("kasm_id", kasm_id)?))
+    Ok((
+        user.user_id,
+        backend::validate::uuid("session_id", session_id)?,
+    ))
 }
 
 #[server(prefix = "/rpc", endpoint = "sharing/view")]
-pub async fn get_sharing(kasm_id: String) -> Result<SharingView, AppError> {
+pub async fn get_sharing(session_id: String) -> Result<SharingView, AppError> {
     use crate::backend;
-    let (owner, kasm_id) = owner_and_session(&kasm_id).await?;
-    backend::sharing::view(&backend::app_state().db, owner, kasm_id).await
+    let (owner, session_id) = owner_and_session(&session_id).await?;
+    backend::sharing::view(&backend::app_state().db, owner, session_id).await
 }
 
 #[server(prefix = "/rpc", endpoint = "sharing/set")]
-pub async fn set_sharing(kasm_id: String, enabled: bool) -> Result<SharingView, AppError> {
+pub async fn set_sharing(session_id: String, enabled: bool) -> Result<SharingView, AppError> {
     use crate::backend;
-    let (owner, kasm_id) = owner_and_session(&kasm_id).await?;
-    backend::sharing::set_sharing(&backend::app_state(), owner, kasm_id, enabled).await
+    let (owner, session_id) = owner_and_session(&session_id).await?;
+    backend::sharing::set_sharing(&backend::app_state(), owner, session_id, enabled).await
 }
 
 #[server(prefix = "/rpc", endpoint = "sharing/revoke")]
-pub async fn revoke_share(kasm_id: String) -> Result<SharingView, AppError> {
+pub async fn revoke_share(session_id: String) -> Result<SharingView, AppError> {
     use crate::backend;
-    let (owner, kasm_id) = owner_and_session(&kasm_id).await?;
-    backend::sharing::revoke(&backend::app_state(), owner, kasm_id).await
+    let (owner, session_id) = owner_and_session(&session_id).await?;
+    backend::sharing::revoke(&backend::app_state(), owner, session_id).await
 }
 
 #[server(prefix = "/rpc", endpoint = "sharing/remove_viewer")]
-pub async fn remove_viewer(kasm_id: String, user_id: String) -> Result<(), AppError> {
+pub async fn remove_viewer(session_id: String, user_id: String) -> Result<(), AppError> {
     use crate::backend;
-    let (owner, kasm_id) = owner_and_session(&kasm_id).await?;
+    let (owner, session_id) = owner_and_session(&session_id).await?;
     let viewer = backend::validate::uuid("user_id", &user_id)?;
-    backend::sharing::remove_viewer(&backend::app_state(), owner, kasm_id, viewer).await
+    backend::sharing::remove_viewer(&backend::app_state(), owner, session_id, viewer).await
 }
 
 /// Hands control to a viewer; an empty `user_id` takes it back.
 #[server(prefix = "/rpc", endpoint = "sharing/control")]
-pub async fn set_control(kasm_id: String, user_id: String) -> Result<(), AppError> {
+pub async fn set_control(session_id: String, user_id: String) -> Result<(), AppError> {
     use crate::backend;
-    let (owner, kasm_id) = owner_and_session(&kasm_id).await?;
+    let (owner, session_id) = owner_and_session(&session_id).await?;
     let viewer = match user_id.trim() {
         "" => None,
         id => Some(backend::validate::uuid("user_id", id)?),
     };
-    backend::sharing::set_control(&backend::app_state(), owner, kasm_id, viewer).await
+    backend::sharing::set_control(&backend::app_state(), owner, session_id, viewer).await
 }
 
 #[server(prefix = "/rpc", endpoint = "sharing/join")]

@@ -9,7 +9,7 @@ pub async fn list(db: &PgPool, include_deleted: bool) -> Result<Vec<AdminSession
         .await?
         .into_iter()
         .map(|session| AdminSessionRow {
-            kasm_id: session.kasm_id,
+            session_id: session.session_id,
             username: session.username,
             image_name: session.image_name,
             hostname: session.hostname,

@@ -11,12 +11,12 @@ use uuid::Uuid;
 /// How long an issued link stays usable (a new status call replaces it sooner).
 pub const LIFETIME_SECS: u64 = 600;
 
-/// A fresh token for `user_id` on `kasm_id` (as viewer of `share_id` when given), replacing
+/// A fresh token for `user_id` on `session_id` (as viewer of `share_id` when given), replacing
 /// the one issued before: tokens rotate on every call that hands one out, as in Kasm.
 pub async fn issue(
     state: &AppState,
     user_id: Uuid,
-    kasm_id: Uuid,
+    session_id: Uuid,
     share_id: Option<&str>,
 ) -> Result<String, AppError> {
     let token = auth::new_token();
@@ -25,7 +25,7 @@ pub async fn issue(
         &state.web.redis_prefix,
         &auth::token_hash(&token),
         user_id,
-        kasm_id,
+        session_id,
         share_id,
         LIFETIME_SECS,
     )
@@ -34,10 +34,10 @@ pub async fn issue(
 }
 
 /// The browser path that redeems `token`.
-pub fn url(kasm_id: Uuid, user_id: Uuid, token: &str) -> String {
+pub fn url(session_id: Uuid, user_id: Uuid, token: &str) -> String {
     format!(
         "/connect/kasm/{}/{}/{token}",
-        kasm_id.simple(),
+        session_id.simple(),
         user_id.simple()
     )
 }
@@ -54,7 +54,7 @@ pub struct Redeemed {
 /// an enabled, unlocked account. Any failure is one Forbidden, revealing nothing.
 pub async fn redeem(
     state: &AppState,
-    kasm_id: Uuid,
+    session_id: Uuid,
     user_id: Uuid,
     token: &str,
     user_agent: &str,
@@ -65,7 +65,7 @@ pub async fn redeem(
         &mut state.redis.clone(),
         &state.web.redis_prefix,
         &auth::token_hash(token),
-        kasm_id,
+        session_id,
         user_id,
     )
     .await?
@@ -74,10 +74,10 @@ pub async fn redeem(
         return Err(AppError::Forbidden);
     }
     let (session_token, max_age_secs) = auth::open_session(db, user_id, user_agent).await?;
-    super::audit::ok(db, user_id, "login_link", kasm_id.to_string()).await;
+    super::audit::ok(db, user_id, "login_link", session_id.to_string()).await;
     let location = match row.share_id {
         Some(share_id) => format!("/join/{share_id}"),
-        None => format!("/session/{kasm_id}"),
+        None => format!("/session/{session_id}"),
     };
     Ok(Redeemed {
         location,

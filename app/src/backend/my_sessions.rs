@@ -15,8 +15,8 @@ pub async fn list(db: &PgPool, user_id: Uuid) -> Result<Vec<SessionView>, AppErr
 }
 
 /// One session of the user's; 404 if it does not exist, 403 if it is someone else's.
-pub async fn get(db: &PgPool, user_id: Uuid, kasm_id: Uuid) -> Result<SessionView, AppError> {
-    let session = store::sessions::views::one(db, kasm_id)
+pub async fn get(db: &PgPool, user_id: Uuid, session_id: Uuid) -> Result<SessionView, AppError> {
+    let session = store::sessions::views::one(db, session_id)
         .await?
         .ok_or_else(|| AppError::NotFound("No such session.".into()))?;
     if session.user_id != user_id {
@@ -27,7 +27,7 @@ pub async fn get(db: &PgPool, user_id: Uuid, kasm_id: Uuid) -> Result<SessionVie
 
 fn view(session: OwnSession) -> SessionView {
     SessionView {
-        kasm_id: session.kasm_id,
+        session_id: session.session_id,
         image_name: session.image_name,
         status: session.status,
         message: session.message,

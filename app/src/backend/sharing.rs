@@ -17,14 +17,14 @@ pub fn events_channel(prefix: &str) -> String {
 }
 
 /// Tells every process to re-check the connections to this session.
-pub async fn announce(state: &AppState, kasm_id: Uuid) {
+pub async fn announce(state: &AppState, session_id: Uuid) {
     let mut redis = state.redis.clone();
     let channel = events_channel(&state.web.redis_prefix);
     if let Err(error) = redis
-        .publish::<_, _, ()>(channel, kasm_id.to_string())
+        .publish::<_, _, ()>(channel, session_id.to_string())
         .await
     {
-        tracing::warn!(%error, %kasm_id, "could not announce a sharing change");
+        tracing::warn!(%error, %session_id, "could not announce a sharing change");
     }
 }
 
@@ -46,8 +46,8 @@ async fn sharing_allowed(db: &PgPool, owner: Uuid) -> Result<bool, AppError> {
 }
 
 /// Errs unless `user_id` owns the session.
-async fn require_owner(db: &PgPool, user_id: Uuid, kasm_id: Uuid) -> Result<(), AppError> {
-    let owner = store::sessions::owner_of(db, kasm_id)
+async fn require_owner(db: &PgPool, user_id: Uuid, session_id: Uuid) -> Result<(), AppError> {
+    let owner = store::sessions::owner_of(db, session_id)
         .await?
         .ok_or_else(|| AppError::NotFound("No such session.".into()))?;
     if owner == user_id {
@@ -57,10 +57,10 @@ async fn require_owner(db: &PgPool, user_id: Uuid, kasm_id: Uuid) -> Result<(), 
     }
 }
 
-pub async fn view(db: &PgPool, owner: Uuid, kasm_id: Uuid) -> Result<SharingView, AppError> {
-    require_owner(db, owner, kasm_id).await?;
-    let share_id = store::sharing::share_id_of(db, kasm_id).await?;
-    let viewers = store::sharing::viewers(db, kasm_id)
+pub async fn view(db: &PgPool, owner: Uuid, session_id: Uuid) -> Result<SharingView, AppError> {
+    require_owner(db, owner, session_id).await?;
+    let share_id = store::sharing::share_id_of(db, session_id).await?;
+    let viewers = store::sharing::viewers(db, session_id)
         .await?
         .into_iter()
         .map(|viewer| ViewerRow {
@@ -81,49 +81,53 @@ pub async fn view(db: &PgPool, owner: Uuid, kasm_id: Uuid) -> Result<SharingView
 pub async fn set_sharing(
     state: &AppState,
     owner: Uuid,
-    kasm_id: Uuid,
+    session_id: Uuid,
     on: bool,
 ) -> Result<SharingView, AppError> {
-    require_owner(&state.db, owner, kasm_id).await?;
+    require_owner(&state.db, owner, session_id).await?;
     if on {
         super::policy::require_sharing(&state.db, owner).await?;
     }
     let share_id = on.then(new_share_id);
-    store::sharing::set_share_id(&state.db, kasm_id, share_id.as_deref()).await?;
+    store::sharing::set_share_id(&state.db, session_id, share_id.as_deref()).await?;
     audit::ok(
         &state.db,
         owner,
         if on { "share_on" } else { "share_off" },
-        kasm_id.to_string(),
+        session_id.to_string(),
     )
     .await;
-    announce(state, kasm_id).await;
-    view(&state.db, owner, kasm_id).await
+    announce(state, session_id).await;
+    view(&state.db, owner, session_id).await
 }
 
 /// Replaces the link: the old one stops working and its viewers are disconnected.
-pub async fn revoke(state: &AppState, owner: Uuid, kasm_id: Uuid) -> Result<SharingView, AppError> {
-    let view = set_sharing(state, owner, kasm_id, true).await?;
-    audit::ok(&state.db, owner, "share_revoke", kasm_id.to_string()).await;
+pub async fn revoke(
+    state: &AppState,
+    owner: Uuid,
+    session_id: Uuid,
+) -> Result<SharingView, AppError> {
+    let view = set_sharing(state, owner, session_id, true).await?;
+    audit::ok(&state.db, owner, "share_revoke", session_id.to_string()).await;
     Ok(view)
 }
 
 pub async fn remove_viewer(
     state: &AppState,
     owner: Uuid,
-    kasm_id: Uuid,
+    session_id: Uuid,
     viewer: Uuid,
 ) -> Result<(), AppError> {
-    require_owner(&state.db, owner, kasm_id).await?;
-    store::sharing::remove_viewer(&state.db, kasm_id, viewer).await?;
+    require_owner(&state.db, owner, session_id).await?;
+    store::sharing::remove_viewer(&state.db, session_id, viewer).await?;
     audit::ok(
         &state.db,
         owner,
         "share_remove_viewer",
-        format!("{kasm_id}/{viewer}"),
+        format!("{session_id}/{viewer}"),
     )
     .await;
-    announce(state, kasm_id).await;
+    announce(state, session_id).await;
     Ok(())
 }
 
@@ -131,27 +135,27 @@ pub async fn remove_viewer(
 pub async fn set_control(
     state: &AppState,
     owner: Uuid,
-    kasm_id: Uuid,
+    session_id: Uuid,
     viewer: Option<Uuid>,
 ) -> Result<(), AppError> {
-    require_owner(&state.db, owner, kasm_id).await?;
+    require_owner(&state.db, owner, session_id).await?;
     if let Some(viewer) = viewer {
-        if access(&state.db, viewer, kasm_id).await?.is_none() {
+        if access(&state.db, viewer, session_id).await?.is_none() {
             return Err(AppError::invalid(
                 "user_id",
                 "That person is not watching this session.",
             ));
         }
     }
-    store::sharing::set_control(&state.db, kasm_id, viewer).await?;
+    store::sharing::set_control(&state.db, session_id, viewer).await?;
     let target = format!(
-        "{kasm_id}/{}",
+        "{session_id}/{}",
         viewer
             .map(|v| v.to_string())
             .unwrap_or_else(|| "owner".into())
     );
     audit::ok(&state.db, owner, "share_control", target).await;
-    announce(state, kasm_id).await;
+    announce(state, session_id).await;
     Ok(())
 }
 
@@ -166,15 +170,21 @@ pub async fn join(
         .ok_or(AppError::Forbidden)?;
     if shared.owner_id != user_id {
         let removed =
-            store::sharing::viewer_removed(&state.db, shared.kasm_id, user_id, share_id).await?;
+            store::sharing::viewer_removed(&state.db, shared.session_id, user_id, share_id).await?;
         if removed == Some(true) {
             return Err(AppError::Forbidden);
         }
-        store::sharing::add_viewer(&state.db, shared.kasm_id, user_id, share_id).await?;
-        audit::ok(&state.db, user_id, "share_join", shared.kasm_id.to_string()).await;
+        store::sharing::add_viewer(&state.db, shared.session_id, user_id, share_id).await?;
+        audit::ok(
+            &state.db,
+            user_id,
+            "share_join",
+            shared.session_id.to_string(),
+        )
+        .await;
     }
     Ok(JoinedSession {
-        kasm_id: shared.kasm_id,
+        session_id: shared.session_id,
         owner: shared.owner,
         image_name: shared.image_name,
         status: shared.status,

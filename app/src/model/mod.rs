@@ -78,7 +78,7 @@ pub struct Workspace {
 /// One of the signed-in user's sessions, as the dashboard and session page show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionView {
-    pub kasm_id: Uuid,
+    pub session_id: Uuid,
     pub image_name: String,
     pub status: SessionStatus,
     pub message: String,
@@ -119,7 +119,7 @@ pub struct SharingView {
 /// What a viewer gets on joining a shared session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JoinedSession {
-    pub kasm_id: Uuid,
+    pub session_id: Uuid,
     pub owner: String,
     pub image_name: String,
     pub status: SessionStatus,
@@ -212,7 +212,7 @@ pub struct ServerRow {
 /// Any session, as Admin → Sessions shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdminSessionRow {
-    pub kasm_id: Uuid,
+    pub session_id: Uuid,
     pub username: String,
     pub image_name: String,
     pub hostname: String,

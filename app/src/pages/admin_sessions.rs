@@ -59,7 +59,7 @@ fn SessionRowView(
     session: AdminSessionRow,
     destroy: ServerAction<DestroyAnySession>,
 ) -> impl IntoView {
-    let id = session.kasm_id.to_string();
+    let id = session.session_id.to_string();
     let over = session.status == SessionStatus::Deleted;
     let hostname = if session.hostname.is_empty() {
         "—".to_owned()
@@ -79,13 +79,13 @@ fn SessionRowView(
         view! {
             <button class="link danger destroy" on:click=move |_| {
                 if confirm(&format!("Destroy {what}? Its container and unsaved work are lost.")) {
-                    destroy.dispatch(DestroyAnySession { kasm_id: id.clone() });
+                    destroy.dispatch(DestroyAnySession { session_id: id.clone() });
                 }
             }>"Destroy"</button>
         }
     });
     view! {
-        <tr data-kasm-id=id data-status=session.status.as_str() class:disabled=over>
+        <tr data-session-id=id data-status=session.status.as_str() class:disabled=over>
             <td>{session.username}</td>
             <td>{session.image_name}</td>
             <td>{hostname}</td>

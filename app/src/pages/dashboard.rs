@@ -22,8 +22,8 @@ pub fn DashboardPage() -> impl IntoView {
         |_| my_sessions(),
     );
     Effect::new(move |_| {
-        if let Some(Ok(kasm_id)) = launch.value().get() {
-            go_to(&format!("/session/{kasm_id}"));
+        if let Some(Ok(session_id)) = launch.value().get() {
+            go_to(&format!("/session/{session_id}"));
         }
     });
     let search = RwSignal::new(String::new());
@@ -170,7 +170,7 @@ fn SessionRow(
     delete: ServerAction<DeleteSession>,
     change: ServerAction<ChangeSession>,
 ) -> impl IntoView {
-    let id = session.kasm_id.to_string();
+    let id = session.session_id.to_string();
     let status = session.status;
     // The changes this state allows, as (label, change) buttons.
     let changes: &[(&str, SessionChange)] = match status {
@@ -188,17 +188,17 @@ fn SessionRow(
     let buttons = changes
         .iter()
         .map(|&(label, what)| {
-            let kasm_id = id.clone();
+            let session_id = id.clone();
             view! {
                 <button class="link" data-change=label.to_lowercase() on:click=move |_| {
-                    change.dispatch(ChangeSession { kasm_id: kasm_id.clone(), change: what });
+                    change.dispatch(ChangeSession { session_id: session_id.clone(), change: what });
                 }>{label}</button>
             }
         })
         .collect_view();
     let delete_id = id.clone();
     view! {
-        <li class="session-row" data-kasm-id=id.clone()>
+        <li class="session-row" data-session-id=id.clone()>
             <span class="name">{session.image_name}</span>
             <span class=format!("state state-{status}")>{status.as_str()}</span>
             <span class="muted">{format!("started {}", session.created)}</span>
@@ -206,7 +206,7 @@ fn SessionRow(
                 <a class="button" href=format!("/session/{id}")>"Open"</a>
                 {buttons}
                 <button class="link danger" on:click=move |_| {
-                    delete.dispatch(DeleteSession { kasm_id: delete_id.clone() });
+                    delete.dispatch(DeleteSession { session_id: delete_id.clone() });
                 }>"Delete"</button>
             </span>
         </li>

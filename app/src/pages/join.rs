@@ -39,15 +39,15 @@ pub fn JoinPage() -> impl IntoView {
 
 #[component]
 fn SharedSession(session: JoinedSession) -> impl IntoView {
-    let kasm_id = session.kasm_id.to_string();
+    let session_id = session.session_id.to_string();
     let frame = format!(
-        "/viewer.html?kasm={kasm_id}&view_only={}",
+        "/viewer.html?kasm={session_id}&view_only={}",
         if session.has_control { 0 } else { 1 }
     );
     let open = RwSignal::new(true);
-    let chat_kasm = kasm_id.clone();
+    let chat_session = session_id.clone();
     view! {
-        <div class="session-page" id="shared-session" data-kasm-id=kasm_id.clone()>
+        <div class="session-page" id="shared-session" data-session-id=session_id.clone()>
             <div class="session-view">
                 <iframe id="desktop-frame" src=frame title="Shared desktop"></iframe>
             </div>
@@ -59,7 +59,7 @@ fn SharedSession(session: JoinedSession) -> impl IntoView {
                     <h2>{session.image_name}</h2>
                     <p class="muted" id="watching">{format!("You are watching {}'s session (view only).", session.owner)}</p>
                     <a class="panel-button" href="/">"Back to workspaces"</a>
-                    <Chat kasm_id=chat_kasm />
+                    <Chat session_id=chat_session />
                 </div>
             </aside>
         </div>

@@ -289,7 +289,7 @@ async fn set_up(args: &Args, db: &PgPool) -> Result<(Vec<Agent>, Vec<(Uuid, Uuid
         let containers: Vec<String> = kasms.iter().map(|k| format!("c-{}", k.simple())).collect();
         let ports: Vec<i32> = (0..args.sessions as i32).map(|s| 20000 + s).collect();
         sqlx::query(
-            "INSERT INTO kasms (kasm_id, user_id, image_id, server_id, session_secret, operational_status,
+            "INSERT INTO sessions (session_id, user_id, image_id, server_id, session_secret, operational_status,
                                 operational_progress, cores, memory, expiration_date, container_id, hostname, port)
              SELECT k, u, $3, $4, 'bench-secret', 'running', 100, 1, 1073741824, now() + interval '1 day', c, '127.0.0.1', p
              FROM unnest($1::uuid[], $2::uuid[], $5::text[], $6::int[]) AS t(k, u, c, p)",

@@ -10,7 +10,7 @@
 //! server, with the local server's core and memory overrides raised so that capacity is never
 //! the limit and `max_kasms_per_user` off; each simulated user is its own Berth user. A round is
 //! bounded by a deadline, ends by destroying every session with `destroy_kasm` and checks that
-//! no session container is left (`docker ps -a --filter label=berth.kasm_id`). A round that
+//! no session container is left (`docker ps -a --filter label=berth.session_id`). A round that
 //! would obviously exhaust the machine's memory is refused, and a round stops early should
 //! memory run low. Every child is stopped and every container of the round removed at the end,
 //! also on errors and Ctrl-C, and the scratch databases are dropped. All traffic stays on
@@ -507,8 +507,8 @@ async fn round(
         }
         match &outcome.request {
             Err(error) => *report.request_errors.entry(error.clone()).or_default() += 1,
-            Ok(kasm_id) => {
-                accepted.insert(*kasm_id);
+            Ok(session_id) => {
+                accepted.insert(*session_id);
                 match outcome.end {
                     End::Running(at) => {
                         running += 1;
@@ -518,9 +518,9 @@ async fn round(
                     }
                     End::Gone => {
                         let message: Option<String> = sqlx::query_scalar(
-                            "SELECT operational_status || ': ' || operational_message FROM kasms WHERE kasm_id = $1",
+                            "SELECT operational_status || ': ' || operational_message FROM sessions WHERE session_id = $1",
                         )
-                        .bind(kasm_id)
+                        .bind(session_id)
                         .fetch_optional(&db)
                         .await
                         .map_err(|e| e.to_string())?;
@@ -533,7 +533,9 @@ async fn round(
                             .entry(format!("operational_status {status}"))
                             .or_default() += 1;
                     }
-                    End::Unfinished => report.unfinished.push(session_state(&db, *kasm_id).await?),
+                    End::Unfinished => report
+                        .unfinished
+                        .push(session_state(&db, *session_id).await?),
                 }
             }
         }
@@ -582,8 +584,8 @@ async fn round(
     // whose request_kasm failed but which exist anyway), then nothing may be left.
     accepted.insert(reader_kasm);
     let listed = list_sessions(&api).await?;
-    for (kasm_id, _) in listed.iter().filter(|(id, _)| !accepted.contains(id)) {
-        report.orphans.push(session_state(&db, *kasm_id).await?);
+    for (session_id, _) in listed.iter().filter(|(id, _)| !accepted.contains(id)) {
+        report.orphans.push(session_state(&db, *session_id).await?);
     }
     let (destroyed, destroy_errors) = destroy_all(&api, &listed).await;
     report.destroyed = destroyed;
@@ -606,11 +608,11 @@ async fn round(
 }
 
 /// "provisioning (Placing the session)", from the database.
-async fn session_state(db: &PgPool, kasm_id: Uuid) -> Result<String> {
+async fn session_state(db: &PgPool, session_id: Uuid) -> Result<String> {
     let state: Option<String> = sqlx::query_scalar(
-        "SELECT operational_status || ' (' || operational_message || ')' FROM kasms WHERE kasm_id = $1",
+        "SELECT operational_status || ' (' || operational_message || ')' FROM sessions WHERE session_id = $1",
     )
-    .bind(kasm_id)
+    .bind(session_id)
     .fetch_optional(db)
     .await
     .map_err(|e| e.to_string())?;
@@ -625,14 +627,14 @@ async fn launch_one(api: &Api, user_id: Uuid, image_id: Uuid) -> Result<Uuid> {
             json!({ "user_id": user_id.simple().to_string(), "image_id": image_id.simple().to_string() }),
         )
         .await;
-    let kasm_id = answer
-        .kasm_id()
+    let session_id = answer
+        .session_id()
         .ok_or_else(|| format!("request_kasm: {} {}", answer.status, answer.message()))?;
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        let status = api.status(user_id, kasm_id).await;
+        let status = api.status(user_id, session_id).await;
         match status.operational_status().as_deref() {
-            Some("running") => return Ok(kasm_id),
+            Some("running") => return Ok(session_id),
             Some("requested" | "provisioning" | "starting") => {}
             _ if status.status >= 500 => {}
             _ => {
@@ -685,17 +687,17 @@ async fn simulated_user(
     let mut outcome = UserOutcome {
         answered: sent.elapsed(),
         request: answer
-            .kasm_id()
+            .session_id()
             .ok_or_else(|| (answer.status, answer.message())),
         end: End::Unfinished,
         poll_errors: Vec::new(),
     };
-    let Ok(kasm_id) = outcome.request else {
+    let Ok(session_id) = outcome.request else {
         return outcome;
     };
     while Instant::now() < deadline && !stop.load(Ordering::SeqCst) {
         tokio::time::sleep(poll).await;
-        let status = api.status(user_id, kasm_id).await;
+        let status = api.status(user_id, session_id).await;
         let seen = Instant::now();
         match (status.status, status.operational_status()) {
             (200, Some(state)) => match state.as_str() {
@@ -726,7 +728,7 @@ type Timings = Vec<(Instant, Duration, Option<(u16, String)>)>;
 async fn status_reader(
     api: Api,
     user_id: Uuid,
-    kasm_id: Uuid,
+    session_id: Uuid,
     pause: Duration,
     stop: Arc<AtomicBool>,
 ) -> Timings {
@@ -735,7 +737,7 @@ async fn status_reader(
     let mut timings = Vec::new();
     while !stop.load(Ordering::SeqCst) {
         let at = Instant::now();
-        let answer = api.status(user_id, kasm_id).await;
+        let answer = api.status(user_id, session_id).await;
         let error = (answer.operational_status().as_deref() != Some("running"))
             .then(|| (answer.status, answer.message()));
         timings.push((at, answer.elapsed, error));
@@ -877,7 +879,7 @@ impl LogSummary {
     }
 }
 
-/// The sessions the server lists (get_kasms): kasm_id and owner.
+/// The sessions the server lists (get_kasms): session_id and owner.
 async fn list_sessions(api: &Api) -> Result<Vec<(Uuid, Uuid)>> {
     let mut last = String::new();
     for _ in 0..5 {
@@ -888,9 +890,9 @@ async fn list_sessions(api: &Api) -> Result<Vec<(Uuid, Uuid)>> {
                 .into_iter()
                 .flatten()
                 .filter_map(|kasm| {
-                    let kasm_id = Uuid::parse_str(kasm["kasm_id"].as_str()?).ok()?;
+                    let session_id = Uuid::parse_str(kasm["kasm_id"].as_str()?).ok()?;
                     let user_id = Uuid::parse_str(kasm["user_id"].as_str()?).ok()?;
-                    Some((kasm_id, user_id))
+                    Some((session_id, user_id))
                 })
                 .collect());
         }
@@ -905,7 +907,7 @@ async fn list_sessions(api: &Api) -> Result<Vec<(Uuid, Uuid)>> {
 async fn destroy_all(api: &Api, sessions: &[(Uuid, Uuid)]) -> (usize, Errors) {
     let gate = Arc::new(Semaphore::new(DESTROYERS));
     let mut tasks = Vec::new();
-    for &(kasm_id, user_id) in sessions {
+    for &(session_id, user_id) in sessions {
         let (api, gate) = (api.clone(), gate.clone());
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await;
@@ -914,7 +916,7 @@ async fn destroy_all(api: &Api, sessions: &[(Uuid, Uuid)]) -> (usize, Errors) {
                 let answer = api
                     .call(
                         "destroy_kasm",
-                        json!({ "user_id": user_id.simple().to_string(), "kasm_id": kasm_id.simple().to_string() }),
+                        json!({ "user_id": user_id.simple().to_string(), "kasm_id": session_id.simple().to_string() }),
                     )
                     .await;
                 if answer.status == 200 {
@@ -940,7 +942,7 @@ async fn destroy_all(api: &Api, sessions: &[(Uuid, Uuid)]) -> (usize, Errors) {
     (destroyed, errors)
 }
 
-/// Session containers on this Docker host: `docker ps -a --filter label=berth.kasm_id`, or only
+/// Session containers on this Docker host: `docker ps -a --filter label=berth.session_id`, or only
 /// those of one agent and deployment (`--filter label=berth.agent=<owner>`).
 async fn count_containers(docker: &Docker, owner: Option<&str>) -> Result<usize> {
     Ok(list_containers(docker, owner).await?.len())

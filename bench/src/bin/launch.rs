@@ -1,7 +1,7 @@
 //! bench/launch: from a launch request to the first framebuffer in the browser's place, through
 //! a real `berth serve` as an integration drives it: `request_kasm` (Developer API), polling
 //! `get_kasm_status` until it answers with `kasm_url`, opening that link (the sign-in cookie),
-//! then the WebSocket to `/desktop/<kasm_id>/websockify` through Berth's proxy (which does the
+//! then the WebSocket to `/desktop/<session_id>/websockify` through Berth's proxy (which does the
 //! VNC authentication with the container) and the desktop's first framebuffer update. Beside
 //! it, interleaved run by run so that all see the same machine:
 //!
@@ -153,7 +153,7 @@ async fn run(args: &Args, database_url: &str, db: PgPool) -> Result<()> {
         .await
         .map_err(|e| format!("user: {e}"))?;
     let spec = CreateSession {
-        kasm_id: Uuid::nil(),
+        session_id: Uuid::nil(),
         user_id: Uuid::nil(),
         image_id: Uuid::nil(),
         image: image.clone(),
@@ -285,13 +285,13 @@ async fn berth_launch(berth: &Berth, poll_ms: u64) -> Result<Duration> {
             json!({ "user_id": user, "image_id": berth.image_id.simple().to_string() }),
         )
         .await;
-    let kasm_id = requested
-        .kasm_id()
+    let session_id = requested
+        .session_id()
         .ok_or_else(|| format!("request_kasm: {} {}", requested.status, requested.message()))?;
     let mut marks = vec![started.elapsed()];
     let launched = async {
         let link = loop {
-            let status = berth.api.status(berth.user_id, kasm_id).await;
+            let status = berth.api.status(berth.user_id, session_id).await;
             if let Some(link) = status.body["kasm_url"].as_str() {
                 break link.to_owned();
             }
@@ -308,7 +308,7 @@ async fn berth_launch(berth: &Berth, poll_ms: u64) -> Result<Duration> {
         let cookie = sign_in(&berth.base, &link).await?;
         marks.push(started.elapsed());
         let url = format!(
-            "{}/desktop/{kasm_id}/websockify",
+            "{}/desktop/{session_id}/websockify",
             berth.base.replacen("http", "ws", 1)
         );
         let headers = [("cookie", cookie), ("origin", berth.base.clone())];
@@ -330,7 +330,7 @@ async fn berth_launch(berth: &Berth, poll_ms: u64) -> Result<Duration> {
         .api
         .call(
             "destroy_kasm",
-            json!({ "user_id": user, "kasm_id": kasm_id.simple().to_string() }),
+            json!({ "user_id": user, "kasm_id": session_id.simple().to_string() }),
         )
         .await;
     if destroyed.status != 200 {

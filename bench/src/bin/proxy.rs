@@ -8,7 +8,7 @@
 //! - **direct**: plain TCP, the client authenticating itself (the floor);
 //! - **Berth**: the real release binary (`target/release/berth serve`) on a scratch
 //!   database, with a running session row pointing at the stand-in; the client opens
-//!   `/desktop/<kasm_id>/websockify` as the browser's viewer does and shakes hands with Berth
+//!   `/desktop/<session_id>/websockify` as the browser's viewer does and shakes hands with Berth
 //!   (security type None), Berth having authenticated with the stand-in;
 //! - **websockify**: Debian's, as a child relaying its WebSocket to the stand-in's port, the
 //!   client authenticating through it (what every container ran before Berth spoke RFB);
@@ -217,7 +217,7 @@ async fn run(args: Arc<Args>, database_url: String) -> Result<()> {
         .await?;
     let rss_idle = Sample::take(pid, ports);
     let cookie = sign_in(&base, &password).await?;
-    let kasm_id = session_row(&database_url, standin.port(), &secret).await?;
+    let session_id = session_row(&database_url, standin.port(), &secret).await?;
 
     // websockify relaying to the stand-in, and nginx in front of it.
     let websockify_port = free_port()?;
@@ -236,7 +236,7 @@ async fn run(args: Arc<Args>, database_url: String) -> Result<()> {
     let (nginx_version, websockify_version) = (nginx_version(&args.nginx), websockify_version());
 
     let berth_way = Way::WebSocket {
-        url: format!("ws://127.0.0.1:{berth_port}/desktop/{kasm_id}/websockify"),
+        url: format!("ws://127.0.0.1:{berth_port}/desktop/{session_id}/websockify"),
         headers: vec![("cookie", cookie), ("origin", base.clone())],
     };
     let paths = [
@@ -1044,7 +1044,7 @@ async fn session_row(database_url: &str, port: u16, secret: &str) -> Result<Uuid
         .connect(database_url)
         .await
         .map_err(|e| e.to_string())?;
-    let (image_id, kasm_id) = (Uuid::new_v4(), Uuid::new_v4());
+    let (image_id, session_id) = (Uuid::new_v4(), Uuid::new_v4());
     sqlx::query(
         "INSERT INTO images (image_id, name, friendly_name, cores, memory)
          VALUES ($1, 'bench/standin:latest', 'Bench stand-in', 1, 1)",
@@ -1054,14 +1054,14 @@ async fn session_row(database_url: &str, port: u16, secret: &str) -> Result<Uuid
     .await
     .map_err(|e| format!("image row: {e}"))?;
     sqlx::query(
-        "INSERT INTO kasms (kasm_id, user_id, image_id, session_secret, operational_status,
+        "INSERT INTO sessions (session_id, user_id, image_id, session_secret, operational_status,
                             hostname, port, container_id, cores, memory, start_date,
                             expiration_date)
          SELECT $1, user_id, $2, $3, 'running', '127.0.0.1', $4, 'bench-standin', 1, 1, now(),
                 now() + interval '1 hour'
          FROM users WHERE username = 'admin'",
     )
-    .bind(kasm_id)
+    .bind(session_id)
     .bind(image_id)
     .bind(secret)
     .bind(port as i32)
@@ -1069,7 +1069,7 @@ async fn session_row(database_url: &str, port: u16, secret: &str) -> Result<Uuid
     .await
     .map_err(|e| format!("session row: {e}"))?;
     db.close().await;
-    Ok(kasm_id)
+    Ok(session_id)
 }
 
 /// `websockify 127.0.0.1:<port> <stand-in>`: Debian's, as the containers ran it (it forks a

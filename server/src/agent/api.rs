@@ -18,12 +18,15 @@ use uuid::Uuid;
 pub fn router(agent: Arc<Agent>) -> Router {
     Router::new()
         .route("/v1/sessions", post(create))
-        .route("/v1/sessions/{kasm_id}", delete(remove).get(endpoint))
-        .route("/v1/sessions/{kasm_id}/start", post(start))
-        .route("/v1/sessions/{kasm_id}/adopt", post(adopt))
-        .route("/v1/sessions/{kasm_id}/exec", post(exec))
-        .route("/v1/sessions/{kasm_id}/stream", get(super::tunnel::stream))
-        .route("/v1/sessions/{kasm_id}/{action}", post(act))
+        .route("/v1/sessions/{session_id}", delete(remove).get(endpoint))
+        .route("/v1/sessions/{session_id}/start", post(start))
+        .route("/v1/sessions/{session_id}/adopt", post(adopt))
+        .route("/v1/sessions/{session_id}/exec", post(exec))
+        .route(
+            "/v1/sessions/{session_id}/stream",
+            get(super::tunnel::stream),
+        )
+        .route("/v1/sessions/{session_id}/{action}", post(act))
         .layer(middleware::from_fn_with_state(agent.clone(), authorize))
         .with_state(agent)
 }
@@ -87,7 +90,7 @@ pub(super) fn launch_error(failure: LaunchError) -> Response {
 
 async fn create(State(agent): State<Arc<Agent>>, Json(spec): Json<CreateSession>) -> Response {
     if let Err(refusal) = super::validate::create_session(&spec) {
-        tracing::warn!(kasm_id = %spec.kasm_id, field = refusal.field, "refused a session: {}", refusal.message);
+        tracing::warn!(session_id = %spec.session_id, field = refusal.field, "refused a session: {}", refusal.message);
         return bad_field(refusal);
     }
     match agent.create_session(&spec).await {
@@ -98,10 +101,10 @@ async fn create(State(agent): State<Arc<Agent>>, Json(spec): Json<CreateSession>
 
 async fn start(
     State(agent): State<Arc<Agent>>,
-    Path(kasm_id): Path<Uuid>,
+    Path(session_id): Path<Uuid>,
     Json(start): Json<StartSession>,
 ) -> Response {
-    match agent.start_session(kasm_id, &start.secret).await {
+    match agent.start_session(session_id, &start.secret).await {
         Ok(started) => Json::<CreatedSession>(started).into_response(),
         Err(failure) => launch_error(failure),
     }
@@ -109,8 +112,8 @@ async fn start(
 
 /// Which container is the session's now and where it streams (404 when there is none, 409
 /// when it is not running).
-async fn endpoint(State(agent): State<Arc<Agent>>, Path(kasm_id): Path<Uuid>) -> Response {
-    match agent.runtime.streaming(kasm_id).await {
+async fn endpoint(State(agent): State<Arc<Agent>>, Path(session_id): Path<Uuid>) -> Response {
+    match agent.runtime.streaming(session_id).await {
         Ok((container_id, port)) => Json(agent.created(container_id, port)).into_response(),
         Err(failure) => runtime_error(failure),
     }
@@ -119,15 +122,15 @@ async fn endpoint(State(agent): State<Arc<Agent>>, Path(kasm_id): Path<Uuid>) ->
 /// Takes over a launch that was under way when Berth stopped.
 async fn adopt(
     State(agent): State<Arc<Agent>>,
-    Path(kasm_id): Path<Uuid>,
+    Path(session_id): Path<Uuid>,
     Json(adopt): Json<AdoptSession>,
 ) -> Response {
     let wait = std::time::Duration::from_secs(adopt.wait_secs.min(120));
-    match agent.adopt_session(kasm_id, &adopt.secret, wait).await {
+    match agent.adopt_session(session_id, &adopt.secret, wait).await {
         Ok(found) => Json::<CreatedSession>(found).into_response(),
         Err(AdoptError::NoContainer) => error(
             StatusCode::NOT_FOUND,
-            format!("no session container for {kasm_id}"),
+            format!("no session container for {session_id}"),
         ),
         Err(AdoptError::Failed(message)) => error(StatusCode::CONFLICT, message),
     }
@@ -136,17 +139,17 @@ async fn adopt(
 /// Runs a command in the session's container; the answer carries its exit code and output.
 async fn exec(
     State(agent): State<Arc<Agent>>,
-    Path(kasm_id): Path<Uuid>,
+    Path(session_id): Path<Uuid>,
     Json(request): Json<ExecRequest>,
 ) -> Response {
-    match agent.runtime.exec(kasm_id, &request).await {
+    match agent.runtime.exec(session_id, &request).await {
         Ok(output) => Json::<ExecOutput>(output).into_response(),
         Err(failure) => runtime_error(failure),
     }
 }
 
-async fn remove(State(agent): State<Arc<Agent>>, Path(kasm_id): Path<Uuid>) -> Response {
-    match agent.runtime.remove_session(kasm_id).await {
+async fn remove(State(agent): State<Arc<Agent>>, Path(session_id): Path<Uuid>) -> Response {
+    match agent.runtime.remove_session(session_id).await {
         Ok(removed) => Json(serde_json::json!({ "removed": removed })).into_response(),
         Err(failure) => runtime_error(failure),
     }
@@ -154,7 +157,7 @@ async fn remove(State(agent): State<Arc<Agent>>, Path(kasm_id): Path<Uuid>) -> R
 
 async fn act(
     State(agent): State<Arc<Agent>>,
-    Path((kasm_id, action)): Path<(Uuid, String)>,
+    Path((session_id, action)): Path<(Uuid, String)>,
 ) -> Response {
     let action = match action.as_str() {
         "pause" => Action::Pause,
@@ -162,7 +165,7 @@ async fn act(
         "stop" => Action::Stop,
         other => return error(StatusCode::NOT_FOUND, format!("unknown action {other}")),
     };
-    match agent.runtime.act(kasm_id, action).await {
+    match agent.runtime.act(session_id, action).await {
         Ok(()) => Json(serde_json::json!({})).into_response(),
         Err(failure) => runtime_error(failure),
     }

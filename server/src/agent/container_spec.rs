@@ -81,7 +81,7 @@ mod tests {
 
     fn spec() -> CreateSession {
         CreateSession {
-            kasm_id: Uuid::new_v4(),
+            session_id: Uuid::new_v4(),
             user_id: Uuid::new_v4(),
             image_id: Uuid::new_v4(),
             image: "berth/desktop:latest".into(),

@@ -4,7 +4,7 @@
 use super::container_spec::{environment, host_config};
 use super::isolation;
 use super::runtime::{
-    Action, ContainerRuntime, HostResources, RuntimeError, LABEL_AGENT, LABEL_IMAGE, LABEL_KASM,
+    Action, ContainerRuntime, HostResources, RuntimeError, LABEL_AGENT, LABEL_IMAGE, LABEL_SESSION,
     LABEL_USER, STREAM_CONTAINER_PORT, STREAM_PORT,
 };
 use crate::protocol::{ContainerReport, CreateSession, ExecOutput, ExecRequest};
@@ -39,8 +39,8 @@ impl DockerRuntime {
         Ok(DockerRuntime { docker })
     }
 
-    fn container_name(kasm_id: Uuid) -> String {
-        format!("berth-{}", kasm_id.simple())
+    fn container_name(session_id: Uuid) -> String {
+        format!("berth-{}", session_id.simple())
     }
 
     /// The host port a started container's stream port is published on (Docker picks a new
@@ -55,11 +55,11 @@ impl DockerRuntime {
     /// not the session's); by the label alone for one created under another name.
     async fn inspect_session(
         &self,
-        kasm_id: Uuid,
+        session_id: Uuid,
     ) -> Result<ContainerInspectResponse, RuntimeError> {
         let by_name = self
             .docker
-            .inspect_container(&Self::container_name(kasm_id), None)
+            .inspect_container(&Self::container_name(session_id), None)
             .await;
         let inspected = match by_name {
             Ok(inspected) => inspected,
@@ -67,9 +67,9 @@ impl DockerRuntime {
                 status_code: 404, ..
             }) => {
                 let id = self
-                    .find(kasm_id)
+                    .find(session_id)
                     .await?
-                    .ok_or(RuntimeError::NotFound(kasm_id))?;
+                    .ok_or(RuntimeError::NotFound(session_id))?;
                 self.docker.inspect_container(&id, None).await?
             }
             Err(error) => return Err(error.into()),
@@ -78,18 +78,20 @@ impl DockerRuntime {
             .config
             .as_ref()
             .and_then(|config| config.labels.as_ref())
-            .and_then(|labels| labels.get(LABEL_KASM))
-            .is_some_and(|label| *label == kasm_id.to_string());
+            .and_then(|labels| labels.get(LABEL_SESSION))
+            .is_some_and(|label| *label == session_id.to_string());
         if labelled {
             Ok(inspected)
         } else {
-            Err(RuntimeError::NotFound(kasm_id))
+            Err(RuntimeError::NotFound(session_id))
         }
     }
 
-    pub(super) async fn find(&self, kasm_id: Uuid) -> Result<Option<String>, RuntimeError> {
-        let filters =
-            HashMap::from([("label".to_owned(), vec![format!("{LABEL_KASM}={kasm_id}")])]);
+    pub(super) async fn find(&self, session_id: Uuid) -> Result<Option<String>, RuntimeError> {
+        let filters = HashMap::from([(
+            "label".to_owned(),
+            vec![format!("{LABEL_SESSION}={session_id}")],
+        )]);
         let found = self
             .docker
             .list_containers(Some(ListContainersOptions {
@@ -153,7 +155,7 @@ impl ContainerRuntime for DockerRuntime {
         isolation::session_network(&spec.network_mode)
             .map_err(|refused| RuntimeError::Refused(refused.to_string()))?;
         let labels = HashMap::from([
-            (LABEL_KASM.to_owned(), spec.kasm_id.to_string()),
+            (LABEL_SESSION.to_owned(), spec.session_id.to_string()),
             (LABEL_USER.to_owned(), spec.user_id.to_string()),
             (LABEL_IMAGE.to_owned(), spec.image_id.to_string()),
             (LABEL_AGENT.to_owned(), owner.to_owned()),
@@ -171,7 +173,7 @@ impl ContainerRuntime for DockerRuntime {
             host_config: Some(host_config(spec)),
             ..Default::default()
         };
-        let name = Self::container_name(spec.kasm_id);
+        let name = Self::container_name(spec.session_id);
         // No presence check first (a Docker call on every launch): Docker's 404 on create
         // says the same.
         let created = self
@@ -197,32 +199,38 @@ impl ContainerRuntime for DockerRuntime {
         Ok((created.id, port))
     }
 
-    async fn published(&self, kasm_id: Uuid) -> Result<(String, u16), RuntimeError> {
-        let inspected = self.inspect_session(kasm_id).await?;
+    async fn published(&self, session_id: Uuid) -> Result<(String, u16), RuntimeError> {
+        let inspected = self.inspect_session(session_id).await?;
         let port = published_port(&inspected)?;
-        Ok((inspected.id.ok_or(RuntimeError::NotFound(kasm_id))?, port))
+        Ok((
+            inspected.id.ok_or(RuntimeError::NotFound(session_id))?,
+            port,
+        ))
     }
 
     async fn isolate(&self) -> Result<(), isolation::IsolationError> {
         isolation::ensure(&self.docker).await
     }
 
-    async fn streaming(&self, kasm_id: Uuid) -> Result<(String, u16), RuntimeError> {
-        let inspected = self.inspect_session(kasm_id).await?;
+    async fn streaming(&self, session_id: Uuid) -> Result<(String, u16), RuntimeError> {
+        let inspected = self.inspect_session(session_id).await?;
         if !inspected
             .state
             .as_ref()
             .and_then(|s| s.running)
             .unwrap_or(false)
         {
-            return Err(RuntimeError::NotRunning(kasm_id));
+            return Err(RuntimeError::NotRunning(session_id));
         }
         let port = published_port(&inspected)?;
-        Ok((inspected.id.ok_or(RuntimeError::NotFound(kasm_id))?, port))
+        Ok((
+            inspected.id.ok_or(RuntimeError::NotFound(session_id))?,
+            port,
+        ))
     }
 
-    async fn remove_session(&self, kasm_id: Uuid) -> Result<bool, RuntimeError> {
-        let Some(id) = self.find(kasm_id).await? else {
+    async fn remove_session(&self, session_id: Uuid) -> Result<bool, RuntimeError> {
+        let Some(id) = self.find(session_id).await? else {
             return Ok(false);
         };
         let options = RemoveContainerOptions {
@@ -239,11 +247,11 @@ impl ContainerRuntime for DockerRuntime {
         }
     }
 
-    async fn act(&self, kasm_id: Uuid, action: Action) -> Result<(), RuntimeError> {
+    async fn act(&self, session_id: Uuid, action: Action) -> Result<(), RuntimeError> {
         let id = self
-            .find(kasm_id)
+            .find(session_id)
             .await?
-            .ok_or(RuntimeError::NotFound(kasm_id))?;
+            .ok_or(RuntimeError::NotFound(session_id))?;
         match action {
             Action::Pause => self.pause(&id).await?,
             Action::Resume => self.docker.unpause_container(&id).await?,
@@ -278,7 +286,7 @@ impl ContainerRuntime for DockerRuntime {
     }
 
     async fn list_sessions(&self) -> Result<Vec<ContainerReport>, RuntimeError> {
-        let filters = HashMap::from([("label".to_owned(), vec![LABEL_KASM.to_owned()])]);
+        let filters = HashMap::from([("label".to_owned(), vec![LABEL_SESSION.to_owned()])]);
         let containers = self
             .docker
             .list_containers(Some(ListContainersOptions {
@@ -291,7 +299,7 @@ impl ContainerRuntime for DockerRuntime {
             .into_iter()
             .filter_map(|c| {
                 let labels = c.labels.as_ref()?;
-                let kasm_id = labels.get(LABEL_KASM)?.parse().ok()?;
+                let session_id = labels.get(LABEL_SESSION)?.parse().ok()?;
                 let owner = labels.get(LABEL_AGENT).cloned().unwrap_or_default();
                 let state = c.state.clone().unwrap_or_default();
                 let running = state == "running" || state == "paused";
@@ -302,7 +310,7 @@ impl ContainerRuntime for DockerRuntime {
                     .find(|p| p.private_port == STREAM_CONTAINER_PORT && p.public_port.is_some())
                     .and_then(|p| p.public_port);
                 Some(ContainerReport {
-                    kasm_id,
+                    session_id,
                     container_id: c.id.clone().unwrap_or_default(),
                     running,
                     paused: state == "paused",
@@ -350,8 +358,12 @@ impl ContainerRuntime for DockerRuntime {
         })
     }
 
-    async fn exec(&self, kasm_id: Uuid, request: &ExecRequest) -> Result<ExecOutput, RuntimeError> {
-        self.run_exec(kasm_id, request).await
+    async fn exec(
+        &self,
+        session_id: Uuid,
+        request: &ExecRequest,
+    ) -> Result<ExecOutput, RuntimeError> {
+        self.run_exec(session_id, request).await
     }
 }
 

@@ -118,13 +118,13 @@ impl DockerRuntime {
 
     pub(super) async fn run_exec(
         &self,
-        kasm_id: Uuid,
+        session_id: Uuid,
         request: &ExecRequest,
     ) -> Result<ExecOutput, RuntimeError> {
         let container = self
-            .find(kasm_id)
+            .find(session_id)
             .await?
-            .ok_or(RuntimeError::NotFound(kasm_id))?;
+            .ok_or(RuntimeError::NotFound(session_id))?;
         let timeout = request.timeout_secs.clamp(1, EXEC_MAX_TIMEOUT_SECS);
         let limit = request.max_output.min(EXEC_MAX_OUTPUT);
         let exec_id = match self
@@ -135,7 +135,7 @@ impl DockerRuntime {
             Ok(created) => created.id,
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 409, ..
-            }) => return Err(RuntimeError::NotRunning(kasm_id)),
+            }) => return Err(RuntimeError::NotRunning(session_id)),
             Err(error) => return Err(error.into()),
         };
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout);

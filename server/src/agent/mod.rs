@@ -105,7 +105,7 @@ impl Agent {
     }
 
     /// Creates the container and returns once its desktop streams.
-    #[tracing::instrument(name = "agent.create", skip_all, fields(kasm_id = %spec.kasm_id, image = %spec.image))]
+    #[tracing::instrument(name = "agent.create", skip_all, fields(session_id = %spec.session_id, image = %spec.image))]
     pub async fn create_session(
         &self,
         spec: &CreateSession,
@@ -123,7 +123,7 @@ impl Agent {
         {
             Ok(()) => Ok(self.created(container_id, port)),
             Err(reason) => {
-                let _ = self.runtime.remove_session(spec.kasm_id).await;
+                let _ = self.runtime.remove_session(spec.session_id).await;
                 Err(LaunchError::NotStreaming(reason))
             }
         }
@@ -131,14 +131,14 @@ impl Agent {
 
     /// Starts a stopped session's container again and returns once its desktop streams (on
     /// the new port Docker published it on).
-    #[tracing::instrument(name = "agent.start", skip_all, fields(%kasm_id))]
+    #[tracing::instrument(name = "agent.start", skip_all, fields(%session_id))]
     pub async fn start_session(
         &self,
-        kasm_id: Uuid,
+        session_id: Uuid,
         secret: &str,
     ) -> Result<CreatedSession, LaunchError> {
-        self.runtime.act(kasm_id, runtime::Action::Start).await?;
-        let (container_id, port) = self.runtime.published(kasm_id).await?;
+        self.runtime.act(session_id, runtime::Action::Start).await?;
+        let (container_id, port) = self.runtime.published(session_id).await?;
         self.until_streaming(&container_id, port, secret)
             .await
             .map_err(LaunchError::NotStreaming)?;
@@ -146,14 +146,14 @@ impl Agent {
     }
 
     /// A launch under way when Berth stopped: where the container streams, once it does.
-    #[tracing::instrument(name = "agent.adopt", skip_all, fields(%kasm_id))]
+    #[tracing::instrument(name = "agent.adopt", skip_all, fields(%session_id))]
     pub async fn adopt_session(
         &self,
-        kasm_id: Uuid,
+        session_id: Uuid,
         secret: &str,
         wait: Duration,
     ) -> Result<CreatedSession, AdoptError> {
-        let (container_id, port) = match self.runtime.published(kasm_id).await {
+        let (container_id, port) = match self.runtime.published(session_id).await {
             Ok(found) => found,
             Err(runtime::RuntimeError::NotFound(_)) => return Err(AdoptError::NoContainer),
             Err(other) => return Err(AdoptError::Failed(other.to_string())),
@@ -263,10 +263,10 @@ impl Agent {
             Err(error) => return tracing::warn!(%error, "cannot list session containers"),
         };
         for session in sessions.into_iter().filter(|s| s.owner == owner) {
-            if !reply.known_kasms.contains(&session.kasm_id) {
-                tracing::info!(kasm_id = %session.kasm_id, "removing an orphan session container");
-                if let Err(error) = self.runtime.remove_session(session.kasm_id).await {
-                    tracing::warn!(kasm_id = %session.kasm_id, %error, "could not remove an orphan");
+            if !reply.known_sessions.contains(&session.session_id) {
+                tracing::info!(session_id = %session.session_id, "removing an orphan session container");
+                if let Err(error) = self.runtime.remove_session(session.session_id).await {
+                    tracing::warn!(session_id = %session.session_id, %error, "could not remove an orphan");
                 }
             }
         }

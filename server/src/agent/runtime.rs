@@ -10,7 +10,7 @@ pub const STREAM_CONTAINER_PORT: u16 = 5901;
 /// Session ports are published on the host's loopback only: no other machine reaches a
 /// session's VNC server; a remote manager's proxy tunnels through this agent's API.
 pub const PUBLISH_ADDRESS: &str = "127.0.0.1";
-pub const LABEL_KASM: &str = "berth.kasm_id";
+pub const LABEL_SESSION: &str = "berth.kasm_id";
 pub const LABEL_USER: &str = "berth.user_id";
 pub const LABEL_IMAGE: &str = "berth.image_id";
 /// The agent (and deployment) that owns a container, "<agent>@<deployment_id>": each agent
@@ -61,13 +61,13 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         owner: &str,
     ) -> Result<(String, u16), RuntimeError>;
     /// Removes the session's container (true if there was one).
-    async fn remove_session(&self, kasm_id: Uuid) -> Result<bool, RuntimeError>;
-    async fn act(&self, kasm_id: Uuid, action: Action) -> Result<(), RuntimeError>;
+    async fn remove_session(&self, session_id: Uuid) -> Result<bool, RuntimeError>;
+    async fn act(&self, session_id: Uuid, action: Action) -> Result<(), RuntimeError>;
     /// The session's container id and the host port its stream is published on now.
-    async fn published(&self, kasm_id: Uuid) -> Result<(String, u16), RuntimeError>;
+    async fn published(&self, session_id: Uuid) -> Result<(String, u16), RuntimeError>;
     /// Like `published`, for a container that must be running now (`NotRunning` otherwise):
     /// what the proxy's check before each connection asks.
-    async fn streaming(&self, kasm_id: Uuid) -> Result<(String, u16), RuntimeError>;
+    async fn streaming(&self, session_id: Uuid) -> Result<(String, u16), RuntimeError>;
     /// Whether the session's container is still running (for launch failure detection).
     async fn is_running(&self, container_id: &str) -> Result<bool, RuntimeError>;
     async fn logs_tail(&self, container_id: &str) -> String;
@@ -77,7 +77,11 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     async fn pull_image(&self, name: &str) -> Result<(), RuntimeError>;
     async fn resources(&self) -> Result<HostResources, RuntimeError>;
     /// Runs a command in the session's running container and collects its output (bounded).
-    async fn exec(&self, kasm_id: Uuid, request: &ExecRequest) -> Result<ExecOutput, RuntimeError>;
+    async fn exec(
+        &self,
+        session_id: Uuid,
+        request: &ExecRequest,
+    ) -> Result<ExecOutput, RuntimeError>;
     /// Puts the session network and its firewall rules in place (see `isolation`).
     async fn isolate(&self) -> Result<(), super::isolation::IsolationError>;
 }

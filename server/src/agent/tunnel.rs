@@ -22,7 +22,7 @@ pub struct StreamQuery {
 
 pub async fn stream(
     State(agent): State<Arc<Agent>>,
-    Path(kasm_id): Path<Uuid>,
+    Path(session_id): Path<Uuid>,
     Query(query): Query<StreamQuery>,
     mut request: Request,
 ) -> Response {
@@ -37,7 +37,7 @@ pub async fn stream(
             format!("ask for the stream with Upgrade: {TUNNEL_PROTOCOL}"),
         );
     }
-    let (container_id, port) = match agent.runtime.streaming(kasm_id).await {
+    let (container_id, port) = match agent.runtime.streaming(session_id).await {
         Ok(found) => found,
         Err(failure) => return api::runtime_error(failure),
     };

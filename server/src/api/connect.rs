@@ -1,4 +1,4 @@
-//! `GET /connect/kasm/<kasm_id>/<user_id>/<session_token>`: the browser side of the Developer
+//! `GET /connect/kasm/<session_id>/<user_id>/<session_token>`: the browser side of the Developer
 //! API's `kasm_url`. It signs the browser in as that user and opens the session.
 use app::backend::{connect, cookies, rate_limit, AppState};
 use axum::extract::{Path, Request, State};
@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 pub async fn handle(
     State(state): State<AppState>,
-    Path((kasm_id, user_id, token)): Path<(String, String, String)>,
+    Path((session_id, user_id, token)): Path<(String, String, String)>,
     request: Request,
 ) -> Response {
     let (parts, _) = request.into_parts();
@@ -22,7 +22,8 @@ pub async fn handle(
     {
         return refused(error.status(), &error.to_string());
     }
-    let (Ok(kasm_id), Ok(user_id)) = (Uuid::parse_str(&kasm_id), Uuid::parse_str(&user_id)) else {
+    let (Ok(session_id), Ok(user_id)) = (Uuid::parse_str(&session_id), Uuid::parse_str(&user_id))
+    else {
         let _ = rate_limit::record(&mut redis, prefix, &rate_limit::LINK_FAILURES, &address).await;
         return refused(StatusCode::BAD_REQUEST, "This link is malformed.");
     };
@@ -30,7 +31,7 @@ pub async fn handle(
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default();
-    match connect::redeem(&state, kasm_id, user_id, &token, user_agent).await {
+    match connect::redeem(&state, session_id, user_id, &token, user_agent).await {
         Ok(redeemed) => {
             let secure = cookies::wants_secure(state.web.cookie_security, headers);
             let cookie =

@@ -40,9 +40,9 @@ pub fn router(
         .merge(agents)
         .merge(crate::proxy::router())
         .merge(kasm::router(state.clone()))
-        .route("/chat/{kasm_id}", get(crate::share::chat::handle))
+        .route("/chat/{session_id}", get(crate::share::chat::handle))
         .route(
-            "/connect/kasm/{kasm_id}/{user_id}/{token}",
+            "/connect/kasm/{session_id}/{user_id}/{token}",
             get(connect::handle),
         )
         .route("/api/__healthcheck", get(health::healthcheck))

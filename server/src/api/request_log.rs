@@ -1,5 +1,5 @@
 //! One span and one log line per request, at INFO: the method, the matched route (its
-//! template, never the raw URI: `/connect/kasm/{kasm_id}/{user_id}/{token}` carries a sign-in
+//! template, never the raw URI: `/connect/kasm/{session_id}/{user_id}/{token}` carries a sign-in
 //! token, query strings carry API keys), the status, the latency and who asked. Who asked is
 //! recorded into the span by the code that finds out (the cookie's user in
 //! `app::backend::auth::user_for_headers`, the key in the Developer API's verification), so

@@ -89,7 +89,7 @@ pub trait AgentClient: Send + Sync + 'static {
     async fn start(
         &self,
         agent: &AgentRef,
-        kasm_id: Uuid,
+        session_id: Uuid,
         secret: &str,
         timeout: Duration,
     ) -> Result<CreatedSession, AgentFailure>;
@@ -98,7 +98,7 @@ pub trait AgentClient: Send + Sync + 'static {
     async fn adopt(
         &self,
         agent: &AgentRef,
-        kasm_id: Uuid,
+        session_id: Uuid,
         secret: &str,
         timeout: Duration,
     ) -> Result<CreatedSession, AgentFailure>;
@@ -106,20 +106,20 @@ pub trait AgentClient: Send + Sync + 'static {
     async fn endpoint(
         &self,
         agent: &AgentRef,
-        kasm_id: Uuid,
+        session_id: Uuid,
     ) -> Result<CreatedSession, AgentFailure>;
     async fn act(
         &self,
         agent: &AgentRef,
-        kasm_id: Uuid,
+        session_id: Uuid,
         action: ContainerAction,
     ) -> Result<(), AgentFailure>;
     /// Removes the session's container (no error when there is none).
-    async fn remove(&self, agent: &AgentRef, kasm_id: Uuid) -> Result<(), AgentFailure>;
+    async fn remove(&self, agent: &AgentRef, session_id: Uuid) -> Result<(), AgentFailure>;
     async fn exec(
         &self,
         agent: &AgentRef,
-        kasm_id: Uuid,
+        session_id: Uuid,
         request: &ExecRequest,
         timeout: Duration,
     ) -> Result<ExecOutput, AgentFailure>;
@@ -128,7 +128,7 @@ pub trait AgentClient: Send + Sync + 'static {
     async fn tunnel(
         &self,
         agent: &AgentRef,
-        kasm_id: Uuid,
+        session_id: Uuid,
         container_id: &str,
     ) -> Result<Box<dyn ByteStream>, AgentFailure>;
 }
@@ -239,14 +239,14 @@ impl AgentClient for HttpAgentClient {
     async fn start(
         &self,
         agent: &AgentRef,
-        kasm_id: Uuid,
+        session_id: Uuid,
         secret: &str,
         timeout: Duration,
     ) -> Result<CreatedSession, AgentFailure> {
         let body = StartSession {
             secret: secret.to_owned(),
         };
-        let path = format!("/v1/sessions/{kasm_id}/start");
+        let path = format!("/v1/sessions/{session_id}/start");
         self.call(agent, reqwest::Method::POST, &path, Some(&body), timeout)
             .await
     }
@@ -254,7 +254,7 @@ impl AgentClient for HttpAgentClient {
     async fn adopt(
         &self,
         agent: &AgentRef,
-        kasm_id: Uuid,
+        session_id: Uuid,
         secret: &str,
         timeout: Duration,
     ) -> Result<CreatedSession, AgentFailure> {
@@ -262,7 +262,7 @@ impl AgentClient for HttpAgentClient {
             secret: secret.to_owned(),
             wait_secs: timeout.as_secs(),
         };
-        let path = format!("/v1/sessions/{kasm_id}/adopt");
+        let path = format!("/v1/sessions/{session_id}/adopt");
         self.call(
             agent,
             reqwest::Method::POST,
@@ -276,9 +276,9 @@ impl AgentClient for HttpAgentClient {
     async fn endpoint(
         &self,
         agent: &AgentRef,
-        kasm_id: Uuid,
+        session_id: Uuid,
     ) -> Result<CreatedSession, AgentFailure> {
-        let path = format!("/v1/sessions/{kasm_id}");
+        let path = format!("/v1/sessions/{session_id}");
         self.call::<CreatedSession, ()>(agent, reqwest::Method::GET, &path, None, SHORT_CALL)
             .await
     }
@@ -286,17 +286,17 @@ impl AgentClient for HttpAgentClient {
     async fn act(
         &self,
         agent: &AgentRef,
-        kasm_id: Uuid,
+        session_id: Uuid,
         action: ContainerAction,
     ) -> Result<(), AgentFailure> {
-        let path = format!("/v1/sessions/{kasm_id}/{}", action.path());
+        let path = format!("/v1/sessions/{session_id}/{}", action.path());
         self.call::<serde_json::Value, ()>(agent, reqwest::Method::POST, &path, None, SHORT_CALL)
             .await
             .map(|_| ())
     }
 
-    async fn remove(&self, agent: &AgentRef, kasm_id: Uuid) -> Result<(), AgentFailure> {
-        let path = format!("/v1/sessions/{kasm_id}");
+    async fn remove(&self, agent: &AgentRef, session_id: Uuid) -> Result<(), AgentFailure> {
+        let path = format!("/v1/sessions/{session_id}");
         match self
             .call::<serde_json::Value, ()>(agent, reqwest::Method::DELETE, &path, None, SHORT_CALL)
             .await
@@ -309,11 +309,11 @@ impl AgentClient for HttpAgentClient {
     async fn exec(
         &self,
         agent: &AgentRef,
-        kasm_id: Uuid,
+        session_id: Uuid,
         request: &ExecRequest,
         timeout: Duration,
     ) -> Result<ExecOutput, AgentFailure> {
-        let path = format!("/v1/sessions/{kasm_id}/exec");
+        let path = format!("/v1/sessions/{session_id}/exec");
         self.call(agent, reqwest::Method::POST, &path, Some(request), timeout)
             .await
     }
@@ -321,7 +321,7 @@ impl AgentClient for HttpAgentClient {
     async fn tunnel(
         &self,
         agent: &AgentRef,
-        kasm_id: Uuid,
+        session_id: Uuid,
         container_id: &str,
     ) -> Result<Box<dyn ByteStream>, AgentFailure> {
         let unreachable = |reason: String| AgentFailure::Unreachable {
@@ -330,7 +330,7 @@ impl AgentClient for HttpAgentClient {
         };
         let request = self
             .http
-            .get(format!("{}/v1/sessions/{kasm_id}/stream", agent.url))
+            .get(format!("{}/v1/sessions/{session_id}/stream", agent.url))
             .query(&[("container", container_id)])
             .bearer_auth(&agent.secret)
             .header(reqwest::header::CONNECTION, "upgrade")

@@ -68,7 +68,7 @@ pub async fn record(
     follow_reports(db, server_id, report, &owner, settled).await?;
     Ok(Some(CheckInReply {
         server_id,
-        known_kasms: store::sessions::agent_reports::not_deleted_on(db, server_id).await?,
+        known_sessions: store::sessions::agent_reports::not_deleted_on(db, server_id).await?,
         wanted_images: store::agents::wanted_images(db, server_id).await?,
         deployment_id,
     }))
@@ -90,13 +90,13 @@ async fn follow_reports(
         let found = reports::report_for(&session, &report.sessions, owner);
         let verdict = reports::assess(&session, found, settled, &report.address);
         match verdict.tally {
-            Tally::Count => counted.push(session.kasm_id),
-            Tally::Reset => reset.push(session.kasm_id),
+            Tally::Count => counted.push(session.session_id),
+            Tally::Reset => reset.push(session.session_id),
             Tally::Keep => {}
         }
         if let Some(transition) = verdict.transition {
-            tracing::warn!(kasm_id = %session.kasm_id, server = report.name, ?transition, "the agent's report changes the session");
-            state::apply(db, session.kasm_id, &transition).await?;
+            tracing::warn!(session_id = %session.session_id, server = report.name, ?transition, "the agent's report changes the session");
+            state::apply(db, session.session_id, &transition).await?;
         }
     }
     if !counted.is_empty() {

@@ -12,13 +12,13 @@ const AGENT_GRACE: Duration = Duration::from_secs(15);
 impl Manager {
     /// Runs `request` in the session's container and returns what the command did. Only a
     /// running session runs commands (Conflict otherwise).
-    #[tracing::instrument(name = "manager.exec", skip_all, fields(%kasm_id))]
+    #[tracing::instrument(name = "manager.exec", skip_all, fields(%session_id))]
     pub async fn exec(
         &self,
-        kasm_id: Uuid,
+        session_id: Uuid,
         request: &ExecRequest,
     ) -> Result<ExecOutput, ControlError> {
-        let row = self.session_state(kasm_id).await?;
+        let row = self.session_state(session_id).await?;
         if row.status != SessionStatus::Running {
             return Err(ControlError::Conflict(format!(
                 "The session is {}; commands run only in a running session.",
@@ -27,6 +27,9 @@ impl Manager {
         }
         let agent = self.agent_of(super::placed_on(&row)?).await?;
         let timeout = Duration::from_secs(request.timeout_secs) + AGENT_GRACE;
-        Ok(self.agents.exec(&agent, kasm_id, request, timeout).await?)
+        Ok(self
+            .agents
+            .exec(&agent, session_id, request, timeout)
+            .await?)
     }
 }

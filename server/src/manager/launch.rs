@@ -28,10 +28,12 @@ pub struct LaunchOptions {
     pub start_url: Option<String>,
 }
 
-/// Everything a launch needs besides the session's row (kept in `kasms.launch_spec`).
+/// Everything a launch needs besides the session's row (kept in `sessions.launch_spec`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct LaunchSpec {
-    pub kasm_id: Uuid,
+    /// Specs recorded before sessions were called sessions inside Berth name it `kasm_id`.
+    #[serde(alias = "kasm_id")]
+    pub session_id: Uuid,
     pub user_id: Uuid,
     pub image_id: Uuid,
     pub image: String,
@@ -88,7 +90,7 @@ impl Manager {
         let lifetime = initial_lifetime(&policy, &store::settings::load(&self.db).await?);
         let restrict = image.only_on;
         let mut spec = LaunchSpec {
-            kasm_id: Uuid::new_v4(),
+            session_id: Uuid::new_v4(),
             user_id,
             image_id,
             image: image.name,
@@ -101,10 +103,10 @@ impl Manager {
             server_id: Uuid::nil(),
         };
         let host = self.place(&mut spec, limit, lifetime, restrict).await?;
-        tracing::info!(kasm_id = %spec.kasm_id, %user_id, image = spec.image, host, "session placed");
-        let kasm_id = spec.kasm_id;
+        tracing::info!(session_id = %spec.session_id, %user_id, image = spec.image, host, "session placed");
+        let session_id = spec.session_id;
         self.supervise(spec);
-        Ok(kasm_id)
+        Ok(session_id)
     }
 
     /// Chooses the agent and records the session (provisioning), all under the placement
@@ -133,7 +135,7 @@ impl Manager {
             .map(|c| c.hostname.clone())
             .unwrap_or_default();
         let session = NewSession {
-            kasm_id: spec.kasm_id,
+            session_id: spec.session_id,
             user_id: spec.user_id,
             image_id: spec.image_id,
             server_id: spec.server_id,
@@ -152,7 +154,8 @@ impl Manager {
     /// Runs the launch in the background, in a span of its own.
     pub(super) fn supervise(self: &Arc<Self>, spec: LaunchSpec) {
         let manager = Arc::clone(self);
-        let span = tracing::info_span!("launch", kasm_id = %spec.kasm_id, image = %spec.image);
+        let span =
+            tracing::info_span!("launch", session_id = %spec.session_id, image = %spec.image);
         let started = std::time::Instant::now();
         tokio::spawn(
             async move {
@@ -176,25 +179,25 @@ impl Manager {
         let Ok(_slot) = slots.acquire_owned().await else {
             return LaunchOutcome::Abandoned;
         };
-        let kasm_id = spec.kasm_id;
+        let session_id = spec.session_id;
         match self.create_container(&spec).await {
             Ok(Some(created)) => {
                 let streaming = Transition::Streaming(endpoint(created));
-                if self.record(kasm_id, &streaming).await {
+                if self.record(session_id, &streaming).await {
                     return LaunchOutcome::Running;
                 }
-                if self.is_over(kasm_id).await {
+                if self.is_over(session_id).await {
                     // Deleted while starting: do not leave the container behind.
-                    self.remove_quietly(spec.server_id, kasm_id).await;
+                    self.remove_quietly(spec.server_id, session_id).await;
                     return LaunchOutcome::Deleted;
                 }
                 LaunchOutcome::Abandoned
             }
             Ok(None) => LaunchOutcome::Deleted, // deleted before it started
             Err(error) => {
-                tracing::warn!(%kasm_id, %error, "launch failed");
-                self.remove_quietly(spec.server_id, kasm_id).await;
-                self.record(kasm_id, &Transition::LaunchFailed(error.to_string()))
+                tracing::warn!(%session_id, %error, "launch failed");
+                self.remove_quietly(spec.server_id, session_id).await;
+                self.record(session_id, &Transition::LaunchFailed(error.to_string()))
                     .await;
                 LaunchOutcome::Failed(failure_reason(&error))
             }
@@ -208,15 +211,15 @@ impl Manager {
         spec: &LaunchSpec,
     ) -> Result<Option<CreatedSession>, ControlError> {
         let agent = self.agent_of(spec.server_id).await?;
-        let secret = store::sessions::secret_of(&self.db, spec.kasm_id).await?;
+        let secret = store::sessions::secret_of(&self.db, spec.session_id).await?;
         let starting = Transition::Starting {
             host: agent.hostname.clone(),
         };
-        if !self.transition(spec.kasm_id, &starting).await? {
+        if !self.transition(spec.session_id, &starting).await? {
             return Ok(None);
         }
         let request = CreateSession {
-            kasm_id: spec.kasm_id,
+            session_id: spec.session_id,
             user_id: spec.user_id,
             image_id: spec.image_id,
             image: spec.image.clone(),
@@ -236,8 +239,8 @@ impl Manager {
 
     /// Whether the session is being deleted or gone (not merely moved on by someone else,
     /// e.g. a replica that took the launch over).
-    async fn is_over(&self, kasm_id: Uuid) -> bool {
-        match self.session_state(kasm_id).await {
+    async fn is_over(&self, session_id: Uuid) -> bool {
+        match self.session_state(session_id).await {
             Ok(row) => row.status.is_over(),
             Err(ControlError::NotFound(_)) => true,
             Err(_) => false,
@@ -258,17 +261,17 @@ impl Manager {
 
     /// Removes a session's container, logging (not failing) when the agent cannot: the agent
     /// removes orphans itself at its next check-in.
-    pub(super) async fn remove_quietly(&self, server_id: Uuid, kasm_id: Uuid) {
+    pub(super) async fn remove_quietly(&self, server_id: Uuid, session_id: Uuid) {
         let removed = match self.agent_of(server_id).await {
             Ok(agent) => self
                 .agents
-                .remove(&agent, kasm_id)
+                .remove(&agent, session_id)
                 .await
                 .map_err(ControlError::from),
             Err(error) => Err(error),
         };
         if let Err(error) = removed {
-            tracing::warn!(%kasm_id, %error, "container not removed now; the agent will reconcile it");
+            tracing::warn!(%session_id, %error, "container not removed now; the agent will reconcile it");
         }
     }
 }

@@ -9,14 +9,14 @@ use uuid::Uuid;
 impl Manager {
     /// Applies `change` to a live session. Asking for the state it is already in is not an
     /// error; asking what its state does not allow (e.g. pausing a stopped session) is.
-    #[tracing::instrument(name = "manager.change", skip_all, fields(%kasm_id))]
+    #[tracing::instrument(name = "manager.change", skip_all, fields(%session_id))]
     pub async fn change_session(
         &self,
-        kasm_id: Uuid,
+        session_id: Uuid,
         change: SessionChange,
     ) -> Result<(), ControlError> {
         use SessionStatus::{Paused, Running, Stopped};
-        let row = self.session_state(kasm_id).await?;
+        let row = self.session_state(session_id).await?;
         let (action, transition) = match (change, row.status) {
             (SessionChange::Pause, Paused)
             | (SessionChange::Stop, Stopped)
@@ -26,7 +26,7 @@ impl Manager {
             (SessionChange::Resume, Paused) => (ContainerAction::Resume, Transition::Unpause),
             (SessionChange::Resume, Stopped) => {
                 return self
-                    .start_stopped(kasm_id, placed_on(&row)?, row.secret)
+                    .start_stopped(session_id, placed_on(&row)?, row.secret)
                     .await
             }
             (change, other) => {
@@ -37,9 +37,9 @@ impl Manager {
             }
         };
         let agent = self.agent_of(placed_on(&row)?).await?;
-        self.agents.act(&agent, kasm_id, action).await?;
+        self.agents.act(&agent, session_id, action).await?;
         // Not applied only when a check-in saw the container's new state first.
-        self.transition(kasm_id, &transition).await?;
+        self.transition(session_id, &transition).await?;
         Ok(())
     }
 
@@ -47,32 +47,32 @@ impl Manager {
     /// publishes it on a new port). On failure the session stays stopped, saying why.
     async fn start_stopped(
         &self,
-        kasm_id: Uuid,
+        session_id: Uuid,
         server_id: Uuid,
         secret: String,
     ) -> Result<(), ControlError> {
-        if !self.transition(kasm_id, &Transition::StartAgain).await? {
+        if !self.transition(session_id, &Transition::StartAgain).await? {
             return Err(ControlError::Conflict(
                 "The session changed meanwhile; try again.".into(),
             ));
         }
-        store::sessions::set_supervisor(&self.db, kasm_id, self.replica_id).await?;
+        store::sessions::set_supervisor(&self.db, session_id, self.replica_id).await?;
         let started = match self.agent_of(server_id).await {
             Ok(agent) => self
                 .agents
-                .start(&agent, kasm_id, &secret, self.config.launch_timeout)
+                .start(&agent, session_id, &secret, self.config.launch_timeout)
                 .await
                 .map_err(ControlError::from),
             Err(error) => Err(error),
         };
         match started {
             Ok(created) => {
-                self.record(kasm_id, &Transition::Streaming(endpoint(created)))
+                self.record(session_id, &Transition::Streaming(endpoint(created)))
                     .await;
                 Ok(())
             }
             Err(error) => {
-                self.record(kasm_id, &Transition::StartFailed(error.to_string()))
+                self.record(session_id, &Transition::StartFailed(error.to_string()))
                     .await;
                 Err(error)
             }
@@ -81,34 +81,38 @@ impl Manager {
 
     /// Destroys a session: deleting, container removed, deleted. An unreachable agent does not
     /// keep the session alive: the agent removes the orphan when it checks in again.
-    #[tracing::instrument(name = "manager.destroy", skip_all, fields(%kasm_id))]
-    pub async fn destroy_session(&self, kasm_id: Uuid, reason: &str) -> Result<(), ControlError> {
-        let row = self.session_state(kasm_id).await?;
+    #[tracing::instrument(name = "manager.destroy", skip_all, fields(%session_id))]
+    pub async fn destroy_session(
+        &self,
+        session_id: Uuid,
+        reason: &str,
+    ) -> Result<(), ControlError> {
+        let row = self.session_state(session_id).await?;
         if row.status == SessionStatus::Deleted {
             return Ok(());
         }
-        self.transition(kasm_id, &Transition::Deleting).await?;
+        self.transition(session_id, &Transition::Deleting).await?;
         if let Some(server_id) = row.server_id {
-            self.remove_quietly(server_id, kasm_id).await;
+            self.remove_quietly(server_id, session_id).await;
         }
-        self.transition(kasm_id, &Transition::Ended(reason.to_owned()))
+        self.transition(session_id, &Transition::Ended(reason.to_owned()))
             .await?;
         Ok(())
     }
 
     /// Pushes the session's expiration forward by its owner's keepalive_expiration, never past
     /// their session_time_limit from its creation.
-    pub async fn keepalive(&self, kasm_id: Uuid) -> Result<(), ControlError> {
-        let not_live = || ControlError::NotFound(format!("No live session {kasm_id}."));
-        let owner = store::sessions::owner_of(&self.db, kasm_id)
+    pub async fn keepalive(&self, session_id: Uuid) -> Result<(), ControlError> {
+        let not_live = || ControlError::NotFound(format!("No live session {session_id}."));
+        let owner = store::sessions::owner_of(&self.db, session_id)
             .await?
             .ok_or_else(not_live)?;
         let policy = store::group_access::policy_of(&self.db, owner).await?;
         let window = policy.number(store::policy::KEEPALIVE_EXPIRATION);
         let limit = policy.number(store::policy::SESSION_TIME_LIMIT);
-        if !store::sessions::keep_alive(&self.db, kasm_id, window, limit).await? {
+        if !store::sessions::keep_alive(&self.db, session_id, window, limit).await? {
             return Err(ControlError::NotFound(format!(
-                "No live session {kasm_id}."
+                "No live session {session_id}."
             )));
         }
         Ok(())
@@ -119,11 +123,13 @@ impl Manager {
         let expired = store::sessions::expired(&self.db).await;
         match expired {
             Ok(ids) => {
-                for kasm_id in ids {
-                    tracing::info!(%kasm_id, "session expired; destroying it");
-                    if let Err(error) = self.destroy_session(kasm_id, "The session expired.").await
+                for session_id in ids {
+                    tracing::info!(%session_id, "session expired; destroying it");
+                    if let Err(error) = self
+                        .destroy_session(session_id, "The session expired.")
+                        .await
                     {
-                        tracing::warn!(%kasm_id, %error, "could not destroy an expired session");
+                        tracing::warn!(%session_id, %error, "could not destroy an expired session");
                     }
                 }
             }

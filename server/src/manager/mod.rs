@@ -121,36 +121,36 @@ impl Manager {
     }
 
     /// The session's agent, state and secret, as the controls need them.
-    async fn session_state(&self, kasm_id: Uuid) -> Result<Controlled, ControlError> {
-        store::sessions::controlled(&self.db, kasm_id)
+    async fn session_state(&self, session_id: Uuid) -> Result<Controlled, ControlError> {
+        store::sessions::controlled(&self.db, session_id)
             .await?
-            .ok_or_else(|| ControlError::NotFound(format!("No session {kasm_id}.")))
+            .ok_or_else(|| ControlError::NotFound(format!("No session {session_id}.")))
     }
 
     /// Applies a transition; false when the session's state no longer allows it.
     async fn transition(
         &self,
-        kasm_id: Uuid,
+        session_id: Uuid,
         transition: &state::Transition,
     ) -> Result<bool, ControlError> {
-        Ok(state::apply(&self.db, kasm_id, transition).await?)
+        Ok(state::apply(&self.db, session_id, transition).await?)
     }
 
     /// Applies a transition that records what already happened to a container (it streams,
     /// it failed): a database outage must not lose it, so it is retried for a while.
-    async fn record(&self, kasm_id: Uuid, transition: &state::Transition) -> bool {
+    async fn record(&self, session_id: Uuid, transition: &state::Transition) -> bool {
         let mut delay = Duration::from_millis(200);
         for _ in 0..40 {
-            match state::apply(&self.db, kasm_id, transition).await {
+            match state::apply(&self.db, session_id, transition).await {
                 Ok(applied) => return applied,
                 Err(error) => {
-                    tracing::warn!(%kasm_id, %error, "cannot record the session's state yet; retrying");
+                    tracing::warn!(%session_id, %error, "cannot record the session's state yet; retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(10));
                 }
             }
         }
-        tracing::error!(%kasm_id, ?transition, "gave up recording the session's state; recovery will take it over");
+        tracing::error!(%session_id, ?transition, "gave up recording the session's state; recovery will take it over");
         false
     }
 }
@@ -171,15 +171,15 @@ impl SessionControl for ManagerHandle {
         self.0.request_session(user_id, image_id).await
     }
 
-    async fn destroy(&self, kasm_id: Uuid) -> Result<(), ControlError> {
-        self.0.destroy_session(kasm_id, "Deleted.").await
+    async fn destroy(&self, session_id: Uuid) -> Result<(), ControlError> {
+        self.0.destroy_session(session_id, "Deleted.").await
     }
 
-    async fn change(&self, kasm_id: Uuid, change: SessionChange) -> Result<(), ControlError> {
-        self.0.change_session(kasm_id, change).await
+    async fn change(&self, session_id: Uuid, change: SessionChange) -> Result<(), ControlError> {
+        self.0.change_session(session_id, change).await
     }
 
-    async fn keepalive(&self, kasm_id: Uuid) -> Result<(), ControlError> {
-        self.0.keepalive(kasm_id).await
+    async fn keepalive(&self, session_id: Uuid) -> Result<(), ControlError> {
+        self.0.keepalive(session_id).await
     }
 }

@@ -39,27 +39,27 @@ impl Manager {
         .await?;
         let count = orphans.len();
         for orphan in orphans {
-            tracing::warn!(kasm_id = %orphan.kasm_id, status = %orphan.status, "taking over an interrupted launch");
+            tracing::warn!(session_id = %orphan.session_id, status = %orphan.status, "taking over an interrupted launch");
             self.take_over(orphan).await;
         }
         Ok(count)
     }
 
     async fn take_over(self: &Arc<Self>, orphan: Orphan) {
-        let kasm_id = orphan.kasm_id;
+        let session_id = orphan.session_id;
         let spec = orphan
             .spec
             .and_then(|spec| serde_json::from_value::<LaunchSpec>(spec).ok());
         match (orphan.status, orphan.server_id, spec) {
             (SessionStatus::Starting, Some(server_id), _) => {
-                self.adopt(kasm_id, server_id, &orphan.secret, orphan.has_streamed)
+                self.adopt(session_id, server_id, &orphan.secret, orphan.has_streamed)
                     .await
             }
             (SessionStatus::Requested | SessionStatus::Provisioning, Some(_), Some(spec)) => {
                 self.supervise(spec)
             }
             _ => {
-                self.record(kasm_id, &Transition::LaunchFailed(INTERRUPTED.into()))
+                self.record(session_id, &Transition::LaunchFailed(INTERRUPTED.into()))
                     .await;
             }
         }
@@ -67,42 +67,47 @@ impl Manager {
 
     /// A session left starting: running if its container streams, otherwise failed (first
     /// launch) or stopped again (a start after a stop).
-    async fn adopt(&self, kasm_id: Uuid, server_id: Uuid, secret: &str, has_streamed: bool) {
+    async fn adopt(&self, session_id: Uuid, server_id: Uuid, secret: &str, has_streamed: bool) {
         let agent = match self.agent_of(server_id).await {
             Ok(agent) => agent,
             Err(error) => {
-                tracing::warn!(%kasm_id, %error, "cannot reach the session's agent; retrying later");
-                return self.release(kasm_id).await;
+                tracing::warn!(%session_id, %error, "cannot reach the session's agent; retrying later");
+                return self.release(session_id).await;
             }
         };
-        let failure = match self.agents.adopt(&agent, kasm_id, secret, ADOPT_WAIT).await {
+        let failure = match self
+            .agents
+            .adopt(&agent, session_id, secret, ADOPT_WAIT)
+            .await
+        {
             Ok(created) => {
-                self.record(kasm_id, &Transition::Streaming(endpoint(created)))
+                self.record(session_id, &Transition::Streaming(endpoint(created)))
                     .await;
                 return;
             }
             Err(AgentFailure::Unreachable { .. }) => {
-                tracing::warn!(%kasm_id, host = agent.hostname, "the session's agent does not answer; retrying later");
-                return self.release(kasm_id).await;
+                tracing::warn!(%session_id, host = agent.hostname, "the session's agent does not answer; retrying later");
+                return self.release(session_id).await;
             }
             Err(failure) => failure,
         };
         if has_streamed {
             let _ = self
                 .agents
-                .act(&agent, kasm_id, ContainerAction::Stop)
+                .act(&agent, session_id, ContainerAction::Stop)
                 .await;
             let reason = format!("Berth restarted while the desktop was starting again ({failure}); Resume to try again.");
-            self.record(kasm_id, &Transition::StartFailed(reason)).await;
+            self.record(session_id, &Transition::StartFailed(reason))
+                .await;
         } else {
-            self.remove_quietly(server_id, kasm_id).await;
-            self.record(kasm_id, &Transition::LaunchFailed(INTERRUPTED.into()))
+            self.remove_quietly(server_id, session_id).await;
+            self.record(session_id, &Transition::LaunchFailed(INTERRUPTED.into()))
                 .await;
         }
     }
 
     /// Gives a claimed session back, so a later round tries again.
-    async fn release(&self, kasm_id: Uuid) {
-        let _ = store::sessions::recovery::release(&self.db, kasm_id, self.replica_id).await;
+    async fn release(&self, session_id: Uuid) {
+        let _ = store::sessions::recovery::release(&self.db, session_id, self.replica_id).await;
     }
 }

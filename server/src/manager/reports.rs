@@ -42,7 +42,7 @@ pub fn report_for<'a>(
     owner: &str,
 ) -> Option<&'a ContainerReport> {
     reports.iter().find(|report| {
-        report.kasm_id == session.kasm_id
+        report.session_id == session.session_id
             && report.owner == owner
             && session
                 .container_id
@@ -135,7 +135,7 @@ mod tests {
 
     fn session(status: SessionStatus) -> LiveSession {
         LiveSession {
-            kasm_id: Uuid::from_u128(1),
+            session_id: Uuid::from_u128(1),
             status,
             container_id: Some("c1".into()),
             port: Some(40000),
@@ -145,7 +145,7 @@ mod tests {
 
     fn report(running: bool, paused: bool) -> ContainerReport {
         ContainerReport {
-            kasm_id: Uuid::from_u128(1),
+            session_id: Uuid::from_u128(1),
             container_id: "c1".into(),
             running,
             paused,

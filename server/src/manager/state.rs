@@ -157,7 +157,7 @@ pub fn next(
 /// changes a session's status.
 pub async fn apply(
     db: &PgPool,
-    kasm_id: Uuid,
+    session_id: Uuid,
     transition: &Transition,
 ) -> Result<bool, StoreError> {
     let to = transition.to();
@@ -172,11 +172,11 @@ pub async fn apply(
             port: endpoint.port,
         }),
     };
-    let applied = store::sessions::state::write(db, kasm_id, &write).await?;
+    let applied = store::sessions::state::write(db, session_id, &write).await?;
     if applied {
-        tracing::info!(%kasm_id, status = %to, message = %write.message, "session state");
+        tracing::info!(%session_id, status = %to, message = %write.message, "session state");
     } else {
-        tracing::debug!(%kasm_id, ?transition, "transition not applied: the session's state does not allow it");
+        tracing::debug!(%session_id, ?transition, "transition not applied: the session's state does not allow it");
     }
     Ok(applied)
 }

@@ -20,15 +20,15 @@ impl Manager {
 
     /// A byte stream to the session's RFB port, when its container is still `container_id`
     /// (recorded as streaming on `host`:`port`).
-    #[tracing::instrument(name = "manager.open_stream", skip_all, fields(%kasm_id))]
+    #[tracing::instrument(name = "manager.open_stream", skip_all, fields(%session_id))]
     pub async fn open_stream(
         &self,
-        kasm_id: Uuid,
+        session_id: Uuid,
         container_id: &str,
         host: &str,
         port: u16,
     ) -> Result<Box<dyn ByteStream>, ControlError> {
-        let row = self.session_state(kasm_id).await?;
+        let row = self.session_state(session_id).await?;
         // A row that no agent ever started (bench/proxy points one at a stand-in server) has
         // nobody to ask.
         let Some(server_id) = row.server_id else {
@@ -36,11 +36,11 @@ impl Manager {
         };
         let (agent, instance) = self.agent_with_instance(server_id).await?;
         if instance.is_none() || instance != self.local_agent.get().copied() {
-            return Ok(self.agents.tunnel(&agent, kasm_id, container_id).await?);
+            return Ok(self.agents.tunnel(&agent, session_id, container_id).await?);
         }
-        let now = self.agents.endpoint(&agent, kasm_id).await?;
+        let now = self.agents.endpoint(&agent, session_id).await?;
         if now.container_id != container_id || now.port != port {
-            tracing::warn!(%kasm_id, recorded = container_id, port, current = now.container_id, current_port = now.port,
+            tracing::warn!(%session_id, recorded = container_id, port, current = now.container_id, current_port = now.port,
                 "the session's recorded stream is not its container's; refusing to connect");
             return Err(super::agent_client::moved());
         }

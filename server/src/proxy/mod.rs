@@ -1,4 +1,4 @@
-//! The proxy role: `/desktop/{kasm_id}/websockify` is that session's desktop stream, a
+//! The proxy role: `/desktop/{session_id}/websockify` is that session's desktop stream, a
 //! WebSocket carrying RFB, for its owner (and, read-only, for viewers of a shared session).
 //! Berth is the WebSocket endpoint: it authenticates with the session's VNC server itself
 //! (VNC authentication with the session's secret, through the session's agent when it is on
@@ -37,9 +37,9 @@ const VNC_HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/desktop/{kasm_id}", any(root))
-        .route("/desktop/{kasm_id}/", any(root))
-        .route("/desktop/{kasm_id}/{*rest}", any(forward))
+        .route("/desktop/{session_id}", any(root))
+        .route("/desktop/{session_id}/", any(root))
+        .route("/desktop/{session_id}/{*rest}", any(forward))
 }
 
 pub(crate) fn refuse(status: StatusCode, message: &str) -> Response {
@@ -72,41 +72,49 @@ impl<S: Send + Sync> FromRequestParts<S> for Roles {
 async fn root(
     state: State<AppState>,
     roles: Roles,
-    Path(kasm_id): Path<String>,
+    Path(session_id): Path<String>,
     request: Request,
 ) -> Response {
-    handle(state, roles, kasm_id, String::new(), request).await
+    handle(state, roles, session_id, String::new(), request).await
 }
 
 async fn forward(
     state: State<AppState>,
     roles: Roles,
-    Path((kasm_id, rest)): Path<(String, String)>,
+    Path((session_id, rest)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    handle(state, roles, kasm_id, rest, request).await
+    handle(state, roles, session_id, rest, request).await
 }
 
 async fn handle(
     State(state): State<AppState>,
     roles: Roles,
-    kasm_id: String,
+    session_id: String,
     rest: String,
     request: Request,
 ) -> Response {
-    let Ok(kasm_id) = Uuid::parse_str(&kasm_id) else {
+    let Ok(session_id) = Uuid::parse_str(&session_id) else {
         return refuse(StatusCode::NOT_FOUND, "No such session.");
     };
     let Some(path) = clean_path(&rest) else {
         return refuse(StatusCode::BAD_REQUEST, "Bad path.");
     };
-    let allowed = match admit(&state, kasm_id, &path, request.method(), request.headers()).await {
+    let allowed = match admit(
+        &state,
+        session_id,
+        &path,
+        request.method(),
+        request.headers(),
+    )
+    .await
+    {
         Ok(allowed) => allowed,
         Err(refusal) => return refusal,
     };
     // Authenticated before the browser is upgraded, so a desktop that does not answer
     // (or refuses) is a clean 502.
-    let upstream = match connect(&roles.manager, kasm_id, &allowed.target).await {
+    let upstream = match connect(&roles.manager, session_id, &allowed.target).await {
         Ok(upstream) => upstream,
         Err(refusal) => return refusal,
     };
@@ -118,7 +126,7 @@ async fn handle(
         };
     let token = app::backend::cookies::read(&parts.headers, app::backend::cookies::SESSION_COOKIE)
         .unwrap_or_default();
-    relay_when_upgraded(upgrade, roles, kasm_id, allowed, upstream, token)
+    relay_when_upgraded(upgrade, roles, session_id, allowed, upstream, token)
 }
 
 /// Who may open this session's stream, and as what.
@@ -142,7 +150,7 @@ pub struct Clipboard {
 /// WebSocket (nothing else of a container is served), from Berth's own origin.
 async fn admit(
     state: &AppState,
-    kasm_id: Uuid,
+    session_id: Uuid,
     path: &str,
     method: &Method,
     headers: &HeaderMap,
@@ -152,11 +160,11 @@ async fn admit(
     let user = auth::user_for_headers(&state.db, headers)
         .await
         .map_err(|error| unavailable(&error))?;
-    let target = target::lookup(&state.db, kasm_id)
+    let target = target::lookup(&state.db, session_id)
         .await
         .map_err(|error| unavailable(&error))?;
     let access = match &user {
-        Some(user) => sharing::access(&state.db, user.user_id, kasm_id)
+        Some(user) => sharing::access(&state.db, user.user_id, session_id)
             .await
             .map_err(|error| unavailable(&error))?,
         None => None,
@@ -179,7 +187,7 @@ async fn admit(
         ));
     }
     if !websocket::origin_allowed(headers, state.web.public_origin.as_deref()) {
-        tracing::warn!(%kasm_id, "refused a desktop websocket from another origin");
+        tracing::warn!(%session_id, "refused a desktop websocket from another origin");
         return Err(refuse(
             StatusCode::FORBIDDEN,
             "WebSocket from another origin refused.",
@@ -205,14 +213,14 @@ async fn admit(
 /// port) and authenticates with its VNC server.
 async fn connect(
     manager: &Manager,
-    kasm_id: Uuid,
+    session_id: Uuid,
     target: &Target,
 ) -> Result<crate::rfb::Authenticated, Response> {
     let (Some(container), Some(port)) = (target.container_id.as_deref(), target.port) else {
         return Err(refuse(StatusCode::CONFLICT, "The session is not running."));
     };
     let stream = manager
-        .open_stream(kasm_id, container, &target.host, port)
+        .open_stream(session_id, container, &target.host, port)
         .await
         .map_err(|error| {
             let status = match error {
@@ -231,7 +239,7 @@ async fn connect(
         after: VNC_HANDSHAKE,
     }));
     authenticated.map_err(|error| {
-        tracing::warn!(%kasm_id, %error, "the session's VNC server did not accept Berth");
+        tracing::warn!(%session_id, %error, "the session's VNC server did not accept Berth");
         refuse(
             StatusCode::BAD_GATEWAY,
             "The session's desktop is not answering.",
@@ -244,7 +252,7 @@ async fn connect(
 fn relay_when_upgraded(
     upgrade: axum::extract::ws::WebSocketUpgrade,
     roles: Roles,
-    kasm_id: Uuid,
+    session_id: Uuid,
     allowed: Allowed,
     upstream: crate::rfb::Authenticated,
     token: String,
@@ -260,9 +268,9 @@ fn relay_when_upgraded(
         clipboard,
         ..
     } = allowed;
-    let registration = streams.register(user.user_id, kasm_id, token);
+    let registration = streams.register(user.user_id, session_id, token);
     let viewer = match access {
-        Access::Viewer { control } => Some(hub.watch(kasm_id, user.user_id, control)),
+        Access::Viewer { control } => Some(hub.watch(session_id, user.user_id, control)),
         Access::Owner => None,
     };
     upgrade
@@ -273,7 +281,7 @@ fn relay_when_upgraded(
             let id = viewer.as_ref().map(|watcher| watcher.id);
             relay::serve(socket, upstream, viewer, registration, clipboard).await;
             if let Some(id) = id {
-                hub.unwatch(kasm_id, id);
+                hub.unwatch(session_id, id);
             }
         })
 }

@@ -10,8 +10,8 @@ use uuid::Uuid;
 pub use store::sessions::Target;
 
 /// The session's endpoint and owner; None when there is no such session.
-pub async fn lookup(db: &PgPool, kasm_id: Uuid) -> Result<Option<Target>, StoreError> {
-    store::sessions::target_of(db, kasm_id).await
+pub async fn lookup(db: &PgPool, session_id: Uuid) -> Result<Option<Target>, StoreError> {
+    store::sessions::target_of(db, session_id).await
 }
 
 /// Anonymous: 401 (whether or not the session exists). Unknown: 404. Neither the owner nor a

@@ -64,7 +64,7 @@ pub async fn server_init(
     init(&mut rfb).await
 }
 
-/// Opens `url` (Berth's `/desktop/<kasm_id>/websockify`) with the given headers, shakes hands
+/// Opens `url` (Berth's `/desktop/<session_id>/websockify`) with the given headers, shakes hands
 /// (security type None) and waits for the first framebuffer update.
 pub async fn first_framebuffer(
     url: &str,

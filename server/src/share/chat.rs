@@ -34,12 +34,12 @@ fn validate(text: &str) -> Result<String, String> {
     Ok(text.to_owned())
 }
 
-/// GET /chat/{kasm_id} (WebSocket)
+/// GET /chat/{session_id} (WebSocket)
 pub async fn handle(
     State(state): State<AppState>,
     Extension(hub): Extension<Arc<ShareHub>>,
     Extension(streams): Extension<Arc<crate::access::Streams>>,
-    Path(kasm_id): Path<Uuid>,
+    Path(session_id): Path<Uuid>,
     request: Request,
 ) -> Response {
     let user = match auth::user_for_headers(&state.db, request.headers()).await {
@@ -47,7 +47,7 @@ pub async fn handle(
         Ok(None) => return (StatusCode::UNAUTHORIZED, "Please sign in.").into_response(),
         Err(error) => return (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),
     };
-    match sharing::access(&state.db, user.user_id, kasm_id).await {
+    match sharing::access(&state.db, user.user_id, session_id).await {
         Ok(Some(_)) => {}
         Ok(None) => return (StatusCode::FORBIDDEN, "You are not in this session.").into_response(),
         Err(error) => return (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),
@@ -66,7 +66,7 @@ pub async fn handle(
     };
     let token = app::backend::cookies::read(&parts.headers, app::backend::cookies::SESSION_COOKIE)
         .unwrap_or_default();
-    let access = streams.register(user.user_id, kasm_id, token);
+    let access = streams.register(user.user_id, session_id, token);
     // A chat message is a few hundred bytes; nothing larger is read, let alone buffered.
     let upgrade = upgrade
         .max_message_size(MAX_FRAME)
@@ -75,7 +75,7 @@ pub async fn handle(
         let _active = crate::metrics::ActiveStream::start("chat");
         let participant = Participant {
             hub,
-            kasm_id,
+            session_id,
             user_id: user.user_id,
             username: user.username,
             access,
@@ -90,7 +90,7 @@ const MAX_FRAME: usize = 16 * 1024;
 
 struct Participant {
     hub: Arc<ShareHub>,
-    kasm_id: Uuid,
+    session_id: Uuid,
     user_id: Uuid,
     username: String,
     /// Ends the chat when the sign-in or access it was opened with is gone.
@@ -107,10 +107,10 @@ fn now_secs() -> f64 {
 impl Participant {
     async fn run(self, socket: WebSocket) {
         let (mut tx, mut rx) = socket.split();
-        let mut feed = self.hub.subscribe(self.kasm_id);
+        let mut feed = self.hub.subscribe(self.session_id);
         let member = format!("{}|{}", self.hub.next_id(), self.username);
         let mut redis = self.hub.redis.clone();
-        let presence = self.hub.presence_key(self.kasm_id);
+        let presence = self.hub.presence_key(self.session_id);
         let _: Result<(), _> = redis.zadd(&presence, &member, now_secs()).await;
         let _ = self.publish_raw(r#"{"type":"recheck"}"#).await;
 
@@ -171,10 +171,10 @@ impl Participant {
     /// the chat stays open (and is re-checked at the next change) rather than dropping every
     /// participant during an outage.
     async fn still_allowed(&self) -> bool {
-        match sharing::access(&self.hub.db, self.user_id, self.kasm_id).await {
+        match sharing::access(&self.hub.db, self.user_id, self.session_id).await {
             Ok(access) => access.is_some(),
             Err(error) => {
-                tracing::warn!(kasm_id = %self.kasm_id, %error, "cannot re-check a chat participant now; keeping them");
+                tracing::warn!(session_id = %self.session_id, %error, "cannot re-check a chat participant now; keeping them");
                 true
             }
         }
@@ -183,7 +183,7 @@ impl Participant {
     async fn leave(&self, member: &str) {
         let mut redis = self.hub.redis.clone();
         let _: Result<(), _> = redis
-            .zrem(self.hub.presence_key(self.kasm_id), member)
+            .zrem(self.hub.presence_key(self.session_id), member)
             .await;
         let _ = self.publish_raw(r#"{"type":"recheck"}"#).await;
     }
@@ -193,7 +193,7 @@ impl Participant {
         let mut redis = self.hub.redis.clone();
         let members: Vec<String> = redis
             .zrangebyscore(
-                self.hub.presence_key(self.kasm_id),
+                self.hub.presence_key(self.session_id),
                 now_secs() - 60.0,
                 "+inf",
             )
@@ -209,7 +209,7 @@ impl Participant {
     }
 
     async fn history(&self) -> Vec<ChatMessage> {
-        store::sharing::chat::latest(&self.hub.db, self.kasm_id, HISTORY)
+        store::sharing::chat::latest(&self.hub.db, self.session_id, HISTORY)
             .await
             .unwrap_or_default()
             .into_iter()
@@ -243,7 +243,7 @@ impl Participant {
         // Stored with the session's latest HISTORY messages kept.
         let stored = store::sharing::chat::post(
             &self.hub.db,
-            self.kasm_id,
+            self.session_id,
             self.user_id,
             &self.username,
             &text,
@@ -268,7 +268,7 @@ impl Participant {
     async fn publish_raw(&self, payload: &str) -> bool {
         let mut redis = self.hub.redis.clone();
         match redis
-            .publish::<_, _, ()>(self.hub.chat_channel(self.kasm_id), payload)
+            .publish::<_, _, ()>(self.hub.chat_channel(self.session_id), payload)
             .await
         {
             Ok(()) => true,

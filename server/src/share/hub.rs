@@ -53,20 +53,20 @@ impl ShareHub {
         Ok(hub)
     }
 
-    pub fn chat_channel(&self, kasm_id: Uuid) -> String {
-        format!("{}chat:{kasm_id}", self.prefix)
+    pub fn chat_channel(&self, session_id: Uuid) -> String {
+        format!("{}chat:{session_id}", self.prefix)
     }
 
-    pub fn presence_key(&self, kasm_id: Uuid) -> String {
-        format!("{}presence:{kasm_id}", self.prefix)
+    pub fn presence_key(&self, session_id: Uuid) -> String {
+        format!("{}presence:{session_id}", self.prefix)
     }
 
     /// This process's feed of a session's chat events.
-    pub fn subscribe(&self, kasm_id: Uuid) -> broadcast::Receiver<Arc<str>> {
+    pub fn subscribe(&self, session_id: Uuid) -> broadcast::Receiver<Arc<str>> {
         let mut chats = self.chats.lock().unwrap();
         chats.retain(|_, sender| sender.receiver_count() > 0);
         chats
-            .entry(kasm_id)
+            .entry(session_id)
             .or_insert_with(|| broadcast::channel(256).0)
             .subscribe()
     }
@@ -75,7 +75,7 @@ impl ShareHub {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    pub fn watch(&self, kasm_id: Uuid, user_id: Uuid, control: bool) -> Arc<Watcher> {
+    pub fn watch(&self, session_id: Uuid, user_id: Uuid, control: bool) -> Arc<Watcher> {
         let watcher = Arc::new(Watcher {
             id: self.next_id(),
             user_id,
@@ -85,50 +85,50 @@ impl ShareHub {
         self.watchers
             .lock()
             .unwrap()
-            .entry(kasm_id)
+            .entry(session_id)
             .or_default()
             .push(watcher.clone());
         watcher
     }
 
-    pub fn unwatch(&self, kasm_id: Uuid, id: u64) {
+    pub fn unwatch(&self, session_id: Uuid, id: u64) {
         let mut watchers = self.watchers.lock().unwrap();
-        if let Some(list) = watchers.get_mut(&kasm_id) {
+        if let Some(list) = watchers.get_mut(&session_id) {
             list.retain(|w| w.id != id);
             if list.is_empty() {
-                watchers.remove(&kasm_id);
+                watchers.remove(&session_id);
             }
         }
     }
 
     /// Re-checks every viewer connection to the session in this process.
-    async fn recheck(&self, kasm_id: Uuid) {
+    async fn recheck(&self, session_id: Uuid) {
         let watchers: Vec<Arc<Watcher>> = self
             .watchers
             .lock()
             .unwrap()
-            .get(&kasm_id)
+            .get(&session_id)
             .cloned()
             .unwrap_or_default();
         for watcher in watchers {
-            match sharing::access(&self.db, watcher.user_id, kasm_id).await {
+            match sharing::access(&self.db, watcher.user_id, session_id).await {
                 Ok(Some(Access::Viewer { control })) => {
                     watcher.control.store(control, Ordering::SeqCst)
                 }
                 Ok(Some(Access::Owner)) => watcher.control.store(true, Ordering::SeqCst),
                 Ok(None) => {
-                    tracing::info!(%kasm_id, user_id = %watcher.user_id, "viewer lost access; disconnecting");
+                    tracing::info!(%session_id, user_id = %watcher.user_id, "viewer lost access; disconnecting");
                     watcher.kill.notify_one();
                 }
                 Err(error) => tracing::warn!(%error, "could not re-check a viewer"),
             }
         }
         // Chat sockets re-check too.
-        self.deliver(kasm_id, Arc::from(r#"{"type":"recheck"}"#));
+        self.deliver(session_id, Arc::from(r#"{"type":"recheck"}"#));
     }
 
-    fn deliver(&self, kasm_id: Uuid, payload: Arc<str>) {
-        if let Some(sender) = self.chats.lock().unwrap().get(&kasm_id) {
+    fn deliver(&self, session_id: Uuid, payload: Arc<str>) {
+        if let Some(sender) = self.chats.lock().unwrap().get(&session_id) {
             let _ = sender.send(payload);
         }
     }
@@ -151,13 +151,13 @@ impl ShareHub {
                                 continue;
                             };
                             if channel == events {
-                                if let Ok(kasm_id) = payload.parse() {
-                                    self.recheck(kasm_id).await;
+                                if let Ok(session_id) = payload.parse() {
+                                    self.recheck(session_id).await;
                                 }
-                            } else if let Some(Ok(kasm_id)) =
+                            } else if let Some(Ok(session_id)) =
                                 channel.strip_prefix(&chat_prefix).map(str::parse)
                             {
-                                self.deliver(kasm_id, Arc::from(payload));
+                                self.deliver(session_id, Arc::from(payload));
                             }
                         }
                     }

@@ -2,7 +2,7 @@
 //! a chat close within a second or two when their user is disabled, signs out, is deleted or
 //! changes password, or the session ends, on whichever replica the change is made.
 use crate::sharing::{chat, signed_in};
-use crate::support::{insert_image, insert_kasm, redis_url, spawn_app_with_prefix, TestApp};
+use crate::support::{insert_image, insert_session, redis_url, spawn_app_with_prefix, TestApp};
 use berth::rfb::Session;
 use futures_util::StreamExt;
 use reqwest::StatusCode;
@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
-/// The stand-in sessions' secret (`insert_kasm` stores it).
+/// The stand-in sessions' secret (`insert_session` stores it).
 const SECRET: &str = "secret";
 
 /// A VNC server in the test: VNC authentication with [`SECRET`], a 64x64 desktop, an empty
@@ -58,20 +58,20 @@ async fn stand_in_desktop() -> u16 {
 /// A running session of `user` streamed by the stand-in on `port`.
 async fn session(app: &TestApp, user: Uuid, port: u16) -> Uuid {
     let image = insert_image(&app.db, &format!("Desk {}", Uuid::new_v4())).await;
-    let kasm_id = insert_kasm(&app.db, user, image, None, "running", 1.0, 1 << 30).await;
+    let session_id = insert_session(&app.db, user, image, None, "running", 1.0, 1 << 30).await;
     sqlx::query(
-        "UPDATE kasms SET hostname = '127.0.0.1', port = $2, container_id = 'stand-in' WHERE kasm_id = $1",
+        "UPDATE sessions SET hostname = '127.0.0.1', port = $2, container_id = 'stand-in' WHERE session_id = $1",
     )
-    .bind(kasm_id)
+    .bind(session_id)
     .bind(i32::from(port))
     .execute(&app.db)
     .await
     .unwrap();
-    kasm_id
+    session_id
 }
 
-async fn desktop(app: &TestApp, kasm_id: Uuid, cookie: &str) -> Session {
-    let url = format!("ws://{}/desktop/{kasm_id}/websockify", app.addr);
+async fn desktop(app: &TestApp, session_id: Uuid, cookie: &str) -> Session {
+    let url = format!("ws://{}/desktop/{session_id}/websockify", app.addr);
     let headers = [
         ("cookie", cookie.to_owned()),
         ("origin", format!("http://{}", app.addr)),
@@ -102,10 +102,12 @@ async fn streams_end_when_their_access_does(db: PgPool) {
     ] {
         let name = format!("u{}", &Uuid::new_v4().simple().to_string()[..8]);
         let user = app.create_user(&name, "password-123", "user").await;
-        let kasm_id = session(&app, user, port).await;
+        let session_id = session(&app, user, port).await;
         let (cookie, http) = signed_in(&app, &name).await;
-        let mut stream = desktop(&app, kasm_id, &cookie).await;
-        let mut talk = chat(&app, kasm_id, &cookie).await.expect("the chat opens");
+        let mut stream = desktop(&app, session_id, &cookie).await;
+        let mut talk = chat(&app, session_id, &cookie)
+            .await
+            .expect("the chat opens");
         assert!(
             !stream.closed_within(Duration::from_millis(300)).await,
             "{change}: closed before any change"
@@ -142,7 +144,7 @@ async fn streams_end_when_their_access_does(db: PgPool) {
                     .call(
                         &http,
                         "sessions/delete",
-                        &[("kasm_id", &kasm_id.to_string())],
+                        &[("session_id", &session_id.to_string())],
                     )
                     .await
             }

@@ -1,5 +1,5 @@
 //! Admin → Images through its server functions.
-use crate::support::{audit_entries, error_json, insert_kasm, message_of, spawn_app, TestApp};
+use crate::support::{audit_entries, error_json, insert_session, message_of, spawn_app, TestApp};
 use reqwest::{Client, StatusCode};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -155,16 +155,16 @@ async fn admins_register_edit_disable_and_delete_images(db: PgPool) {
     // A live session blocks deletion (422, nothing deleted); ended sessions do not.
     let user = app.create_user("ann", "password-123", "user").await;
     let image_id: Uuid = id.parse().unwrap();
-    let ended = insert_kasm(&app.db, user, image_id, None, "deleted", 1.0, 1 << 30).await;
+    let ended = insert_session(&app.db, user, image_id, None, "deleted", 1.0, 1 << 30).await;
     sqlx::query(
-        "INSERT INTO chat_messages (kasm_id, user_id, username, body) VALUES ($1, $2, 'ann', 'hi')",
+        "INSERT INTO chat_messages (session_id, user_id, username, body) VALUES ($1, $2, 'ann', 'hi')",
     )
     .bind(ended)
     .bind(user)
     .execute(&app.db)
     .await
     .unwrap();
-    let live = insert_kasm(&app.db, user, image_id, None, "paused", 1.0, 1 << 30).await;
+    let live = insert_session(&app.db, user, image_id, None, "paused", 1.0, 1 << 30).await;
     let listed: serde_json::Value = app
         .call(&admin, "admin/list_images", &[])
         .await
@@ -182,13 +182,13 @@ async fn admins_register_edit_disable_and_delete_images(db: PgPool) {
         "{message}"
     );
     let counts: (i64, i64) =
-        sqlx::query_as("SELECT (SELECT count(*) FROM images), (SELECT count(*) FROM kasms)")
+        sqlx::query_as("SELECT (SELECT count(*) FROM images), (SELECT count(*) FROM sessions)")
             .fetch_one(&app.db)
             .await
             .unwrap();
     assert_eq!(counts, (1, 2), "a refused delete changed something");
 
-    sqlx::query("UPDATE kasms SET operational_status = 'deleted' WHERE kasm_id = $1")
+    sqlx::query("UPDATE sessions SET operational_status = 'deleted' WHERE session_id = $1")
         .bind(live)
         .execute(&app.db)
         .await
@@ -198,7 +198,7 @@ async fn admins_register_edit_disable_and_delete_images(db: PgPool) {
         .await;
     assert_eq!(deleted.status(), StatusCode::OK);
     let counts: (i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM images), (SELECT count(*) FROM kasms), (SELECT count(*) FROM chat_messages)",
+        "SELECT (SELECT count(*) FROM images), (SELECT count(*) FROM sessions), (SELECT count(*) FROM chat_messages)",
     )
     .fetch_one(&app.db)
     .await

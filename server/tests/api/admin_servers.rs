@@ -1,5 +1,5 @@
 //! Admin → Servers through its server functions.
-use crate::support::{audit_entries, error_json, insert_image, insert_kasm, spawn_app};
+use crate::support::{audit_entries, error_json, insert_image, insert_session, spawn_app};
 use reqwest::StatusCode;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -71,10 +71,10 @@ async fn servers_show_capacity_with_overrides_and_what_live_sessions_allocate(db
         // Ended sessions allocate nothing.
         ("deleted", 4.0, 4 * GIB),
     ] {
-        insert_kasm(&app.db, user, image, Some(busy), status, cores, memory).await;
+        insert_session(&app.db, user, image, Some(busy), status, cores, memory).await;
     }
     // A session on no server counts nowhere.
-    insert_kasm(&app.db, user, image, None, "requested", 2.0, GIB).await;
+    insert_session(&app.db, user, image, None, "requested", 2.0, GIB).await;
 
     let a = listed(&app, &admin, "host-a").await;
     assert_eq!(a["server_id"], busy.to_string());

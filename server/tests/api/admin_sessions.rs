@@ -1,5 +1,5 @@
 //! Admin → Sessions through its server functions.
-use crate::support::{audit_entries, error_json, insert_image, insert_kasm, spawn_app, TestApp};
+use crate::support::{audit_entries, error_json, insert_image, insert_session, spawn_app, TestApp};
 use reqwest::{Client, StatusCode};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -17,9 +17,9 @@ async fn list(app: &TestApp, admin: &Client, include_deleted: bool) -> Vec<serde
     rows.as_array().unwrap().clone()
 }
 
-async fn status_of(db: &PgPool, kasm_id: Uuid) -> String {
-    sqlx::query_scalar("SELECT operational_status FROM kasms WHERE kasm_id = $1")
-        .bind(kasm_id)
+async fn status_of(db: &PgPool, session_id: Uuid) -> String {
+    sqlx::query_scalar("SELECT operational_status FROM sessions WHERE session_id = $1")
+        .bind(session_id)
         .fetch_one(db)
         .await
         .unwrap()
@@ -41,7 +41,7 @@ async fn admins_see_every_session_and_ended_ones_on_request(db: PgPool) {
     let firefox = insert_image(&app.db, "Firefox").await;
     let ann = app.create_user("ann", "password-123", "user").await;
     let bob = app.create_user("bob", "password-123", "user").await;
-    let running = insert_kasm(
+    let running = insert_session(
         &app.db,
         ann,
         desktop,
@@ -51,13 +51,13 @@ async fn admins_see_every_session_and_ended_ones_on_request(db: PgPool) {
         1 << 30,
     )
     .await;
-    let waiting = insert_kasm(&app.db, bob, firefox, None, "requested", 1.0, 1 << 30).await;
-    let ended = insert_kasm(&app.db, bob, desktop, None, "deleted", 1.0, 1 << 30).await;
+    let waiting = insert_session(&app.db, bob, firefox, None, "requested", 1.0, 1 << 30).await;
+    let ended = insert_session(&app.db, bob, desktop, None, "deleted", 1.0, 1 << 30).await;
 
     let live = list(&app, &admin, false).await;
     let ids: Vec<&str> = live
         .iter()
-        .map(|row| row["kasm_id"].as_str().unwrap())
+        .map(|row| row["session_id"].as_str().unwrap())
         .collect();
     assert_eq!(ids.len(), 2, "{live:?}");
     assert!(
@@ -65,7 +65,7 @@ async fn admins_see_every_session_and_ended_ones_on_request(db: PgPool) {
     );
     let row = live
         .iter()
-        .find(|row| row["kasm_id"] == running.to_string())
+        .find(|row| row["session_id"] == running.to_string())
         .unwrap();
     assert_eq!(row["username"], "ann");
     assert_eq!(row["image_name"], "Desktop");
@@ -81,7 +81,7 @@ async fn admins_see_every_session_and_ended_ones_on_request(db: PgPool) {
     assert!(row["expires"].as_str().unwrap().ends_with("UTC"));
     let row = live
         .iter()
-        .find(|row| row["kasm_id"] == waiting.to_string())
+        .find(|row| row["session_id"] == waiting.to_string())
         .unwrap();
     assert_eq!(
         (
@@ -96,16 +96,16 @@ async fn admins_see_every_session_and_ended_ones_on_request(db: PgPool) {
     assert_eq!(all.len(), 3);
     assert!(all
         .iter()
-        .any(|row| row["kasm_id"] == ended.to_string() && row["status"] == "deleted"));
+        .any(|row| row["session_id"] == ended.to_string() && row["status"] == "deleted"));
 
     let page = admin.get(app.url("/admin/sessions")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     assert!(
-        html.contains(&format!(r#"data-kasm-id="{running}""#)),
+        html.contains(&format!(r#"data-session-id="{running}""#)),
         "{html}"
     );
-    assert!(!html.contains(&format!(r#"data-kasm-id="{ended}""#)));
+    assert!(!html.contains(&format!(r#"data-session-id="{ended}""#)));
     assert!(html.contains(r#"href="/admin/sessions""#));
 }
 
@@ -116,17 +116,17 @@ async fn admins_destroy_any_session_through_the_manager(db: PgPool) {
     let image = insert_image(&app.db, "Desktop").await;
     let ann = app.create_user("ann", "password-123", "user").await;
     // No server: the manager ends it without contacting any agent.
-    let kasm_id = insert_kasm(&app.db, ann, image, None, "running", 1.0, 1 << 30).await;
-    let id = kasm_id.to_string();
+    let session_id = insert_session(&app.db, ann, image, None, "running", 1.0, 1 << 30).await;
+    let id = session_id.to_string();
 
     let destroyed = app
-        .call(&admin, "admin/destroy_session", &[("kasm_id", &id)])
+        .call(&admin, "admin/destroy_session", &[("session_id", &id)])
         .await;
     assert_eq!(destroyed.status(), StatusCode::OK);
-    assert_eq!(status_of(&app.db, kasm_id).await, "deleted");
+    assert_eq!(status_of(&app.db, session_id).await, "deleted");
     let ended: bool =
-        sqlx::query_scalar("SELECT destroyed_date IS NOT NULL FROM kasms WHERE kasm_id = $1")
-            .bind(kasm_id)
+        sqlx::query_scalar("SELECT destroyed_date IS NOT NULL FROM sessions WHERE session_id = $1")
+            .bind(session_id)
             .fetch_one(&app.db)
             .await
             .unwrap();
@@ -139,19 +139,19 @@ async fn admins_destroy_any_session_through_the_manager(db: PgPool) {
 
     // Destroying it again is harmless; unknown and malformed ids are refused.
     let again = app
-        .call(&admin, "admin/destroy_session", &[("kasm_id", &id)])
+        .call(&admin, "admin/destroy_session", &[("session_id", &id)])
         .await;
     assert_eq!(again.status(), StatusCode::OK);
     let unknown = app
         .call(
             &admin,
             "admin/destroy_session",
-            &[("kasm_id", &Uuid::new_v4().to_string())],
+            &[("session_id", &Uuid::new_v4().to_string())],
         )
         .await;
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
     let malformed = app
-        .call(&admin, "admin/destroy_session", &[("kasm_id", "nope")])
+        .call(&admin, "admin/destroy_session", &[("session_id", "nope")])
         .await;
     assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
     assert!(error_json(malformed)
@@ -165,18 +165,18 @@ async fn session_administration_is_closed_to_others(db: PgPool) {
     let app = spawn_app(db).await;
     let image = insert_image(&app.db, "Desktop").await;
     let (user, ann) = app.signed_in("ann", "user").await;
-    let kasm_id = insert_kasm(&app.db, ann, image, None, "running", 1.0, 1 << 30).await;
-    let id = kasm_id.to_string();
+    let session_id = insert_session(&app.db, ann, image, None, "running", 1.0, 1 << 30).await;
+    let id = session_id.to_string();
     app.assert_admin_only(
         &user,
         &[
             ("admin/list_sessions", vec![("include_deleted", "true")]),
-            ("admin/destroy_session", vec![("kasm_id", id.as_str())]),
+            ("admin/destroy_session", vec![("session_id", id.as_str())]),
         ],
     )
     .await;
     assert_eq!(
-        status_of(&app.db, kasm_id).await,
+        status_of(&app.db, session_id).await,
         "running",
         "a refused destroy ended the session"
     );
@@ -184,7 +184,7 @@ async fn session_administration_is_closed_to_others(db: PgPool) {
         let response = user.get(app.url(page)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{page}");
         assert!(
-            !response.text().await.unwrap().contains("data-kasm-id"),
+            !response.text().await.unwrap().contains("data-session-id"),
             "{page}"
         );
     }

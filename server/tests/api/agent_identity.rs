@@ -331,20 +331,20 @@ async fn the_manager_calls_an_agent_only_with_that_agents_own_secret(db: PgPool)
             .await
             .unwrap();
     let client = HttpAgentClient::new();
-    let kasm_id = Uuid::new_v4();
+    let session_id = Uuid::new_v4();
     let as_a = AgentRef {
         url,
         hostname: "host-a".into(),
         secret,
     };
-    match client.endpoint(&as_a, kasm_id).await {
+    match client.endpoint(&as_a, session_id).await {
         Err(AgentFailure::Refused { message, .. }) => {
             assert!(message.contains("not this agent's API secret"), "{message}")
         }
         other => panic!("B answered A's secret: {other:?}"),
     }
     assert!(matches!(
-        client.tunnel(&as_a, kasm_id, "any").await,
+        client.tunnel(&as_a, session_id, "any").await,
         Err(AgentFailure::Refused { .. })
     ));
     // Neither the old shared token nor an agent's check-in credential opens B's API.
@@ -354,7 +354,7 @@ async fn the_manager_calls_an_agent_only_with_that_agents_own_secret(db: PgPool)
             ..as_a.clone()
         };
         assert!(matches!(
-            client.endpoint(&with_other, kasm_id).await,
+            client.endpoint(&with_other, session_id).await,
             Err(AgentFailure::Refused { .. })
         ));
     }
@@ -365,7 +365,7 @@ async fn the_manager_calls_an_agent_only_with_that_agents_own_secret(db: PgPool)
         secret: b_secret,
     };
     assert!(matches!(
-        client.endpoint(&as_b, kasm_id).await,
+        client.endpoint(&as_b, session_id).await,
         Err(AgentFailure::NoContainer { .. })
     ));
 }
@@ -377,10 +377,10 @@ async fn an_agent_refuses_the_host_network_and_other_containers_networks(db: PgP
         .unwrap();
     let app = spawn_app(db).await;
     let (name, url, secret) = real_agent(&app, "networks").await;
-    let kasm_id = Uuid::new_v4();
+    let session_id = Uuid::new_v4();
     let create = |network_mode: &str| {
         json!({
-            "kasm_id": kasm_id, "user_id": Uuid::new_v4(), "image_id": Uuid::new_v4(),
+            "session_id": session_id, "user_id": Uuid::new_v4(), "image_id": Uuid::new_v4(),
             "image": "berth/desktop:latest", "cores": 1.0, "memory": 1_i64 << 30,
             "network_mode": network_mode, "secret": "session-secret", "run_config": {}
         })
@@ -405,7 +405,7 @@ async fn an_agent_refuses_the_host_network_and_other_containers_networks(db: PgP
     let docker = bollard::Docker::connect_with_local_defaults().unwrap();
     let filters = std::collections::HashMap::from([(
         "label".to_owned(),
-        vec![format!("berth.kasm_id={kasm_id}")],
+        vec![format!("berth.kasm_id={session_id}")],
     )]);
     let containers = docker
         .list_containers(Some(bollard::container::ListContainersOptions {
@@ -427,9 +427,9 @@ async fn an_agent_refuses_the_host_network_and_other_containers_networks(db: PgP
         .await
         .unwrap();
     let user = app.create_user("ann", "password-123", "user").await;
-    let kasm_id = app.manager.request_session(user, desktop).await.unwrap();
+    let session_id = app.manager.request_session(user, desktop).await.unwrap();
     let (status, message) = wait_for("the launch to fail", 60, || async {
-        let (status, message) = state_of(&app.db, kasm_id).await;
+        let (status, message) = state_of(&app.db, session_id).await;
         matches!(status.as_str(), "deleting" | "deleted").then_some((status, message))
     })
     .await;

@@ -1,6 +1,6 @@
 //! API keys cannot be stretched past what they were granted: acting on an administrator needs
 //! "Users Modify Admin", and a read-only key never gets a sign-in link.
-use crate::support::{api_call, api_key, insert_image, insert_kasm, spawn_app};
+use crate::support::{api_call, api_key, insert_image, insert_session, spawn_app};
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
@@ -47,7 +47,7 @@ async fn keys_act_on_administrators_only_when_granted(db: PgPool) {
         assert_eq!(status, StatusCode::FORBIDDEN, "{endpoint}: {reply}");
     }
     let image = insert_image(&app.db, "Desktop").await;
-    let session = insert_kasm(&app.db, boss, image, None, "running", 1.0, 1 << 30).await;
+    let session = insert_session(&app.db, boss, image, None, "running", 1.0, 1 << 30).await;
     let as_boss = json!({"user_id": id(boss), "kasm_id": id(session), "image_id": id(image)});
     for endpoint in ["request_kasm", "get_kasm_status", "join_kasm"] {
         let (status, reply) = api_call(&app, endpoint, &users, as_boss.clone()).await;
@@ -88,7 +88,7 @@ async fn a_read_only_key_never_gets_a_sign_in_link(db: PgPool) {
         crate::support::spawn_app_with_prefix(db, &crate::support::redis_url(), &prefix).await;
     let ann = app.create_user("ann", "password-123", "user").await;
     let image = insert_image(&app.db, "Desktop").await;
-    let session = insert_kasm(&app.db, ann, image, None, "running", 1.0, 1 << 30).await;
+    let session = insert_session(&app.db, ann, image, None, "running", 1.0, 1 << 30).await;
     let body = json!({"user_id": id(ann), "kasm_id": id(session)});
 
     let reader = api_key(&app, &["User", "Users Auth Session"], true).await;

@@ -2,7 +2,7 @@
 //! headers is cut after the header timeout, an idle kept-alive connection after the idle
 //! timeout, connections past the cap wait until one closes, and WebSockets outlive the idle
 //! timeout.
-use crate::support::{insert_kasm, spawn_app_with_limits, TestApp};
+use crate::support::{insert_session, spawn_app_with_limits, TestApp};
 use berth::connections::ConnectionLimits;
 use futures_util::{SinkExt, StreamExt};
 use sqlx::PgPool;
@@ -151,9 +151,11 @@ async fn a_web_socket_outlives_the_idle_timeout(db: PgPool) {
         .fetch_one(&db)
         .await
         .unwrap();
-    let kasm_id = insert_kasm(&db, ann, image_id, None, "running", 1.0, 1).await;
+    let session_id = insert_session(&db, ann, image_id, None, "running", 1.0, 1).await;
     let (cookie, _) = crate::sharing::signed_in(&app, "ann").await;
-    let mut chat = crate::sharing::chat(&app, kasm_id, &cookie).await.unwrap();
+    let mut chat = crate::sharing::chat(&app, session_id, &cookie)
+        .await
+        .unwrap();
     next_of_type(&mut chat, "history").await;
 
     // Silent for three idle timeouts, then still open both ways.

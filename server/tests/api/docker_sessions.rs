@@ -126,17 +126,19 @@ pub async fn image_id(db: &PgPool, friendly_name: &str) -> Uuid {
         .unwrap()
 }
 
-pub async fn state_of(db: &PgPool, kasm_id: Uuid) -> (String, String) {
-    sqlx::query_as("SELECT operational_status, operational_message FROM kasms WHERE kasm_id = $1")
-        .bind(kasm_id)
-        .fetch_one(db)
-        .await
-        .unwrap()
+pub async fn state_of(db: &PgPool, session_id: Uuid) -> (String, String) {
+    sqlx::query_as(
+        "SELECT operational_status, operational_message FROM sessions WHERE session_id = $1",
+    )
+    .bind(session_id)
+    .fetch_one(db)
+    .await
+    .unwrap()
 }
 
-pub async fn wait_running(db: &PgPool, kasm_id: Uuid) {
+pub async fn wait_running(db: &PgPool, session_id: Uuid) {
     wait_for("the session to run", 120, || async {
-        let (status, message) = state_of(db, kasm_id).await;
+        let (status, message) = state_of(db, session_id).await;
         assert_ne!(status, "deleted", "the launch failed: {message}");
         (status == "running").then_some(())
     })
@@ -175,13 +177,14 @@ async fn docker_exec(container: &str, command: &str) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-async fn container_of(db: &PgPool, kasm_id: Uuid) -> (String, u16, String) {
-    let (container, port, secret): (String, i32, String) =
-        sqlx::query_as("SELECT container_id, port, session_secret FROM kasms WHERE kasm_id = $1")
-            .bind(kasm_id)
-            .fetch_one(db)
-            .await
-            .unwrap();
+async fn container_of(db: &PgPool, session_id: Uuid) -> (String, u16, String) {
+    let (container, port, secret): (String, i32, String) = sqlx::query_as(
+        "SELECT container_id, port, session_secret FROM sessions WHERE session_id = $1",
+    )
+    .bind(session_id)
+    .fetch_one(db)
+    .await
+    .unwrap();
     (container, port as u16, secret)
 }
 
@@ -219,9 +222,9 @@ async fn each_default_image_launches_with_its_limits_streams_and_is_destroyed(db
         ("Firefox", 1_000_000_000, 2 << 30),
     ] {
         let image = image_id(&app.db, friendly_name).await;
-        let kasm_id = app.manager.request_session(user, image).await.unwrap();
-        wait_running(&app.db, kasm_id).await;
-        let (container, port, secret) = container_of(&app.db, kasm_id).await;
+        let session_id = app.manager.request_session(user, image).await.unwrap();
+        wait_running(&app.db, session_id).await;
+        let (container, port, secret) = container_of(&app.db, session_id).await;
 
         let inspected = docker.inspect_container(&container, None).await.unwrap();
         let host = inspected.host_config.unwrap();
@@ -230,7 +233,7 @@ async fn each_default_image_launches_with_its_limits_streams_and_is_destroyed(db
         assert_eq!(host.privileged, Some(false));
         assert_eq!(host.cap_drop, Some(vec!["ALL".to_owned()]));
         let labels = inspected.config.unwrap().labels.unwrap();
-        assert_eq!(labels["berth.kasm_id"], kasm_id.to_string());
+        assert_eq!(labels["berth.kasm_id"], session_id.to_string());
         assert_eq!(labels["berth.user_id"], user.to_string());
         assert_eq!(labels["berth.image_id"], image.to_string());
         let binding = &inspected.network_settings.unwrap().ports.unwrap()
@@ -269,14 +272,17 @@ async fn each_default_image_launches_with_its_limits_streams_and_is_destroyed(db
             "{refused}"
         );
 
-        app.manager.destroy_session(kasm_id, "test").await.unwrap();
-        assert_eq!(state_of(&app.db, kasm_id).await.0, "deleted");
+        app.manager
+            .destroy_session(session_id, "test")
+            .await
+            .unwrap();
+        assert_eq!(state_of(&app.db, session_id).await.0, "deleted");
         assert!(
             docker.inspect_container(&container, None).await.is_err(),
             "{friendly_name}: container left behind"
         );
     }
-    let placed: i64 = sqlx::query_scalar("SELECT count(*) FROM kasms WHERE server_id = $1")
+    let placed: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions WHERE server_id = $1")
         .bind(server_id)
         .fetch_one(&app.db)
         .await
@@ -340,7 +346,7 @@ async fn sessions_are_placed_across_two_agents_by_load(db: PgPool) {
     let a = app.manager.request_session(ann, desktop).await.unwrap();
     let b = app.manager.request_session(bob, desktop).await.unwrap();
     let servers: Vec<Uuid> =
-        sqlx::query_scalar("SELECT server_id FROM kasms WHERE kasm_id = ANY($1)")
+        sqlx::query_scalar("SELECT server_id FROM sessions WHERE session_id = ANY($1)")
             .bind(vec![a, b])
             .fetch_all(&app.db)
             .await
@@ -376,7 +382,7 @@ async fn sessions_are_placed_across_two_agents_by_load(db: PgPool) {
         .await
         .unwrap();
     let c = app.manager.request_session(carl, desktop).await.unwrap();
-    let placed: Uuid = sqlx::query_scalar("SELECT server_id FROM kasms WHERE kasm_id = $1")
+    let placed: Uuid = sqlx::query_scalar("SELECT server_id FROM sessions WHERE session_id = $1")
         .bind(c)
         .fetch_one(&app.db)
         .await
@@ -398,9 +404,9 @@ async fn reconcile_removes_orphans_and_notices_vanished_containers(db: PgPool) {
             .fetch_one(&app.db)
             .await
             .unwrap();
-    let orphan_kasm = Uuid::new_v4();
+    let orphan_session = Uuid::new_v4();
     let labels = std::collections::HashMap::from([
-        ("berth.kasm_id".to_owned(), orphan_kasm.to_string()),
+        ("berth.kasm_id".to_owned(), orphan_session.to_string()),
         ("berth.agent".to_owned(), format!("{name}@{deployment}")),
     ]);
     // Another deployment's container on the same host, which this agent must leave alone.
@@ -458,13 +464,13 @@ async fn reconcile_removes_orphans_and_notices_vanished_containers(db: PgPool) {
 
     // A session whose container is removed behind Berth's back ends as deleted.
     let user = app.create_user("ann", "password-123", "user").await;
-    let kasm_id = app
+    let session_id = app
         .manager
         .request_session(user, image_id(&app.db, "Desktop").await)
         .await
         .unwrap();
-    wait_running(&app.db, kasm_id).await;
-    let (container, _, _) = container_of(&app.db, kasm_id).await;
+    wait_running(&app.db, session_id).await;
+    let (container, _, _) = container_of(&app.db, session_id).await;
     let remove = bollard::container::RemoveContainerOptions {
         force: true,
         ..Default::default()
@@ -474,11 +480,14 @@ async fn reconcile_removes_orphans_and_notices_vanished_containers(db: PgPool) {
         .await
         .unwrap();
     wait_for("the vanished session to be marked", 30, || async {
-        let (status, message) = state_of(&app.db, kasm_id).await;
+        let (status, message) = state_of(&app.db, session_id).await;
         (status == "deleted").then_some(message)
     })
     .await;
-    assert!(state_of(&app.db, kasm_id).await.1.contains("disappeared"));
+    assert!(state_of(&app.db, session_id)
+        .await
+        .1
+        .contains("disappeared"));
     agent.abort();
 }
 
@@ -515,7 +524,7 @@ async fn bad_requests_are_refused_and_change_nothing(db: PgPool) {
         .await
         .unwrap();
     assert_eq!(servers, 0);
-    let kasms: i64 = sqlx::query_scalar("SELECT count(*) FROM kasms")
+    let kasms: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
         .fetch_one(&app.db)
         .await
         .unwrap();
@@ -537,12 +546,12 @@ async fn the_proxy_lets_only_the_owner_reach_the_desktop(db: PgPool) {
     let (app, _, agent) = setup(db, &unique("proxy")).await;
     let owner = app.create_user("ann", "password-123", "user").await;
     app.create_user("bob", "password-123", "admin").await;
-    let kasm_id = app
+    let session_id = app
         .manager
         .request_session(owner, image_id(&app.db, "Desktop").await)
         .await
         .unwrap();
-    wait_running(&app.db, kasm_id).await;
+    wait_running(&app.db, session_id).await;
     let (ann, bob) = (
         session_cookie(&app, "ann").await,
         session_cookie(&app, "bob").await,
@@ -551,7 +560,7 @@ async fn the_proxy_lets_only_the_owner_reach_the_desktop(db: PgPool) {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let page = app.url(&format!("/desktop/{kasm_id}/vnc.html"));
+    let page = app.url(&format!("/desktop/{session_id}/vnc.html"));
 
     let get = |cookie: Option<String>, url: String| {
         let request = http.get(url);
@@ -565,7 +574,7 @@ async fn the_proxy_lets_only_the_owner_reach_the_desktop(db: PgPool) {
     // web client itself. (The session's user controls what runs in the container, and could
     // otherwise serve script into the page of anyone who opens their shared session.)
     for path in ["vnc.html", "core/rfb.js", "", "websockify"] {
-        let url = app.url(&format!("/desktop/{kasm_id}/{path}"));
+        let url = app.url(&format!("/desktop/{session_id}/{path}"));
         let mine = get(Some(ann.clone()), url).await;
         assert_eq!(mine.status(), 404, "{path}");
         assert!(mine
@@ -592,7 +601,7 @@ async fn the_proxy_lets_only_the_owner_reach_the_desktop(db: PgPool) {
     assert_eq!(
         get(
             Some(ann.clone()),
-            app.url(&format!("/desktop/{kasm_id}/x%2F..%2F..%2Fetc%2Fpasswd"))
+            app.url(&format!("/desktop/{session_id}/x%2F..%2F..%2Fetc%2Fpasswd"))
         )
         .await
         .status(),
@@ -600,7 +609,7 @@ async fn the_proxy_lets_only_the_owner_reach_the_desktop(db: PgPool) {
     );
 
     // The websocket: the owner from Berth's own origin streams; anyone else is refused.
-    let url = format!("ws://{}/desktop/{kasm_id}/websockify", app.addr);
+    let url = format!("ws://{}/desktop/{session_id}/websockify", app.addr);
     let origin = format!("http://{}", app.addr);
     let frame = berth::rfb::first_framebuffer(
         &url,
@@ -613,9 +622,9 @@ async fn the_proxy_lets_only_the_owner_reach_the_desktop(db: PgPool) {
 
     // A recorded stream that is not the session's container (as when Docker gave the port to
     // another container) is not connected to.
-    let (container, _, _) = container_of(&app.db, kasm_id).await;
-    sqlx::query("UPDATE kasms SET container_id = 'another-container' WHERE kasm_id = $1")
-        .bind(kasm_id)
+    let (container, _, _) = container_of(&app.db, session_id).await;
+    sqlx::query("UPDATE sessions SET container_id = 'another-container' WHERE session_id = $1")
+        .bind(session_id)
         .execute(&app.db)
         .await
         .unwrap();
@@ -628,8 +637,8 @@ async fn the_proxy_lets_only_the_owner_reach_the_desktop(db: PgPool) {
     .expect_err("connected to a container that is not the session's")
     .to_string();
     assert!(moved.contains("409"), "{moved}");
-    sqlx::query("UPDATE kasms SET container_id = $2 WHERE kasm_id = $1")
-        .bind(kasm_id)
+    sqlx::query("UPDATE sessions SET container_id = $2 WHERE session_id = $1")
+        .bind(session_id)
         .bind(&container)
         .execute(&app.db)
         .await
@@ -659,7 +668,10 @@ async fn the_proxy_lets_only_the_owner_reach_the_desktop(db: PgPool) {
     }
 
     // Once deleted, the desktop is gone for its owner too.
-    app.manager.destroy_session(kasm_id, "test").await.unwrap();
+    app.manager
+        .destroy_session(session_id, "test")
+        .await
+        .unwrap();
     assert_eq!(get(Some(ann), page).await.status(), 409);
     agent.abort();
 }
@@ -668,13 +680,13 @@ async fn the_proxy_lets_only_the_owner_reach_the_desktop(db: PgPool) {
 async fn sessions_pause_resume_and_keepalive(db: PgPool) {
     let (app, _, agent) = setup(db, &unique("pause")).await;
     let user = app.create_user("ann", "password-123", "user").await;
-    let kasm_id = app
+    let session_id = app
         .manager
         .request_session(user, image_id(&app.db, "Desktop").await)
         .await
         .unwrap();
-    wait_running(&app.db, kasm_id).await;
-    let (container, _, _) = container_of(&app.db, kasm_id).await;
+    wait_running(&app.db, session_id).await;
+    let (container, _, _) = container_of(&app.db, session_id).await;
     let docker = docker().await;
     let paused = |docker: Docker, container: String| async move {
         docker
@@ -687,12 +699,12 @@ async fn sessions_pause_resume_and_keepalive(db: PgPool) {
             .unwrap()
     };
 
-    let change = |what| app.manager.change_session(kasm_id, what);
+    let change = |what| app.manager.change_session(session_id, what);
     change(SessionChange::Pause).await.unwrap();
-    assert_eq!(state_of(&app.db, kasm_id).await.0, "paused");
+    assert_eq!(state_of(&app.db, session_id).await.0, "paused");
     assert!(paused(docker.clone(), container.clone()).await);
     change(SessionChange::Resume).await.unwrap();
-    assert_eq!(state_of(&app.db, kasm_id).await.0, "running");
+    assert_eq!(state_of(&app.db, session_id).await.0, "running");
     assert!(!paused(docker.clone(), container.clone()).await);
 
     // Stop ends the container's processes but keeps it (and its files); a stopped session
@@ -700,7 +712,7 @@ async fn sessions_pause_resume_and_keepalive(db: PgPool) {
     let exec = |command: &'static str| docker_exec(&container, command);
     exec("echo kept > /tmp/berth-stop-test").await;
     change(SessionChange::Stop).await.unwrap();
-    assert_eq!(state_of(&app.db, kasm_id).await.0, "stopped");
+    assert_eq!(state_of(&app.db, session_id).await.0, "stopped");
     let running = docker
         .inspect_container(&container, None)
         .await
@@ -721,8 +733,8 @@ async fn sessions_pause_resume_and_keepalive(db: PgPool) {
         "{error}"
     );
     change(SessionChange::Resume).await.unwrap();
-    assert_eq!(state_of(&app.db, kasm_id).await.0, "running");
-    let (same_container, port, secret) = container_of(&app.db, kasm_id).await;
+    assert_eq!(state_of(&app.db, session_id).await.0, "running");
+    let (same_container, port, secret) = container_of(&app.db, session_id).await;
     assert_eq!(same_container, container, "resume made a new container");
     assert_eq!(exec("cat /tmp/berth-stop-test").await, "kept\n");
     berth::rfb::first_framebuffer_at("127.0.0.1", port, Some(&secret), Duration::from_secs(30))
@@ -731,17 +743,17 @@ async fn sessions_pause_resume_and_keepalive(db: PgPool) {
 
     // Keepalive pushes the expiration forward; expiry reaps the session and its container.
     sqlx::query(
-        "UPDATE kasms SET expiration_date = now() + interval '10 seconds' WHERE kasm_id = $1",
+        "UPDATE sessions SET expiration_date = now() + interval '10 seconds' WHERE session_id = $1",
     )
-    .bind(kasm_id)
+    .bind(session_id)
     .execute(&app.db)
     .await
     .unwrap();
-    app.manager.keepalive(kasm_id).await.unwrap();
+    app.manager.keepalive(session_id).await.unwrap();
     let left: f64 = sqlx::query_scalar(
-        "SELECT EXTRACT(EPOCH FROM expiration_date - now())::float8 FROM kasms WHERE kasm_id = $1",
+        "SELECT EXTRACT(EPOCH FROM expiration_date - now())::float8 FROM sessions WHERE session_id = $1",
     )
-    .bind(kasm_id)
+    .bind(session_id)
     .fetch_one(&app.db)
     .await
     .unwrap();
@@ -750,14 +762,14 @@ async fn sessions_pause_resume_and_keepalive(db: PgPool) {
         "keepalive did not extend the session: {left}"
     );
     sqlx::query(
-        "UPDATE kasms SET expiration_date = now() - interval '1 second' WHERE kasm_id = $1",
+        "UPDATE sessions SET expiration_date = now() - interval '1 second' WHERE session_id = $1",
     )
-    .bind(kasm_id)
+    .bind(session_id)
     .execute(&app.db)
     .await
     .unwrap();
     app.manager.reap_expired().await;
-    assert_eq!(state_of(&app.db, kasm_id).await.0, "deleted");
+    assert_eq!(state_of(&app.db, session_id).await.0, "deleted");
     assert!(
         docker.inspect_container(&container, None).await.is_err(),
         "the expired session's container survived"
@@ -775,21 +787,23 @@ async fn a_restarted_agent_keeps_its_sessions(db: PgPool) {
     let mut process = AgentProcess::start(&app, &name).await;
     wait_online_with_images(&app, &name).await;
     let user = app.create_user("ria", "password-123", "user").await;
-    let kasm_id = app
+    let session_id = app
         .manager
         .request_session(user, image_id(&app.db, "Desktop").await)
         .await
         .unwrap();
-    wait_running(&app.db, kasm_id).await;
-    let (container, _, _) = container_of(&app.db, kasm_id).await;
+    wait_running(&app.db, session_id).await;
+    let (container, _, _) = container_of(&app.db, session_id).await;
     docker_exec(&container, "echo still-here > /home/berth/kept.txt").await;
     // Older than every grace period: the old rule ended such sessions on the first check-in
     // of a restarted agent.
-    sqlx::query("UPDATE kasms SET start_date = now() - interval '10 minutes' WHERE kasm_id = $1")
-        .bind(kasm_id)
-        .execute(&app.db)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE sessions SET start_date = now() - interval '10 minutes' WHERE session_id = $1",
+    )
+    .bind(session_id)
+    .execute(&app.db)
+    .await
+    .unwrap();
 
     process.kill();
     let _process = AgentProcess::start(&app, &name).await;
@@ -806,12 +820,15 @@ async fn a_restarted_agent_keeps_its_sessions(db: PgPool) {
             .map(|_| ())
     })
     .await;
-    assert_eq!(state_of(&app.db, kasm_id).await.0, "running");
+    assert_eq!(state_of(&app.db, session_id).await.0, "running");
     assert_eq!(
         docker_exec(&container, "cat /home/berth/kept.txt").await,
         "still-here\n"
     );
-    app.manager.destroy_session(kasm_id, "done").await.unwrap();
+    app.manager
+        .destroy_session(session_id, "done")
+        .await
+        .unwrap();
 }
 
 /// A launch of an image the host does not have fails saying so (Docker's answer to the
@@ -823,7 +840,7 @@ async fn a_missing_image_fails_the_launch_by_name() {
     use berth::agent::runtime::{ContainerRuntime, RuntimeError};
     let runtime = DockerRuntime::connect().await.unwrap();
     let spec = berth::protocol::CreateSession::example("berth/no-such-image:missing", "bridge");
-    let kasm_id = spec.kasm_id;
+    let session_id = spec.session_id;
     let error = runtime
         .create_session(&spec, "test@missing-image")
         .await
@@ -833,7 +850,7 @@ async fn a_missing_image_fails_the_launch_by_name() {
         "{error:?}"
     );
     assert!(matches!(
-        runtime.published(kasm_id).await,
+        runtime.published(session_id).await,
         Err(RuntimeError::NotFound(_))
     ));
 }

@@ -2,7 +2,7 @@
 //! workspace assignments, delete/pause/stop, sharing, the expiry settings and the Developer
 //! API's view of them, through the UI's server functions and the Developer API alike.
 use crate::support::{
-    api_call, api_key, error_json, insert_image, insert_kasm, message_of, spawn_app, ApiKey,
+    api_call, api_key, error_json, insert_image, insert_session, message_of, spawn_app, ApiKey,
     TestApp,
 };
 use reqwest::{Client, StatusCode};
@@ -87,7 +87,7 @@ async fn max_kasms_per_user_comes_from_the_users_groups_by_priority(db: PgPool) 
     let app = spawn_app(db).await;
     let (ann_http, ann) = app.signed_in("ann", "user").await;
     let image = insert_image(&app.db, "Desk").await;
-    insert_kasm(&app.db, ann, image, None, "running", 1.0, 1 << 30).await;
+    insert_session(&app.db, ann, image, None, "running", 1.0, 1 << 30).await;
     let key = user_key(&app).await;
     let strict = group_with(&app, "Strict", &[ann], json!({"max_kasms_per_user": 1})).await;
     set(&app, ALL_USERS, json!({"max_kasms_per_user": 5})).await;
@@ -180,7 +180,7 @@ async fn users_see_and_launch_only_the_workspaces_of_their_groups(db: PgPool) {
             .contains("not assigned"));
     }
     assert_eq!(
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM kasms")
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sessions")
             .fetch_one(&app.db)
             .await
             .unwrap(),
@@ -201,7 +201,7 @@ async fn delete_pause_and_stop_switched_off_refuse_the_users_own_actions(db: PgP
     let app = spawn_app(db).await;
     let (ann_http, ann) = app.signed_in("ann", "user").await;
     let image = insert_image(&app.db, "Desk").await;
-    let kasm_id = insert_kasm(&app.db, ann, image, None, "running", 1.0, 1 << 30).await;
+    let session_id = insert_session(&app.db, ann, image, None, "running", 1.0, 1 << 30).await;
     let key = user_key(&app).await;
     let locked = group_with(
         &app,
@@ -210,8 +210,8 @@ async fn delete_pause_and_stop_switched_off_refuse_the_users_own_actions(db: PgP
         json!({"allow_kasm_delete": false, "allow_kasm_pause": false, "allow_kasm_stop": false}),
     )
     .await;
-    let id = kasm_id.to_string();
-    let body = json!({"user_id": hex(ann), "kasm_id": hex(kasm_id)});
+    let id = session_id.to_string();
+    let body = json!({"user_id": hex(ann), "kasm_id": hex(session_id)});
 
     for (change, setting, endpoint) in [
         ("pause", "allow_kasm_pause", "pause_kasm"),
@@ -221,7 +221,7 @@ async fn delete_pause_and_stop_switched_off_refuse_the_users_own_actions(db: PgP
             &app,
             &ann_http,
             "sessions/change",
-            &[("kasm_id", &id), ("change", change)],
+            &[("session_id", &id), ("change", change)],
         )
         .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{message}");
@@ -230,14 +230,14 @@ async fn delete_pause_and_stop_switched_off_refuse_the_users_own_actions(db: PgP
         assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
         assert!(answer["error_message"].as_str().unwrap().contains(setting));
     }
-    let (status, message) = ui(&app, &ann_http, "sessions/delete", &[("kasm_id", &id)]).await;
+    let (status, message) = ui(&app, &ann_http, "sessions/delete", &[("session_id", &id)]).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{message}");
     assert!(message.contains("allow_kasm_delete"), "{message}");
     let (status, answer) = api_call(&app, "destroy_kasm", &key, body.clone()).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
     let status: String =
-        sqlx::query_scalar("SELECT operational_status FROM kasms WHERE kasm_id = $1")
-            .bind(kasm_id)
+        sqlx::query_scalar("SELECT operational_status FROM sessions WHERE session_id = $1")
+            .bind(session_id)
             .fetch_one(&app.db)
             .await
             .unwrap();
@@ -245,7 +245,7 @@ async fn delete_pause_and_stop_switched_off_refuse_the_users_own_actions(db: PgP
 
     // Allowed again: the delete goes through.
     set(&app, locked, json!({"allow_kasm_delete": null})).await;
-    let (status, message) = ui(&app, &ann_http, "sessions/delete", &[("kasm_id", &id)]).await;
+    let (status, message) = ui(&app, &ann_http, "sessions/delete", &[("session_id", &id)]).await;
     assert_eq!(status, StatusCode::OK, "{message}");
 }
 
@@ -256,7 +256,7 @@ async fn sharing_switched_off_refuses_links_and_client_settings_show_the_resolve
     let app = spawn_app(db).await;
     let (ann_http, ann) = app.signed_in("ann", "user").await;
     let image = insert_image(&app.db, "Desk").await;
-    let kasm_id = insert_kasm(&app.db, ann, image, None, "running", 1.0, 1 << 30).await;
+    let session_id = insert_session(&app.db, ann, image, None, "running", 1.0, 1 << 30).await;
     let key = user_key(&app).await;
     let group = group_with(
         &app,
@@ -265,12 +265,12 @@ async fn sharing_switched_off_refuses_links_and_client_settings_show_the_resolve
         json!({"allow_kasm_sharing": false, "allow_kasm_clipboard_up": false, "idle_disconnect": 15}),
     )
     .await;
-    let id = kasm_id.to_string();
+    let id = session_id.to_string();
     let (status, message) = ui(
         &app,
         &ann_http,
         "sharing/set",
-        &[("kasm_id", &id), ("enabled", "true")],
+        &[("session_id", &id), ("enabled", "true")],
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{message}");
@@ -279,8 +279,8 @@ async fn sharing_switched_off_refuses_links_and_client_settings_show_the_resolve
     let (status, answer) = api_call(&app, "request_kasm", &key, request).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
     let share_id: Option<String> =
-        sqlx::query_scalar("SELECT share_id FROM kasms WHERE kasm_id = $1")
-            .bind(kasm_id)
+        sqlx::query_scalar("SELECT share_id FROM sessions WHERE session_id = $1")
+            .bind(session_id)
             .fetch_one(&app.db)
             .await
             .unwrap();
@@ -300,7 +300,7 @@ async fn sharing_switched_off_refuses_links_and_client_settings_show_the_resolve
         &app,
         &ann_http,
         "sharing/set",
-        &[("kasm_id", &id), ("enabled", "true")],
+        &[("session_id", &id), ("enabled", "true")],
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{message}");
@@ -311,22 +311,24 @@ async fn keepalives_extend_by_keepalive_expiration_up_to_the_session_time_limit(
     let app = spawn_app(db).await;
     let ann = app.create_user("ann", "password-123", "user").await;
     let image = insert_image(&app.db, "Desk").await;
-    let young = insert_kasm(&app.db, ann, image, None, "running", 1.0, 1 << 30).await;
-    let old = insert_kasm(&app.db, ann, image, None, "running", 1.0, 1 << 30).await;
-    sqlx::query("UPDATE kasms SET created_date = now() - interval '1 hour' WHERE kasm_id = $1")
-        .bind(old)
-        .execute(&app.db)
-        .await
-        .unwrap();
+    let young = insert_session(&app.db, ann, image, None, "running", 1.0, 1 << 30).await;
+    let old = insert_session(&app.db, ann, image, None, "running", 1.0, 1 << 30).await;
+    sqlx::query(
+        "UPDATE sessions SET created_date = now() - interval '1 hour' WHERE session_id = $1",
+    )
+    .bind(old)
+    .execute(&app.db)
+    .await
+    .unwrap();
     let key = user_key(&app).await;
     let group = group_with(&app, "Long", &[ann], json!({"keepalive_expiration": 7200})).await;
-    let left = |kasm_id: Uuid| {
+    let left = |session_id: Uuid| {
         let db = app.db.clone();
         async move {
             sqlx::query_scalar::<_, f64>(
-                "SELECT extract(epoch FROM expiration_date - now())::float8 FROM kasms WHERE kasm_id = $1",
+                "SELECT extract(epoch FROM expiration_date - now())::float8 FROM sessions WHERE session_id = $1",
             )
-            .bind(kasm_id)
+            .bind(session_id)
             .fetch_one(&db)
             .await
             .unwrap()
@@ -346,7 +348,7 @@ async fn keepalives_extend_by_keepalive_expiration_up_to_the_session_time_limit(
     api_call(&app, "keepalive", &key, json!({"kasm_id": hex(old)})).await;
     crate::docker_sessions::wait_for("the reaper to end the session", 30, || async {
         let status: String =
-            sqlx::query_scalar("SELECT operational_status FROM kasms WHERE kasm_id = $1")
+            sqlx::query_scalar("SELECT operational_status FROM sessions WHERE session_id = $1")
                 .bind(old)
                 .fetch_one(&app.db)
                 .await

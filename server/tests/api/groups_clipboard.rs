@@ -92,14 +92,15 @@ async fn session_of_ann(db: PgPool) -> (TestApp, tokio::task::JoinHandle<()>, Uu
             .fetch_one(&app.db)
             .await
             .unwrap();
-    let kasm_id = app.manager.request_session(ann, image).await.unwrap();
-    crate::docker_sessions::wait_running(&app.db, kasm_id).await;
-    let container: String = sqlx::query_scalar("SELECT container_id FROM kasms WHERE kasm_id = $1")
-        .bind(kasm_id)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    (app, agent, ann, kasm_id, container)
+    let session_id = app.manager.request_session(ann, image).await.unwrap();
+    crate::docker_sessions::wait_running(&app.db, session_id).await;
+    let container: String =
+        sqlx::query_scalar("SELECT container_id FROM sessions WHERE session_id = $1")
+            .bind(session_id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    (app, agent, ann, session_id, container)
 }
 
 /// Types `text` into the desktop's editor (opened from a terminal the first time), selects
@@ -121,7 +122,7 @@ async fn copy_on_desktop(session: &mut Session, text: &str, open_editor: bool) {
 
 #[sqlx::test(migrator = "berth::startup::MIGRATOR")]
 async fn clipboard_down_switched_off_is_dropped_by_the_proxy(db: PgPool) {
-    let (app, agent, ann, kasm_id, _) = session_of_ann(db).await;
+    let (app, agent, ann, session_id, _) = session_of_ann(db).await;
     let group = group_with(
         &app,
         "No copy",
@@ -131,14 +132,14 @@ async fn clipboard_down_switched_off_is_dropped_by_the_proxy(db: PgPool) {
     .await;
     let (cookie, _) = signed_in(&app, "ann").await;
 
-    let mut off = desktop(&app, kasm_id, &cookie).await.unwrap();
+    let mut off = desktop(&app, session_id, &cookie).await.unwrap();
     copy_on_desktop(&mut off, "berth-down-off ", true).await;
     assert_eq!(off.cut_text_within(Duration::from_secs(8)).await, None);
     drop(off);
 
     // Allowed: a new connection receives what is copied (so the check above could fail).
     set(&app, group, json!({"allow_kasm_clipboard_down": null})).await;
-    let mut on = desktop(&app, kasm_id, &cookie).await.unwrap();
+    let mut on = desktop(&app, session_id, &cookie).await.unwrap();
     copy_on_desktop(&mut on, "berth-down-on", false).await;
     let copied = on.cut_text_within(Duration::from_secs(8)).await;
     assert!(
@@ -146,7 +147,7 @@ async fn clipboard_down_switched_off_is_dropped_by_the_proxy(db: PgPool) {
         "the desktop's clipboard did not reach the browser with allow_kasm_clipboard_down on: {copied:?}"
     );
     app.manager
-        .destroy_session(kasm_id, "test over")
+        .destroy_session(session_id, "test over")
         .await
         .unwrap();
     agent.abort();
@@ -154,7 +155,7 @@ async fn clipboard_down_switched_off_is_dropped_by_the_proxy(db: PgPool) {
 
 #[sqlx::test(migrator = "berth::startup::MIGRATOR")]
 async fn clipboard_up_switched_off_is_dropped_by_the_proxy(db: PgPool) {
-    let (app, agent, ann, kasm_id, container) = session_of_ann(db).await;
+    let (app, agent, ann, session_id, container) = session_of_ann(db).await;
     let group = group_with(
         &app,
         "No paste",
@@ -164,7 +165,7 @@ async fn clipboard_up_switched_off_is_dropped_by_the_proxy(db: PgPool) {
     .await;
     let (cookie, _) = signed_in(&app, "ann").await;
 
-    let mut off = desktop(&app, kasm_id, &cookie).await.unwrap();
+    let mut off = desktop(&app, session_id, &cookie).await.unwrap();
     assert!(
         !paste_reaches(&mut off, &container, "berth-clip-off", "/tmp/clip-off").await,
         "the clipboard reached the desktop with allow_kasm_clipboard_up off"
@@ -177,14 +178,14 @@ async fn clipboard_up_switched_off_is_dropped_by_the_proxy(db: PgPool) {
 
     // Allowed: a new connection carries the clipboard (so the check above could fail).
     set(&app, group, json!({"allow_kasm_clipboard_up": null})).await;
-    let mut on = desktop(&app, kasm_id, &cookie).await.unwrap();
+    let mut on = desktop(&app, session_id, &cookie).await.unwrap();
     assert!(
         paste_reaches(&mut on, &container, "berth-clip-on", "/tmp/clip-on").await,
         "the clipboard did not reach the desktop with allow_kasm_clipboard_up on: {:?}",
         file_text(&container, "/tmp/clip-on")
     );
     app.manager
-        .destroy_session(kasm_id, "test over")
+        .destroy_session(session_id, "test over")
         .await
         .unwrap();
     agent.abort();

@@ -78,7 +78,7 @@ async fn bad_input_is_refused_with_a_4xx_naming_the_problem(db: PgPool) {
             &admin,
             "sessions/change",
             &[
-                ("kasm_id", "00000000-0000-0000-0000-000000000000"),
+                ("session_id", "00000000-0000-0000-0000-000000000000"),
                 ("change", "Explode"),
             ],
         )

@@ -24,7 +24,7 @@ fn spec(network_mode: &str) -> CreateSession {
 struct Cleanup {
     namespace: String,
     service: Option<std::process::Child>,
-    kasm_ids: Vec<Uuid>,
+    session_ids: Vec<Uuid>,
 }
 
 impl Drop for Cleanup {
@@ -37,9 +37,9 @@ impl Drop for Cleanup {
         let _ = Command::new("ip")
             .args(["netns", "delete", &self.namespace])
             .status();
-        for kasm_id in &self.kasm_ids {
+        for session_id in &self.session_ids {
             let _ = Command::new("docker")
-                .args(["rm", "-f", &format!("berth-{}", kasm_id.simple())])
+                .args(["rm", "-f", &format!("berth-{}", session_id.simple())])
                 .output();
         }
     }
@@ -150,7 +150,7 @@ async fn sessions_reach_neither_each_other_nor_the_host_nor_link_local_addresses
     let mut cleanup = Cleanup {
         namespace: format!("berth-test-{tag}"),
         service: None,
-        kasm_ids: Vec::new(),
+        session_ids: Vec::new(),
     };
     // A private address of the test's own (10.251.x.y, a byte of the tag apart per run).
     let third = u8::from_str_radix(&tag[..2], 16).unwrap();
@@ -171,7 +171,7 @@ async fn sessions_reach_neither_each_other_nor_the_host_nor_link_local_addresses
     });
 
     let (a, b) = (spec("bridge"), spec(""));
-    cleanup.kasm_ids.extend([a.kasm_id, b.kasm_id]);
+    cleanup.session_ids.extend([a.session_id, b.session_id]);
     let (container_a, _) = runtime.create_session(&a, "test@isolation").await.unwrap();
     let (container_b, _) = runtime.create_session(&b, "test@isolation").await.unwrap();
     let address_b = session_address(&docker, &container_b).await;
@@ -235,7 +235,7 @@ async fn sessions_reach_neither_each_other_nor_the_host_nor_link_local_addresses
             "{mode}: {error:?}"
         );
         assert!(matches!(
-            runtime.published(refused.kasm_id).await,
+            runtime.published(refused.session_id).await,
             Err(RuntimeError::NotFound(_))
         ));
     }

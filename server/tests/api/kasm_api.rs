@@ -452,7 +452,7 @@ async fn a_session_lives_and_ends_through_the_api(db: PgPool) {
         .post(app.url("/rpc/sessions/status"))
         .header("cookie", &cookie)
         .header("accept", "application/json")
-        .form(&[("kasm_id", dashed.to_string())])
+        .form(&[("session_id", dashed.to_string())])
         .send()
         .await
         .unwrap();

@@ -369,7 +369,7 @@ async fn screenshot(
 pub async fn framebuffer_size(db: &PgPool, kasm_id: &str) -> (u32, u32) {
     let kasm_id: uuid::Uuid = kasm_id.parse().unwrap();
     let (host, port, secret): (String, i32, String) =
-        sqlx::query_as("SELECT hostname, port, session_secret FROM kasms WHERE kasm_id = $1")
+        sqlx::query_as("SELECT hostname, port, session_secret FROM sessions WHERE session_id = $1")
             .bind(kasm_id)
             .fetch_one(db)
             .await

@@ -30,9 +30,9 @@ struct FakeAgent {
     adoptable: Mutex<HashMap<Uuid, CreatedSession>>,
 }
 
-fn created(kasm_id: Uuid) -> CreatedSession {
+fn created(session_id: Uuid) -> CreatedSession {
     CreatedSession {
-        container_id: format!("c-{}", kasm_id.simple()),
+        container_id: format!("c-{}", session_id.simple()),
         host: "127.0.0.1".into(),
         port: 40000,
     }
@@ -53,31 +53,31 @@ impl AgentClient for FakeAgent {
         }
         tokio::time::sleep(self.create_delay).await;
         self.creating.fetch_sub(1, Ordering::SeqCst);
-        self.created.lock().unwrap().push(spec.kasm_id);
-        Ok(created(spec.kasm_id))
+        self.created.lock().unwrap().push(spec.session_id);
+        Ok(created(spec.session_id))
     }
 
     async fn start(
         &self,
         _agent: &AgentRef,
-        kasm_id: Uuid,
+        session_id: Uuid,
         _secret: &str,
         _timeout: Duration,
     ) -> Result<CreatedSession, AgentFailure> {
-        Ok(created(kasm_id))
+        Ok(created(session_id))
     }
 
     async fn adopt(
         &self,
         agent: &AgentRef,
-        kasm_id: Uuid,
+        session_id: Uuid,
         _secret: &str,
         _timeout: Duration,
     ) -> Result<CreatedSession, AgentFailure> {
         self.adoptable
             .lock()
             .unwrap()
-            .get(&kasm_id)
+            .get(&session_id)
             .cloned()
             .ok_or_else(|| AgentFailure::NoContainer {
                 host: agent.hostname.clone(),
@@ -88,29 +88,29 @@ impl AgentClient for FakeAgent {
     async fn endpoint(
         &self,
         _agent: &AgentRef,
-        kasm_id: Uuid,
+        session_id: Uuid,
     ) -> Result<CreatedSession, AgentFailure> {
-        Ok(created(kasm_id))
+        Ok(created(session_id))
     }
 
     async fn act(
         &self,
         _agent: &AgentRef,
-        _kasm_id: Uuid,
+        _session_id: Uuid,
         _action: ContainerAction,
     ) -> Result<(), AgentFailure> {
         Ok(())
     }
 
-    async fn remove(&self, _agent: &AgentRef, kasm_id: Uuid) -> Result<(), AgentFailure> {
-        self.removed.lock().unwrap().push(kasm_id);
+    async fn remove(&self, _agent: &AgentRef, session_id: Uuid) -> Result<(), AgentFailure> {
+        self.removed.lock().unwrap().push(session_id);
         Ok(())
     }
 
     async fn exec(
         &self,
         _agent: &AgentRef,
-        _kasm_id: Uuid,
+        _session_id: Uuid,
         _request: &ExecRequest,
         _timeout: Duration,
     ) -> Result<ExecOutput, AgentFailure> {
@@ -121,7 +121,7 @@ impl AgentClient for FakeAgent {
     async fn tunnel(
         &self,
         agent: &AgentRef,
-        _kasm_id: Uuid,
+        _session_id: Uuid,
         _container_id: &str,
     ) -> Result<Box<dyn berth::rfb::ByteStream>, AgentFailure> {
         Err(AgentFailure::Unreachable {
@@ -149,25 +149,27 @@ async fn online_server(db: &PgPool, sessions: i64) -> Uuid {
     server_id
 }
 
-async fn status_of(db: &PgPool, kasm_id: Uuid) -> (String, String) {
-    sqlx::query_as("SELECT operational_status, operational_message FROM kasms WHERE kasm_id = $1")
-        .bind(kasm_id)
-        .fetch_one(db)
-        .await
-        .unwrap()
+async fn status_of(db: &PgPool, session_id: Uuid) -> (String, String) {
+    sqlx::query_as(
+        "SELECT operational_status, operational_message FROM sessions WHERE session_id = $1",
+    )
+    .bind(session_id)
+    .fetch_one(db)
+    .await
+    .unwrap()
 }
 
-async fn wait_status(db: &PgPool, kasm_id: Uuid, want: SessionStatus) -> String {
+async fn wait_status(db: &PgPool, session_id: Uuid, want: SessionStatus) -> String {
     for _ in 0..300 {
-        let (status, message) = status_of(db, kasm_id).await;
+        let (status, message) = status_of(db, session_id).await;
         if status == want.as_str() {
             return message;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!(
-        "{kasm_id} never became {want}: {:?}",
-        status_of(db, kasm_id).await
+        "{session_id} never became {want}: {:?}",
+        status_of(db, session_id).await
     );
 }
 
@@ -215,13 +217,13 @@ async fn a_burst_of_launches_queues_and_every_one_runs(db: PgPool) {
     );
 
     for ((_, answer), user_id) in answers.iter().zip(&users) {
-        let kasm_id: Uuid = answer["kasm_id"].as_str().unwrap().parse().unwrap();
-        wait_status(&db, kasm_id, SessionStatus::Running).await;
+        let session_id: Uuid = answer["kasm_id"].as_str().unwrap().parse().unwrap();
+        wait_status(&db, session_id, SessionStatus::Running).await;
         let (status, reply) = api_call(
             &app,
             "get_kasm_status",
             &key,
-            json!({"user_id": user_id.simple().to_string(), "kasm_id": kasm_id.simple().to_string()}),
+            json!({"user_id": user_id.simple().to_string(), "kasm_id": session_id.simple().to_string()}),
         )
         .await;
         assert_eq!(status, StatusCode::OK, "{reply}");
@@ -256,12 +258,12 @@ async fn status_reads_answer_while_launches_wait(db: PgPool) {
         kasms.push((user_id, answer["kasm_id"].as_str().unwrap().to_owned()));
     }
     // Every launch is now either creating (held) or queued behind the agent's slots.
-    let reads = kasms.iter().map(|(user_id, kasm_id)| {
+    let reads = kasms.iter().map(|(user_id, session_id)| {
         api_call(
             &app,
             "get_kasm_status",
             &key,
-            json!({"user_id": user_id.simple().to_string(), "kasm_id": kasm_id}),
+            json!({"user_id": user_id.simple().to_string(), "kasm_id": session_id}),
         )
     });
     for (status, reply) in futures_util::future::join_all(reads).await {
@@ -270,7 +272,7 @@ async fn status_reads_answer_while_launches_wait(db: PgPool) {
         assert!(["provisioning", "starting"].contains(&state), "{reply}");
     }
     let queued: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM kasms WHERE operational_status = 'provisioning' AND operational_message LIKE 'Queued on %'",
+        "SELECT count(*) FROM sessions WHERE operational_status = 'provisioning' AND operational_message LIKE 'Queued on %'",
     )
     .fetch_one(&db)
     .await
@@ -290,31 +292,31 @@ async fn a_session_deleted_while_its_container_starts_is_not_revived(db: PgPool)
     online_server(&db, 4).await;
     let image_id = insert_image(&db, "Deleted").await;
     let user_id = app.create_user("dee", "password-123", "user").await;
-    let kasm_id = app
+    let session_id = app
         .manager
         .request_session(user_id, image_id)
         .await
         .unwrap();
-    wait_status(&db, kasm_id, SessionStatus::Starting).await;
+    wait_status(&db, session_id, SessionStatus::Starting).await;
     app.manager
-        .destroy_session(kasm_id, "Deleted.")
+        .destroy_session(session_id, "Deleted.")
         .await
         .unwrap();
     hold.notify_one();
     for _ in 0..100 {
-        if agent.created.lock().unwrap().contains(&kasm_id) {
+        if agent.created.lock().unwrap().contains(&session_id) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(status_of(&db, kasm_id).await.0, "deleted");
+    assert_eq!(status_of(&db, session_id).await.0, "deleted");
     let removals = agent
         .removed
         .lock()
         .unwrap()
         .iter()
-        .filter(|id| **id == kasm_id)
+        .filter(|id| **id == session_id)
         .count();
     assert!(
         removals >= 2,
@@ -331,13 +333,13 @@ async fn interrupted(
     status: &str,
     spec: Option<serde_json::Value>,
 ) -> Uuid {
-    let kasm_id = Uuid::new_v4();
+    let session_id = Uuid::new_v4();
     sqlx::query(
-        "INSERT INTO kasms (kasm_id, user_id, image_id, server_id, session_secret, operational_status,
+        "INSERT INTO sessions (session_id, user_id, image_id, server_id, session_secret, operational_status,
                             cores, memory, expiration_date, supervisor, launch_spec)
          VALUES ($1, $2, $3, $4, 's', $5, 1, 1073741824, now() + interval '1 hour', $6, $7)",
     )
-    .bind(kasm_id)
+    .bind(session_id)
     .bind(user_id)
     .bind(image_id)
     .bind(server_id)
@@ -347,7 +349,7 @@ async fn interrupted(
     .execute(db)
     .await
     .unwrap();
-    kasm_id
+    session_id
 }
 
 #[sqlx::test(migrator = "berth::startup::MIGRATOR")]
@@ -373,7 +375,7 @@ async fn launches_of_a_dead_replica_are_finished_or_failed_with_a_message(db: Pg
     let queued = interrupted(&db, user_id, image_id, server_id, "provisioning", None).await;
     let mut spec = spec;
     spec["kasm_id"] = json!(queued);
-    sqlx::query("UPDATE kasms SET launch_spec = $2 WHERE kasm_id = $1")
+    sqlx::query("UPDATE sessions SET launch_spec = $2 WHERE session_id = $1")
         .bind(queued)
         .bind(&spec)
         .execute(&db)
@@ -388,7 +390,7 @@ async fn launches_of_a_dead_replica_are_finished_or_failed_with_a_message(db: Pg
     wait_status(&db, queued, SessionStatus::Running).await;
     assert!(agent.created.lock().unwrap().contains(&queued));
     let supervisors: Vec<Option<Uuid>> =
-        sqlx::query_scalar("SELECT supervisor FROM kasms WHERE kasm_id = ANY($1)")
+        sqlx::query_scalar("SELECT supervisor FROM sessions WHERE session_id = ANY($1)")
             .bind(vec![streams, queued])
             .fetch_all(&db)
             .await
@@ -446,19 +448,19 @@ async fn an_agent_restart_ends_no_session_and_exits_stop_sessions(db: PgPool) {
     let user_id = app.create_user("kay", "password-123", "user").await;
     let mut kasms = Vec::new();
     for status in ["running", "paused", "stopped"] {
-        let kasm_id = interrupted(&db, user_id, image_id, first.server_id, status, None).await;
+        let session_id = interrupted(&db, user_id, image_id, first.server_id, status, None).await;
         // Old enough that the old rule took them for vanished.
-        sqlx::query("UPDATE kasms SET start_date = now() - interval '2 minutes', container_id = $2, port = 40000 WHERE kasm_id = $1")
-            .bind(kasm_id)
-            .bind(format!("c-{kasm_id}"))
+        sqlx::query("UPDATE sessions SET start_date = now() - interval '2 minutes', container_id = $2, port = 40000 WHERE session_id = $1")
+            .bind(session_id)
+            .bind(format!("c-{session_id}"))
             .execute(&db)
             .await
             .unwrap();
-        kasms.push(kasm_id);
+        kasms.push(session_id);
     }
-    let report = |kasm_id: Uuid, running: bool| ContainerReport {
-        kasm_id,
-        container_id: format!("c-{kasm_id}"),
+    let report = |session_id: Uuid, running: bool| ContainerReport {
+        session_id,
+        container_id: format!("c-{session_id}"),
         running,
         paused: false,
         owner: format!("{name}@{deployment}"),
@@ -472,8 +474,8 @@ async fn an_agent_restart_ends_no_session_and_exits_stop_sessions(db: PgPool) {
     for _ in 0..3 {
         record(&db, &check_in(name, restarted, vec![])).await;
     }
-    for kasm_id in &kasms {
-        assert_ne!(status_of(&db, *kasm_id).await.0, "deleted");
+    for session_id in &kasms {
+        assert_ne!(status_of(&db, *session_id).await.0, "deleted");
     }
     // Once the agent is settled, a container exited by itself makes its session stopped,
     // with the exit code, when two reports in a row say so (one could predate a change Berth
@@ -534,8 +536,8 @@ async fn a_launch_moves_the_metrics(db: PgPool) {
         json!({"user_id": owner.simple().to_string(), "image_id": image_id.simple().to_string()});
     let (status, answer) = api_call(&app, "request_kasm", &key, body).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    let kasm_id: Uuid = answer["kasm_id"].as_str().unwrap().parse().unwrap();
-    wait_status(&db, kasm_id, SessionStatus::Running).await;
+    let session_id: Uuid = answer["kasm_id"].as_str().unwrap().parse().unwrap();
+    wait_status(&db, session_id, SessionStatus::Running).await;
 
     let body = scrape().await;
     let launched = [("image", image.as_str()), ("outcome", "running")];
@@ -573,11 +575,11 @@ async fn a_launch_moves_the_metrics(db: PgPool) {
         &app,
         "destroy_kasm",
         &key,
-        json!({"user_id": owner.simple().to_string(), "kasm_id": kasm_id.simple().to_string()}),
+        json!({"user_id": owner.simple().to_string(), "kasm_id": session_id.simple().to_string()}),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    wait_status(&db, kasm_id, SessionStatus::Deleted).await;
+    wait_status(&db, session_id, SessionStatus::Deleted).await;
     // The ended session's label set reads zero, not its last value.
     assert_eq!(
         sample(&scrape().await, "berth_sessions", &running),

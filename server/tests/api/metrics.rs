@@ -133,25 +133,25 @@ async fn made_up_methods_and_paths_do_not_add_label_values(db: PgPool) {
 
 #[sqlx::test(migrator = "berth::startup::MIGRATOR")]
 async fn admin_metrics_show_sessions_and_the_last_hours_launches(db: PgPool) {
-    use crate::support::{insert_image, insert_kasm};
+    use crate::support::{insert_image, insert_session};
     let app = crate::support::spawn_app(db.clone()).await;
     let (user, user_id) = app.signed_in("metrics-user", "user").await;
     app.assert_admin_only(&user, &[("admin/metrics_overview", vec![])])
         .await;
     let image_id = insert_image(&db, "Charted").await;
     for status in ["running", "running", "paused", "deleted"] {
-        insert_kasm(&db, user_id, image_id, None, status, 1.0, 1 << 30).await;
+        insert_session(&db, user_id, image_id, None, status, 1.0, 1 << 30).await;
     }
     // Two of them streamed, 2 and 4 seconds after they were requested; the deleted one never did.
     sqlx::query(
-        "UPDATE kasms SET start_date = created_date + make_interval(secs => 2 * row_number)
-         FROM (SELECT kasm_id AS id, row_number() OVER (ORDER BY kasm_id) FROM kasms WHERE operational_status = 'running') numbered
-         WHERE kasm_id = numbered.id",
+        "UPDATE sessions SET start_date = created_date + make_interval(secs => 2 * row_number)
+         FROM (SELECT session_id AS id, row_number() OVER (ORDER BY session_id) FROM sessions WHERE operational_status = 'running') numbered
+         WHERE session_id = numbered.id",
     )
     .execute(&db)
     .await
     .unwrap();
-    sqlx::query("UPDATE kasms SET start_date = NULL WHERE operational_status <> 'running'")
+    sqlx::query("UPDATE sessions SET start_date = NULL WHERE operational_status <> 'running'")
         .execute(&db)
         .await
         .unwrap();

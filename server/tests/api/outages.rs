@@ -99,8 +99,8 @@ async fn ready(app: &TestApp) -> (StatusCode, String) {
     (response.status(), response.text().await.unwrap())
 }
 
-async fn open_chat(app: &TestApp, kasm_id: Uuid, cookie: &str) -> Chat {
-    crate::sharing::chat(app, kasm_id, cookie).await.unwrap()
+async fn open_chat(app: &TestApp, session_id: Uuid, cookie: &str) -> Chat {
+    crate::sharing::chat(app, session_id, cookie).await.unwrap()
 }
 
 /// The next chat event of one of the given types.
@@ -162,7 +162,7 @@ async fn postgres_then_redis_outages_answer_503_and_recover_without_a_restart(db
         .await
         .unwrap();
     let ann = app.create_user("ann", "password-123", "user").await;
-    let kasm_id = crate::support::insert_kasm(
+    let session_id = crate::support::insert_session(
         &db,
         ann,
         sqlx::query_scalar("SELECT image_id FROM images LIMIT 1")
@@ -176,7 +176,7 @@ async fn postgres_then_redis_outages_answer_503_and_recover_without_a_restart(db
     )
     .await;
     let (cookie, client) = crate::sharing::signed_in(&app, "ann").await;
-    let mut chat = open_chat(&app, kasm_id, &cookie).await;
+    let mut chat = open_chat(&app, session_id, &cookie).await;
     next_of(&mut chat, &["history"]).await;
 
     // PostgreSQL goes away: readiness and requests that need it say so with a 503.

@@ -2,7 +2,7 @@
 //! database nor writes an audit row per call (reads are counted per key, endpoint, outcome and
 //! minute in one row), while its kasm_url still signs a browser in once.
 use crate::support::{
-    api_call, api_key, insert_image, insert_kasm, redis_url, spawn_app_with_prefix,
+    api_call, api_key, insert_image, insert_session, redis_url, spawn_app_with_prefix,
 };
 use redis::AsyncCommands;
 use reqwest::StatusCode;
@@ -36,7 +36,7 @@ async fn polling_get_kasm_status_writes_no_token_rows_and_one_audit_row(db: PgPo
     let app = spawn_app_with_prefix(db, &redis_url(), &prefix).await;
     let ann = app.create_user("ann", "password-123", "user").await;
     let image = insert_image(&app.db, "Desktop").await;
-    let session = insert_kasm(&app.db, ann, image, None, "running", 1.0, 1 << 30).await;
+    let session = insert_session(&app.db, ann, image, None, "running", 1.0, 1 << 30).await;
     let key = api_key(&app, &["User", "Users Auth Session"], false).await;
     let body =
         json!({"user_id": ann.simple().to_string(), "kasm_id": session.simple().to_string()});

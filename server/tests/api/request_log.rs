@@ -58,7 +58,7 @@ async fn requests_are_logged_by_route_without_their_secrets(db: PgPool) {
             .any(|l| l.contains(route) && l.contains(&format!("status={status}")))
     };
     assert!(
-        logged("route=/connect/kasm/{kasm_id}/{user_id}/{token}", "4"),
+        logged("route=/connect/kasm/{session_id}/{user_id}/{token}", "4"),
         "{log}"
     );
     assert!(

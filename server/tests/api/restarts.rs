@@ -25,13 +25,13 @@ async fn a_restarted_server_keeps_running_paused_and_stopped_sessions_with_their
     for name in ["rita", "pat", "stu"] {
         sessions.push(launch(&api, &db, name).await);
     }
-    for (user_id, kasm_id) in &sessions {
-        wait_status(&db, kasm_id, SessionStatus::Running).await;
+    for (user_id, session_id) in &sessions {
+        wait_status(&db, session_id, SessionStatus::Running).await;
         exec(
             &api,
             user_id,
-            kasm_id,
-            &format!("echo {kasm_id} > ~/kept.txt"),
+            session_id,
+            &format!("echo {session_id} > ~/kept.txt"),
         )
         .await;
     }
@@ -48,7 +48,7 @@ async fn a_restarted_server_keeps_running_paused_and_stopped_sessions_with_their
     .await;
     // Older than a minute (the old rule ended sessions older than its grace period on the
     // first check-in after a restart).
-    sqlx::query("UPDATE kasms SET start_date = start_date - interval '2 minutes'")
+    sqlx::query("UPDATE sessions SET start_date = start_date - interval '2 minutes'")
         .execute(&db)
         .await
         .unwrap();
@@ -63,25 +63,30 @@ async fn a_restarted_server_keeps_running_paused_and_stopped_sessions_with_their
         key: key(&db).await,
     };
     let expected = ["running", "paused", "stopped"];
-    for ((_, kasm_id), want) in sessions.iter().zip(expected) {
-        assert_eq!(status(&db, kasm_id).await.0, want, "{}", serve.log_text());
+    for ((_, session_id), want) in sessions.iter().zip(expected) {
+        assert_eq!(
+            status(&db, session_id).await.0,
+            want,
+            "{}",
+            serve.log_text()
+        );
     }
-    for (user_id, kasm_id) in &sessions[1..] {
+    for (user_id, session_id) in &sessions[1..] {
         api.ok(
             "resume_kasm",
-            json!({"user_id": user_id, "kasm_id": kasm_id}),
+            json!({"user_id": user_id, "kasm_id": session_id}),
         )
         .await;
-        wait_status(&db, kasm_id, SessionStatus::Running).await;
+        wait_status(&db, session_id, SessionStatus::Running).await;
     }
-    for (user_id, kasm_id) in &sessions {
+    for (user_id, session_id) in &sessions {
         assert_eq!(
-            exec(&api, user_id, kasm_id, "cat ~/kept.txt").await,
-            format!("{kasm_id}\n")
+            exec(&api, user_id, session_id, "cat ~/kept.txt").await,
+            format!("{session_id}\n")
         );
         api.ok(
             "destroy_kasm",
-            json!({"user_id": user_id, "kasm_id": kasm_id}),
+            json!({"user_id": user_id, "kasm_id": session_id}),
         )
         .await;
     }
@@ -98,9 +103,9 @@ async fn a_server_killed_mid_launch_finishes_or_fails_it_and_leaves_no_orphan(db
         key: key(&db).await,
     };
     room_for_desktops(&db).await;
-    let (user_id, kasm_id) = launch(&api, &db, "kim").await;
+    let (user_id, session_id) = launch(&api, &db, "kim").await;
     wait_until("the container to be starting", 60, || async {
-        status(&db, &kasm_id).await.0 == "starting"
+        status(&db, &session_id).await.0 == "starting"
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -113,18 +118,18 @@ async fn a_server_killed_mid_launch_finishes_or_fails_it_and_leaves_no_orphan(db
         key: key(&db).await,
     };
     wait_until("the interrupted launch to be settled", 90, || async {
-        let (now, _) = status(&db, &kasm_id).await;
+        let (now, _) = status(&db, &session_id).await;
         now == "running" || now == "deleted"
     })
     .await;
-    let (now, message) = status(&db, &kasm_id).await;
+    let (now, message) = status(&db, &session_id).await;
     assert!(!message.is_empty());
     let deployment = deployment_id(&db).await;
     // Every container of the deployment belongs to a live session (the agent's reconcile
     // removes orphans at its next check-in).
     wait_until("no orphan container", 30, || async {
         let live: Vec<String> = sqlx::query_scalar(
-            "SELECT kasm_id::text FROM kasms WHERE operational_status <> 'deleted'",
+            "SELECT session_id::text FROM sessions WHERE operational_status <> 'deleted'",
         )
         .fetch_all(&db)
         .await
@@ -135,10 +140,10 @@ async fn a_server_killed_mid_launch_finishes_or_fails_it_and_leaves_no_orphan(db
     })
     .await;
     if now == "running" {
-        assert_eq!(exec(&api, &user_id, &kasm_id, "echo up").await, "up\n");
+        assert_eq!(exec(&api, &user_id, &session_id, "echo up").await, "up\n");
         api.ok(
             "destroy_kasm",
-            json!({"user_id": user_id, "kasm_id": kasm_id}),
+            json!({"user_id": user_id, "kasm_id": session_id}),
         )
         .await;
     } else {
@@ -215,12 +220,12 @@ async fn of_two_replicas_one_runs_the_jobs_and_the_other_takes_over_when_it_dies
             serve,
             key: key(&db).await,
         };
-        let (user_id, kasm_id) = launch(&api, &db, username).await;
-        wait_status(&db, &kasm_id, SessionStatus::Running).await;
-        assert_eq!(exec(&api, &user_id, &kasm_id, "echo up").await, "up\n");
+        let (user_id, session_id) = launch(&api, &db, username).await;
+        wait_status(&db, &session_id, SessionStatus::Running).await;
+        assert_eq!(exec(&api, &user_id, &session_id, "echo up").await, "up\n");
         api.ok(
             "destroy_kasm",
-            json!({"user_id": user_id, "kasm_id": kasm_id}),
+            json!({"user_id": user_id, "kasm_id": session_id}),
         )
         .await;
     }
@@ -237,12 +242,12 @@ async fn of_two_replicas_one_runs_the_jobs_and_the_other_takes_over_when_it_dies
         .unwrap();
     first.kill();
     let killed = Instant::now();
-    let kasm_id =
-        crate::support::insert_kasm(&db, admin, image, None, "running", 1.0, 1 << 30).await;
+    let session_id =
+        crate::support::insert_session(&db, admin, image, None, "running", 1.0, 1 << 30).await;
     sqlx::query(
-        "UPDATE kasms SET expiration_date = now() - interval '1 second' WHERE kasm_id = $1",
+        "UPDATE sessions SET expiration_date = now() - interval '1 second' WHERE session_id = $1",
     )
-    .bind(kasm_id)
+    .bind(session_id)
     .execute(&db)
     .await
     .unwrap();
@@ -253,7 +258,7 @@ async fn of_two_replicas_one_runs_the_jobs_and_the_other_takes_over_when_it_dies
     })
     .await;
     wait_until("the expired session to be reaped", 15, || async {
-        status(&db, &kasm_id.to_string()).await.0 == "deleted"
+        status(&db, &session_id.to_string()).await.0 == "deleted"
     })
     .await;
     assert!(killed.elapsed() < Duration::from_secs(20));

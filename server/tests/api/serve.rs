@@ -198,12 +198,14 @@ pub async fn key(db: &PgPool) -> (String, String) {
         .unwrap()
 }
 
-pub async fn status(db: &PgPool, kasm_id: &str) -> (String, String) {
-    sqlx::query_as("SELECT operational_status, operational_message FROM kasms WHERE kasm_id = $1")
-        .bind(kasm_id.parse::<Uuid>().unwrap())
-        .fetch_one(db)
-        .await
-        .unwrap()
+pub async fn status(db: &PgPool, session_id: &str) -> (String, String) {
+    sqlx::query_as(
+        "SELECT operational_status, operational_message FROM sessions WHERE session_id = $1",
+    )
+    .bind(session_id.parse::<Uuid>().unwrap())
+    .fetch_one(db)
+    .await
+    .unwrap()
 }
 
 pub async fn wait_until<F, Fut>(what: &str, seconds: u64, mut probe: F)
@@ -218,23 +220,23 @@ where
     }
 }
 
-pub async fn wait_status(db: &PgPool, kasm_id: &str, want: SessionStatus) {
+pub async fn wait_status(db: &PgPool, session_id: &str, want: SessionStatus) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let (now, message) = status(db, kasm_id).await;
+        let (now, message) = status(db, session_id).await;
         if now == want.as_str() {
             return;
         }
-        assert!(now != "deleted", "{kasm_id} ended: {message}");
+        assert!(now != "deleted", "{session_id} ended: {message}");
         assert!(
             Instant::now() < deadline,
-            "{kasm_id} never {want}: {now} {message}"
+            "{session_id} never {want}: {now} {message}"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
-/// Launches a Desktop for a new user through the Developer API; (user_id, kasm_id).
+/// Launches a Desktop for a new user through the Developer API; (user_id, session_id).
 pub async fn launch(api: &Api<'_>, db: &PgPool, username: &str) -> (String, String) {
     let user_id = app::backend::users::create(
         db,
@@ -263,18 +265,18 @@ pub async fn launch(api: &Api<'_>, db: &PgPool, username: &str) -> (String, Stri
     (user_id, reply["kasm_id"].as_str().unwrap().to_owned())
 }
 
-pub async fn exec(api: &Api<'_>, user_id: &str, kasm_id: &str, cmd: &str) -> String {
+pub async fn exec(api: &Api<'_>, user_id: &str, session_id: &str, cmd: &str) -> String {
     let reply = api
         .ok(
             "exec_command_kasm",
-            json!({"user_id": user_id, "kasm_id": kasm_id, "exec_config": {"cmd": cmd}}),
+            json!({"user_id": user_id, "kasm_id": session_id, "exec_config": {"cmd": cmd}}),
         )
         .await;
     assert_eq!(reply["exit_code"], 0, "{cmd}: {reply}");
     reply["stdout"].as_str().unwrap().to_owned()
 }
 
-/// The session containers of this test's deployment: (kasm_id, container state).
+/// The session containers of this test's deployment: (session_id, container state).
 pub fn deployment_containers(deployment: &str) -> Vec<(String, String)> {
     let output = Command::new("docker")
         .args([

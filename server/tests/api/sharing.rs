@@ -44,12 +44,12 @@ async fn rpc(
         .unwrap()
 }
 
-async fn share(app: &TestApp, owner: &reqwest::Client, kasm_id: Uuid) -> String {
+async fn share(app: &TestApp, owner: &reqwest::Client, session_id: Uuid) -> String {
     let response = rpc(
         app,
         owner,
         "sharing/set",
-        &[("kasm_id", &kasm_id.to_string()), ("enabled", "true")],
+        &[("session_id", &session_id.to_string()), ("enabled", "true")],
     )
     .await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -128,10 +128,10 @@ fn smuggling_keys(command: &str) -> Vec<u8> {
 
 pub async fn desktop(
     app: &TestApp,
-    kasm_id: Uuid,
+    session_id: Uuid,
     cookie: &str,
 ) -> Result<Session, berth::rfb::RfbError> {
-    let url = format!("ws://{}/desktop/{kasm_id}/websockify", app.addr);
+    let url = format!("ws://{}/desktop/{session_id}/websockify", app.addr);
     let headers = [
         ("cookie", cookie.to_owned()),
         ("origin", format!("http://{}", app.addr)),
@@ -155,28 +155,29 @@ async fn viewers_watch_but_their_input_never_reaches_the_desktop(db: PgPool) {
             .fetch_one(&app.db)
             .await
             .unwrap();
-    let kasm_id = app
+    let session_id = app
         .manager
         .request_session(ann, desktop_image)
         .await
         .unwrap();
-    crate::docker_sessions::wait_running(&app.db, kasm_id).await;
-    let container: String = sqlx::query_scalar("SELECT container_id FROM kasms WHERE kasm_id = $1")
-        .bind(kasm_id)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    crate::docker_sessions::wait_running(&app.db, session_id).await;
+    let container: String =
+        sqlx::query_scalar("SELECT container_id FROM sessions WHERE session_id = $1")
+            .bind(session_id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
 
     let (ann_cookie, ann_http) = signed_in(&app, "ann").await;
     let (vic_cookie, vic_http) = signed_in(&app, "vic").await;
     let (eve_cookie, _) = signed_in(&app, "eve").await;
     // Without the link nobody but the owner gets in.
-    assert!(desktop(&app, kasm_id, &vic_cookie).await.is_err());
-    let share_id = share(&app, &ann_http, kasm_id).await;
+    assert!(desktop(&app, session_id, &vic_cookie).await.is_err());
+    let share_id = share(&app, &ann_http, session_id).await;
     assert_eq!(join(&app, &vic_http, &share_id).await, StatusCode::OK);
 
     // The viewer sees the desktop, but keys and clicks are dropped by the proxy.
-    let mut viewer = desktop(&app, kasm_id, &vic_cookie)
+    let mut viewer = desktop(&app, session_id, &vic_cookie)
         .await
         .expect("the viewer sees the desktop");
     assert!(viewer.frame.width > 0);
@@ -187,11 +188,11 @@ async fn viewers_watch_but_their_input_never_reaches_the_desktop(db: PgPool) {
         "a viewer's keys reached the desktop"
     );
     // Eve, without the link, cannot watch.
-    assert!(desktop(&app, kasm_id, &eve_cookie).await.is_err());
+    assert!(desktop(&app, session_id, &eve_cookie).await.is_err());
 
     // The owner's keys do reach it (so the check above could have failed).
     // Under load the terminal may open after the keys were typed: try a few times.
-    let mut owner = desktop(&app, kasm_id, &ann_cookie).await.unwrap();
+    let mut owner = desktop(&app, session_id, &ann_cookie).await.unwrap();
     let mut reached = false;
     for _ in 0..3 {
         touch_through(&mut owner, "/tmp/owner-typed").await;
@@ -212,7 +213,10 @@ async fn viewers_watch_but_their_input_never_reaches_the_desktop(db: PgPool) {
         &app,
         &ann_http,
         "sharing/control",
-        &[("kasm_id", &kasm_id.to_string()), ("user_id", &vic_id)],
+        &[
+            ("session_id", &session_id.to_string()),
+            ("user_id", &vic_id),
+        ],
     )
     .await;
     assert_eq!(handed.status(), StatusCode::OK);
@@ -233,7 +237,7 @@ async fn viewers_watch_but_their_input_never_reaches_the_desktop(db: PgPool) {
         &app,
         &ann_http,
         "sharing/control",
-        &[("kasm_id", &kasm_id.to_string()), ("user_id", "")],
+        &[("session_id", &session_id.to_string()), ("user_id", "")],
     )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -255,7 +259,7 @@ async fn viewers_watch_but_their_input_never_reaches_the_desktop(db: PgPool) {
     );
 
     // A message type the filter does not know ends the viewer's connection.
-    let mut rogue = desktop(&app, kasm_id, &vic_cookie).await.unwrap();
+    let mut rogue = desktop(&app, session_id, &vic_cookie).await.unwrap();
     rogue.send_raw(vec![99, 0, 0, 0]).await.unwrap();
     assert!(
         rogue.closed_within(Duration::from_secs(5)).await,
@@ -267,7 +271,7 @@ async fn viewers_watch_but_their_input_never_reaches_the_desktop(db: PgPool) {
         &app,
         &ann_http,
         "sharing/revoke",
-        &[("kasm_id", &kasm_id.to_string())],
+        &[("session_id", &session_id.to_string())],
     )
     .await;
     assert_eq!(revoked.status(), StatusCode::OK);
@@ -279,7 +283,7 @@ async fn viewers_watch_but_their_input_never_reaches_the_desktop(db: PgPool) {
         join(&app, &vic_http, &share_id).await,
         StatusCode::FORBIDDEN
     );
-    assert!(desktop(&app, kasm_id, &vic_cookie).await.is_err());
+    assert!(desktop(&app, session_id, &vic_cookie).await.is_err());
 
     let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log")
         .fetch_all(&app.db)
@@ -291,15 +295,18 @@ async fn viewers_watch_but_their_input_never_reaches_the_desktop(db: PgPool) {
             "{action} not audited: {actions:?}"
         );
     }
-    app.manager.destroy_session(kasm_id, "test").await.unwrap();
+    app.manager
+        .destroy_session(session_id, "test")
+        .await
+        .unwrap();
     agent.abort();
 }
 
 pub type Chat =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-pub async fn chat(app: &TestApp, kasm_id: Uuid, cookie: &str) -> Result<Chat, String> {
-    let mut request = format!("ws://{}/chat/{kasm_id}", app.addr)
+pub async fn chat(app: &TestApp, session_id: Uuid, cookie: &str) -> Result<Chat, String> {
+    let mut request = format!("ws://{}/chat/{session_id}", app.addr)
         .into_client_request()
         .unwrap();
     request
@@ -362,12 +369,12 @@ async fn chat_crosses_server_processes_and_refuses_bad_messages(db: PgPool) {
     one.create_user("bob", "password-123", "user").await;
     one.create_user("eve", "password-123", "user").await;
     // A running session needs no container for chatting.
-    let kasm_id = Uuid::new_v4();
+    let session_id = Uuid::new_v4();
     sqlx::query(
-        "INSERT INTO kasms (kasm_id, user_id, image_id, session_secret, operational_status, cores, memory, expiration_date)
+        "INSERT INTO sessions (session_id, user_id, image_id, session_secret, operational_status, cores, memory, expiration_date)
          SELECT $1, $2, image_id, 'x', 'running', 1, 1, now() + interval '1 hour' FROM images LIMIT 1",
     )
-    .bind(kasm_id)
+    .bind(session_id)
     .bind(ann)
     .execute(&one.db)
     .await
@@ -376,21 +383,21 @@ async fn chat_crosses_server_processes_and_refuses_bad_messages(db: PgPool) {
     let (bob_cookie, bob_http) = signed_in(&two, "bob").await;
     let (eve_cookie, _) = signed_in(&two, "eve").await;
     assert!(
-        chat(&two, kasm_id, &bob_cookie)
+        chat(&two, session_id, &bob_cookie)
             .await
             .unwrap_err()
             .contains("403"),
         "bob is not in the session yet"
     );
-    let share_id = share(&one, &ann_http, kasm_id).await;
+    let share_id = share(&one, &ann_http, session_id).await;
     assert_eq!(join(&two, &bob_http, &share_id).await, StatusCode::OK);
 
-    let mut ann_chat = chat(&one, kasm_id, &ann_cookie).await.unwrap();
+    let mut ann_chat = chat(&one, session_id, &ann_cookie).await.unwrap();
     assert_eq!(
         next_event(&mut ann_chat, "history").await["messages"],
         serde_json::json!([])
     );
-    let mut bob_chat = chat(&two, kasm_id, &bob_cookie).await.unwrap();
+    let mut bob_chat = chat(&two, session_id, &bob_cookie).await.unwrap();
     next_event(&mut bob_chat, "history").await;
     // Presence, across processes: ann sees bob arrive.
     loop {
@@ -430,7 +437,7 @@ async fn chat_crosses_server_processes_and_refuses_bad_messages(db: PgPool) {
         .contains("too fast"));
 
     // Joining later shows the history.
-    let mut late = chat(&one, kasm_id, &ann_cookie).await.unwrap();
+    let mut late = chat(&one, session_id, &ann_cookie).await.unwrap();
     let history = next_event(&mut late, "history").await;
     let texts: Vec<&str> = history["messages"]
         .as_array()
@@ -442,7 +449,7 @@ async fn chat_crosses_server_processes_and_refuses_bad_messages(db: PgPool) {
     assert!(!texts.contains(&"one too many"));
 
     // A frame far past any message's size ends that socket: it is never buffered.
-    let mut flood = chat(&one, kasm_id, &ann_cookie).await.unwrap();
+    let mut flood = chat(&one, session_id, &ann_cookie).await.unwrap();
     next_event(&mut flood, "history").await;
     let _ = flood.send(Message::Text("x".repeat(1 << 20).into())).await;
     let ended = tokio::time::timeout(Duration::from_secs(5), async {
@@ -456,7 +463,7 @@ async fn chat_crosses_server_processes_and_refuses_bad_messages(db: PgPool) {
     assert!(ended.is_ok(), "a 1 MiB chat frame was read");
 
     // Someone who never joined cannot chat; revoking ends the viewer's chat.
-    assert!(chat(&two, kasm_id, &eve_cookie)
+    assert!(chat(&two, session_id, &eve_cookie)
         .await
         .unwrap_err()
         .contains("403"));
@@ -464,11 +471,11 @@ async fn chat_crosses_server_processes_and_refuses_bad_messages(db: PgPool) {
         &one,
         &ann_http,
         "sharing/revoke",
-        &[("kasm_id", &kasm_id.to_string())],
+        &[("session_id", &session_id.to_string())],
     )
     .await;
     next_event(&mut bob_chat, "ended").await;
-    assert!(chat(&two, kasm_id, &bob_cookie)
+    assert!(chat(&two, session_id, &bob_cookie)
         .await
         .unwrap_err()
         .contains("403"));

@@ -278,7 +278,7 @@ pub async fn insert_image(db: &PgPool, friendly_name: &str) -> uuid::Uuid {
 }
 
 /// Inserts a session row directly, as if the manager had placed it (or not, with no server).
-pub async fn insert_kasm(
+pub async fn insert_session(
     db: &PgPool,
     user_id: uuid::Uuid,
     image_id: uuid::Uuid,
@@ -287,13 +287,13 @@ pub async fn insert_kasm(
     cores: f64,
     memory: i64,
 ) -> uuid::Uuid {
-    let kasm_id = uuid::Uuid::new_v4();
+    let session_id = uuid::Uuid::new_v4();
     sqlx::query(
-        "INSERT INTO kasms (kasm_id, user_id, image_id, server_id, session_secret, operational_status,
+        "INSERT INTO sessions (session_id, user_id, image_id, server_id, session_secret, operational_status,
                             operational_message, operational_progress, cores, memory, expiration_date)
          VALUES ($1, $2, $3, $4, 'secret', $5, 'Test session', 100, $6, $7, now() + interval '1 hour')",
     )
-    .bind(kasm_id)
+    .bind(session_id)
     .bind(user_id)
     .bind(image_id)
     .bind(server_id)
@@ -303,7 +303,7 @@ pub async fn insert_kasm(
     .execute(db)
     .await
     .expect("insert kasm");
-    kasm_id
+    session_id
 }
 
 /// The audit entries with `action`, as (actor, target).

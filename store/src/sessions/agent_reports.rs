@@ -8,7 +8,7 @@ use uuid::Uuid;
 /// A session with a container on the agent, as its row says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Placed {
-    pub kasm_id: Uuid,
+    pub session_id: Uuid,
     pub status: SessionStatus,
     pub container_id: Option<String>,
     pub port: Option<u16>,
@@ -18,8 +18,8 @@ pub struct Placed {
 /// The agent's running, paused and stopped sessions.
 pub async fn with_containers_on(db: &PgPool, server_id: Uuid) -> Result<Vec<Placed>, StoreError> {
     let rows = sqlx::query!(
-        r#"SELECT kasm_id, operational_status AS "status: SessionStatus", container_id, port, disagreeing_checkins
-           FROM kasms
+        r#"SELECT session_id, operational_status AS "status: SessionStatus", container_id, port, disagreeing_checkins
+           FROM sessions
            WHERE server_id = $1 AND operational_status IN ('running', 'paused', 'stopped')"#,
         server_id
     )
@@ -28,7 +28,7 @@ pub async fn with_containers_on(db: &PgPool, server_id: Uuid) -> Result<Vec<Plac
     Ok(rows
         .into_iter()
         .map(|row| Placed {
-            kasm_id: row.kasm_id,
+            session_id: row.session_id,
             status: row.status,
             container_id: row.container_id,
             port: row.port.and_then(|port| u16::try_from(port).ok()),
@@ -38,10 +38,10 @@ pub async fn with_containers_on(db: &PgPool, server_id: Uuid) -> Result<Vec<Plac
 }
 
 /// One more check-in that disagreed about these sessions (deleted sessions are left alone).
-pub async fn count_disagreeing(db: &PgPool, kasm_ids: &[Uuid]) -> Result<(), StoreError> {
+pub async fn count_disagreeing(db: &PgPool, session_ids: &[Uuid]) -> Result<(), StoreError> {
     sqlx::query!(
-        "UPDATE kasms SET disagreeing_checkins = disagreeing_checkins + 1 WHERE kasm_id = ANY($1) AND operational_status <> 'deleted'",
-        kasm_ids
+        "UPDATE sessions SET disagreeing_checkins = disagreeing_checkins + 1 WHERE session_id = ANY($1) AND operational_status <> 'deleted'",
+        session_ids
     )
     .execute(db)
     .await?;
@@ -49,10 +49,10 @@ pub async fn count_disagreeing(db: &PgPool, kasm_ids: &[Uuid]) -> Result<(), Sto
 }
 
 /// A check-in agreed with these sessions' rows again.
-pub async fn reset_disagreeing(db: &PgPool, kasm_ids: &[Uuid]) -> Result<(), StoreError> {
+pub async fn reset_disagreeing(db: &PgPool, session_ids: &[Uuid]) -> Result<(), StoreError> {
     sqlx::query!(
-        "UPDATE kasms SET disagreeing_checkins = 0 WHERE kasm_id = ANY($1)",
-        kasm_ids
+        "UPDATE sessions SET disagreeing_checkins = 0 WHERE session_id = ANY($1)",
+        session_ids
     )
     .execute(db)
     .await?;
@@ -62,7 +62,7 @@ pub async fn reset_disagreeing(db: &PgPool, kasm_ids: &[Uuid]) -> Result<(), Sto
 /// The agent's sessions that are not deleted (what it may keep containers for).
 pub async fn not_deleted_on(db: &PgPool, server_id: Uuid) -> Result<Vec<Uuid>, StoreError> {
     Ok(sqlx::query_scalar!(
-        "SELECT kasm_id FROM kasms WHERE server_id = $1 AND operational_status <> 'deleted'",
+        "SELECT session_id FROM sessions WHERE server_id = $1 AND operational_status <> 'deleted'",
         server_id
     )
     .fetch_all(db)

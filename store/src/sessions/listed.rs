@@ -8,7 +8,7 @@ use uuid::Uuid;
 /// A listed (not deleted) session with its image's names, as the Developer API describes it.
 #[derive(Debug, Clone)]
 pub struct ListedSession {
-    pub kasm_id: Uuid,
+    pub session_id: Uuid,
     pub user_id: Uuid,
     pub image_id: Uuid,
     pub server_id: Option<Uuid>,
@@ -34,20 +34,20 @@ pub struct ListedSession {
 pub async fn listed(
     db: &PgPool,
     user_id: Option<Uuid>,
-    kasm_id: Option<Uuid>,
+    session_id: Option<Uuid>,
 ) -> Result<Vec<ListedSession>, StoreError> {
     Ok(sqlx::query_as!(
         ListedSession,
-        r#"SELECT k.kasm_id, k.user_id, k.image_id, k.server_id, k.container_id, k.hostname, k.port,
+        r#"SELECT k.session_id, k.user_id, k.image_id, k.server_id, k.container_id, k.hostname, k.port,
                   k.operational_status, k.operational_message, k.operational_progress, k.share_id, k.cores,
                   k.memory, k.start_date, k.keepalive_date, k.expiration_date, k.created_date,
                   i.name AS image_name, i.friendly_name AS image_friendly_name, i.image_src
-           FROM kasms k JOIN images i ON i.image_id = k.image_id
+           FROM sessions k JOIN images i ON i.image_id = k.image_id
            WHERE k.operational_status <> 'deleted' AND ($1::uuid IS NULL OR k.user_id = $1)
-             AND ($2::uuid IS NULL OR k.kasm_id = $2)
+             AND ($2::uuid IS NULL OR k.session_id = $2)
            ORDER BY k.created_date"#,
         user_id,
-        kasm_id,
+        session_id,
     )
     .fetch_all(db)
     .await?)
@@ -56,7 +56,7 @@ pub async fn listed(
 /// The ids of the user's sessions that are not deleted.
 pub async fn live_ids_of_user(db: &PgPool, user_id: Uuid) -> Result<Vec<Uuid>, StoreError> {
     Ok(sqlx::query_scalar!(
-        "SELECT kasm_id FROM kasms WHERE user_id = $1 AND operational_status <> 'deleted'",
+        "SELECT session_id FROM sessions WHERE user_id = $1 AND operational_status <> 'deleted'",
         user_id
     )
     .fetch_all(db)

@@ -16,19 +16,20 @@ use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
 /// Who owns the session; None when there is no such session.
-pub async fn owner_of(db: &PgPool, kasm_id: Uuid) -> Result<Option<Uuid>, StoreError> {
-    Ok(
-        sqlx::query_scalar!("SELECT user_id FROM kasms WHERE kasm_id = $1", kasm_id)
-            .fetch_optional(db)
-            .await?,
+pub async fn owner_of(db: &PgPool, session_id: Uuid) -> Result<Option<Uuid>, StoreError> {
+    Ok(sqlx::query_scalar!(
+        "SELECT user_id FROM sessions WHERE session_id = $1",
+        session_id
     )
+    .fetch_optional(db)
+    .await?)
 }
 
 /// How many sessions the user has that are not deleted (on a pool, or inside the caller's
 /// transaction when the count must hold until it commits).
 pub async fn live_count_of_user(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar!(
-        r#"SELECT count(*) AS "count!" FROM kasms WHERE user_id = $1 AND operational_status <> 'deleted'"#,
+        r#"SELECT count(*) AS "count!" FROM sessions WHERE user_id = $1 AND operational_status <> 'deleted'"#,
         user_id
     )
     .fetch_one(db)
@@ -36,10 +37,10 @@ pub async fn live_count_of_user(db: impl PgExecutor<'_>, user_id: Uuid) -> Resul
 }
 
 /// The session's status; None when there is no such session.
-pub async fn status_of(db: &PgPool, kasm_id: Uuid) -> Result<Option<SessionStatus>, StoreError> {
+pub async fn status_of(db: &PgPool, session_id: Uuid) -> Result<Option<SessionStatus>, StoreError> {
     Ok(sqlx::query_scalar!(
-        r#"SELECT operational_status AS "status: SessionStatus" FROM kasms WHERE kasm_id = $1"#,
-        kasm_id
+        r#"SELECT operational_status AS "status: SessionStatus" FROM sessions WHERE session_id = $1"#,
+        session_id
     )
     .fetch_optional(db)
     .await?)
@@ -53,22 +54,22 @@ pub struct Controlled {
     pub secret: String,
 }
 
-pub async fn controlled(db: &PgPool, kasm_id: Uuid) -> Result<Option<Controlled>, StoreError> {
+pub async fn controlled(db: &PgPool, session_id: Uuid) -> Result<Option<Controlled>, StoreError> {
     Ok(sqlx::query_as!(
         Controlled,
         r#"SELECT server_id, operational_status AS "status: SessionStatus", session_secret AS secret
-           FROM kasms WHERE kasm_id = $1"#,
-        kasm_id
+           FROM sessions WHERE session_id = $1"#,
+        session_id
     )
     .fetch_optional(db)
     .await?)
 }
 
 /// The secret the session's container authenticates VNC clients with.
-pub async fn secret_of(db: &PgPool, kasm_id: Uuid) -> Result<String, StoreError> {
+pub async fn secret_of(db: &PgPool, session_id: Uuid) -> Result<String, StoreError> {
     sqlx::query_scalar!(
-        "SELECT session_secret FROM kasms WHERE kasm_id = $1",
-        kasm_id
+        "SELECT session_secret FROM sessions WHERE session_id = $1",
+        session_id
     )
     .fetch_optional(db)
     .await?
@@ -87,12 +88,12 @@ pub struct Target {
     pub container_id: Option<String>,
 }
 
-pub async fn target_of(db: &PgPool, kasm_id: Uuid) -> Result<Option<Target>, StoreError> {
+pub async fn target_of(db: &PgPool, session_id: Uuid) -> Result<Option<Target>, StoreError> {
     let row = sqlx::query!(
         r#"SELECT user_id, operational_status AS "operational_status: SessionStatus", hostname, port,
                   session_secret, container_id
-           FROM kasms WHERE kasm_id = $1"#,
-        kasm_id
+           FROM sessions WHERE session_id = $1"#,
+        session_id
     )
     .fetch_optional(db)
     .await?;
@@ -107,10 +108,14 @@ pub async fn target_of(db: &PgPool, kasm_id: Uuid) -> Result<Option<Target>, Sto
 }
 
 /// Makes `replica` the session's supervisor (it starts the container again).
-pub async fn set_supervisor(db: &PgPool, kasm_id: Uuid, replica: Uuid) -> Result<(), StoreError> {
+pub async fn set_supervisor(
+    db: &PgPool,
+    session_id: Uuid,
+    replica: Uuid,
+) -> Result<(), StoreError> {
     sqlx::query!(
-        "UPDATE kasms SET supervisor = $2 WHERE kasm_id = $1",
-        kasm_id,
+        "UPDATE sessions SET supervisor = $2 WHERE session_id = $1",
+        session_id,
         replica
     )
     .execute(db)
@@ -123,17 +128,17 @@ pub async fn set_supervisor(db: &PgPool, kasm_id: Uuid, replica: Uuid) -> Result
 /// or being deleted, or deleted).
 pub async fn keep_alive(
     db: &PgPool,
-    kasm_id: Uuid,
+    session_id: Uuid,
     window_secs: i64,
     limit_secs: i64,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query!(
-        r#"UPDATE kasms SET keepalive_date = now(),
+        r#"UPDATE sessions SET keepalive_date = now(),
                expiration_date = LEAST(GREATEST(expiration_date, now() + make_interval(secs => $2)),
                                        CASE WHEN $3 > 0 THEN created_date + make_interval(secs => $3)
                                             ELSE 'infinity'::timestamptz END)
-           WHERE kasm_id = $1 AND operational_status NOT IN ('deleting', 'deleted')"#,
-        kasm_id,
+           WHERE session_id = $1 AND operational_status NOT IN ('deleting', 'deleted')"#,
+        session_id,
         window_secs as f64,
         limit_secs as f64,
     )
@@ -145,7 +150,7 @@ pub async fn keep_alive(
 /// Live sessions whose expiration date has passed.
 pub async fn expired(db: &PgPool) -> Result<Vec<Uuid>, StoreError> {
     Ok(sqlx::query_scalar!(
-        r#"SELECT kasm_id FROM kasms
+        r#"SELECT session_id FROM sessions
            WHERE expiration_date < now() AND operational_status NOT IN ('deleting', 'deleted')"#
     )
     .fetch_all(db)

@@ -28,7 +28,7 @@ pub struct AgentLoad {
 /// The new session's row, queued (provisioning) on its agent.
 #[derive(Debug, Clone)]
 pub struct NewSession<'a> {
-    pub kasm_id: Uuid,
+    pub session_id: Uuid,
     pub user_id: Uuid,
     pub image_id: Uuid,
     pub server_id: Uuid,
@@ -73,7 +73,7 @@ impl Placement {
                       COALESCE(SUM(k.cores), 0)::float8 AS "cores_used!",
                       COALESCE(SUM(k.memory), 0)::int8 AS "memory_used!"
                FROM servers s
-               LEFT JOIN kasms k ON k.server_id = s.server_id AND k.operational_status NOT IN ('deleted')
+               LEFT JOIN sessions k ON k.server_id = s.server_id AND k.operational_status NOT IN ('deleted')
                GROUP BY s.server_id
                ORDER BY s.hostname"#
         )
@@ -99,12 +99,12 @@ impl Placement {
     /// Records the session and commits: the lock is released with it.
     pub async fn insert_and_commit(mut self, session: NewSession<'_>) -> Result<(), StoreError> {
         sqlx::query!(
-            r#"INSERT INTO kasms (kasm_id, user_id, image_id, server_id, session_secret, operational_status,
+            r#"INSERT INTO sessions (session_id, user_id, image_id, server_id, session_secret, operational_status,
                                   operational_message, operational_progress, cores, memory, expiration_date,
                                   supervisor, launch_spec)
                VALUES ($1, $2, $3, $4, $5, 'provisioning', $6, 10, $7, $8,
                        now() + make_interval(secs => $9), $10, $11)"#,
-            session.kasm_id,
+            session.session_id,
             session.user_id,
             session.image_id,
             session.server_id,

@@ -8,7 +8,7 @@ use uuid::Uuid;
 /// A launch under way whose supervisor is gone, now claimed.
 #[derive(Debug, Clone)]
 pub struct Orphan {
-    pub kasm_id: Uuid,
+    pub session_id: Uuid,
     pub status: SessionStatus,
     pub server_id: Option<Uuid>,
     pub secret: String,
@@ -27,15 +27,15 @@ pub async fn claim_orphans(
 ) -> Result<Vec<Orphan>, StoreError> {
     Ok(sqlx::query_as!(
         Orphan,
-        r#"UPDATE kasms SET supervisor = $1
-           WHERE kasm_id IN (
-               SELECT kasm_id FROM kasms
+        r#"UPDATE sessions SET supervisor = $1
+           WHERE session_id IN (
+               SELECT session_id FROM sessions
                WHERE operational_status IN ('requested', 'provisioning', 'starting')
                  AND (supervisor IS NULL OR supervisor NOT IN (
                      SELECT replica_id FROM replicas
                      WHERE last_seen > now() - make_interval(secs => $2)))
                FOR UPDATE SKIP LOCKED)
-           RETURNING kasm_id, operational_status AS "status: SessionStatus", server_id,
+           RETURNING session_id, operational_status AS "status: SessionStatus", server_id,
                      session_secret AS secret, launch_spec AS spec,
                      start_date IS NOT NULL AS "has_streamed!""#,
         replica,
@@ -46,10 +46,10 @@ pub async fn claim_orphans(
 }
 
 /// Gives a claimed session back (if `replica` still holds it), so a later round tries again.
-pub async fn release(db: &PgPool, kasm_id: Uuid, replica: Uuid) -> Result<(), StoreError> {
+pub async fn release(db: &PgPool, session_id: Uuid, replica: Uuid) -> Result<(), StoreError> {
     sqlx::query!(
-        "UPDATE kasms SET supervisor = NULL WHERE kasm_id = $1 AND supervisor = $2",
-        kasm_id,
+        "UPDATE sessions SET supervisor = NULL WHERE session_id = $1 AND supervisor = $2",
+        session_id,
         replica
     )
     .execute(db)

@@ -28,7 +28,7 @@ pub struct StateWrite<'a> {
 /// and set in one statement). False when it was not, e.g. the session was deleted meanwhile.
 pub async fn write(
     db: &PgPool,
-    kasm_id: Uuid,
+    session_id: Uuid,
     change: &StateWrite<'_>,
 ) -> Result<bool, StoreError> {
     let from: Vec<String> = change
@@ -38,7 +38,7 @@ pub async fn write(
         .collect();
     let streaming = change.streaming;
     let done = sqlx::query!(
-        r#"UPDATE kasms SET
+        r#"UPDATE sessions SET
                operational_status = $3, operational_message = $4, operational_progress = $5,
                container_id = COALESCE($6, container_id),
                hostname = COALESCE($7, hostname),
@@ -49,8 +49,8 @@ pub async fn write(
                -- What a queued launch needed (the caller's environment) is not kept past it.
                launch_spec = CASE WHEN $3 IN ('starting', 'provisioning') THEN launch_spec ELSE NULL END,
                disagreeing_checkins = 0
-           WHERE kasm_id = $1 AND operational_status = ANY($2)"#,
-        kasm_id,
+           WHERE session_id = $1 AND operational_status = ANY($2)"#,
+        session_id,
         &from,
         change.to.as_str(),
         change.message,

@@ -9,7 +9,7 @@ use uuid::Uuid;
 /// One session, as its owner sees it.
 #[derive(Debug, Clone)]
 pub struct OwnSession {
-    pub kasm_id: Uuid,
+    pub session_id: Uuid,
     pub user_id: Uuid,
     pub image_name: String,
     pub status: SessionStatus,
@@ -24,11 +24,11 @@ pub struct OwnSession {
 pub async fn of_user(db: &PgPool, user_id: Uuid) -> Result<Vec<OwnSession>, StoreError> {
     Ok(sqlx::query_as!(
         OwnSession,
-        r#"SELECT k.kasm_id, k.user_id, i.friendly_name AS image_name,
+        r#"SELECT k.session_id, k.user_id, i.friendly_name AS image_name,
                   k.operational_status AS "status: SessionStatus", k.operational_message AS message,
                   k.operational_progress AS progress, k.created_date AS created,
                   EXTRACT(EPOCH FROM (k.expiration_date - now()))::int8 AS "expires_in_secs!"
-           FROM kasms k JOIN images i ON i.image_id = k.image_id
+           FROM sessions k JOIN images i ON i.image_id = k.image_id
            WHERE k.user_id = $1 AND k.operational_status <> 'deleted'
            ORDER BY k.created_date DESC"#,
         user_id
@@ -38,16 +38,16 @@ pub async fn of_user(db: &PgPool, user_id: Uuid) -> Result<Vec<OwnSession>, Stor
 }
 
 /// One session, whoever owns it (the caller checks).
-pub async fn one(db: &PgPool, kasm_id: Uuid) -> Result<Option<OwnSession>, StoreError> {
+pub async fn one(db: &PgPool, session_id: Uuid) -> Result<Option<OwnSession>, StoreError> {
     Ok(sqlx::query_as!(
         OwnSession,
-        r#"SELECT k.kasm_id, k.user_id, i.friendly_name AS image_name,
+        r#"SELECT k.session_id, k.user_id, i.friendly_name AS image_name,
                   k.operational_status AS "status: SessionStatus", k.operational_message AS message,
                   k.operational_progress AS progress, k.created_date AS created,
                   EXTRACT(EPOCH FROM (k.expiration_date - now()))::int8 AS "expires_in_secs!"
-           FROM kasms k JOIN images i ON i.image_id = k.image_id
-           WHERE k.kasm_id = $1"#,
-        kasm_id
+           FROM sessions k JOIN images i ON i.image_id = k.image_id
+           WHERE k.session_id = $1"#,
+        session_id
     )
     .fetch_optional(db)
     .await?)
@@ -56,7 +56,7 @@ pub async fn one(db: &PgPool, kasm_id: Uuid) -> Result<Option<OwnSession>, Store
 /// Any session, as Admin → Sessions lists it.
 #[derive(Debug, Clone)]
 pub struct AnySession {
-    pub kasm_id: Uuid,
+    pub session_id: Uuid,
     pub username: String,
     pub image_name: String,
     /// Its agent's host name ("" when not placed).
@@ -75,13 +75,13 @@ pub struct AnySession {
 pub async fn all(db: &PgPool, include_deleted: bool) -> Result<Vec<AnySession>, StoreError> {
     Ok(sqlx::query_as!(
         AnySession,
-        r#"SELECT k.kasm_id, u.username, i.friendly_name AS image_name, COALESCE(s.hostname, '') AS "hostname!",
+        r#"SELECT k.session_id, u.username, i.friendly_name AS image_name, COALESCE(s.hostname, '') AS "hostname!",
                   k.operational_status AS "status: SessionStatus", k.operational_message AS message,
                   k.operational_progress AS progress,
                   k.created_date AS created, k.expiration_date AS expires,
                   EXTRACT(EPOCH FROM (now() - k.created_date))::int8 AS "age_secs!",
                   EXTRACT(EPOCH FROM (k.expiration_date - now()))::int8 AS "expires_in_secs!"
-           FROM kasms k JOIN users u ON u.user_id = k.user_id JOIN images i ON i.image_id = k.image_id
+           FROM sessions k JOIN users u ON u.user_id = k.user_id JOIN images i ON i.image_id = k.image_id
            LEFT JOIN servers s ON s.server_id = k.server_id
            WHERE $1 OR k.operational_status <> 'deleted'
            ORDER BY k.created_date DESC LIMIT 500"#,

@@ -8,9 +8,13 @@ use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-/// The key of `user_id`'s current link to `kasm_id`.
-fn key(prefix: &str, user_id: Uuid, kasm_id: Uuid) -> String {
-    format!("{prefix}connect:{}:{}", user_id.simple(), kasm_id.simple())
+/// The key of `user_id`'s current link to `session_id`.
+fn key(prefix: &str, user_id: Uuid, session_id: Uuid) -> String {
+    format!(
+        "{prefix}connect:{}:{}",
+        user_id.simple(),
+        session_id.simple()
+    )
 }
 
 /// What the key holds: the token's hash in hex, then `|share_id` when it joins as a viewer.
@@ -26,19 +30,19 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// A new token for `user_id` on `kasm_id` (as viewer of `share_id` when given), valid for
+/// A new token for `user_id` on `session_id` (as viewer of `share_id` when given), valid for
 /// `lifetime_secs`; it replaces the one issued before.
 pub async fn replace(
     redis: &mut ConnectionManager,
     prefix: &str,
     token_hash: &[u8],
     user_id: Uuid,
-    kasm_id: Uuid,
+    session_id: Uuid,
     share_id: Option<&str>,
     lifetime_secs: u64,
 ) -> Result<(), StoreError> {
     redis::cmd("SET")
-        .arg(key(prefix, user_id, kasm_id))
+        .arg(key(prefix, user_id, session_id))
         .arg(value(token_hash, share_id))
         .arg("EX")
         .arg(lifetime_secs.max(1))
@@ -69,14 +73,14 @@ pub async fn take(
     redis: &mut ConnectionManager,
     prefix: &str,
     token_hash: &[u8],
-    kasm_id: Uuid,
+    session_id: Uuid,
     user_id: Uuid,
 ) -> Result<Option<Taken>, StoreError> {
     let hash = hex(token_hash);
     let held: Option<String> = redis::cmd("EVAL")
         .arg(TAKE)
         .arg(1)
-        .arg(key(prefix, user_id, kasm_id))
+        .arg(key(prefix, user_id, session_id))
         .arg(&hash)
         .query_async(redis)
         .await?;

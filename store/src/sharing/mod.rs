@@ -22,14 +22,14 @@ pub enum Access {
 pub async fn access(
     db: &PgPool,
     user_id: Uuid,
-    kasm_id: Uuid,
+    session_id: Uuid,
 ) -> Result<Option<Access>, StoreError> {
     let row = sqlx::query!(
         r#"SELECT k.user_id, k.share_id, k.control_user_id, v.share_id AS "viewer_share?", v.removed AS "removed?"
-           FROM kasms k
-           LEFT JOIN kasm_viewers v ON v.kasm_id = k.kasm_id AND v.user_id = $2
-           WHERE k.kasm_id = $1"#,
-        kasm_id,
+           FROM sessions k
+           LEFT JOIN session_viewers v ON v.session_id = k.session_id AND v.user_id = $2
+           WHERE k.session_id = $1"#,
+        session_id,
         user_id,
     )
     .fetch_optional(db)
@@ -47,13 +47,14 @@ pub async fn access(
 }
 
 /// The session's current share link id (None while sharing is off or there is no session).
-pub async fn share_id_of(db: &PgPool, kasm_id: Uuid) -> Result<Option<String>, StoreError> {
-    Ok(
-        sqlx::query_scalar!("SELECT share_id FROM kasms WHERE kasm_id = $1", kasm_id)
-            .fetch_optional(db)
-            .await?
-            .flatten(),
+pub async fn share_id_of(db: &PgPool, session_id: Uuid) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar!(
+        "SELECT share_id FROM sessions WHERE session_id = $1",
+        session_id
     )
+    .fetch_optional(db)
+    .await?
+    .flatten())
 }
 
 /// Someone watching through the current link.
@@ -67,14 +68,14 @@ pub struct Viewer {
 
 /// The session's current viewers (joined through the current link, not removed), in the
 /// order they joined.
-pub async fn viewers(db: &PgPool, kasm_id: Uuid) -> Result<Vec<Viewer>, StoreError> {
+pub async fn viewers(db: &PgPool, session_id: Uuid) -> Result<Vec<Viewer>, StoreError> {
     Ok(sqlx::query_as!(
         Viewer,
         r#"SELECT v.user_id, u.username, v.joined, COALESCE(k.control_user_id = v.user_id, false) AS "has_control!"
-           FROM kasm_viewers v JOIN users u ON u.user_id = v.user_id JOIN kasms k ON k.kasm_id = v.kasm_id
-           WHERE v.kasm_id = $1 AND NOT v.removed AND v.share_id = k.share_id
+           FROM session_viewers v JOIN users u ON u.user_id = v.user_id JOIN sessions k ON k.session_id = v.session_id
+           WHERE v.session_id = $1 AND NOT v.removed AND v.share_id = k.share_id
            ORDER BY v.joined"#,
-        kasm_id
+        session_id
     )
     .fetch_all(db)
     .await?)
@@ -83,12 +84,12 @@ pub async fn viewers(db: &PgPool, kasm_id: Uuid) -> Result<Vec<Viewer>, StoreErr
 /// A new share link (Some) or none (sharing off); control goes back to the owner either way.
 pub async fn set_share_id(
     db: &PgPool,
-    kasm_id: Uuid,
+    session_id: Uuid,
     share_id: Option<&str>,
 ) -> Result<(), StoreError> {
     sqlx::query!(
-        "UPDATE kasms SET share_id = $2, control_user_id = NULL WHERE kasm_id = $1",
-        kasm_id,
+        "UPDATE sessions SET share_id = $2, control_user_id = NULL WHERE session_id = $1",
+        session_id,
         share_id
     )
     .execute(db)
@@ -98,17 +99,17 @@ pub async fn set_share_id(
 
 /// Removes a viewer from the current link (they cannot join it again) and takes control
 /// back from them if they had it.
-pub async fn remove_viewer(db: &PgPool, kasm_id: Uuid, viewer: Uuid) -> Result<(), StoreError> {
+pub async fn remove_viewer(db: &PgPool, session_id: Uuid, viewer: Uuid) -> Result<(), StoreError> {
     sqlx::query!(
-        "UPDATE kasm_viewers SET removed = true WHERE kasm_id = $1 AND user_id = $2",
-        kasm_id,
+        "UPDATE session_viewers SET removed = true WHERE session_id = $1 AND user_id = $2",
+        session_id,
         viewer
     )
     .execute(db)
     .await?;
     sqlx::query!(
-        "UPDATE kasms SET control_user_id = NULL WHERE kasm_id = $1 AND control_user_id = $2",
-        kasm_id,
+        "UPDATE sessions SET control_user_id = NULL WHERE session_id = $1 AND control_user_id = $2",
+        session_id,
         viewer
     )
     .execute(db)
@@ -119,12 +120,12 @@ pub async fn remove_viewer(db: &PgPool, kasm_id: Uuid, viewer: Uuid) -> Result<(
 /// Gives control to `viewer`, or back to the owner (None).
 pub async fn set_control(
     db: &PgPool,
-    kasm_id: Uuid,
+    session_id: Uuid,
     viewer: Option<Uuid>,
 ) -> Result<(), StoreError> {
     sqlx::query!(
-        "UPDATE kasms SET control_user_id = $2 WHERE kasm_id = $1",
-        kasm_id,
+        "UPDATE sessions SET control_user_id = $2 WHERE session_id = $1",
+        session_id,
         viewer
     )
     .execute(db)
@@ -135,7 +136,7 @@ pub async fn set_control(
 /// A session that is shared, as someone joining through its link sees it.
 #[derive(Debug, Clone)]
 pub struct Shared {
-    pub kasm_id: Uuid,
+    pub session_id: Uuid,
     pub owner_id: Uuid,
     pub owner: String,
     pub image_name: String,
@@ -147,9 +148,9 @@ pub struct Shared {
 pub async fn shared_by_link(db: &PgPool, share_id: &str) -> Result<Option<Shared>, StoreError> {
     Ok(sqlx::query_as!(
         Shared,
-        r#"SELECT k.kasm_id, k.user_id AS owner_id, u.username AS owner, i.friendly_name AS image_name,
+        r#"SELECT k.session_id, k.user_id AS owner_id, u.username AS owner, i.friendly_name AS image_name,
                   k.operational_status AS "status: SessionStatus", k.control_user_id
-           FROM kasms k JOIN users u ON u.user_id = k.user_id JOIN images i ON i.image_id = k.image_id
+           FROM sessions k JOIN users u ON u.user_id = k.user_id JOIN images i ON i.image_id = k.image_id
            WHERE k.share_id = $1 AND k.operational_status <> 'deleted'"#,
         share_id
     )
@@ -160,13 +161,13 @@ pub async fn shared_by_link(db: &PgPool, share_id: &str) -> Result<Option<Shared
 /// Whether the user was removed from this link (None: never joined through it).
 pub async fn viewer_removed(
     db: &PgPool,
-    kasm_id: Uuid,
+    session_id: Uuid,
     user_id: Uuid,
     share_id: &str,
 ) -> Result<Option<bool>, StoreError> {
     Ok(sqlx::query_scalar!(
-        "SELECT removed FROM kasm_viewers WHERE kasm_id = $1 AND user_id = $2 AND share_id = $3",
-        kasm_id,
+        "SELECT removed FROM session_viewers WHERE session_id = $1 AND user_id = $2 AND share_id = $3",
+        session_id,
         user_id,
         share_id
     )
@@ -177,14 +178,14 @@ pub async fn viewer_removed(
 /// Records the user as a viewer who joined through `share_id` now.
 pub async fn add_viewer(
     db: &PgPool,
-    kasm_id: Uuid,
+    session_id: Uuid,
     user_id: Uuid,
     share_id: &str,
 ) -> Result<(), StoreError> {
     sqlx::query!(
-        r#"INSERT INTO kasm_viewers (kasm_id, user_id, share_id) VALUES ($1, $2, $3)
-           ON CONFLICT (kasm_id, user_id) DO UPDATE SET share_id = EXCLUDED.share_id, removed = false, joined = now()"#,
-        kasm_id,
+        r#"INSERT INTO session_viewers (session_id, user_id, share_id) VALUES ($1, $2, $3)
+           ON CONFLICT (session_id, user_id) DO UPDATE SET share_id = EXCLUDED.share_id, removed = false, joined = now()"#,
+        session_id,
         user_id,
         share_id
     )

@@ -1,4 +1,4 @@
-//! The chat sidebar: messages in real time over a WebSocket (/chat/<kasm_id>), who is
+//! The chat sidebar: messages in real time over a WebSocket (/chat/<session_id>), who is
 //! watching, and why a message was refused. Text is always rendered as text.
 use crate::model::{ChatEvent, ChatMessage, ChatPost};
 use leptos::prelude::*;
@@ -39,14 +39,14 @@ mod socket {
     use leptos::wasm_bindgen::{closure::Closure, JsCast};
     use std::time::Duration;
 
-    pub fn open(kasm_id: &str, state: ChatState) -> Option<web_sys::WebSocket> {
+    pub fn open(session_id: &str, state: ChatState) -> Option<web_sys::WebSocket> {
         let location = leptos::prelude::window().location();
         let scheme = if location.protocol().ok()? == "https:" {
             "wss"
         } else {
             "ws"
         };
-        let url = format!("{scheme}://{}/chat/{kasm_id}", location.host().ok()?);
+        let url = format!("{scheme}://{}/chat/{session_id}", location.host().ok()?);
         let socket = web_sys::WebSocket::new(&url).ok()?;
         let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
             move |event: web_sys::MessageEvent| {
@@ -95,7 +95,7 @@ impl ChatState {
 
 /// Keeps the chat's socket open (a new one each time `generation` moves) and returns how to
 /// post a message on it: true when it was sent. Only the browser has a socket.
-fn connection(kasm_id: String, state: ChatState) -> impl Fn(&str) -> bool + Copy + 'static {
+fn connection(session_id: String, state: ChatState) -> impl Fn(&str) -> bool + Copy + 'static {
     #[cfg(feature = "hydrate")]
     {
         let socket = StoredValue::new_local(None::<web_sys::WebSocket>);
@@ -105,7 +105,7 @@ fn connection(kasm_id: String, state: ChatState) -> impl Fn(&str) -> bool + Copy
                 old.set_onclose(None);
                 let _ = old.close();
             }
-            socket.set_value(socket::open(&kasm_id, state));
+            socket.set_value(socket::open(&session_id, state));
         });
         move |payload: &str| {
             socket.with_value(|s| s.as_ref().is_some_and(|s| s.send_with_str(payload).is_ok()))
@@ -113,16 +113,16 @@ fn connection(kasm_id: String, state: ChatState) -> impl Fn(&str) -> bool + Copy
     }
     #[cfg(not(feature = "hydrate"))]
     {
-        let _ = (kasm_id, state);
+        let _ = (session_id, state);
         |_: &str| false
     }
 }
 
 #[component]
-pub fn Chat(kasm_id: String) -> impl IntoView {
+pub fn Chat(session_id: String) -> impl IntoView {
     let state = ChatState::new();
     let draft = RwSignal::new(String::new());
-    let post = connection(kasm_id, state);
+    let post = connection(session_id, state);
     let send = move || {
         let text = draft.get_untracked();
         if text.trim().is_empty() {

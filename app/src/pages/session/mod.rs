@@ -27,23 +27,26 @@ fn format_left(seconds: i64) -> String {
 #[component]
 pub fn SessionPage() -> impl IntoView {
     let params = use_params_map();
-    let kasm_id = params.read_untracked().get("kasm_id").unwrap_or_default();
+    let session_id = params
+        .read_untracked()
+        .get("session_id")
+        .unwrap_or_default();
     let first = Resource::new(
         {
-            let kasm_id = kasm_id.clone();
-            move || kasm_id.clone()
+            let session_id = session_id.clone();
+            move || session_id.clone()
         },
         session_status,
     );
     view! {
         <Transition fallback=|| view! { <main class="centered"><p class="muted">"Loading the session…"</p></main> }>
             {
-                let kasm_id = kasm_id.clone();
+                let session_id = session_id.clone();
                 move || {
-                    let kasm_id = kasm_id.clone();
+                    let session_id = session_id.clone();
                     Suspend::new(async move {
                         match first.await {
-                            Ok(session) => view! { <LiveSession kasm_id session /> }.into_any(),
+                            Ok(session) => view! { <LiveSession session_id session /> }.into_any(),
                             Err(error) => view! { <SessionProblem error /> }.into_any(),
                         }
                     })
@@ -84,13 +87,13 @@ pub(crate) fn every(period: Duration, tick: impl Fn() + Clone + 'static) {
 }
 
 #[component]
-fn LiveSession(kasm_id: String, session: SessionView) -> impl IntoView {
+fn LiveSession(session_id: String, session: SessionView) -> impl IntoView {
     let current = RwSignal::new(session);
     let connected = RwSignal::new(true);
-    let kasm = StoredValue::new(kasm_id);
+    let session_id = StoredValue::new(session_id);
     let resume = ServerAction::<ChangeSession>::new();
-    let refresh = move || refresh_status(kasm, current);
-    keep_current(kasm, current, refresh);
+    let refresh = move || refresh_status(session_id, current);
+    keep_current(session_id, current, refresh);
     Effect::new(move |_| {
         browser::listen(move |message| match message {
             FrameMessage::Connected => connected.set(true),
@@ -109,19 +112,19 @@ fn LiveSession(kasm_id: String, session: SessionView) -> impl IntoView {
     let status = move || current.get().status.as_str();
     view! {
         <div class="session-page" id="session-page" data-status=status>
-            {move || view! { <SessionNotice session=current.get() kasm resume /> }}
+            {move || view! { <SessionNotice session=current.get() session_id resume /> }}
             <Show when=move || current.get().status == SessionStatus::Running>
-                <DesktopFrame kasm connected />
+                <DesktopFrame session_id connected />
             </Show>
-            <ControlPanel kasm current />
+            <ControlPanel session_id current />
         </div>
     }
 }
 
 /// Asks for the session's state now; a session that is gone shows as deleted.
-fn refresh_status(kasm: StoredValue<String>, current: RwSignal<SessionView>) {
+fn refresh_status(session_id: StoredValue<String>, current: RwSignal<SessionView>) {
     leptos::task::spawn_local(async move {
-        match session_status(kasm.get_value()).await {
+        match session_status(session_id.get_value()).await {
             Ok(session) => current.set(session),
             Err(AppError::NotFound(_)) => current.update(|s| s.status = SessionStatus::Deleted),
             Err(_) => {}
@@ -133,7 +136,7 @@ fn refresh_status(kasm: StoredValue<String>, current: RwSignal<SessionView>) {
 /// session starts and slowly afterwards (to notice expiry or deletion), a keepalive while it
 /// runs, and the time left ticking locally between refreshes.
 fn keep_current(
-    kasm: StoredValue<String>,
+    session_id: StoredValue<String>,
     current: RwSignal<SessionView>,
     refresh: impl Fn() + Copy + 'static,
 ) {
@@ -145,7 +148,7 @@ fn keep_current(
     every(Duration::from_secs(60), move || {
         if current.get_untracked().status == SessionStatus::Running {
             leptos::task::spawn_local(async move {
-                let _ = keepalive(kasm.get_value()).await;
+                let _ = keepalive(session_id.get_value()).await;
             });
         }
     });
@@ -159,7 +162,7 @@ fn keep_current(
 #[component]
 fn SessionNotice(
     session: SessionView,
-    kasm: StoredValue<String>,
+    session_id: StoredValue<String>,
     resume: ServerAction<ChangeSession>,
 ) -> impl IntoView {
     if session.is_starting() {
@@ -207,7 +210,7 @@ fn SessionNotice(
                         _ => String::new(),
                     }}</p>
                     <button class="primary" disabled=move || resume.pending().get() on:click=move |_| {
-                        resume.dispatch(ChangeSession { kasm_id: kasm.get_value(), change: SessionChange::Resume });
+                        resume.dispatch(ChangeSession { session_id: session_id.get_value(), change: SessionChange::Resume });
                     }>"Resume"</button>
                 </div>
             </main>
@@ -222,8 +225,8 @@ fn SessionNotice(
 /// connection dropped. (This and the panel answer type-erased views: nested in the page, their
 /// full types would exceed the compiler's query depth.)
 #[component]
-fn DesktopFrame(kasm: StoredValue<String>, connected: RwSignal<bool>) -> impl IntoView {
-    let frame_src = format!("/viewer.html?kasm={}", kasm.get_value());
+fn DesktopFrame(session_id: StoredValue<String>, connected: RwSignal<bool>) -> impl IntoView {
+    let frame_src = format!("/viewer.html?kasm={}", session_id.get_value());
     view! {
         <div class="session-view" id=browser::VIEW_ID>
             <iframe id=browser::FRAME_ID src=frame_src title="Desktop" allow="clipboard-read; clipboard-write; fullscreen"></iframe>
@@ -247,7 +250,7 @@ fn DesktopFrame(kasm: StoredValue<String>, connected: RwSignal<bool>) -> impl In
 /// The panel beside the desktop: time left, full screen, the clipboard both ways, deleting
 /// the session, sharing and chat.
 #[component]
-fn ControlPanel(kasm: StoredValue<String>, current: RwSignal<SessionView>) -> impl IntoView {
+fn ControlPanel(session_id: StoredValue<String>, current: RwSignal<SessionView>) -> impl IntoView {
     let panel_open = RwSignal::new(false);
     let clipboard = RwSignal::new(String::new());
     let delete = ServerAction::<DeleteSession>::new();
@@ -281,14 +284,14 @@ fn ControlPanel(kasm: StoredValue<String>, current: RwSignal<SessionView>) -> im
                 <p class="muted small">"Text copied in the desktop appears here."</p>
                 <a class="panel-button" href="/" id="back">"Back to workspaces"</a>
                 <button class="panel-button danger" id="delete-session" on:click=move |_| {
-                    delete.dispatch(DeleteSession { kasm_id: kasm.get_value() });
+                    delete.dispatch(DeleteSession { session_id: session_id.get_value() });
                 }>"Delete session"</button>
                 {move || match delete.value().get() {
                     Some(Err(error)) => Some(view! { <p class="error">{error.to_string()}</p> }),
                     _ => None,
                 }}
-                <sharing::SharingControls kasm_id=kasm.get_value() />
-                <Chat kasm_id=kasm.get_value() />
+                <sharing::SharingControls session_id=session_id.get_value() />
+                <Chat session_id=session_id.get_value() />
             </div>
         </aside>
     }

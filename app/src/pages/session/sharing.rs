@@ -6,8 +6,8 @@ use leptos::prelude::*;
 use std::time::Duration;
 
 #[component]
-pub fn SharingControls(kasm_id: String) -> impl IntoView {
-    let kasm = StoredValue::new(kasm_id);
+pub fn SharingControls(session_id: String) -> impl IntoView {
+    let session_id = StoredValue::new(session_id);
     let set = ServerAction::<SetSharing>::new();
     let revoke = ServerAction::<RevokeShare>::new();
     let remove = ServerAction::<RemoveViewer>::new();
@@ -23,7 +23,7 @@ pub fn SharingControls(kasm_id: String) -> impl IntoView {
         revoke.version().track();
         remove.version().track();
         control.version().track();
-        get_sharing(kasm.get_value())
+        get_sharing(session_id.get_value())
     });
     let error = move || {
         [
@@ -43,7 +43,7 @@ pub fn SharingControls(kasm_id: String) -> impl IntoView {
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     match view.await {
-                        Ok(sharing) => view! { <SharingBody sharing kasm set revoke remove control /> }.into_any(),
+                        Ok(sharing) => view! { <SharingBody sharing session_id set revoke remove control /> }.into_any(),
                         Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
                     }
                 })}
@@ -56,7 +56,7 @@ pub fn SharingControls(kasm_id: String) -> impl IntoView {
 #[component]
 fn SharingBody(
     sharing: SharingView,
-    kasm: StoredValue<String>,
+    session_id: StoredValue<String>,
     set: ServerAction<SetSharing>,
     revoke: ServerAction<RevokeShare>,
     remove: ServerAction<RemoveViewer>,
@@ -69,7 +69,7 @@ fn SharingBody(
     let Some(share_id) = sharing.share_id else {
         return view! {
             <button class="panel-button" id="share-on" on:click=move |_| {
-                set.dispatch(SetSharing { kasm_id: kasm.get_value(), enabled: true });
+                set.dispatch(SetSharing { session_id: session_id.get_value(), enabled: true });
             }>"Share this session"</button>
         }
         .into_any();
@@ -80,10 +80,10 @@ fn SharingBody(
         <input class="share-link" id="share-link" readonly value=link.clone() />
         <div class="row-actions">
             <button class="link" id="share-revoke" on:click=move |_| {
-                revoke.dispatch(RevokeShare { kasm_id: kasm.get_value() });
+                revoke.dispatch(RevokeShare { session_id: session_id.get_value() });
             }>"New link"</button>
             <button class="link danger" id="share-off" on:click=move |_| {
-                set.dispatch(SetSharing { kasm_id: kasm.get_value(), enabled: false });
+                set.dispatch(SetSharing { session_id: session_id.get_value(), enabled: false });
             }>"Stop sharing"</button>
         </div>
         <ul class="viewers" id="viewers">
@@ -98,10 +98,10 @@ fn SharingBody(
                         {has_control.then(|| view! { <span class="tag">"in control"</span> })}
                         <button class="link control" on:click=move |_| {
                             let user_id = if has_control { String::new() } else { control_id.clone() };
-                            control.dispatch(SetControl { kasm_id: kasm.get_value(), user_id });
+                            control.dispatch(SetControl { session_id: session_id.get_value(), user_id });
                         }>{if has_control { "Take back control" } else { "Give control" }}</button>
                         <button class="link danger remove" on:click=move |_| {
-                            remove.dispatch(RemoveViewer { kasm_id: kasm.get_value(), user_id: remove_id.clone() });
+                            remove.dispatch(RemoveViewer { session_id: session_id.get_value(), user_id: remove_id.clone() });
                         }>"Remove"</button>
                     </li>
                 }

@@ -165,7 +165,7 @@ pub struct Kasm {
 impl Kasm {
     fn new(row: store::sessions::ListedSession, client_settings: ClientSettings) -> Self {
         Kasm {
-            kasm_id: HexId(row.kasm_id),
+            kasm_id: HexId(row.session_id),
             user_id: HexId(row.user_id),
             image_id: HexId(row.image_id),
             image: KasmImage {
@@ -183,7 +183,7 @@ impl Kasm {
             port_map: PortMap {
                 vnc: VncPort {
                     port: row.port,
-                    path: format!("desktop/{}", row.kasm_id),
+                    path: format!("desktop/{}", row.session_id),
                 },
             },
             share_id: row.share_id,

@@ -289,12 +289,12 @@ pub async fn join_kasm(State(state): State<AppState>, call: Call<JoinKasm>) -> R
         }
         Err(error) => return Err(error.into()),
     };
-    let kasm = kasms(&state, None, Some(joined.kasm_id))
+    let kasm = kasms(&state, None, Some(joined.session_id))
         .await?
         .pop()
         .ok_or_else(|| ApiError::NotFound("Kasm not found".into()))?;
     let (session_token, kasm_url) =
-        sign_in_link(&state, user_id, joined.kasm_id, Some(&share_id)).await?;
+        sign_in_link(&state, user_id, joined.session_id, Some(&share_id)).await?;
     Ok(Json(Joined {
         kasm: kasm.into(),
         kasm_url,
