@@ -157,7 +157,7 @@ async fn admins_destroy_any_session_through_the_manager(db: PgPool) {
     assert!(error_json(malformed)
         .await
         .to_string()
-        .contains("\"field\":\"kasm_id\""));
+        .contains("\"field\":\"session_id\""));
 }
 
 #[sqlx::test(migrator = "berth::startup::MIGRATOR")]
