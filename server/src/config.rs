@@ -384,7 +384,7 @@ impl AgentArgs {
             warnings.extend(cleartext_warning("--advertise-url", advertised));
         }
         let config = crate::agent::AgentConfig {
-            name: self.name.unwrap_or_else(crate::agent::host_name),
+            name: self.name.unwrap_or_else(crate::host::host_name),
             manager_url: self.manager_url,
             credential,
             listen: self.listen,

@@ -246,7 +246,7 @@ impl Berth {
         spawn_housekeeping(state.db.clone());
         manager.spawn_background();
         if config.local_agent {
-            let name = crate::agent::host_name();
+            let name = crate::host::host_name();
             // A fresh credential at every start, known to this process only.
             let credential = app::backend::agent_credentials::issue_for_embedded(&state.db, &name)
                 .await

@@ -327,7 +327,7 @@ async fn round(
             .fetch_one(&db)
             .await
             .map_err(|e| format!("deployment id: {e}"))?;
-    let owner = format!("{}@{deployment}", berth::agent::host_name());
+    let owner = format!("{}@{deployment}", berth::host::host_name());
     *owner_slot.lock().unwrap() = Some(owner.clone());
 
     // The local agent online with the image; then capacity and the per-user limit out of the way.

@@ -2,7 +2,7 @@
 //! check-ins). What it is asked to create is checked first (`validate`).
 use super::runtime::{Action, RuntimeError};
 use super::{AdoptError, Agent, LaunchError};
-use crate::manager::checkin::bearer;
+use crate::credentials::bearer;
 use crate::protocol::{
     AdoptSession, CreateSession, CreatedSession, ExecOutput, ExecRequest, StartSession,
 };

@@ -79,7 +79,7 @@ impl Agent {
 
     /// Whether a caller presented this agent's API secret.
     pub fn is_manager(&self, presented: &str) -> bool {
-        crate::manager::checkin::token_matches(presented, &self.api_secret)
+        crate::credentials::token_matches(presented, &self.api_secret)
     }
 
     /// Puts the session network and its firewall in place, or records why it is not.
@@ -456,18 +456,6 @@ fn random_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// This machine's host name.
-pub fn host_name() -> String {
-    let mut buffer = [0u8; 256];
-    // SAFETY: the buffer is writable and its length is passed.
-    let result = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
-    if result != 0 {
-        return "localhost".into();
-    }
-    let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
-    String::from_utf8_lossy(&buffer[..end]).into_owned()
 }
 
 /// NVIDIA GPUs on this host: the driver's device nodes `/dev/nvidia0`, `/dev/nvidia1`, …

@@ -1,7 +1,8 @@
 //! `POST /api/agent/checkin`: an agent's check-in, taken only with its own live credential
 //! (`app::backend::agent_credentials`) and under the name that credential was issued for;
 //! the manager records it (`manager::checkin`).
-use crate::manager::checkin::{self, bearer, VerifiedAgent};
+use crate::credentials::bearer;
+use crate::manager::checkin::{self, VerifiedAgent};
 use crate::manager::Manager;
 use crate::protocol::{CheckIn, MIN_API_SECRET_LEN};
 use app::backend::agent_credentials::{self, Authenticated};

@@ -3,15 +3,14 @@
 //! BERTH_METRICS_TOKEN_FILE) or a signed-in administrator. Anyone else gets 401 (no
 //! credentials) or 403 (the wrong ones); the figures say how busy the deployment is and what
 //! runs on it, which is not for everyone.
+use crate::credentials::{bearer, token_matches};
 use app::backend::{auth, AppState};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use subtle::ConstantTimeEq;
 
 /// The token a scraper may present, if one is configured.
 #[derive(Clone, Default)]
@@ -47,7 +46,7 @@ async fn authorize(
 ) -> Result<(), Response> {
     if let Some(presented) = bearer(headers) {
         return match &access.token {
-            Some(token) if same_secret(presented, token.expose_secret()) => Ok(()),
+            Some(token) if token_matches(presented, token.expose_secret()) => Ok(()),
             _ => Err(refuse(
                 StatusCode::FORBIDDEN,
                 "That metrics token is not valid.",
@@ -74,51 +73,6 @@ async fn authorize(
     }
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-}
-
-/// Compares digests in constant time: neither the token's content nor its length leaks
-/// through timing.
-fn same_secret(presented: &str, expected: &str) -> bool {
-    let presented = Sha256::digest(presented.as_bytes());
-    let expected = Sha256::digest(expected.as_bytes());
-    presented.ct_eq(&expected).into()
-}
-
 fn refuse(status: StatusCode, message: &'static str) -> Response {
     (status, message).into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_the_exact_token_matches() {
-        assert!(same_secret("a-long-metrics-token", "a-long-metrics-token"));
-        assert!(!same_secret(
-            "a-long-metrics-token ",
-            "a-long-metrics-token"
-        ));
-        assert!(!same_secret("a-long-metrics-toke", "a-long-metrics-token"));
-        assert!(!same_secret("", "a-long-metrics-token"));
-    }
-
-    #[test]
-    fn the_bearer_scheme_is_required() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer abc "),
-        );
-        assert_eq!(bearer(&headers), Some("abc"));
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
-        assert_eq!(bearer(&headers), None);
-    }
 }

@@ -4,27 +4,9 @@
 use super::reports::{self, Tally};
 use super::state;
 use crate::protocol::{CheckIn, CheckInReply};
-use axum::http::{header, HeaderMap};
-use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use store::StoreError;
-use subtle::ConstantTimeEq;
 use uuid::Uuid;
-
-/// Compares the presented token with ours in constant time (hashing first makes the lengths
-/// equal, so the comparison reveals nothing about length either).
-pub fn token_matches(presented: &str, expected: &str) -> bool {
-    let presented = Sha256::digest(presented.as_bytes());
-    let expected = Sha256::digest(expected.as_bytes());
-    presented.ct_eq(&expected).into()
-}
-
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-}
 
 /// An agent whose credential the check-in endpoint verified: the row it may update, the only
 /// name it may check in under, and the credential hash it matched (the check-in updates the
@@ -114,24 +96,4 @@ pub async fn mark_silent_agents_offline(db: &PgPool) -> Result<(), StoreError> {
         tracing::warn!(hostname, "agent missed three check-ins; marked offline");
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_match_only_exactly() {
-        assert!(token_matches("s3cret", "s3cret"));
-        assert!(!token_matches("s3cre", "s3cret"));
-        assert!(!token_matches("", "s3cret"));
-    }
-
-    #[test]
-    fn bearer_tokens_are_read_from_the_header() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(bearer(&headers), None);
-        headers.insert(header::AUTHORIZATION, "Bearer abc".parse().unwrap());
-        assert_eq!(bearer(&headers), Some("abc"));
-    }
 }

@@ -57,7 +57,7 @@ impl Manager {
     /// Tells the other replicas this one is alive (and forgets replicas long gone).
     async fn heartbeat(&self) {
         let beat =
-            store::replicas::heartbeat(&self.db, self.replica_id, &crate::agent::host_name()).await;
+            store::replicas::heartbeat(&self.db, self.replica_id, &crate::host::host_name()).await;
         if let Err(error) = beat {
             tracing::warn!(%error, "could not heartbeat");
             return;

@@ -11,7 +11,6 @@ mod relay;
 pub mod servercut;
 pub(crate) mod target;
 pub mod viewonly;
-pub mod websocket;
 
 use crate::access::Streams;
 use crate::manager::Manager;
@@ -180,13 +179,13 @@ async fn admit(
     }
     // Berth serves the desktop's web client itself (/novnc/, /viewer.html): nothing a
     // container answers is ever handed to a browser, only the stream's bytes.
-    if !websocket::is_upgrade(headers) || path != STREAM_PATH {
+    if !crate::websocket::is_upgrade(headers) || path != STREAM_PATH {
         return Err(refuse(
             StatusCode::NOT_FOUND,
             "Only the desktop's stream is reached here (a WebSocket at /desktop/<kasm_id>/websockify); Berth serves the desktop's page itself.",
         ));
     }
-    if !websocket::origin_allowed(headers, state.web.public_origin.as_deref()) {
+    if !crate::websocket::origin_allowed(headers, state.web.public_origin.as_deref()) {
         tracing::warn!(%session_id, "refused a desktop websocket from another origin");
         return Err(refuse(
             StatusCode::FORBIDDEN,

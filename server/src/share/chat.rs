@@ -2,7 +2,7 @@
 //! (the last 200 per session), published on Redis so every server process delivers them, and
 //! rendered by the browser as text. Presence is a Redis sorted set of live connections.
 use super::ShareHub;
-use crate::proxy::websocket::origin_allowed;
+use crate::websocket::origin_allowed;
 use app::backend::{auth, sharing, AppState};
 use app::model::{ChatEvent as ServerEvent, ChatMessage, ChatPost as ClientMessage};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
