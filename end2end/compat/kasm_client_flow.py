@@ -117,7 +117,7 @@ def main():
     kasm_id = location.rsplit("/", 1)[-1]
     # Signed in as the owner: the session's status answers (the desktop's page is Berth's own
     # /viewer.html; under /desktop/ only the stream's WebSocket is reached).
-    status = browser.post(f"{BASE}/rpc/sessions/status", data={"kasm_id": kasm_id},
+    status = browser.post(f"{BASE}/rpc/sessions/status", data={"session_id": kasm_id},
                           headers={"Accept": "application/json"}, allow_redirects=False)
     check("the signed-in browser reaches its session", status.status_code == 200
           and status.json().get("status") == "running", (status.status_code, status.text[:200]))
