@@ -26,18 +26,51 @@ struct RowActions {
     resetting: RwSignal<Option<Uuid>>,
 }
 
+impl RowActions {
+    /// The row actions, each row's inline forms closing once their change went through.
+    fn new() -> RowActions {
+        let actions = RowActions {
+            update: ServerAction::new(),
+            set_disabled: ServerAction::new(),
+            delete: ServerAction::new(),
+            reset: ServerAction::new(),
+            editing: RwSignal::new(None),
+            resetting: RwSignal::new(None),
+        };
+        Effect::new(move |_| {
+            if let Some(Ok(())) = actions.update.value().get() {
+                actions.editing.set(None);
+            }
+        });
+        Effect::new(move |_| {
+            if let Some(Ok(())) = actions.reset.value().get() {
+                actions.resetting.set(None);
+            }
+        });
+        actions
+    }
+
+    /// The latest refusal of any row action, shown above the table.
+    fn first_error(self) -> Signal<Option<String>> {
+        Signal::derive(move || {
+            [
+                error_of(self.set_disabled.value().get()),
+                error_of(self.delete.value().get()),
+                error_of(self.reset.value().get()),
+                error_of(self.update.value().get()),
+            ]
+            .into_iter()
+            .flatten()
+            .next()
+        })
+    }
+}
+
 #[component]
 pub fn AdminUsersPage() -> impl IntoView {
     let search = RwSignal::new(String::new());
     let create = ServerAction::<CreateUser>::new();
-    let actions = RowActions {
-        update: ServerAction::new(),
-        set_disabled: ServerAction::new(),
-        delete: ServerAction::new(),
-        reset: ServerAction::new(),
-        editing: RwSignal::new(None),
-        resetting: RwSignal::new(None),
-    };
+    let actions = RowActions::new();
     let users = Resource::new(
         move || {
             (
@@ -50,30 +83,7 @@ pub fn AdminUsersPage() -> impl IntoView {
         },
         |(search, ..)| list_users(search),
     );
-
-    // Close the inline forms once their change went through.
-    Effect::new(move |_| {
-        if let Some(Ok(())) = actions.update.value().get() {
-            actions.editing.set(None);
-        }
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(())) = actions.reset.value().get() {
-            actions.resetting.set(None);
-        }
-    });
-
-    let row_error = Signal::derive(move || {
-        [
-            error_of(actions.set_disabled.value().get()),
-            error_of(actions.delete.value().get()),
-            error_of(actions.reset.value().get()),
-            error_of(actions.update.value().get()),
-        ]
-        .into_iter()
-        .flatten()
-        .next()
-    });
+    let row_error = actions.first_error();
     let reset_done = move || matches!(actions.reset.value().get(), Some(Ok(())));
 
     view! {
