@@ -65,58 +65,76 @@ pub async fn serve(
 ) {
     let _counted = Relayed::start();
     let _active = crate::metrics::ActiveStream::start("desktop");
-    let to_desktop_bytes = metrics::counter!(PROXY_BYTES, "direction" => "to_desktop");
     let (mut browser_tx, mut browser_rx) = browser.split();
-    let greeted = tokio::time::timeout(GREETING, greet(&mut browser_tx, &mut browser_rx)).await;
-    let rest = match greeted {
-        Ok(Ok(rest)) => rest,
-        Ok(Err(reason)) => {
-            tracing::debug!(reason, "a browser's RFB handshake failed");
-            return;
-        }
-        Err(_) => {
-            tracing::debug!("a browser's RFB handshake timed out");
-            return;
-        }
+    let Some(rest) = greet_within(&mut browser_tx, &mut browser_rx).await else {
+        return;
     };
     let Authenticated { stream, pending } = upstream;
     let (mut vnc_rx, mut vnc_tx) = tokio::io::split(stream);
     // Clipboard down off: the server's stream is read to drop ServerCutText.
     let pixel = (!clipboard.down).then(|| Arc::new(AtomicUsize::new(4)));
     let outbound = pixel.clone().map(ServerCutFilter::new);
-    let to_vnc = async {
-        let mut filter = inbound_filter(viewer.as_ref(), clipboard, pixel);
-        if forward(&mut vnc_tx, &mut filter, &rest).await.is_err() {
-            return;
-        }
-        while let Some(Ok(message)) = browser_rx.next().await {
-            match message {
-                Message::Binary(bytes) => {
-                    to_desktop_bytes.increment(bytes.len() as u64);
-                    if forward(&mut vnc_tx, &mut filter, &bytes).await.is_err() {
-                        return;
-                    }
-                }
-                Message::Close(_) => return,
-                // Text has no meaning in RFB; pings are answered by the WebSocket itself.
-                _ => {}
-            }
-        }
-    };
+    let inbound = inbound_filter(viewer.as_ref(), clipboard, pixel);
+    let to_vnc = browser_to_server(&mut browser_rx, &mut vnc_tx, inbound, rest);
     let to_browser = server_to_browser(&mut browser_tx, &mut vnc_rx, pending, outbound);
-    let revoked = async {
-        match &viewer {
-            Some(viewer) => viewer.kill.notified().await,
-            None => std::future::pending().await,
-        }
-    };
     // When either side ends (or the access it was opened with does), the other is dropped
     // and closed.
     tokio::select! {
         _ = to_vnc => {},
         _ = to_browser => {},
-        _ = revoked => {},
+        _ = revoked(viewer.as_deref()) => {},
         () = access.ended() => {},
+    }
+}
+
+/// Berth's side of the RFB handshake, within [`GREETING`]: what the browser sent past it, or
+/// None when it failed (logged at debug: a browser that went away is not an error).
+async fn greet_within(browser_tx: &mut BrowserTx, browser_rx: &mut BrowserRx) -> Option<Vec<u8>> {
+    match tokio::time::timeout(GREETING, greet(browser_tx, browser_rx)).await {
+        Ok(Ok(rest)) => Some(rest),
+        Ok(Err(reason)) => {
+            tracing::debug!(reason, "a browser's RFB handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!("a browser's RFB handshake timed out");
+            None
+        }
+    }
+}
+
+/// The browser's messages to the VNC server (through the filter when there is one), starting
+/// with what it sent past the handshake; ends when either side does.
+async fn browser_to_server<W: tokio::io::AsyncWrite + Unpin>(
+    browser_rx: &mut BrowserRx,
+    vnc_tx: &mut W,
+    mut filter: Inbound<'_>,
+    rest: Vec<u8>,
+) {
+    let to_desktop_bytes = metrics::counter!(PROXY_BYTES, "direction" => "to_desktop");
+    if forward(vnc_tx, &mut filter, &rest).await.is_err() {
+        return;
+    }
+    while let Some(Ok(message)) = browser_rx.next().await {
+        match message {
+            Message::Binary(bytes) => {
+                to_desktop_bytes.increment(bytes.len() as u64);
+                if forward(vnc_tx, &mut filter, &bytes).await.is_err() {
+                    return;
+                }
+            }
+            Message::Close(_) => return,
+            // Text has no meaning in RFB; pings are answered by the WebSocket itself.
+            _ => {}
+        }
+    }
+}
+
+/// Resolves when a viewer's access to the stream is taken away; never for the owner.
+async fn revoked(viewer: Option<&Watcher>) {
+    match viewer {
+        Some(viewer) => viewer.kill.notified().await,
+        None => std::future::pending().await,
     }
 }
 
