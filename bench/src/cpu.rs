@@ -36,25 +36,55 @@ pub fn process_seconds(pid: u32) -> f64 {
     stat(pid).map_or(0.0, |(_, own, _)| own as f64) / ticks_per_second()
 }
 
+/// Every process's pid with its parent's.
+fn parents() -> Vec<(u32, u32)> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let pid = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok());
+        if let Some((pid, ppid)) = pid.and_then(|pid| Some((pid, parent(pid)?))) {
+            all.push((pid, ppid));
+        }
+    }
+    all
+}
+
+/// The direct children of `root`.
+fn children(root: u32) -> Vec<u32> {
+    parents()
+        .into_iter()
+        .filter(|&(_, ppid)| ppid == root)
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// Processes and all their descendants (nginx's master and workers; websockify and the
+/// process it forks for each connection).
+pub fn process_tree(roots: &[u32]) -> Vec<u32> {
+    let all = parents();
+    let mut tree = roots.to_vec();
+    // Bounded: each process joins once.
+    let mut next = 0;
+    while next < tree.len() {
+        let parent = tree[next];
+        for &(pid, ppid) in &all {
+            if ppid == parent && !tree.contains(&pid) {
+                tree.push(pid);
+            }
+        }
+        next += 1;
+    }
+    tree
+}
+
 /// CPU seconds so far of `root`, its children that exited (as the kernel adds them to it once
 /// reaped), and its live children.
 pub fn tree_seconds(root: u32) -> f64 {
     let mut ticks = stat(root).map_or(0, |(_, own, reaped)| own + reaped);
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if let Some((ppid, own, _)) = stat(pid) {
-                if ppid == root {
-                    ticks += own;
-                }
-            }
-        }
+    for child in children(root) {
+        ticks += stat(child).map_or(0, |(_, own, _)| own);
     }
     ticks as f64 / ticks_per_second()
 }

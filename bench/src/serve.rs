@@ -8,6 +8,20 @@ use uuid::Uuid;
 
 type Result<T, E = String> = std::result::Result<T, E>;
 
+/// Where a bench's Berth server gets its database, Redis and binary (every bench's flags).
+#[derive(clap::Args)]
+pub struct ServerArgs {
+    /// A PostgreSQL URL whose user may create databases (scratch ones are made and dropped).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    /// Redis for the Berth server.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:56379")]
+    pub redis_url: String,
+    /// The Berth server binary (a release build).
+    #[arg(long, default_value = "target/release/berth")]
+    pub berth: PathBuf,
+}
+
 /// Starts `berth serve` and waits until it answers; returns it and its base URL. Its log is
 /// `berth.log` in `work`.
 pub async fn start(

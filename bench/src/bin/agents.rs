@@ -16,7 +16,7 @@ use clap::Parser;
 use serde_json::json;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
-use std::path::PathBuf;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,15 +25,8 @@ use uuid::Uuid;
 
 #[derive(Parser)]
 struct Args {
-    /// A PostgreSQL URL whose user may create databases (a scratch one is made and dropped).
-    #[arg(long, env = "DATABASE_URL")]
-    database_url: String,
-    /// Redis for the Berth server.
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:56379")]
-    redis_url: String,
-    /// The Berth server binary (a release build).
-    #[arg(long, default_value = "target/release/berth")]
-    berth: PathBuf,
+    #[command(flatten)]
+    server: bench::serve::ServerArgs,
     /// Simulated agents.
     #[arg(long, default_value_t = 1000)]
     agents: usize,
@@ -97,7 +90,7 @@ async fn main() {
     let args = Args::parse();
     let admin = match PgPoolOptions::new()
         .max_connections(2)
-        .connect(&args.database_url)
+        .connect(&args.server.database_url)
         .await
     {
         Ok(pool) => pool,
@@ -114,7 +107,7 @@ async fn main() {
         eprintln!("bench/agents: cannot create the scratch database: {error}");
         std::process::exit(1);
     }
-    let mut scratch = url::Url::parse(&args.database_url).expect("DATABASE_URL is a URL");
+    let mut scratch = url::Url::parse(&args.server.database_url).expect("DATABASE_URL is a URL");
     scratch.set_path(&name);
     let result = tokio::select! {
         result = run(&args, scratch.as_str()) => result,
@@ -137,9 +130,9 @@ async fn run(args: &Args, database_url: &str) -> Result<Vec<Phase>> {
     work.keep = args.keep_logs;
     let prefix = format!("bench-agents-{}:", std::process::id());
     let (mut berth, base) = bench::serve::start(
-        &args.berth,
+        &args.server.berth,
         database_url,
-        &args.redis_url,
+        &args.server.redis_url,
         &prefix,
         &work.path,
     )

@@ -27,7 +27,7 @@ use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,16 +38,8 @@ use uuid::Uuid;
 
 #[derive(Parser)]
 struct Args {
-    /// A PostgreSQL URL whose user may create databases (a scratch one per round is made and
-    /// dropped).
-    #[arg(long, env = "DATABASE_URL")]
-    database_url: String,
-    /// Redis for the Berth server.
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:56379")]
-    redis_url: String,
-    /// The Berth server binary (a release build).
-    #[arg(long, default_value = "target/release/berth")]
-    berth: PathBuf,
+    #[command(flatten)]
+    server: bench::serve::ServerArgs,
     /// Simulated users per round, one round each, in this order.
     #[arg(long, value_delimiter = ',', default_values_t = [10, 50, 100])]
     users: Vec<usize>,
@@ -99,7 +91,7 @@ async fn main() {
     };
     let admin = match PgPoolOptions::new()
         .max_connections(2)
-        .connect(&args.database_url)
+        .connect(&args.server.database_url)
         .await
     {
         Ok(pool) => pool,
@@ -134,7 +126,8 @@ async fn main() {
             eprintln!("bench/burst: cannot create the scratch database: {error}");
             std::process::exit(1);
         }
-        let mut scratch = url::Url::parse(&args.database_url).expect("DATABASE_URL is a URL");
+        let mut scratch =
+            url::Url::parse(&args.server.database_url).expect("DATABASE_URL is a URL");
         scratch.set_path(&name);
 
         // The round is its own task: a panic in it still drops (and so stops) the server, and
@@ -204,10 +197,10 @@ async fn main() {
 
 /// The server binary, Docker and the image are there; the image's Docker name.
 async fn preflight(args: &Args) -> Result<(Docker, String)> {
-    if !args.berth.is_file() {
+    if !args.server.berth.is_file() {
         return Err(format!(
             "{} is missing; build it first: cargo build --release -p server --bin berth",
-            args.berth.display()
+            args.server.berth.display()
         ));
     }
     let docker = Docker::connect_with_local_defaults()
@@ -305,9 +298,9 @@ async fn round(
     let mut work = TempDir::new("berth-bench-burst")?;
     work.keep = args.keep_logs;
     let (mut berth, base) = bench::serve::start(
-        &args.berth,
+        &args.server.berth,
         &scratch.url,
-        &args.redis_url,
+        &args.server.redis_url,
         &format!("bench-burst-{}-{users}", std::process::id()),
         &work.path,
     )

@@ -27,7 +27,7 @@ use serde_json::json;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use std::collections::HashMap;
-use std::path::PathBuf;
+
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -35,15 +35,8 @@ type Result<T, E = String> = std::result::Result<T, E>;
 
 #[derive(Parser)]
 struct Args {
-    /// A PostgreSQL URL whose user may create databases (a scratch one is made and dropped).
-    #[arg(long, env = "DATABASE_URL")]
-    database_url: String,
-    /// Redis for the Berth server.
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:56379")]
-    redis_url: String,
-    /// The Berth server binary (a release build).
-    #[arg(long, default_value = "target/release/berth")]
-    berth: PathBuf,
+    #[command(flatten)]
+    server: bench::serve::ServerArgs,
     /// The workspace to launch (friendly name of a default image).
     #[arg(long, default_value = "Desktop")]
     image: String,
@@ -62,7 +55,7 @@ const LAUNCH_TIMEOUT: Duration = Duration::from_secs(60);
 async fn main() {
     let args = Args::parse();
     let name = format!("berth_bench_launch_{}", std::process::id());
-    let result = match scratch_database(&args.database_url, &name).await {
+    let result = match scratch_database(&args.server.database_url, &name).await {
         Ok((url, db)) => {
             let result = run(&args, &url, db.clone()).await;
             db.close().await;
@@ -70,7 +63,10 @@ async fn main() {
         }
         Err(error) => Err(error),
     };
-    if let Ok(admin) = PgPoolOptions::new().connect(&args.database_url).await {
+    if let Ok(admin) = PgPoolOptions::new()
+        .connect(&args.server.database_url)
+        .await
+    {
         let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .execute(&admin)
             .await;
@@ -126,9 +122,9 @@ async fn run(args: &Args, database_url: &str, db: PgPool) -> Result<()> {
     let docker = Docker::connect_with_local_defaults().map_err(|e| e.to_string())?;
     let work = TempDir::new("berth-bench-launch")?;
     let (mut server, base) = bench::serve::start(
-        &args.berth,
+        &args.server.berth,
         database_url,
-        &args.redis_url,
+        &args.server.redis_url,
         &format!("bench-launch-{}", std::process::id()),
         &work.path,
     )

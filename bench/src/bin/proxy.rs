@@ -28,7 +28,7 @@ use futures_util::{SinkExt, StreamExt};
 use sqlx::postgres::PgPoolOptions;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,15 +42,8 @@ use uuid::Uuid;
 
 #[derive(Parser)]
 struct Args {
-    /// A PostgreSQL URL whose user may create databases (a scratch one is made and dropped).
-    #[arg(long, env = "DATABASE_URL")]
-    database_url: String,
-    /// Redis for the Berth server.
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:56379")]
-    redis_url: String,
-    /// The Berth server binary (a release build).
-    #[arg(long, default_value = "target/release/berth")]
-    berth: PathBuf,
+    #[command(flatten)]
+    server: bench::serve::ServerArgs,
     /// The nginx binary.
     #[arg(long, default_value = "nginx")]
     nginx: String,
@@ -106,10 +99,10 @@ type Result<T, E = String> = std::result::Result<T, E>;
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    if !args.berth.is_file() {
+    if !args.server.berth.is_file() {
         eprintln!(
             "bench/proxy: {} is missing; build it first: cargo build --release -p server --bin berth",
-            args.berth.display()
+            args.server.berth.display()
         );
         std::process::exit(1);
     }
@@ -131,7 +124,7 @@ async fn main() {
     let name = format!("berth_bench_proxy_{}", std::process::id());
     let admin = match PgPoolOptions::new()
         .max_connections(1)
-        .connect(&args.database_url)
+        .connect(&args.server.database_url)
         .await
     {
         Ok(pool) => pool,
@@ -147,7 +140,7 @@ async fn main() {
         eprintln!("bench/proxy: cannot create the scratch database: {error}");
         std::process::exit(1);
     }
-    let mut scratch = url::Url::parse(&args.database_url).expect("DATABASE_URL is a URL");
+    let mut scratch = url::Url::parse(&args.server.database_url).expect("DATABASE_URL is a URL");
     scratch.set_path(&name);
 
     // The run is its own task: a panic in it still drops (and so stops) the children, and
@@ -187,10 +180,10 @@ async fn run(args: Arc<Args>, database_url: String) -> Result<()> {
     let log = std::fs::File::create(work.path.join("berth.log")).map_err(|e| e.to_string())?;
     let mut berth = Guard::spawn(
         "berth",
-        Command::new(&args.berth)
+        Command::new(&args.server.berth)
             .arg("serve")
             .env("DATABASE_URL", &database_url)
-            .env("REDIS_URL", &args.redis_url)
+            .env("REDIS_URL", &args.server.redis_url)
             .env("BERTH_ADDR", format!("127.0.0.1:{berth_port}"))
             .env("BERTH_ADMIN_PASSWORD", &password)
             .env("BERTH_NO_LOCAL_AGENT", "1")
@@ -208,8 +201,8 @@ async fn run(args: Arc<Args>, database_url: String) -> Result<()> {
     let ports = Ports {
         berth: berth_port,
         standin: standin.port(),
-        postgres: url_port(&args.database_url, 5432),
-        redis: url_port(&args.redis_url, 6379),
+        postgres: url_port(&args.server.database_url, 5432),
+        redis: url_port(&args.server.redis_url, 6379),
     };
     let base = format!("http://127.0.0.1:{berth_port}");
     berth
@@ -228,7 +221,7 @@ async fn run(args: Arc<Args>, database_url: String) -> Result<()> {
     nginx.wait_tcp(nginx_port).await?;
     // The master forks its workers after it listens: wait for them.
     for _ in 0..100 {
-        if process_tree(&[nginx.pid()]).len() > 1 {
+        if bench::cpu::process_tree(&[nginx.pid()]).len() > 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -292,7 +285,7 @@ async fn run(args: Arc<Args>, database_url: String) -> Result<()> {
             let path = &paths[i];
             let mut stream = path.connect().await?;
             // After the connection: websockify forks a process for each.
-            let pids = process_tree(&path.roots);
+            let pids = bench::cpu::process_tree(&path.roots);
             let cpu = cpu_ns(&pids);
             let mbps = throughput(&mut stream, args.messages, args.window)
                 .await
@@ -1143,44 +1136,6 @@ http {{
             .stderr(log),
         dir.join("error.log"),
     )
-}
-
-/// Processes and all their descendants (nginx's master and workers; websockify and the
-/// process it forks for each connection).
-fn process_tree(roots: &[u32]) -> Vec<u32> {
-    // (pid, ppid) of every process.
-    let mut all = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        // "pid (comm) state ppid …": the command may hold spaces and parentheses.
-        if let Some(ppid) = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|p| p.parse::<u32>().ok())
-        {
-            all.push((pid, ppid));
-        }
-    }
-    let mut tree = roots.to_vec();
-    // Bounded: each process joins once.
-    let mut next = 0;
-    while next < tree.len() {
-        let parent = tree[next];
-        for &(pid, ppid) in &all {
-            if ppid == parent && !tree.contains(&pid) {
-                tree.push(pid);
-            }
-        }
-        next += 1;
-    }
-    tree
 }
 
 /// "0.10.0" of Debian's python3-websockify ("0.10.0+dfsg1-4+b1").
