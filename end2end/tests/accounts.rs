@@ -96,25 +96,26 @@ async fn admin_creates_a_user_who_signs_in_and_is_kept_out_of_admin() {
         .send_keys(&username)
         .await
         .unwrap();
+    // The list reloads while the search runs: wait for its final state (the admin row gone,
+    // the matching user shown), not for the first moment the admin row is gone.
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let admin_rows = client
-            .find_all(Locator::Css("tr[data-username='admin']"))
-            .await
-            .unwrap();
-        if admin_rows.is_empty() {
+        let shown = |css: String| {
+            let client = client.clone();
+            async move { !client.find_all(Locator::Css(&css)).await.unwrap().is_empty() }
+        };
+        let admin_shown = shown("tr[data-username='admin']".into()).await;
+        let user_shown = shown(row.clone()).await;
+        if !admin_shown && user_shown {
             break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "search did not filter out the admin row"
+            "the search did not narrow the list to the matching user (admin shown: \
+             {admin_shown}, user shown: {user_shown})"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(
-        client.find(Locator::Css(&row)).await.is_ok(),
-        "search hid the matching user"
-    );
     let still_same_page = client
         .execute("return window.__berthNoReload === true;", vec![])
         .await
