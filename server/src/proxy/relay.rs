@@ -90,7 +90,8 @@ pub async fn serve(
         () = idled(idle) => true,
     };
     if idled_out {
-        // The page tells the user why (and offers to reconnect) from the close code.
+        // Tells the browser why (the session page shows it from the status call, and offers
+        // to reconnect).
         let frame = CloseFrame {
             code: super::idle::CLOSE_CODE,
             reason: super::idle::CLOSE_REASON.into(),
