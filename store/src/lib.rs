@@ -15,6 +15,7 @@ mod error;
 pub mod group_access;
 pub mod groups;
 pub mod health;
+pub mod idle;
 pub mod images;
 pub mod monitoring;
 pub mod policy;

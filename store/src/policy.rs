@@ -18,6 +18,8 @@ pub enum Kind {
     Flag,
     /// A whole number from 0 (a count, seconds or minutes; 0 is "no limit" where it says so).
     Number,
+    /// Minutes from 0, fractions allowed (0.5 is thirty seconds; 0 is "never").
+    Minutes,
     /// A workspace's image id, or null for none.
     Image,
     /// A JSON object, merged across groups.
@@ -59,6 +61,9 @@ impl Definition {
             Kind::Number => value
                 .as_i64()
                 .is_some_and(|n| (0..=i32::MAX as i64).contains(&n)),
+            Kind::Minutes => value
+                .as_f64()
+                .is_some_and(|n| n.is_finite() && (0.0..=i32::MAX as f64).contains(&n)),
             Kind::Image => {
                 value.is_null() || value.as_str().is_some_and(|s| Uuid::parse_str(s).is_ok())
             }
@@ -69,6 +74,7 @@ impl Definition {
 
 pub const MAX_KASMS_PER_USER: &str = "max_kasms_per_user";
 pub const SESSION_TIME_LIMIT: &str = "session_time_limit";
+pub const IDLE_DISCONNECT: &str = "idle_disconnect";
 pub const KEEPALIVE_EXPIRATION: &str = "keepalive_expiration";
 pub const ALLOW_KASM_SHARING: &str = "allow_kasm_sharing";
 pub const ALLOW_KASM_DELETE: &str = "allow_kasm_delete";
@@ -162,11 +168,12 @@ pub const DEFINITIONS: &[Definition] = &[
         meaning: "The workspace launched on sign-in (an image id, or none).",
         fallback: Fallback::Null,
     },
-    number(
-        "idle_disconnect",
-        0,
-        "Minutes without input before disconnecting (0: never).",
-    ),
+    Definition {
+        name: IDLE_DISCONNECT,
+        kind: Kind::Minutes,
+        meaning: "Minutes without input before disconnecting (0: never; fractions allowed).",
+        fallback: Fallback::Number(0),
+    },
     number(
         "keepalive_expiration",
         3600,
@@ -209,6 +216,7 @@ pub fn check(name: &str, value: &Value) -> Result<(), String> {
     Err(match definition.kind {
         Kind::Flag => format!("{name} must be true or false."),
         Kind::Number => format!("{name} must be a whole number from 0 to {}.", i32::MAX),
+        Kind::Minutes => format!("{name} must be a number of minutes from 0 (fractions allowed)."),
         Kind::Image => format!("{name} must be an image id, or empty for none."),
         Kind::Mapping => format!("{name} must be a JSON object."),
     })
@@ -281,6 +289,16 @@ impl Policy {
     /// A number's effective value (0 for a name that is no number).
     pub fn number(&self, name: &str) -> i64 {
         self.get(name).and_then(|r| r.value.as_i64()).unwrap_or(0)
+    }
+
+    /// How long the owner may send no input before their streams are disconnected
+    /// (`idle_disconnect`, in minutes); None when it is 0 (never).
+    pub fn idle_limit(&self) -> Option<std::time::Duration> {
+        let minutes = self
+            .get(IDLE_DISCONNECT)
+            .and_then(|r| r.value.as_f64())
+            .unwrap_or(0.0);
+        (minutes > 0.0).then(|| std::time::Duration::from_secs_f64(minutes * 60.0))
     }
 
     /// Every flag and number, by name: what a session's `client_settings` shows.

@@ -163,3 +163,21 @@ fn checks_name_the_problem() {
     assert!(check("default_image", &json!("firefox")).is_err());
     assert!(check("volume_mapping", &json!([])).is_err());
 }
+
+#[test]
+fn idle_disconnect_takes_fractions_of_a_minute() {
+    assert_eq!(check("idle_disconnect", &json!(0.25)), Ok(()));
+    assert_eq!(check("idle_disconnect", &json!(30)), Ok(()));
+    assert!(check("idle_disconnect", &json!(-1))
+        .unwrap_err()
+        .contains("minutes"));
+    let none = Policy::resolve(&[], &[]);
+    assert_eq!(none.idle_limit(), None);
+    let quick = group("Quick", 10, json!({"idle_disconnect": 0.25}));
+    assert_eq!(
+        Policy::resolve(&[quick], &[]).idle_limit(),
+        Some(std::time::Duration::from_secs(15))
+    );
+    let off = group("Off", 10, json!({"idle_disconnect": 0}));
+    assert_eq!(Policy::resolve(&[off], &[]).idle_limit(), None);
+}

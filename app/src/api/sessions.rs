@@ -16,6 +16,26 @@ mod owned {
         let session = my_sessions::get(&backend::app_state().db, user.user_id, session_id).await?;
         Ok((user, session))
     }
+
+    /// The owner's idleness on the session (None when it is off, unknown, or Redis does not
+    /// answer: the page then shows no idle warning).
+    pub async fn idleness(
+        user: &CurrentUser,
+        session: &SessionView,
+    ) -> Option<backend::idle::Idleness> {
+        let state = backend::app_state();
+        let prefix = &state.web.redis_prefix;
+        backend::idle::of(
+            &state.db,
+            &state.redis,
+            prefix,
+            user.user_id,
+            session.session_id,
+        )
+        .await
+        .ok()
+        .flatten()
+    }
 }
 
 /// Starts a session of a workspace; answers its session_id at once.
@@ -38,9 +58,12 @@ pub async fn launch_workspace(image_id: String) -> Result<String, AppError> {
 
 #[server(prefix = "/rpc", endpoint = "sessions/status")]
 pub async fn session_status(session_id: String) -> Result<SessionView, AppError> {
-    owned::session(&session_id)
-        .await
-        .map(|(_, session)| session)
+    let (user, mut session) = owned::session(&session_id).await?;
+    if let Some(idle) = owned::idleness(&user, &session).await {
+        session.idle_in_secs = Some(idle.disconnect_in_secs());
+        session.idle_warn_secs = idle.warn_secs();
+    }
+    Ok(session)
 }
 
 #[server(prefix = "/rpc", endpoint = "sessions/mine")]
@@ -84,7 +107,8 @@ pub async fn change_session(session_id: String, change: SessionChange) -> Result
 #[server(prefix = "/rpc", endpoint = "sessions/keepalive")]
 pub async fn keepalive(session_id: String) -> Result<(), AppError> {
     use crate::backend;
-    let (_, session) = owned::session(&session_id).await?;
+    let (user, session) = owned::session(&session_id).await?;
+    backend::idle::require_active(owned::idleness(&user, &session).await)?;
     backend::app_state()
         .sessions
         .keepalive(session.session_id)

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod connect;
 pub mod cookies;
 pub mod groups;
+pub mod idle;
 pub mod images;
 pub mod login_limit;
 pub mod monitoring;

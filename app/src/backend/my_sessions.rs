@@ -34,5 +34,7 @@ fn view(session: OwnSession) -> SessionView {
         progress: session.progress,
         created: session.created.format("%Y-%m-%d %H:%M").to_string(),
         expires_in_secs: session.expires_in_secs.max(0),
+        idle_in_secs: None,
+        idle_warn_secs: 0,
     }
 }

@@ -86,6 +86,13 @@ pub struct SessionView {
     pub created: String,
     /// Seconds until the session expires without keepalive.
     pub expires_in_secs: i64,
+    /// Seconds before the desktop is disconnected for want of the owner's input, when the
+    /// owner's `idle_disconnect` is set and their input has been recorded (0: disconnected).
+    #[serde(default)]
+    pub idle_in_secs: Option<i64>,
+    /// How many seconds before the idle disconnect the page warns.
+    #[serde(default)]
+    pub idle_warn_secs: i64,
 }
 
 impl SessionView {

@@ -7,6 +7,7 @@
 //! web client is Berth's own), and the target is always the container the manager recorded
 //! for the session, never anything from the request.
 pub mod greeting;
+pub mod idle;
 mod relay;
 pub mod servercut;
 pub(crate) mod target;
@@ -134,6 +135,8 @@ struct Allowed {
     target: Target,
     access: Access,
     clipboard: Clipboard,
+    /// The owner's stream, when their `idle_disconnect` is set: its idle watch.
+    idle: Option<idle::IdleWatch>,
 }
 
 /// Which ways the clipboard may cross the stream: the session owner's group settings
@@ -200,11 +203,21 @@ async fn admit(
         up: policy.allows(store::policy::ALLOW_KASM_CLIPBOARD_UP),
         down: policy.allows(store::policy::ALLOW_KASM_CLIPBOARD_DOWN),
     };
+    let idle = match (access, policy.idle_limit()) {
+        (Access::Owner, Some(limit)) => Some(idle::IdleWatch::new(
+            limit,
+            state.redis.clone(),
+            state.web.redis_prefix.clone(),
+            session_id,
+        )),
+        _ => None,
+    };
     Ok(Allowed {
         user,
         target,
         access,
         clipboard,
+        idle,
     })
 }
 
@@ -265,6 +278,7 @@ fn relay_when_upgraded(
         user,
         access,
         clipboard,
+        idle,
         ..
     } = allowed;
     let registration = streams.register(user.user_id, session_id, token);
@@ -278,7 +292,7 @@ fn relay_when_upgraded(
         .max_frame_size(relay::MAX_BROWSER_MESSAGE)
         .on_upgrade(move |socket| async move {
             let id = viewer.as_ref().map(|watcher| watcher.id);
-            relay::serve(socket, upstream, viewer, registration, clipboard).await;
+            relay::serve(socket, upstream, viewer, registration, clipboard, idle).await;
             if let Some(id) = id {
                 hub.unwatch(session_id, id);
             }

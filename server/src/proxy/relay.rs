@@ -6,12 +6,13 @@
 //! it (`allow_kasm_clipboard_up` off), everyone's bytes go through that filter, which then
 //! drops ClientCutText. No idle timeout.
 use super::greeting::{Greeting, SERVER_VERSION};
+use super::idle::IdleWatch;
 use super::servercut::{PixelSize, ServerCutFilter};
 use super::viewonly::ViewOnlyFilter;
 use crate::metrics::names::PROXY_BYTES;
 use crate::rfb::Authenticated;
 use crate::share::Watcher;
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
@@ -62,6 +63,7 @@ pub async fn serve(
     viewer: Option<Arc<Watcher>>,
     access: crate::access::Registration,
     clipboard: super::Clipboard,
+    idle: Option<IdleWatch>,
 ) {
     let _counted = Relayed::start();
     let _active = crate::metrics::ActiveStream::start("desktop");
@@ -74,16 +76,35 @@ pub async fn serve(
     // Clipboard down off: the server's stream is read to drop ServerCutText.
     let pixel = (!clipboard.down).then(|| Arc::new(AtomicUsize::new(4)));
     let outbound = pixel.clone().map(ServerCutFilter::new);
-    let inbound = inbound_filter(viewer.as_ref(), clipboard, pixel);
-    let to_vnc = browser_to_server(&mut browser_rx, &mut vnc_tx, inbound, rest);
+    let inbound = inbound_filter(viewer.as_ref(), clipboard, pixel, idle.is_some());
+    let idle = idle.as_ref();
+    let to_vnc = browser_to_server(&mut browser_rx, &mut vnc_tx, inbound, rest, idle);
     let to_browser = server_to_browser(&mut browser_tx, &mut vnc_rx, pending, outbound);
-    // When either side ends (or the access it was opened with does), the other is dropped
-    // and closed.
-    tokio::select! {
-        _ = to_vnc => {},
-        _ = to_browser => {},
-        _ = revoked(viewer.as_deref()) => {},
-        () = access.ended() => {},
+    // When either side ends (or the access it was opened with does, or the owner idles
+    // out), the other is dropped and closed.
+    let idled_out = tokio::select! {
+        _ = to_vnc => false,
+        _ = to_browser => false,
+        _ = revoked(viewer.as_deref()) => false,
+        () = access.ended() => false,
+        () = idled(idle) => true,
+    };
+    if idled_out {
+        // Tells the browser why (the session page shows it from the status call, and offers
+        // to reconnect).
+        let frame = CloseFrame {
+            code: super::idle::CLOSE_CODE,
+            reason: super::idle::CLOSE_REASON.into(),
+        };
+        let _ = browser_tx.send(Message::Close(Some(frame))).await;
+    }
+}
+
+/// Resolves when the owner has sent no input for the idle limit; never without one.
+async fn idled(idle: Option<&IdleWatch>) {
+    match idle {
+        Some(idle) => idle.idled_out().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -110,16 +131,17 @@ async fn browser_to_server<W: tokio::io::AsyncWrite + Unpin>(
     vnc_tx: &mut W,
     mut filter: Inbound<'_>,
     rest: Vec<u8>,
+    idle: Option<&IdleWatch>,
 ) {
     let to_desktop_bytes = metrics::counter!(PROXY_BYTES, "direction" => "to_desktop");
-    if forward(vnc_tx, &mut filter, &rest).await.is_err() {
+    if forward(vnc_tx, &mut filter, &rest, idle).await.is_err() {
         return;
     }
     while let Some(Ok(message)) = browser_rx.next().await {
         match message {
             Message::Binary(bytes) => {
                 to_desktop_bytes.increment(bytes.len() as u64);
-                if forward(vnc_tx, &mut filter, &bytes).await.is_err() {
+                if forward(vnc_tx, &mut filter, &bytes, idle).await.is_err() {
                     return;
                 }
             }
@@ -217,10 +239,11 @@ fn inbound_filter(
     viewer: Option<&Arc<Watcher>>,
     clipboard: super::Clipboard,
     pixel: Option<PixelSize>,
+    watch_input: bool,
 ) -> Inbound<'_> {
     let mut filter = match viewer {
         Some(_) => ViewOnlyFilter::new(),
-        None if clipboard.up && pixel.is_none() => return None,
+        None if clipboard.up && pixel.is_none() && !watch_input => return None,
         None => ViewOnlyFilter::owner(),
     };
     if !clipboard.up {
@@ -237,6 +260,7 @@ async fn forward<W: tokio::io::AsyncWrite + Unpin>(
     vnc: &mut W,
     filter: &mut Inbound<'_>,
     bytes: &[u8],
+    idle: Option<&IdleWatch>,
 ) -> Result<(), ()> {
     let allowed;
     let bytes = match filter {
@@ -247,6 +271,11 @@ async fn forward<W: tokio::io::AsyncWrite + Unpin>(
                 let user_id = viewer.map(|viewer| viewer.user_id);
                 tracing::warn!(?user_id, %refused, "desktop stream disconnected");
             })?;
+            if filter.take_input() {
+                if let Some(idle) = idle {
+                    idle.input();
+                }
+            }
             &allowed
         }
     };

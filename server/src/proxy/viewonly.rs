@@ -39,6 +39,8 @@ pub struct ViewOnlyFilter {
     /// Set when the server's stream is read by the clipboard-down filter: SetEncodings is cut
     /// down to what it measures, and SetPixelFormat's pixel size told to it.
     measured: Option<super::servercut::PixelSize>,
+    /// A key or pointer event was forwarded since [`Self::take_input`] last asked.
+    input: bool,
 }
 
 impl Default for ViewOnlyFilter {
@@ -56,6 +58,7 @@ impl ViewOnlyFilter {
             viewer: true,
             cut_text: true,
             measured: None,
+            input: false,
         }
     }
 
@@ -119,6 +122,7 @@ impl ViewOnlyFilter {
                     let kind = message[0];
                     let wanted = !self.viewer || control || allowed(kind);
                     if wanted && (self.cut_text || kind != CLIENT_CUT_TEXT) {
+                        self.input |= is_input(kind);
                         out.extend_from_slice(&message);
                     }
                 }
@@ -128,6 +132,12 @@ impl ViewOnlyFilter {
 }
 
 impl ViewOnlyFilter {
+    /// Whether a key or pointer event (the user's input, for idle disconnect) was forwarded
+    /// since the last call.
+    pub fn take_input(&mut self) -> bool {
+        std::mem::take(&mut self.input)
+    }
+
     /// For the clipboard-down filter: SetPixelFormat's pixel size noted, SetEncodings cut down.
     fn measure(&self, message: Vec<u8>) -> Vec<u8> {
         let Some(pixel) = &self.measured else {
@@ -157,6 +167,11 @@ impl ViewOnlyFilter {
 
 /// The clipboard from the browser (plain or extended).
 const CLIENT_CUT_TEXT: u8 = 6;
+
+/// KeyEvent, PointerEvent, QEMU extended key event: the user's input.
+fn is_input(kind: u8) -> bool {
+    matches!(kind, 4 | 5 | 255)
+}
 
 /// Messages that only ask for pixels or negotiate how they are sent.
 fn allowed(kind: u8) -> bool {
@@ -379,5 +394,25 @@ mod tests {
                 .unwrap_err(),
             Refused::TooLarge
         );
+    }
+
+    #[test]
+    fn the_owners_keys_and_pointer_count_as_input_and_pixel_requests_do_not() {
+        let mut owner = ViewOnlyFilter::owner();
+        owner.feed(&CLIENT_INIT, false).unwrap();
+        owner.feed(&update_request(), false).unwrap();
+        assert!(!owner.take_input());
+        let key = key_event(true, 0x61);
+        owner.feed(&key[..3], false).unwrap();
+        assert!(!owner.take_input(), "half a key event is no input yet");
+        owner.feed(&key[3..], false).unwrap();
+        assert!(owner.take_input());
+        assert!(!owner.take_input(), "each input is reported once");
+        owner.feed(&[5, 0, 0, 10, 0, 20], false).unwrap();
+        assert!(owner.take_input());
+        // A viewer's dropped keys are nobody's input.
+        let mut viewer = ready();
+        viewer.feed(&key_event(true, 0x61), false).unwrap();
+        assert!(!viewer.take_input());
     }
 }

@@ -79,7 +79,9 @@ fn file_exists(container: &str, path: &str) -> bool {
 
 /// An app with an agent, the user ann and a running Desktop session of hers (and its
 /// container).
-async fn session_of_ann(db: PgPool) -> (TestApp, tokio::task::JoinHandle<()>, Uuid, Uuid, String) {
+pub async fn session_of_ann(
+    db: PgPool,
+) -> (TestApp, tokio::task::JoinHandle<()>, Uuid, Uuid, String) {
     berth::manager::images::register_defaults(&db)
         .await
         .unwrap();

@@ -15,6 +15,7 @@ mod connection_limits;
 mod docker_sessions;
 mod groups;
 mod groups_clipboard;
+mod groups_idle;
 mod health;
 mod hostile_input;
 mod isolation;

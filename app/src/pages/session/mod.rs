@@ -3,6 +3,7 @@
 mod browser;
 mod chat;
 mod sharing;
+mod warnings;
 
 pub use chat::Chat;
 
@@ -113,6 +114,7 @@ fn LiveSession(session_id: String, session: SessionView) -> impl IntoView {
     view! {
         <div class="session-page" id="session-page" data-status=status>
             {move || view! { <SessionNotice session=current.get() session_id resume /> }}
+            <warnings::Warnings current />
             <Show when=move || current.get().status == SessionStatus::Running>
                 <DesktopFrame session_id connected />
             </Show>
@@ -153,7 +155,10 @@ fn keep_current(
         }
     });
     every(Duration::from_secs(1), move || {
-        current.update(|s| s.expires_in_secs = (s.expires_in_secs - 1).max(0))
+        current.update(|s| {
+            s.expires_in_secs = (s.expires_in_secs - 1).max(0);
+            s.idle_in_secs = s.idle_in_secs.map(|left| (left - 1).max(0));
+        })
     });
 }
 
