@@ -102,7 +102,13 @@ async fn admin_creates_a_user_who_signs_in_and_is_kept_out_of_admin() {
     loop {
         let shown = |css: String| {
             let client = client.clone();
-            async move { !client.find_all(Locator::Css(&css)).await.unwrap().is_empty() }
+            async move {
+                !client
+                    .find_all(Locator::Css(&css))
+                    .await
+                    .unwrap()
+                    .is_empty()
+            }
         };
         let admin_shown = shown("tr[data-username='admin']".into()).await;
         let user_shown = shown(row.clone()).await;

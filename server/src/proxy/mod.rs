@@ -185,7 +185,7 @@ async fn admit(
     if !crate::websocket::is_upgrade(headers) || path != STREAM_PATH {
         return Err(refuse(
             StatusCode::NOT_FOUND,
-            "Only the desktop's stream is reached here (a WebSocket at /desktop/<kasm_id>/websockify); Berth serves the desktop's page itself.",
+            "Only the desktop's stream is reached here (a WebSocket at /desktop/<session_id>/websockify); Berth serves the desktop's page itself.",
         ));
     }
     if !crate::websocket::origin_allowed(headers, state.web.public_origin.as_deref()) {
