@@ -22,6 +22,21 @@ pub struct ServerArgs {
     pub berth: PathBuf,
 }
 
+impl ServerArgs {
+    /// A small pool on DATABASE_URL for the bench's own setup (scratch databases, seeding);
+    /// a bench that cannot reach it says so and exits.
+    pub async fn admin_pool(&self, bench: &str) -> sqlx::PgPool {
+        let connected = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect(&self.database_url)
+            .await;
+        connected.unwrap_or_else(|error| {
+            eprintln!("bench/{bench}: cannot connect to DATABASE_URL: {error}");
+            std::process::exit(1);
+        })
+    }
+}
+
 /// Starts `berth serve` and waits until it answers; returns it and its base URL. Its log is
 /// `berth.log` in `work`.
 pub async fn start(

@@ -88,17 +88,7 @@ struct Phase {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let admin = match PgPoolOptions::new()
-        .max_connections(2)
-        .connect(&args.server.database_url)
-        .await
-    {
-        Ok(pool) => pool,
-        Err(error) => {
-            eprintln!("bench/agents: cannot connect to DATABASE_URL: {error}");
-            std::process::exit(1);
-        }
-    };
+    let admin = args.server.admin_pool("agents").await;
     let name = format!("berth_bench_agents_{}", std::process::id());
     if let Err(error) = sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&admin)

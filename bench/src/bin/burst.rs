@@ -89,17 +89,7 @@ async fn main() {
             std::process::exit(1);
         }
     };
-    let admin = match PgPoolOptions::new()
-        .max_connections(2)
-        .connect(&args.server.database_url)
-        .await
-    {
-        Ok(pool) => pool,
-        Err(error) => {
-            eprintln!("bench/burst: cannot connect to DATABASE_URL: {error}");
-            std::process::exit(1);
-        }
-    };
+    let admin = args.server.admin_pool("burst").await;
     let machine = machine(&docker).await;
     eprintln!("{machine}");
 

@@ -26,6 +26,14 @@ pub const OPERATIONAL_STATUS: &[&str] = &[
 /// The statuses of a session that has not started yet.
 pub const STARTING_STATUS: &[&str] = &["requested", "provisioning", "starting"];
 
+/// A string schema that allows only `values`.
+fn one_of(values: &[&str]) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .into()
+}
+
 /// A session's `operational_status` (one of [`OPERATIONAL_STATUS`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
@@ -33,10 +41,7 @@ pub struct OperationalStatus(pub String);
 
 impl PartialSchema for OperationalStatus {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .enum_values(Some(OPERATIONAL_STATUS.iter().copied()))
-            .into()
+        one_of(OPERATIONAL_STATUS)
     }
 }
 
@@ -49,10 +54,7 @@ pub struct StartingStatus(pub String);
 
 impl PartialSchema for StartingStatus {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .enum_values(Some(STARTING_STATUS.iter().copied()))
-            .into()
+        one_of(STARTING_STATUS)
     }
 }
 
