@@ -158,3 +158,78 @@ async fn a_group_gives_its_member_a_workspace_and_its_settings() {
     member.close().await.unwrap();
     admin.close().await.unwrap();
 }
+
+/// Whether the element is on the page now.
+async fn shown(client: &Client, css: &str) -> bool {
+    client.find(Locator::Css(css)).await.is_ok()
+}
+
+#[tokio::test]
+async fn actions_a_group_switches_off_are_not_offered_and_the_users_list_names_the_group() {
+    let id = unique();
+    let (member_name, group_name) = (format!("gc{id}"), format!("No delete {id}"));
+    let admin = browser().await;
+    sign_in(&admin, "admin", &var("BERTH_ADMIN_PASSWORD")).await;
+    create_user_as_admin(&admin, &member_name, "e2e-password-1").await;
+    let group_id = create_group(&admin, &group_name).await;
+    add_member_and_set(&admin, &member_name, "allow_kasm_delete", "false").await;
+    for (setting, value) in [
+        ("allow_kasm_pause", "false"),
+        ("allow_kasm_clipboard_up", "false"),
+    ] {
+        let form = json!({"group_id": group_id, "name": setting, "value": value});
+        let saved = post(&admin, "admin/group_setting", form).await;
+        assert_eq!(saved[0], 200, "{saved}");
+    }
+
+    // Admin → Users names the member's group.
+    open(&admin, "/admin/users").await;
+    let row = format!("tr[data-username='{member_name}'] td.groups");
+    let script = format!(
+        "const cell = document.querySelector(\"{row}\"); return !!cell && cell.textContent.includes({});",
+        json!(group_name)
+    );
+    wait_until(&admin, "the member's groups in the Users list", &script).await;
+
+    // The member's session page offers neither deleting nor pasting in; copying out stays.
+    let member = browser().await;
+    sign_in(&member, &member_name, "e2e-password-1").await;
+    let session_id = launch(&member, "Desktop").await;
+    click(&member, "#panel-toggle").await;
+    wait_until(
+        &member,
+        "the control panel",
+        "return !!document.querySelector('#back');",
+    )
+    .await;
+    assert!(shown(&member, "#clipboard-down-note").await);
+    assert!(!shown(&member, "#delete-session").await, "delete offered");
+    assert!(!shown(&member, "#send-clipboard").await, "paste offered");
+
+    // Their dashboard's row offers Stop but neither Pause nor Delete.
+    open(&member, "/").await;
+    let stop = format!("li[data-session-id='{session_id}'] button[data-change='stop']");
+    wait_until(
+        &member,
+        "the session's row",
+        &format!("return !!document.querySelector(\"{stop}\");"),
+    )
+    .await;
+    for change in ["pause", "delete"] {
+        let css = format!("li[data-session-id='{session_id}'] button[data-change='{change}']");
+        assert!(!shown(&member, &css).await, "{change} offered");
+    }
+
+    // The administrator ends the session; the group goes.
+    let ended = post(
+        &admin,
+        "admin/destroy_session",
+        json!({"session_id": session_id}),
+    )
+    .await;
+    assert_eq!(ended[0], 200, "{ended}");
+    let deleted = post(&admin, "admin/delete_group", json!({"group_id": group_id})).await;
+    assert_eq!(deleted[0], 200, "{deleted}");
+    member.close().await.unwrap();
+    admin.close().await.unwrap();
+}

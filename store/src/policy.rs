@@ -82,6 +82,7 @@ pub const ALLOW_KASM_PAUSE: &str = "allow_kasm_pause";
 pub const ALLOW_KASM_STOP: &str = "allow_kasm_stop";
 pub const ALLOW_KASM_CLIPBOARD_UP: &str = "allow_kasm_clipboard_up";
 pub const ALLOW_KASM_CLIPBOARD_DOWN: &str = "allow_kasm_clipboard_down";
+pub const DEFAULT_IMAGE: &str = "default_image";
 
 const fn flag(name: &'static str, on: bool, meaning: &'static str) -> Definition {
     Definition {
@@ -163,7 +164,7 @@ pub const DEFINITIONS: &[Definition] = &[
         "Persistent profiles where the workspace has one.",
     ),
     Definition {
-        name: "default_image",
+        name: DEFAULT_IMAGE,
         kind: Kind::Image,
         meaning: "The workspace launched on sign-in (an image id, or none).",
         fallback: Fallback::Null,

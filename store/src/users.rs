@@ -18,6 +18,9 @@ pub struct UserRecord {
     pub created: DateTime<Utc>,
     /// When the user last signed in.
     pub last_session: Option<DateTime<Utc>>,
+    /// The groups they are a member of, by priority (All Users, which holds everyone, is not
+    /// listed).
+    pub groups: Vec<String>,
 }
 
 /// The fields the admin edits.
@@ -64,7 +67,9 @@ fn contains_pattern(text: &str) -> String {
 pub async fn search(db: &PgPool, search: &str) -> Result<Vec<UserRecord>, StoreError> {
     Ok(sqlx::query_as!(
         UserRecord,
-        r#"SELECT user_id, username, first_name, last_name, organization, role, disabled, created, last_session
+        r#"SELECT user_id, username, first_name, last_name, organization, role, disabled, created, last_session,
+                  ARRAY(SELECT g.name FROM user_groups ug JOIN groups g ON g.group_id = ug.group_id
+                        WHERE ug.user_id = users.user_id ORDER BY g.priority) AS "groups!"
            FROM users
            WHERE username ILIKE $1 OR first_name ILIKE $1 OR last_name ILIKE $1 OR organization ILIKE $1
            ORDER BY lower(username)

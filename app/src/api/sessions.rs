@@ -56,6 +56,19 @@ pub async fn launch_workspace(image_id: String) -> Result<String, AppError> {
     Ok(session_id.to_string())
 }
 
+/// Right after sign-in: the session of the user's `default_image`, started if they have none
+/// of it running; None when their groups set no default workspace.
+#[server(prefix = "/rpc", endpoint = "sessions/default")]
+pub async fn default_session() -> Result<Option<String>, AppError> {
+    use crate::backend;
+    let user = backend::auth::require_user().await?;
+    let state = backend::app_state();
+    let session_id =
+        backend::my_sessions::default_session(&state.db, state.sessions.as_ref(), user.user_id)
+            .await?;
+    Ok(session_id.map(|id| id.to_string()))
+}
+
 #[server(prefix = "/rpc", endpoint = "sessions/status")]
 pub async fn session_status(session_id: String) -> Result<SessionView, AppError> {
     let (user, mut session) = owned::session(&session_id).await?;

@@ -78,6 +78,7 @@ pub async fn list(db: &PgPool, search: &str) -> Result<Vec<UserRow>, AppError> {
             disabled: row.disabled,
             created: format_time(row.created),
             last_session: row.last_session.map(format_time),
+            groups: row.groups,
         })
         .collect())
 }

@@ -63,6 +63,9 @@ pub struct UserRow {
     pub disabled: bool,
     pub created: String,
     pub last_session: Option<String>,
+    /// Their groups besides All Users, by priority.
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 /// A workspace tile on the dashboard.
@@ -93,6 +96,44 @@ pub struct SessionView {
     /// How many seconds before the idle disconnect the page warns.
     #[serde(default)]
     pub idle_warn_secs: i64,
+    /// What the owner's groups let them do with it (the page shows only these buttons; the
+    /// server refuses the rest whatever the page shows).
+    #[serde(default)]
+    pub allowed: SessionAllowances,
+}
+
+/// The actions on a session that group settings can switch off, as resolved for its owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionAllowances {
+    pub delete: bool,
+    pub pause: bool,
+    pub stop: bool,
+    pub clipboard_up: bool,
+    pub clipboard_down: bool,
+}
+
+impl Default for SessionAllowances {
+    /// Everything allowed: Kasm's defaults, and what a page shows before it knows better.
+    fn default() -> Self {
+        Self {
+            delete: true,
+            pause: true,
+            stop: true,
+            clipboard_up: true,
+            clipboard_down: true,
+        }
+    }
+}
+
+impl SessionAllowances {
+    /// Whether the owner may make `change` (resuming is always allowed).
+    pub fn permits(&self, change: SessionChange) -> bool {
+        match change {
+            SessionChange::Pause => self.pause,
+            SessionChange::Stop => self.stop,
+            SessionChange::Resume => true,
+        }
+    }
 }
 
 impl SessionView {
@@ -317,7 +358,12 @@ pub const API_PERMISSIONS: &[&str] = &[
     // Berth's own: exec_command_kasm as root (user "root" or uid 0) inside the session.
     "Sessions Exec Root",
     "Images View",
+    "Groups View",
+    "Groups Create",
     "Groups Modify",
+    // Changing a system group (All Users, Administrators) besides Groups Modify.
+    "Groups Modify System",
+    "Groups Delete",
 ];
 
 #[cfg(test)]

@@ -177,6 +177,7 @@ fn UsersTable(rows: Vec<UserRow>, actions: RowActions) -> impl IntoView {
                     <th>"Name"</th>
                     <th>"Organization"</th>
                     <th>"Role"</th>
+                    <th>"Groups"</th>
                     <th>"Status"</th>
                     <th>"Last sign-in"</th>
                     <th></th>
@@ -225,6 +226,7 @@ fn UserRowView(user: UserRow, actions: RowActions) -> impl IntoView {
             <td>{name}</td>
             <td>{user.organization.clone()}</td>
             <td>{if user.role == Role::Admin { "Administrator" } else { "User" }}</td>
+            <td class="groups">{groups_cell(&user.groups)}</td>
             <td class="status">{if disabled { "Disabled" } else { "Active" }}</td>
             <td>{user.last_session.clone().unwrap_or_else(|| "never".into())}</td>
             <td class="row-actions">
@@ -248,7 +250,7 @@ fn EditRow(user: UserRow, actions: RowActions) -> impl IntoView {
     let is_admin = user.role == Role::Admin;
     view! {
         <tr class="edit-row">
-            <td colspan="7">
+            <td colspan="8">
                 <ActionForm action=actions.update attr:class="inline-form">
                     <input type="hidden" name="user_id" value=user.user_id.to_string() />
                     <label>"First name" <input name="first_name" value=user.first_name /></label>
@@ -273,7 +275,7 @@ fn EditRow(user: UserRow, actions: RowActions) -> impl IntoView {
 fn ResetRow(user_id: Uuid, actions: RowActions) -> impl IntoView {
     view! {
         <tr class="edit-row">
-            <td colspan="7">
+            <td colspan="8">
                 <ActionForm action=actions.reset attr:class="inline-form">
                     <input type="hidden" name="user_id" value=user_id.to_string() />
                     <label>"New password" <input type="password" name="new_password" autocomplete="new-password" required /></label>
@@ -282,5 +284,15 @@ fn ResetRow(user_id: Uuid, actions: RowActions) -> impl IntoView {
                 </ActionForm>
             </td>
         </tr>
+    }
+}
+
+/// A user's groups as the list shows them: everyone is in All Users, so it is named only when
+/// the user is in no other group.
+fn groups_cell(groups: &[String]) -> String {
+    if groups.is_empty() {
+        "All Users".to_owned()
+    } else {
+        groups.join(", ")
     }
 }

@@ -185,8 +185,10 @@ fn SessionRow(
         SessionStatus::Stopped => &[("Resume", SessionChange::Resume)],
         _ => &[],
     };
+    let allowed = session.allowed;
     let buttons = changes
         .iter()
+        .filter(|(_, what)| allowed.permits(*what))
         .map(|&(label, what)| {
             let session_id = id.clone();
             view! {
@@ -205,9 +207,11 @@ fn SessionRow(
             <span class="actions">
                 <a class="button" href=format!("/session/{id}")>"Open"</a>
                 {buttons}
-                <button class="link danger" on:click=move |_| {
-                    delete.dispatch(DeleteSession { session_id: delete_id.clone() });
-                }>"Delete"</button>
+                {allowed.delete.then(|| view! {
+                    <button class="link danger" data-change="delete" on:click=move |_| {
+                        delete.dispatch(DeleteSession { session_id: delete_id.clone() });
+                    }>"Delete"</button>
+                })}
             </span>
         </li>
     }

@@ -23,13 +23,28 @@ fn safe_next(next: Option<String>) -> String {
     }
 }
 
+/// Where a user goes once signed in: the page they asked for; else the session of their
+/// groups' default workspace (`default_image`, started if need be); else the dashboard (also
+/// when the default workspace can't start, e.g. at the session limit: it is launched from
+/// there as any other).
+async fn after_sign_in(next: Option<String>) -> String {
+    if next.is_some() {
+        return safe_next(next);
+    }
+    match crate::api::default_session().await {
+        Ok(Some(session_id)) => format!("/session/{session_id}"),
+        _ => "/".to_owned(),
+    }
+}
+
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
     let query = use_query_map();
     Effect::new(move |_| {
         if let Some(Ok(_)) = login.value().get() {
-            go_to(&safe_next(query.get_untracked().get("next")));
+            let next = query.get_untracked().get("next");
+            leptos::task::spawn_local(async move { go_to(&after_sign_in(next).await) });
         }
     });
     let error = other_error(login.value(), &[]);

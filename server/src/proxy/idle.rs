@@ -81,12 +81,15 @@ pub fn instant_of(unix_ms: i64, now: Instant, now_ms: i64) -> Instant {
     now.checked_sub(ago).unwrap_or(now)
 }
 
-/// An owner's stream's idle watch: its clock and the shared record.
+/// A stream's watch of the owner's idleness: its clock and the shared record. On the owner's
+/// stream its input counts; on a viewer's it does not (a viewer with control keeps nobody
+/// connected), and the stream closes when the owner's do.
 pub struct IdleWatch {
     clock: Mutex<IdleClock>,
     redis: ConnectionManager,
     prefix: String,
     session_id: Uuid,
+    counts_input: bool,
 }
 
 impl IdleWatch {
@@ -101,18 +104,43 @@ impl IdleWatch {
             redis,
             prefix,
             session_id,
+            counts_input: true,
         };
         watch.input();
         watch
+    }
+
+    /// A viewer's watch: its clock starts at the owner's last shared input (a viewer joining
+    /// an idle owner's session is not given a new limit), or now when none is recorded.
+    pub async fn for_viewer(
+        limit: Duration,
+        redis: ConnectionManager,
+        prefix: String,
+        session_id: Uuid,
+    ) -> Self {
+        let now = Instant::now();
+        let mut shared = redis.clone();
+        let last = match store::idle::last_input(&mut shared, &prefix, session_id).await {
+            Ok(Some(at)) => instant_of(at, now, unix_ms_now()),
+            _ => now,
+        };
+        IdleWatch {
+            clock: Mutex::new(IdleClock::new(limit, last)),
+            redis,
+            prefix,
+            session_id,
+            counts_input: false,
+        }
     }
 
     fn clock(&self) -> std::sync::MutexGuard<'_, IdleClock> {
         self.clock.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Notes the owner's input now, sharing it in the background when due.
+    /// Notes the owner's input now, sharing it in the background when due (a viewer's input is
+    /// not the owner's: ignored).
     pub fn input(&self) {
-        if !self.clock().input(Instant::now()) {
+        if !self.counts_input || !self.clock().input(Instant::now()) {
             return;
         }
         let (mut redis, prefix, session_id) =

@@ -135,7 +135,7 @@ struct Allowed {
     target: Target,
     access: Access,
     clipboard: Clipboard,
-    /// The owner's stream, when their `idle_disconnect` is set: its idle watch.
+    /// When the owner's `idle_disconnect` is set: the stream's watch of their idleness.
     idle: Option<idle::IdleWatch>,
 }
 
@@ -203,14 +203,15 @@ async fn admit(
         up: policy.allows(store::policy::ALLOW_KASM_CLIPBOARD_UP),
         down: policy.allows(store::policy::ALLOW_KASM_CLIPBOARD_DOWN),
     };
+    let (redis, prefix) = (state.redis.clone(), state.web.redis_prefix.clone());
     let idle = match (access, policy.idle_limit()) {
-        (Access::Owner, Some(limit)) => Some(idle::IdleWatch::new(
-            limit,
-            state.redis.clone(),
-            state.web.redis_prefix.clone(),
-            session_id,
-        )),
-        _ => None,
+        (Access::Owner, Some(limit)) => {
+            Some(idle::IdleWatch::new(limit, redis, prefix, session_id))
+        }
+        (Access::Viewer { .. }, Some(limit)) => {
+            Some(idle::IdleWatch::for_viewer(limit, redis, prefix, session_id).await)
+        }
+        (_, None) => None,
     };
     Ok(Allowed {
         user,

@@ -4,7 +4,8 @@
 //! come; a viewer's go through the view-only filter, which forwards whole messages only, and
 //! the stream ends when the viewer loses access. When the session's owner may not paste into
 //! it (`allow_kasm_clipboard_up` off), everyone's bytes go through that filter, which then
-//! drops ClientCutText. No idle timeout.
+//! drops ClientCutText. When the owner's `idle_disconnect` is set, every stream of the session
+//! (the owner's and the viewers') closes once the owner sent no input for it (idle.rs).
 use super::greeting::{Greeting, SERVER_VERSION};
 use super::idle::IdleWatch;
 use super::servercut::{PixelSize, ServerCutFilter};

@@ -1,10 +1,11 @@
 //! `idle_disconnect` with a real session and a short limit (0.2 minutes: twelve seconds): the
 //! owner's desktop stream stays open while their input flows, is closed once none came for
 //! the limit, and the session page's status then says so while the keepalive is refused;
-//! reconnecting (the owner's doing) counts as input again.
+//! reconnecting (the owner's doing) counts as input again. A viewer's stream closes with the
+//! owner's, whatever the viewer sends.
 use crate::groups::group_with;
 use crate::groups_clipboard::session_of_ann;
-use crate::sharing::{desktop, signed_in};
+use crate::sharing::{desktop, join, share, signed_in};
 use crate::support::TestApp;
 use berth::rfb::Session;
 use reqwest::StatusCode;
@@ -103,12 +104,30 @@ async fn idle_disconnect_closes_the_owners_stream_without_input_only(db: PgPool)
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let message = crate::support::message_of(&crate::support::error_json(refused).await);
     assert!(message.contains("idle limit"), "{message}");
+    // The Developer API's keepalive is refused alike.
+    let key = crate::support::api_key(&app, &["Sessions Modify"], false).await;
+    let (api_status, api_answer) = crate::support::api_call(
+        &app,
+        "keepalive",
+        &key,
+        json!({"kasm_id": session_id.simple().to_string()}),
+    )
+    .await;
+    assert_eq!(api_status, StatusCode::UNPROCESSABLE_ENTITY, "{api_answer}");
 
     // Reconnecting is input: the stream works and the keepalive is accepted again.
     let mut again = desktop(&app, session_id, &cookie).await.unwrap();
     again.send_raw(pointer(50)).await.unwrap();
     assert!(!again.closed_within(Duration::from_secs(1)).await);
     assert_eq!(keepalive(&app, &client, session_id).await, StatusCode::OK);
+    let (api_status, _) = crate::support::api_call(
+        &app,
+        "keepalive",
+        &key,
+        json!({"kasm_id": session_id.simple().to_string()}),
+    )
+    .await;
+    assert_eq!(api_status, StatusCode::OK);
     drop(again);
     app.manager
         .destroy_session(session_id, "test over")
@@ -126,6 +145,46 @@ async fn without_idle_disconnect_a_quiet_stream_stays_open(db: PgPool) {
     assert_eq!(
         status(&app, &client, session_id).await["idle_in_secs"],
         Value::Null
+    );
+    app.manager
+        .destroy_session(session_id, "test over")
+        .await
+        .unwrap();
+    agent.abort();
+}
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn a_viewers_stream_closes_when_the_owner_idles_out_whatever_the_viewer_sends(db: PgPool) {
+    let (app, agent, ann, session_id, _) = session_of_ann(db).await;
+    let vic = app.create_user("vic", "password-123", "user").await;
+    group_with(&app, "Quick idle", &[ann], json!({"idle_disconnect": 0.2})).await;
+    // The viewer's own groups don't idle: the owner's setting is what counts.
+    group_with(&app, "Patient", &[vic], json!({"idle_disconnect": 0})).await;
+    let (ann_cookie, ann_client) = signed_in(&app, "ann").await;
+    let (vic_cookie, vic_client) = signed_in(&app, "vic").await;
+    let share_id = share(&app, &ann_client, session_id).await;
+    assert_eq!(join(&app, &vic_client, &share_id).await, StatusCode::OK);
+
+    let mut owner = desktop(&app, session_id, &ann_cookie).await.unwrap();
+    owner.send_raw(pointer(5)).await.unwrap();
+    let mut viewer = desktop(&app, session_id, &vic_cookie).await.unwrap();
+    // The viewer moves the mouse all along; that is not the owner's input. Within the
+    // owner's limit (12 s from their last input) plus the record's lag, both streams close.
+    let mut viewer_closed = false;
+    for step in 0..12u16 {
+        let _ = viewer.send_raw(pointer(100 + step)).await;
+        if viewer.closed_within(Duration::from_secs(2)).await {
+            viewer_closed = true;
+            break;
+        }
+    }
+    assert!(
+        viewer_closed,
+        "the viewer's stream stayed open 24 s after the owner's last input"
+    );
+    assert!(
+        owner.closed_within(Duration::from_secs(5)).await,
+        "the owner's stream stayed open without input"
     );
     app.manager
         .destroy_session(session_id, "test over")

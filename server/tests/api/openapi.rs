@@ -6,7 +6,7 @@ use reqwest::{header, StatusCode};
 use serde_json::Value;
 use sqlx::PgPool;
 
-const ENDPOINTS: [&str; 23] = [
+const ENDPOINTS: [&str; 27] = [
     "request_kasm",
     "get_kasm_status",
     "get_kasms",
@@ -30,6 +30,10 @@ const ENDPOINTS: [&str; 23] = [
     "update_user_attributes",
     "add_user_group",
     "remove_user_group",
+    "get_groups",
+    "create_group",
+    "update_group",
+    "delete_group",
 ];
 
 #[sqlx::test(migrator = "berth::startup::MIGRATOR")]

@@ -11,6 +11,7 @@ use uuid::Uuid;
 pub struct OwnSession {
     pub session_id: Uuid,
     pub user_id: Uuid,
+    pub image_id: Uuid,
     pub image_name: String,
     pub status: SessionStatus,
     pub message: String,
@@ -24,7 +25,7 @@ pub struct OwnSession {
 pub async fn of_user(db: &PgPool, user_id: Uuid) -> Result<Vec<OwnSession>, StoreError> {
     Ok(sqlx::query_as!(
         OwnSession,
-        r#"SELECT k.session_id, k.user_id, i.friendly_name AS image_name,
+        r#"SELECT k.session_id, k.user_id, k.image_id, i.friendly_name AS image_name,
                   k.operational_status AS "status: SessionStatus", k.operational_message AS message,
                   k.operational_progress AS progress, k.created_date AS created,
                   EXTRACT(EPOCH FROM (k.expiration_date - now()))::int8 AS "expires_in_secs!"
@@ -41,7 +42,7 @@ pub async fn of_user(db: &PgPool, user_id: Uuid) -> Result<Vec<OwnSession>, Stor
 pub async fn one(db: &PgPool, session_id: Uuid) -> Result<Option<OwnSession>, StoreError> {
     Ok(sqlx::query_as!(
         OwnSession,
-        r#"SELECT k.session_id, k.user_id, i.friendly_name AS image_name,
+        r#"SELECT k.session_id, k.user_id, k.image_id, i.friendly_name AS image_name,
                   k.operational_status AS "status: SessionStatus", k.operational_message AS message,
                   k.operational_progress AS progress, k.created_date AS created,
                   EXTRACT(EPOCH FROM (k.expiration_date - now()))::int8 AS "expires_in_secs!"

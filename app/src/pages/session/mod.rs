@@ -8,7 +8,7 @@ mod warnings;
 pub use chat::Chat;
 
 use crate::api::{keepalive, session_status, ChangeSession, DeleteSession};
-use crate::model::{SessionChange, SessionStatus, SessionView};
+use crate::model::{SessionAllowances, SessionChange, SessionStatus, SessionView};
 use crate::pages::layout::go_to;
 use crate::AppError;
 use browser::FrameMessage;
@@ -259,6 +259,7 @@ fn ControlPanel(session_id: StoredValue<String>, current: RwSignal<SessionView>)
     let panel_open = RwSignal::new(false);
     let clipboard = RwSignal::new(String::new());
     let delete = ServerAction::<DeleteSession>::new();
+    let allowed = move || current.get().allowed;
     Effect::new(move |_| {
         browser::listen(move |message| {
             if let FrameMessage::Clipboard { text } = message {
@@ -280,17 +281,13 @@ fn ControlPanel(session_id: StoredValue<String>, current: RwSignal<SessionView>)
                 <h2>{move || current.get().image_name}</h2>
                 <p class="muted" id="time-left">{move || format!("Time left: {}", format_left(current.get().expires_in_secs))}</p>
                 <button class="panel-button" id="fullscreen" on:click=move |_| browser::fullscreen()>"Full screen"</button>
-                <label for="clipboard">"Clipboard"</label>
-                <textarea id="clipboard" rows="4" prop:value=move || clipboard.get() on:input=move |event| clipboard.set(event_target_value(&event))></textarea>
-                <button class="panel-button" id="send-clipboard" on:click=move |_| {
-                    browser::send(&FrameMessage::Paste { text: clipboard.get_untracked() });
-                    browser::send(&FrameMessage::Focus);
-                }>"Send to the desktop"</button>
-                <p class="muted small">"Text copied in the desktop appears here."</p>
+                <ClipboardControls clipboard allowed />
                 <a class="panel-button" href="/" id="back">"Back to workspaces"</a>
-                <button class="panel-button danger" id="delete-session" on:click=move |_| {
-                    delete.dispatch(DeleteSession { session_id: session_id.get_value() });
-                }>"Delete session"</button>
+                <Show when=move || allowed().delete>
+                    <button class="panel-button danger" id="delete-session" on:click=move |_| {
+                        delete.dispatch(DeleteSession { session_id: session_id.get_value() });
+                    }>"Delete session"</button>
+                </Show>
                 {move || match delete.value().get() {
                     Some(Err(error)) => Some(view! { <p class="error">{error.to_string()}</p> }),
                     _ => None,
@@ -299,6 +296,31 @@ fn ControlPanel(session_id: StoredValue<String>, current: RwSignal<SessionView>)
                 <Chat session_id=session_id.get_value() />
             </div>
         </aside>
+    }
+    .into_any()
+}
+
+/// The clipboard both ways, each way only where the owner's groups allow it (the proxy drops
+/// the cut text of a way switched off, whatever the page does).
+#[component]
+fn ClipboardControls(
+    clipboard: RwSignal<String>,
+    allowed: impl Fn() -> SessionAllowances + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    view! {
+        <Show when=move || allowed().clipboard_up || allowed().clipboard_down>
+            <label for="clipboard">"Clipboard"</label>
+            <textarea id="clipboard" rows="4" prop:value=move || clipboard.get() on:input=move |event| clipboard.set(event_target_value(&event))></textarea>
+        </Show>
+        <Show when=move || allowed().clipboard_up>
+            <button class="panel-button" id="send-clipboard" on:click=move |_| {
+                browser::send(&FrameMessage::Paste { text: clipboard.get_untracked() });
+                browser::send(&FrameMessage::Focus);
+            }>"Send to the desktop"</button>
+        </Show>
+        <Show when=move || allowed().clipboard_down>
+            <p class="muted small" id="clipboard-down-note">"Text copied in the desktop appears here."</p>
+        </Show>
     }
     .into_any()
 }

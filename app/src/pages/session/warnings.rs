@@ -88,6 +88,7 @@ mod tests {
             expires_in_secs,
             idle_in_secs,
             idle_warn_secs: 60,
+            allowed: Default::default(),
         }
     }
 

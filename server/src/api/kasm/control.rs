@@ -105,16 +105,32 @@ pub struct Keepalive {
     kasm_id: Id,
 }
 
-/// Push a session's expiration forward by the keepalive window
+/// Push a session's expiration forward by the keepalive window (refused, as the session
+/// page's keepalive is, once the owner's `idle_disconnect` disconnected them)
 #[utoipa::path(post, path = "/api/public/keepalive", tag = "Sessions",
     request_body = inline(Keepalive),
     responses((status = 200, description = "Success: `{}`.", body = Empty),
-        (status = 404, response = NotFound)))]
+        (status = 404, response = NotFound), (status = 422, response = StateConflict)))]
 pub async fn keepalive(
+    State(state): State<AppState>,
     Extension(manager): Extension<Arc<Manager>>,
     call: Call<Keepalive>,
 ) -> Reply<Empty> {
-    manager.keepalive(call.request.kasm_id.0).await?;
+    let kasm_id = call.request.kasm_id.0;
+    if let Some(session) = store::sessions::views::one(&state.db, kasm_id).await? {
+        let idleness = app::backend::idle::of(
+            &state.db,
+            &state.redis,
+            &state.web.redis_prefix,
+            session.user_id,
+            kasm_id,
+        )
+        .await
+        .ok()
+        .flatten();
+        app::backend::idle::require_active(idleness)?;
+    }
+    manager.keepalive(kasm_id).await?;
     Ok(Json(Empty {}))
 }
 

@@ -12,6 +12,7 @@ mod call;
 mod control;
 mod environment;
 mod exec;
+mod groups;
 mod kasm_object;
 mod openapi;
 mod params;
@@ -69,6 +70,10 @@ developer_api!(
     attributes::update_user_attributes,
     attributes::add_user_group,
     attributes::remove_user_group,
+    groups::get_groups,
+    groups::create_group,
+    groups::update_group,
+    groups::delete_group,
 );
 
 /// `/api/public/{endpoint}` is one route of the app (its logs and limits name it so), served
@@ -186,6 +191,10 @@ fn need(endpoint: &str) -> Option<Need> {
         "logout_user" => (&["Users Auth Session"], true),
         "get_attributes" => (&["Users View"], false),
         "add_user_group" | "remove_user_group" => (&["Groups Modify"], true),
+        "get_groups" => (&["Groups View"], false),
+        "create_group" => (&["Groups Create"], true),
+        "update_group" => (&["Groups Modify"], true),
+        "delete_group" => (&["Groups Delete"], true),
         _ => return None,
     };
     Some(Need {

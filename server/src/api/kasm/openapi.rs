@@ -84,7 +84,7 @@ the API key permissions it needs.";
 #[openapi(
     info(title = "Berth Developer API (Kasm-compatible)", description = CONVENTIONS),
     components(schemas(Error, HexId, Date)),
-    tags((name = "Sessions"), (name = "Images"), (name = "Users"))
+    tags((name = "Sessions"), (name = "Images"), (name = "Users"), (name = "Groups"))
 )]
 struct Frame;
 
