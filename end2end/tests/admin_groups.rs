@@ -159,6 +159,21 @@ async fn a_group_gives_its_member_a_workspace_and_its_settings() {
     admin.close().await.unwrap();
 }
 
+/// The administrator ends the member's session and deletes the group; both browsers close.
+async fn clean_up(admin: Client, member: Client, session_id: &str, group_id: &str) {
+    let ended = post(
+        &admin,
+        "admin/destroy_session",
+        json!({"session_id": session_id}),
+    )
+    .await;
+    assert_eq!(ended[0], 200, "{ended}");
+    let deleted = post(&admin, "admin/delete_group", json!({"group_id": group_id})).await;
+    assert_eq!(deleted[0], 200, "{deleted}");
+    member.close().await.unwrap();
+    admin.close().await.unwrap();
+}
+
 /// Whether the element is on the page now.
 async fn shown(client: &Client, css: &str) -> bool {
     client.find(Locator::Css(css)).await.is_ok()
@@ -220,16 +235,74 @@ async fn actions_a_group_switches_off_are_not_offered_and_the_users_list_names_t
         assert!(!shown(&member, &css).await, "{change} offered");
     }
 
-    // The administrator ends the session; the group goes.
-    let ended = post(
+    clean_up(admin, member, &session_id, &group_id).await;
+}
+
+#[tokio::test]
+async fn the_audit_page_finds_an_administrators_change_by_its_filters() {
+    let name = format!("au{}", unique());
+    let admin = browser().await;
+    sign_in(&admin, "admin", &var("BERTH_ADMIN_PASSWORD")).await;
+    create_user_as_admin(&admin, &name, "e2e-password-1").await;
+
+    // Filtered by action and target (the form's own fields): the creation, by admin, ok.
+    open(&admin, "/admin/audit").await;
+    fill(&admin, "#audit-filters input[name=action]", "create_user").await;
+    fill(&admin, "#audit-filters input[name=target]", &name).await;
+    click(&admin, "#audit-filters button[type=submit]").await;
+    let one_entry =
+        "return document.querySelectorAll('#audit-entries tr.audit-entry').length === 1;";
+    wait_until(&admin, "the filtered audit entries", one_entry).await;
+    let entry = text_of(&admin, "#audit-entries tr.audit-entry").await;
+    for expected in ["admin", "create_user", name.as_str(), "ok"] {
+        assert!(entry.contains(expected), "{expected} missing from {entry}");
+    }
+    // Another outcome: nothing matches.
+    let denied = format!("/admin/audit?action=create_user&target={name}&outcome=denied");
+    open(&admin, &denied).await;
+    wait_until(
         &admin,
-        "admin/destroy_session",
-        json!({"session_id": session_id}),
+        "no entries",
+        "return !!document.querySelector('#no-audit-entries');",
     )
     .await;
-    assert_eq!(ended[0], 200, "{ended}");
-    let deleted = post(&admin, "admin/delete_group", json!({"group_id": group_id})).await;
-    assert_eq!(deleted[0], 200, "{deleted}");
-    member.close().await.unwrap();
     admin.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_session_page_warns_before_the_idle_disconnect_and_says_when_it_happened() {
+    let id = unique();
+    let (member_name, group_name) = (format!("gi{id}"), format!("Idle {id}"));
+    let admin = browser().await;
+    sign_in(&admin, "admin", &var("BERTH_ADMIN_PASSWORD")).await;
+    create_user_as_admin(&admin, &member_name, "e2e-password-1").await;
+    let group_id = create_group(&admin, &group_name).await;
+    // A quarter of a minute: the page warns from half of it.
+    add_member_and_set(&admin, &member_name, "idle_disconnect", "0.25").await;
+    // Saved for certain before the member signs in (the form's save may still be in flight).
+    let form = json!({"group_id": group_id, "name": "idle_disconnect", "value": "0.25"});
+    let saved = post(&admin, "admin/group_setting", form).await;
+    assert_eq!(saved[0], 200, "{saved}");
+
+    // The member opens a desktop and leaves mouse and keyboard alone.
+    let member = browser().await;
+    sign_in(&member, &member_name, "e2e-password-1").await;
+    let session_id = launch(&member, "Desktop").await;
+    wait_until(
+        &member,
+        "the idle warning",
+        "return !!document.querySelector('#idle-warning');",
+    )
+    .await;
+    assert!(text_of(&member, "#idle-warning")
+        .await
+        .contains("disconnected in"));
+    wait_until(
+        &member,
+        "the idle disconnect",
+        "return !!document.querySelector('#idle-disconnected');",
+    )
+    .await;
+
+    clean_up(admin, member, &session_id, &group_id).await;
 }
