@@ -24,6 +24,8 @@ pub enum Kind {
     Image,
     /// A JSON object, merged across groups.
     Mapping,
+    /// One of these words.
+    Choice(&'static [&'static str]),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +34,7 @@ enum Fallback {
     Number(i64),
     Null,
     Empty,
+    Word(&'static str),
 }
 
 /// One setting: its name, type, meaning and built-in default.
@@ -51,6 +54,7 @@ impl Definition {
             Fallback::Number(n) => Value::from(n),
             Fallback::Null => Value::Null,
             Fallback::Empty => Value::Object(Map::new()),
+            Fallback::Word(word) => Value::from(word),
         }
     }
 
@@ -68,6 +72,7 @@ impl Definition {
                 value.is_null() || value.as_str().is_some_and(|s| Uuid::parse_str(s).is_ok())
             }
             Kind::Mapping => value.is_object(),
+            Kind::Choice(words) => value.as_str().is_some_and(|word| words.contains(&word)),
         }
     }
 }
@@ -75,6 +80,10 @@ impl Definition {
 pub const MAX_KASMS_PER_USER: &str = "max_kasms_per_user";
 pub const SESSION_TIME_LIMIT: &str = "session_time_limit";
 pub const IDLE_DISCONNECT: &str = "idle_disconnect";
+/// Berth's own: what follows an idle disconnect besides closing the streams.
+pub const IDLE_DISCONNECT_ACTION: &str = "idle_disconnect_action";
+/// The values of [`IDLE_DISCONNECT_ACTION`].
+pub const IDLE_ACTIONS: &[&str] = &["disconnect", "pause", "stop"];
 pub const KEEPALIVE_EXPIRATION: &str = "keepalive_expiration";
 pub const ALLOW_KASM_SHARING: &str = "allow_kasm_sharing";
 pub const ALLOW_KASM_DELETE: &str = "allow_kasm_delete";
@@ -175,6 +184,13 @@ pub const DEFINITIONS: &[Definition] = &[
         meaning: "Minutes without input before disconnecting (0: never; fractions allowed).",
         fallback: Fallback::Number(0),
     },
+    Definition {
+        name: IDLE_DISCONNECT_ACTION,
+        kind: Kind::Choice(IDLE_ACTIONS),
+        meaning: "Berth's own: after an idle disconnect, also pause or stop the session \
+                  (disconnect: only close its streams).",
+        fallback: Fallback::Word("disconnect"),
+    },
     number(
         "keepalive_expiration",
         3600,
@@ -220,6 +236,7 @@ pub fn check(name: &str, value: &Value) -> Result<(), String> {
         Kind::Minutes => format!("{name} must be a number of minutes from 0 (fractions allowed)."),
         Kind::Image => format!("{name} must be an image id, or empty for none."),
         Kind::Mapping => format!("{name} must be a JSON object."),
+        Kind::Choice(words) => format!("{name} must be one of: {}.", words.join(", ")),
     })
 }
 
@@ -300,6 +317,16 @@ impl Policy {
             .and_then(|r| r.value.as_f64())
             .unwrap_or(0.0);
         (minutes > 0.0).then(|| std::time::Duration::from_secs_f64(minutes * 60.0))
+    }
+
+    /// What follows an idle disconnect besides closing the streams
+    /// (`idle_disconnect_action`): pausing or stopping the session, or nothing.
+    pub fn idle_action(&self) -> Option<berth_model::SessionChange> {
+        match self.get(IDLE_DISCONNECT_ACTION)?.value.as_str()? {
+            "pause" => Some(berth_model::SessionChange::Pause),
+            "stop" => Some(berth_model::SessionChange::Stop),
+            _ => None,
+        }
     }
 
     /// Every flag and number, by name: what a session's `client_settings` shows.

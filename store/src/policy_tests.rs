@@ -181,3 +181,24 @@ fn idle_disconnect_takes_fractions_of_a_minute() {
     let off = group("Off", 10, json!({"idle_disconnect": 0}));
     assert_eq!(Policy::resolve(&[off], &[]).idle_limit(), None);
 }
+
+#[test]
+fn the_idle_action_is_one_of_its_words_and_disconnects_only_by_default() {
+    use berth_model::SessionChange;
+    assert_eq!(check("idle_disconnect_action", &json!("pause")), Ok(()));
+    assert!(check("idle_disconnect_action", &json!("explode"))
+        .unwrap_err()
+        .contains("disconnect, pause, stop"));
+    assert!(check("idle_disconnect_action", &json!(1)).is_err());
+    assert_eq!(Policy::resolve(&[], &[]).idle_action(), None);
+    let pausing = group("Pausing", 10, json!({"idle_disconnect_action": "pause"}));
+    let stopping = group("Stopping", 20, json!({"idle_disconnect_action": "stop"}));
+    assert_eq!(
+        Policy::resolve(&[stopping.clone(), pausing], &[]).idle_action(),
+        Some(SessionChange::Pause)
+    );
+    assert_eq!(
+        Policy::resolve(&[stopping], &[]).idle_action(),
+        Some(SessionChange::Stop)
+    );
+}

@@ -137,6 +137,8 @@ struct Allowed {
     clipboard: Clipboard,
     /// When the owner's `idle_disconnect` is set: the stream's watch of their idleness.
     idle: Option<idle::IdleWatch>,
+    /// What the owner's `idle_disconnect_action` does besides closing the streams.
+    on_idle: Option<berth_model::SessionChange>,
 }
 
 /// Which ways the clipboard may cross the stream: the session owner's group settings
@@ -219,6 +221,7 @@ async fn admit(
         access,
         clipboard,
         idle,
+        on_idle: policy.idle_action(),
     })
 }
 
@@ -260,6 +263,16 @@ async fn connect(
     })
 }
 
+/// Pauses or stops a session whose owner idled out, as their `idle_disconnect_action` says.
+/// Each of the owner's streams idles out at about the same time: the first change wins, the
+/// others find the session changed already (a conflict, not worth a warning).
+async fn act_on_idle(manager: &Manager, session_id: Uuid, change: berth_model::SessionChange) {
+    match manager.change_session(session_id, change).await {
+        Ok(()) => tracing::info!(%session_id, ?change, "idle owner: session changed"),
+        Err(error) => tracing::debug!(%session_id, ?change, %error, "idle owner: no change"),
+    }
+}
+
 /// Upgrades the browser and relays until either side ends; a viewer is watched (control,
 /// revocation) for as long as the stream lasts.
 fn relay_when_upgraded(
@@ -273,13 +286,14 @@ fn relay_when_upgraded(
     let Roles {
         hub: Extension(hub),
         streams: Extension(streams),
-        ..
+        manager: Extension(manager),
     } = roles;
     let Allowed {
         user,
         access,
         clipboard,
         idle,
+        on_idle,
         ..
     } = allowed;
     let registration = streams.register(user.user_id, session_id, token);
@@ -293,9 +307,13 @@ fn relay_when_upgraded(
         .max_frame_size(relay::MAX_BROWSER_MESSAGE)
         .on_upgrade(move |socket| async move {
             let id = viewer.as_ref().map(|watcher| watcher.id);
-            relay::serve(socket, upstream, viewer, registration, clipboard, idle).await;
+            let ended = relay::serve(socket, upstream, viewer, registration, clipboard, idle).await;
             if let Some(id) = id {
                 hub.unwatch(session_id, id);
+            }
+            if let (relay::Ended::IdledOut, Access::Owner, Some(change)) = (ended, access, on_idle)
+            {
+                act_on_idle(&manager, session_id, change).await;
             }
         })
 }

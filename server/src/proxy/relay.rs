@@ -65,12 +65,12 @@ pub async fn serve(
     access: crate::access::Registration,
     clipboard: super::Clipboard,
     idle: Option<IdleWatch>,
-) {
+) -> Ended {
     let _counted = Relayed::start();
     let _active = crate::metrics::ActiveStream::start("desktop");
     let (mut browser_tx, mut browser_rx) = browser.split();
     let Some(rest) = greet_within(&mut browser_tx, &mut browser_rx).await else {
-        return;
+        return Ended::Closed;
     };
     let Authenticated { stream, pending } = upstream;
     let (mut vnc_rx, mut vnc_tx) = tokio::io::split(stream);
@@ -98,7 +98,18 @@ pub async fn serve(
             reason: super::idle::CLOSE_REASON.into(),
         };
         let _ = browser_tx.send(Message::Close(Some(frame))).await;
+        return Ended::IdledOut;
     }
+    Ended::Closed
+}
+
+/// Why a stream ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The owner sent no input for their idle limit.
+    IdledOut,
+    /// Either side closed, or the access it was opened with ended.
+    Closed,
 }
 
 /// Resolves when the owner has sent no input for the idle limit; never without one.

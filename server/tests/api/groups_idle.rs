@@ -192,3 +192,36 @@ async fn a_viewers_stream_closes_when_the_owner_idles_out_whatever_the_viewer_se
         .unwrap();
     agent.abort();
 }
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn idle_disconnect_action_pauses_the_session_once_the_owner_idles_out(db: PgPool) {
+    let (app, agent, ann, session_id, _) = session_of_ann(db).await;
+    let settings = json!({"idle_disconnect": 0.2, "idle_disconnect_action": "pause"});
+    group_with(&app, "Pause when idle", &[ann], settings).await;
+    let (cookie, _) = signed_in(&app, "ann").await;
+    let mut stream = desktop(&app, session_id, &cookie).await.unwrap();
+    stream.send_raw(pointer(5)).await.unwrap();
+    assert!(
+        stream.closed_within(Duration::from_secs(20)).await,
+        "the owner's stream stayed open without input past the idle limit"
+    );
+    let mut status = String::new();
+    for _ in 0..40 {
+        status =
+            sqlx::query_scalar("SELECT operational_status FROM sessions WHERE session_id = $1")
+                .bind(session_id)
+                .fetch_one(&app.db)
+                .await
+                .unwrap();
+        if status == "paused" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(status, "paused");
+    app.manager
+        .destroy_session(session_id, "test over")
+        .await
+        .unwrap();
+    agent.abort();
+}
