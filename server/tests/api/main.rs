@@ -31,5 +31,7 @@ mod request_log;
 mod restarts;
 mod serve;
 mod sharing;
+mod staging;
+mod staging_docker;
 mod startup;
 mod support;
