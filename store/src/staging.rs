@@ -106,6 +106,23 @@ pub async fn delete(db: &PgPool, id: Uuid) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Whether the image and (when given) the agent are registered.
+pub async fn targets_exist(
+    db: &PgPool,
+    image_id: Uuid,
+    server_id: Option<Uuid>,
+) -> Result<(bool, bool), StoreError> {
+    let row = sqlx::query!(
+        r#"SELECT EXISTS (SELECT 1 FROM images WHERE image_id = $1) AS "image!",
+                  ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM servers WHERE server_id = $2)) AS "server!""#,
+        image_id,
+        server_id
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((row.image, row.server))
+}
+
 /// A live session that belongs to nobody yet.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Staged {

@@ -7,6 +7,7 @@ mod admin_groups;
 mod admin_images;
 mod admin_servers;
 mod admin_sessions;
+mod admin_staging;
 mod admin_users;
 mod agent_identity;
 mod api_permissions;
