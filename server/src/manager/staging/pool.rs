@@ -120,7 +120,7 @@ mod tests {
         let sessions = [have(id, Running), have(id, Starting)];
         // One missing, but one launch is already under way and only two may be.
         assert_eq!(
-            plan(&[a.clone()], &sessions, 2).start,
+            plan(std::slice::from_ref(&a), &sessions, 2).start,
             vec![a.staging_config_id]
         );
         assert!(plan(&[a], &sessions, 1).start.is_empty());
