@@ -1,9 +1,10 @@
 //! The staging pool's manager side against real PostgreSQL, with the fake agent of
 //! `manager_races` (containers in memory): the pool fills, hand-overs are atomic, access and
 //! limits hold, the secret is replaced, a restart of Berth keeps and finishes staged sessions,
-//! expired ones are replaced.
+//! expired ones are replaced, the pool's figures reach /metrics.
 use crate::docker_sessions::wait_for;
 use crate::manager_races::{app_with, online_server, FakeAgent};
+use crate::metrics::sample;
 use crate::support::{insert_image, TestApp};
 use berth::manager::LaunchOptions;
 use berth_model::ControlError;
@@ -114,6 +115,28 @@ async fn concurrent_launches_never_share_a_staged_session_and_the_pool_refills(d
         assert!(!request.cmd.contains(&secret) && !request.cmd.contains(old));
     }
     wait_pool(&db, config_id, 4, 4).await;
+
+    // The pool's figures reach /metrics.
+    let (admin, _) = app.signed_in("metrics-admin", "admin").await;
+    let body = admin
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let staged = |state| {
+        let labels = [("image", "Pooled"), ("server", "any"), ("state", state)];
+        sample(&body, "berth_staged_sessions", &labels)
+    };
+    assert_eq!((staged("ready"), staged("used")), (Some(4.0), Some(4.0)));
+    let handed = sample(
+        &body,
+        "berth_staging_hand_overs_total",
+        &[("outcome", "handed_over")],
+    );
+    assert!(handed >= Some(4.0), "{handed:?}");
 }
 
 #[sqlx::test(migrator = "berth::startup::MIGRATOR")]
