@@ -70,6 +70,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/images") view=pages::AdminImagesPage />
                 <Route path=path!("/admin/servers") view=pages::AdminServersPage />
                 <Route path=path!("/admin/metrics") view=pages::AdminMetricsPage />
+                <Route path=path!("/admin/staging") view=pages::AdminStagingPage />
                 <Route path=path!("/admin/sessions") view=pages::AdminSessionsPage />
                 <Route path=path!("/admin/developers") view=pages::AdminDevelopersPage />
                 <Route path=path!("/admin/audit") view=pages::AdminAuditPage />

@@ -4,3 +4,5 @@ pub mod cpu;
 pub mod devapi;
 pub mod guard;
 pub mod serve;
+pub mod staging;
+pub mod stats;

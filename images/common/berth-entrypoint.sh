@@ -44,7 +44,11 @@ cd "$HOME"
 # no command line.
 vnc_dir="$XDG_RUNTIME_DIR/vnc"
 passwd_file="$vnc_dir/passwd"
-(umask 077 && mkdir -p "$vnc_dir" && printf '%s\n' "$secret" | vncpasswd -f >"$passwd_file")
+# A session handed over from the staging pool had its password replaced by Berth (a fresh
+# secret, written with a marker next to it): a later start keeps that one, never the pool's.
+if [[ ! -e $vnc_dir/handed-over ]]; then
+  (umask 077 && mkdir -p "$vnc_dir" && printf '%s\n' "$secret" | vncpasswd -f >"$passwd_file")
+fi
 [[ -s $passwd_file ]] || die "could not write the VNC password file"
 unset secret
 

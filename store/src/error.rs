@@ -33,6 +33,7 @@ fn unique_field(constraint: Option<&str>) -> Option<String> {
         "images_friendly_name_key" => "friendly_name",
         "groups_name_key" => "name",
         "groups_priority_key" => "priority",
+        "staging_configs_image_id_server_id_key" => "image_id",
         _ => return None,
     };
     Some(field.to_owned())

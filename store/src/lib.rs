@@ -25,6 +25,7 @@ pub mod sessions;
 pub mod settings;
 pub mod sharing;
 pub mod sign_ins;
+pub mod staging;
 pub mod users;
 
 pub use error::{database_unavailable, StoreError};

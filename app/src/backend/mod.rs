@@ -21,6 +21,7 @@ pub mod run_config;
 pub mod servers;
 pub mod sessions;
 pub mod sharing;
+pub mod staging;
 pub mod state;
 pub mod users;
 pub mod validate;

@@ -128,6 +128,7 @@ pub fn AdminNav(current: &'static str) -> impl IntoView {
         ("groups", "Groups"),
         ("images", "Images"),
         ("servers", "Servers"),
+        ("staging", "Staging"),
         ("sessions", "Sessions"),
         ("developers", "Developers"),
         ("metrics", "Metrics"),

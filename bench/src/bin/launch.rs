@@ -16,6 +16,7 @@
 //! every child and container is removed at the end, also on errors. See bench/README.md.
 use bench::devapi::{Api, PERMISSIONS};
 use bench::serve::TempDir;
+use bench::stats::{mean, ms, percentile};
 use berth::agent::container_spec::host_config;
 use berth::agent::runtime::STREAM_PORT;
 use berth::protocol::CreateSession;
@@ -46,6 +47,12 @@ struct Args {
     /// Milliseconds between get_kasm_status polls.
     #[arg(long, default_value_t = 10)]
     poll_ms: u64,
+    /// Berth launches only, each taking a staged session: a pool of `--pool` ready ones is
+    /// configured and filled before each launch (bench/src/staging.rs).
+    #[arg(long)]
+    staged: bool,
+    #[arg(long, default_value_t = 2)]
+    pool: i32,
 }
 
 /// One launch (any kind) may take this long.
@@ -165,10 +172,17 @@ async fn run(args: &Args, database_url: &str, db: PgPool) -> Result<()> {
         "\nlaunch request → first framebuffer, {} ({image}), {} runs each (after one warm-up)",
         args.image, args.runs
     );
+    if args.staged {
+        bench::staging::configure(&db, image_id, args.pool).await?;
+    }
     let mut times: [Vec<Duration>; 3] = Default::default();
     for run in 0..=args.runs {
-        // Rotate the order so that no kind always follows another.
-        for kind in (0..3).map(|k| (k + run) % 3) {
+        // Rotate the order so that no kind always follows another (staged: Berth only).
+        let kinds = if args.staged { 1 } else { 3 };
+        for kind in (0..kinds).map(|k| (k + run) % kinds) {
+            if args.staged {
+                bench::staging::wait_full(&db, Duration::from_secs(120)).await?;
+            }
             let took = match kind {
                 0 => berth_launch(&berth, args.poll_ms).await,
                 1 => docker_launch(&docker, &spec, Stand::Image).await,
@@ -180,6 +194,10 @@ async fn run(args: &Args, database_url: &str, db: PgPool) -> Result<()> {
             }
         }
         server.check()?;
+    }
+    if args.staged {
+        let (handed, of) = bench::staging::handed_over(&db, berth.user_id).await?;
+        println!("(staged: {handed} of {of} launches took a staged session)");
     }
     report(&times);
     report_phases(&berth.phases.lock().unwrap()[1..]);
@@ -195,7 +213,7 @@ const KINDS: [&str; 3] = [
 fn report(times: &[Vec<Duration>; 3]) {
     println!("| path | p50 | p95 | p99 | max | mean |");
     println!("|---|---|---|---|---|---|");
-    for (kind, runs) in KINDS.iter().zip(times) {
+    for (kind, runs) in KINDS.iter().zip(times).filter(|(_, runs)| !runs.is_empty()) {
         println!(
             "| {kind} | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms |",
             ms(percentile(runs, 50)),
@@ -206,6 +224,9 @@ fn report(times: &[Vec<Duration>; 3]) {
         );
     }
     let [berth, image, floor] = times;
+    if image.is_empty() || floor.is_empty() {
+        return; // --staged: Berth only
+    }
     let p50 = ms(percentile(berth, 50));
     let p99 = ms(percentile(berth, 99));
     let max = ms(percentile(berth, 100));
@@ -464,20 +485,4 @@ async fn framebuffer(port: u16, password: Option<&str>) -> Result<()> {
             Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
         }
     }
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
-}
-
-/// The nearest-rank percentile (100: the maximum).
-fn percentile(times: &[Duration], p: usize) -> Duration {
-    let mut sorted = times.to_vec();
-    sorted.sort();
-    let rank = ((p as f64 / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn mean(times: &[Duration]) -> Duration {
-    times.iter().sum::<Duration>() / times.len().max(1) as u32
 }

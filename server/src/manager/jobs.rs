@@ -43,6 +43,7 @@ impl Manager {
         if let Err(error) = self.recover_interrupted().await {
             tracing::warn!(%error, "could not look for interrupted launches");
         }
+        self.tend_pool().await;
     }
 
     /// Deletes the audit log's entries older than its retention (in bounded batches).

@@ -47,6 +47,9 @@ pub(super) struct LaunchSpec {
     pub run_config: serde_json::Value,
     pub start_url: Option<String>,
     pub server_id: Uuid,
+    /// The staging config of a staged session (nobody's: `user_id` is then nil).
+    #[serde(default)]
+    pub staging_config_id: Option<Uuid>,
 }
 
 impl Manager {
@@ -88,6 +91,17 @@ impl Manager {
         let policy = store::group_access::policy_of(&self.db, user_id).await?;
         let limit = policy.number(store::policy::MAX_KASMS_PER_USER);
         let lifetime = initial_lifetime(&policy, &store::settings::load(&self.db).await?);
+        let needs = super::staging::fit::LaunchNeeds {
+            environment: !options.environment.is_empty(),
+            start_url: options.start_url.is_some(),
+            ..Default::default()
+        };
+        let handed = self
+            .take_staged(user_id, image_id, &needs, limit, lifetime)
+            .await?;
+        if let Some(session_id) = handed {
+            return Ok(session_id);
+        }
         let restrict = image.only_on;
         let mut spec = LaunchSpec {
             session_id: Uuid::new_v4(),
@@ -101,6 +115,7 @@ impl Manager {
             run_config: with_environment(image.run_config, options.environment),
             start_url: options.start_url,
             server_id: Uuid::nil(),
+            staging_config_id: None,
         };
         let host = self.place(&mut spec, limit, lifetime, restrict).await?;
         tracing::info!(session_id = %spec.session_id, %user_id, image = spec.image, host, "session placed");
@@ -111,7 +126,8 @@ impl Manager {
 
     /// Chooses the agent and records the session (provisioning), all under the placement
     /// lock so two launches cannot both take the last free capacity. Returns the host name.
-    async fn place(
+    /// A staged session's (`spec.staging_config_id`) row has no owner and no limit applies.
+    pub(super) async fn place(
         &self,
         spec: &mut LaunchSpec,
         limit: i64,
@@ -120,11 +136,10 @@ impl Manager {
     ) -> Result<String, ControlError> {
         let _turn = self.placement_gate.lock().await;
         let mut placement = Placement::begin(&self.db).await?;
-        let live = placement.live_count_of_user(spec.user_id).await?;
-        if limit > 0 && live >= limit {
-            return Err(ControlError::LimitReached(format!(
-                "You already have {live} session(s) running, the limit your groups allow (max_kasms_per_user {limit}). Delete one to start another."
-            )));
+        let staged = spec.staging_config_id.is_some();
+        if !staged {
+            let live = placement.live_count_of_user(spec.user_id).await?;
+            check_limit(live, limit)?;
         }
         let candidates = candidates(placement.agent_loads().await?, &spec.image, restrict);
         spec.server_id = placement::choose(&candidates, spec.cores, spec.memory)
@@ -134,13 +149,18 @@ impl Manager {
             .find(|c| c.server_id == spec.server_id)
             .map(|c| c.hostname.clone())
             .unwrap_or_default();
+        let message = match staged {
+            true => format!("Staging on {host}"),
+            false => format!("Queued on {host}"),
+        };
         let session = NewSession {
             session_id: spec.session_id,
-            user_id: spec.user_id,
+            user_id: (!staged).then_some(spec.user_id),
+            staging_config_id: spec.staging_config_id,
             image_id: spec.image_id,
             server_id: spec.server_id,
             secret: &session_secret(),
-            message: &format!("Queued on {host}"),
+            message: &message,
             cores: spec.cores,
             memory: spec.memory,
             lifetime_secs: lifetime,
@@ -176,7 +196,14 @@ impl Manager {
     /// whatever the agent created.
     async fn launch(&self, spec: LaunchSpec) -> LaunchOutcome {
         let slots = self.launch_slots(spec.server_id);
-        let Ok(_slot) = slots.acquire_owned().await else {
+        let slot = match spec.staging_config_id {
+            // Staged launches never queue ahead of users' nor take an agent's last free slot.
+            Some(_) => {
+                Some(super::staging::spare_slot(&slots, self.config.launches_per_agent).await)
+            }
+            None => slots.acquire_owned().await.ok(),
+        };
+        let Some(_slot) = slot else {
             return LaunchOutcome::Abandoned;
         };
         let session_id = spec.session_id;
@@ -287,6 +314,16 @@ enum LaunchOutcome {
     Abandoned,
 }
 
+/// A user at their limit of live sessions (max_kasms_per_user; 0: none) may not start another.
+pub(super) fn check_limit(live: i64, limit: i64) -> Result<(), ControlError> {
+    if limit > 0 && live >= limit {
+        return Err(ControlError::LimitReached(format!(
+            "You already have {live} session(s) running, the limit your groups allow (max_kasms_per_user {limit}). Delete one to start another."
+        )));
+    }
+    Ok(())
+}
+
 /// Seconds a new session lives before its first keepalive: the user's keepalive_expiration
 /// when a group sets it, else the deployment's session lifetime; never past
 /// session_time_limit (when there is one).
@@ -364,7 +401,7 @@ fn candidates(
 }
 
 /// A random secret for a session container (URL-safe, 256 bits).
-fn session_secret() -> String {
+pub(super) fn session_secret() -> String {
     use base64::Engine;
     use rand::RngCore;
     let mut bytes = [0u8; 32];

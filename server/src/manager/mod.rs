@@ -12,6 +12,7 @@
 //!   several replicas one runs it
 //! - `checkin` + `reports`: agents' check-ins and what they say about each session
 //! - `state`: the session state machine
+//! - `staging`: the warm pool (sessions started ahead of demand, handed over at launch)
 pub mod agent_client;
 pub mod checkin;
 mod exec;
@@ -22,6 +23,7 @@ mod lifecycle;
 pub mod placement;
 mod recovery;
 pub mod reports;
+pub mod staging;
 pub mod state;
 mod stream;
 
@@ -56,6 +58,8 @@ pub struct Manager {
     /// One placement at a time in this process: launches queue here, holding no database
     /// connection while they wait (the advisory lock then orders replicas).
     placement_gate: tokio::sync::Mutex<()>,
+    /// One tending of the staging pool at a time in this process.
+    pool_gate: tokio::sync::Mutex<()>,
     /// Per agent, the launches it may run at once.
     launch_slots: std::sync::Mutex<HashMap<Uuid, Arc<tokio::sync::Semaphore>>>,
     /// The instance id of the agent embedded in this process, if any: its sessions' ports
@@ -85,6 +89,7 @@ impl Manager {
             config,
             replica_id: Uuid::new_v4(),
             placement_gate: tokio::sync::Mutex::new(()),
+            pool_gate: tokio::sync::Mutex::new(()),
             launch_slots: std::sync::Mutex::default(),
             local_agent: std::sync::OnceLock::new(),
         })

@@ -6,6 +6,7 @@
 //! place, each with its help text.
 pub mod names;
 pub mod scrape;
+pub mod staging;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;

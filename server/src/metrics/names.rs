@@ -15,6 +15,8 @@ pub const AGENT_FREE_CORES: &str = "berth_agent_free_cores";
 pub const AGENT_FREE_MEMORY: &str = "berth_agent_free_memory_bytes";
 pub const DB_CONNECTIONS: &str = "berth_db_pool_connections";
 pub const DB_UNAVAILABLE: &str = "berth_db_unavailable_total";
+pub const STAGED_SESSIONS: &str = "berth_staged_sessions";
+pub const STAGING_HAND_OVERS: &str = "berth_staging_hand_overs_total";
 
 pub(super) fn describe() {
     describe_counter!(
@@ -69,6 +71,14 @@ pub(super) fn describe() {
     describe_gauge!(
         DB_CONNECTIONS,
         "This replica's PostgreSQL pool, by state (in_use, idle)"
+    );
+    describe_gauge!(
+        STAGED_SESSIONS,
+        "Staging pool sessions by image, agent (any: placement's choice) and state (ready, starting, used: handed over and not yet deleted)"
+    );
+    describe_counter!(
+        STAGING_HAND_OVERS,
+        "Launches that took a staged session, by outcome (handed_over, failed: started cold instead)"
     );
     describe_counter!(
         DB_UNAVAILABLE,

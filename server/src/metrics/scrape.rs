@@ -21,6 +21,7 @@ static SEEN: Mutex<Option<Seen>> = Mutex::new(None);
 /// as they were (and is counted in `berth_db_unavailable_total`).
 pub async fn refresh(db: &PgPool) {
     pool_gauges(db);
+    super::staging::refresh(db).await;
     let (sessions, agents) = match tokio::try_join!(
         store::monitoring::sessions_by_status_and_image(db),
         store::monitoring::agent_capacity(db),

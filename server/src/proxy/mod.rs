@@ -173,7 +173,7 @@ async fn admit(
             .map_err(|error| unavailable(&error))?,
         None => None,
     };
-    let (target, access) = authorize(user.as_ref(), target, access)
+    let (target, access, owner) = authorize(user.as_ref(), target, access)
         .map_err(|(status, message)| refuse(status, message))?;
     // Viewers only read: the (filtered) stream.
     if access != Access::Owner && !matches!(*method, Method::GET | Method::HEAD) {
@@ -198,7 +198,7 @@ async fn admit(
         ));
     }
     let user = user.ok_or_else(|| refuse(StatusCode::UNAUTHORIZED, "Please sign in."))?;
-    let policy = store::group_access::policy_of(&state.db, target.owner)
+    let policy = store::group_access::policy_of(&state.db, owner)
         .await
         .map_err(|error| unavailable(&error))?;
     let clipboard = Clipboard {

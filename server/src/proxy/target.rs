@@ -14,15 +14,20 @@ pub async fn lookup(db: &PgPool, session_id: Uuid) -> Result<Option<Target>, Sto
     store::sessions::target_of(db, session_id).await
 }
 
-/// Anonymous: 401 (whether or not the session exists). Unknown: 404. Neither the owner nor a
-/// current viewer: 403. Not running: 409.
+/// Anonymous: 401 (whether or not the session exists). Unknown: 404. Staged (nobody's until a
+/// launch takes it over): 403 for everyone, administrators included. Neither the owner nor a
+/// current viewer: 403. Not running: 409. On success, also the session's owner.
 pub fn authorize(
     user: Option<&CurrentUser>,
     target: Option<Target>,
     access: Option<Access>,
-) -> Result<(Target, Access), (StatusCode, &'static str)> {
+) -> Result<(Target, Access, Uuid), (StatusCode, &'static str)> {
     user.ok_or((StatusCode::UNAUTHORIZED, "Please sign in."))?;
     let target = target.ok_or((StatusCode::NOT_FOUND, "No such session."))?;
+    let owner = target.owner.ok_or((
+        StatusCode::FORBIDDEN,
+        "This session is staged: nobody may reach it until a launch takes it over.",
+    ))?;
     let access = access.ok_or((
         StatusCode::FORBIDDEN,
         "This session belongs to someone else.",
@@ -30,7 +35,7 @@ pub fn authorize(
     if target.status != SessionStatus::Running || target.port.is_none() || target.host.is_empty() {
         return Err((StatusCode::CONFLICT, "The session is not running."));
     }
-    Ok((target, access))
+    Ok((target, access, owner))
 }
 
 /// The path below the session prefix, as forwarded: decoded segments must not climb (`..`),
@@ -86,7 +91,7 @@ mod tests {
 
     fn target(owner: Uuid, status: SessionStatus) -> Target {
         Target {
-            owner,
+            owner: Some(owner),
             status,
             host: "127.0.0.1".into(),
             port: Some(1),
@@ -136,6 +141,25 @@ mod tests {
                 .0,
             StatusCode::CONFLICT
         );
+    }
+
+    #[test]
+    fn a_staged_session_is_refused_to_everyone_admins_included() {
+        let admin = Some(user(Uuid::new_v4()));
+        let staged = Target {
+            owner: None,
+            ..target(Uuid::new_v4(), SessionStatus::Running)
+        };
+        // Even were some access found for it (a stale share), nobody reaches a staged session.
+        for access in [
+            None,
+            Some(Access::Owner),
+            Some(Access::Viewer { control: true }),
+        ] {
+            let refused = authorize(admin.as_ref(), Some(staged.clone()), access).unwrap_err();
+            assert_eq!(refused.0, StatusCode::FORBIDDEN);
+            assert!(refused.1.contains("staged"), "{}", refused.1);
+        }
     }
 
     #[test]

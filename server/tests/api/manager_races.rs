@@ -18,19 +18,21 @@ use uuid::Uuid;
 
 /// An agent that creates "containers" in memory.
 #[derive(Default)]
-struct FakeAgent {
+pub(crate) struct FakeAgent {
     /// While set, creates wait until it is notified.
-    hold: Option<Arc<Notify>>,
-    create_delay: Duration,
-    creating: AtomicUsize,
-    most_at_once: AtomicUsize,
-    created: Mutex<Vec<Uuid>>,
-    removed: Mutex<Vec<Uuid>>,
+    pub hold: Option<Arc<Notify>>,
+    pub create_delay: Duration,
+    pub creating: AtomicUsize,
+    pub most_at_once: AtomicUsize,
+    pub created: Mutex<Vec<Uuid>>,
+    pub removed: Mutex<Vec<Uuid>>,
     /// What adopt answers per session (absent: no container).
-    adoptable: Mutex<HashMap<Uuid, CreatedSession>>,
+    pub adoptable: Mutex<HashMap<Uuid, CreatedSession>>,
+    /// The commands run in sessions (each succeeds).
+    pub execs: Mutex<Vec<(Uuid, ExecRequest)>>,
 }
 
-fn created(session_id: Uuid) -> CreatedSession {
+pub(crate) fn created(session_id: Uuid) -> CreatedSession {
     CreatedSession {
         container_id: format!("c-{}", session_id.simple()),
         host: "127.0.0.1".into(),
@@ -110,11 +112,18 @@ impl AgentClient for FakeAgent {
     async fn exec(
         &self,
         _agent: &AgentRef,
-        _session_id: Uuid,
-        _request: &ExecRequest,
+        session_id: Uuid,
+        request: &ExecRequest,
         _timeout: Duration,
     ) -> Result<ExecOutput, AgentFailure> {
-        Ok(ExecOutput::default())
+        self.execs
+            .lock()
+            .unwrap()
+            .push((session_id, request.clone()));
+        Ok(ExecOutput {
+            exit_code: Some(0),
+            ..ExecOutput::default()
+        })
     }
 
     /// These tests never open a stream: a fake desktop has nothing to stream.
@@ -133,7 +142,7 @@ impl AgentClient for FakeAgent {
 
 /// An online agent with room for `sessions` desktops of the test image (it promised hour-long
 /// check-in intervals, so it stays online while the test runs).
-async fn online_server(db: &PgPool, sessions: i64) -> Uuid {
+pub(crate) async fn online_server(db: &PgPool, sessions: i64) -> Uuid {
     let server_id = Uuid::new_v4();
     sqlx::query(
         "INSERT INTO servers (server_id, hostname, agent_url, status, cores, memory, images_present, last_checkin, checkin_interval)
@@ -159,7 +168,7 @@ async fn status_of(db: &PgPool, session_id: Uuid) -> (String, String) {
     .unwrap()
 }
 
-async fn wait_status(db: &PgPool, session_id: Uuid, want: SessionStatus) -> String {
+pub(crate) async fn wait_status(db: &PgPool, session_id: Uuid, want: SessionStatus) -> String {
     for _ in 0..300 {
         let (status, message) = status_of(db, session_id).await;
         if status == want.as_str() {
@@ -173,7 +182,7 @@ async fn wait_status(db: &PgPool, session_id: Uuid, want: SessionStatus) -> Stri
     );
 }
 
-async fn app_with(db: PgPool, agent: Arc<FakeAgent>) -> TestApp {
+pub(crate) async fn app_with(db: PgPool, agent: Arc<FakeAgent>) -> TestApp {
     app::backend::users::ensure_first_admin(&db, Some("admin-password-1".into()))
         .await
         .unwrap();

@@ -38,12 +38,12 @@ pub async fn listed(
 ) -> Result<Vec<ListedSession>, StoreError> {
     Ok(sqlx::query_as!(
         ListedSession,
-        r#"SELECT k.session_id, k.user_id, k.image_id, k.server_id, k.container_id, k.hostname, k.port,
+        r#"SELECT k.session_id, k.user_id AS "user_id!", k.image_id, k.server_id, k.container_id, k.hostname, k.port,
                   k.operational_status, k.operational_message, k.operational_progress, k.share_id, k.cores,
                   k.memory, k.start_date, k.keepalive_date, k.expiration_date, k.created_date,
                   i.name AS image_name, i.friendly_name AS image_friendly_name, i.image_src
            FROM sessions k JOIN images i ON i.image_id = k.image_id
-           WHERE k.operational_status <> 'deleted' AND ($1::uuid IS NULL OR k.user_id = $1)
+           WHERE k.operational_status <> 'deleted' AND k.user_id IS NOT NULL AND ($1::uuid IS NULL OR k.user_id = $1)
              AND ($2::uuid IS NULL OR k.session_id = $2)
            ORDER BY k.created_date"#,
         user_id,

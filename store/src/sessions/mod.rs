@@ -15,10 +15,11 @@ use berth_model::SessionStatus;
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
-/// Who owns the session; None when there is no such session.
+/// Who owns the session; None when there is no such session or it is staged (nobody's until
+/// a launch takes it over).
 pub async fn owner_of(db: &PgPool, session_id: Uuid) -> Result<Option<Uuid>, StoreError> {
     Ok(sqlx::query_scalar!(
-        "SELECT user_id FROM sessions WHERE session_id = $1",
+        r#"SELECT user_id AS "user_id!" FROM sessions WHERE session_id = $1 AND user_id IS NOT NULL"#,
         session_id
     )
     .fetch_optional(db)
@@ -79,7 +80,8 @@ pub async fn secret_of(db: &PgPool, session_id: Uuid) -> Result<String, StoreErr
 /// A session's container endpoint, as the manager recorded it (for the proxy and screenshots).
 #[derive(Debug, Clone)]
 pub struct Target {
-    pub owner: Uuid,
+    /// None: a staged session, nobody's (and reachable by nobody) until handed over.
+    pub owner: Option<Uuid>,
     pub status: SessionStatus,
     pub host: String,
     pub port: Option<u16>,

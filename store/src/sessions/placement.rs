@@ -29,7 +29,10 @@ pub struct AgentLoad {
 #[derive(Debug, Clone)]
 pub struct NewSession<'a> {
     pub session_id: Uuid,
-    pub user_id: Uuid,
+    /// None: a staged session, nobody's until a launch takes it over.
+    pub user_id: Option<Uuid>,
+    /// The staging config a staged session is started for.
+    pub staging_config_id: Option<Uuid>,
     pub image_id: Uuid,
     pub server_id: Uuid,
     pub secret: &'a str,
@@ -101,9 +104,9 @@ impl Placement {
         sqlx::query!(
             r#"INSERT INTO sessions (session_id, user_id, image_id, server_id, session_secret, operational_status,
                                   operational_message, operational_progress, cores, memory, expiration_date,
-                                  supervisor, launch_spec)
+                                  supervisor, launch_spec, staging_config_id)
                VALUES ($1, $2, $3, $4, $5, 'provisioning', $6, 10, $7, $8,
-                       now() + make_interval(secs => $9), $10, $11)"#,
+                       now() + make_interval(secs => $9), $10, $11, $12)"#,
             session.session_id,
             session.user_id,
             session.image_id,
@@ -115,9 +118,70 @@ impl Placement {
             session.lifetime_secs as f64,
             session.supervisor,
             session.launch_spec,
+            session.staging_config_id,
         )
         .execute(&mut *self.tx)
         .await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// A ready staged session a launch took over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    pub session_id: Uuid,
+    pub server_id: Uuid,
+    pub staging_config_id: Option<Uuid>,
+}
+
+/// What the taking over sets: the new owner and secret, and its lifetime from now.
+#[derive(Debug, Clone)]
+pub struct HandOver<'a> {
+    pub image_id: Uuid,
+    pub user_id: Uuid,
+    pub secret: &'a str,
+    pub lifetime_secs: i64,
+}
+
+impl Placement {
+    /// Takes over the oldest ready staged session of the image (not about to expire) for the
+    /// user: one statement, rows other launches are claiming skipped, so two launches never
+    /// get the same one. None when there is none.
+    pub async fn claim_staged(
+        &mut self,
+        hand_over: &HandOver<'_>,
+    ) -> Result<Option<Claimed>, StoreError> {
+        let claimed = sqlx::query!(
+            r#"UPDATE sessions SET user_id = $2, session_secret = $3, handed_over = now(),
+                   created_date = now(), keepalive_date = now(),
+                   expiration_date = now() + make_interval(secs => $4)
+               WHERE session_id = (
+                   SELECT session_id FROM sessions
+                   WHERE user_id IS NULL AND image_id = $1 AND operational_status = 'running'
+                     AND staging_config_id IS NOT NULL AND server_id IS NOT NULL
+                     AND expiration_date > now() + interval '10 seconds'
+                   ORDER BY start_date, session_id
+                   LIMIT 1
+                   FOR UPDATE SKIP LOCKED)
+                 AND user_id IS NULL AND operational_status = 'running'
+               RETURNING session_id, server_id AS "server_id!", staging_config_id"#,
+            hand_over.image_id,
+            hand_over.user_id,
+            hand_over.secret,
+            hand_over.lifetime_secs as f64,
+        )
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(claimed.map(|row| Claimed {
+            session_id: row.session_id,
+            server_id: row.server_id,
+            staging_config_id: row.staging_config_id,
+        }))
+    }
+
+    /// Commits what was done under the lock (a hand-over).
+    pub async fn commit(self) -> Result<(), StoreError> {
         self.tx.commit().await?;
         Ok(())
     }

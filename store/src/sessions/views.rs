@@ -25,7 +25,7 @@ pub struct OwnSession {
 pub async fn of_user(db: &PgPool, user_id: Uuid) -> Result<Vec<OwnSession>, StoreError> {
     Ok(sqlx::query_as!(
         OwnSession,
-        r#"SELECT k.session_id, k.user_id, k.image_id, i.friendly_name AS image_name,
+        r#"SELECT k.session_id, k.user_id AS "user_id!", k.image_id, i.friendly_name AS image_name,
                   k.operational_status AS "status: SessionStatus", k.operational_message AS message,
                   k.operational_progress AS progress, k.created_date AS created,
                   EXTRACT(EPOCH FROM (k.expiration_date - now()))::int8 AS "expires_in_secs!"
@@ -42,12 +42,12 @@ pub async fn of_user(db: &PgPool, user_id: Uuid) -> Result<Vec<OwnSession>, Stor
 pub async fn one(db: &PgPool, session_id: Uuid) -> Result<Option<OwnSession>, StoreError> {
     Ok(sqlx::query_as!(
         OwnSession,
-        r#"SELECT k.session_id, k.user_id, k.image_id, i.friendly_name AS image_name,
+        r#"SELECT k.session_id, k.user_id AS "user_id!", k.image_id, i.friendly_name AS image_name,
                   k.operational_status AS "status: SessionStatus", k.operational_message AS message,
                   k.operational_progress AS progress, k.created_date AS created,
                   EXTRACT(EPOCH FROM (k.expiration_date - now()))::int8 AS "expires_in_secs!"
            FROM sessions k JOIN images i ON i.image_id = k.image_id
-           WHERE k.session_id = $1"#,
+           WHERE k.session_id = $1 AND k.user_id IS NOT NULL"#,
         session_id
     )
     .fetch_optional(db)

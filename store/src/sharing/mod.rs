@@ -35,7 +35,7 @@ pub async fn access(
     .fetch_optional(db)
     .await?;
     Ok(row.and_then(|row| {
-        if row.user_id == user_id {
+        if row.user_id == Some(user_id) {
             return Some(Access::Owner);
         }
         let current = row.share_id?;
@@ -148,7 +148,7 @@ pub struct Shared {
 pub async fn shared_by_link(db: &PgPool, share_id: &str) -> Result<Option<Shared>, StoreError> {
     Ok(sqlx::query_as!(
         Shared,
-        r#"SELECT k.session_id, k.user_id AS owner_id, u.username AS owner, i.friendly_name AS image_name,
+        r#"SELECT k.session_id, k.user_id AS "owner_id!", u.username AS owner, i.friendly_name AS image_name,
                   k.operational_status AS "status: SessionStatus", k.control_user_id
            FROM sessions k JOIN users u ON u.user_id = k.user_id JOIN images i ON i.image_id = k.image_id
            WHERE k.share_id = $1 AND k.operational_status <> 'deleted'"#,

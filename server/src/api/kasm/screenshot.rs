@@ -58,7 +58,7 @@ pub async fn get_kasm_screenshot(
         .await?
         .filter(|row| row.status != SessionStatus::Deleted)
         .ok_or_else(|| ApiError::NotFound("Kasm not found".into()))?;
-    if row.owner != user_id {
+    if row.owner != Some(user_id) {
         return Err(ApiError::Invalid(
             "The kasm does not belong to that user".into(),
         ));
