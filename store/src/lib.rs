@@ -18,6 +18,7 @@ pub mod health;
 pub mod idle;
 pub mod images;
 pub mod monitoring;
+pub mod mounts;
 pub mod policy;
 pub mod replicas;
 pub mod servers;
