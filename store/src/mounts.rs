@@ -106,7 +106,9 @@ pub fn resolve_profile(
         .replace("{user_id}", &user_id.to_string())
         .replace("{image_id}", &image_id.to_string());
     if !is_safe_relative(&path) {
-        return Err(format!("The profile location resolves to '{path}', which is refused."));
+        return Err(format!(
+            "The profile location resolves to '{path}', which is refused."
+        ));
     }
     Ok(path)
 }
@@ -119,9 +121,15 @@ fn check_absolute(path: &str, what: &str) -> Result<(), String> {
         return Err(format!("The {what} '{shown}' must be an absolute path."));
     }
     if path.len() > 4096 || path.chars().any(char::is_control) {
-        return Err(format!("The {what} '{shown}' has control characters or is too long."));
+        return Err(format!(
+            "The {what} '{shown}' has control characters or is too long."
+        ));
     }
-    if path != "/" && path[1..].split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+    if path != "/"
+        && path[1..]
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..")
+    {
         return Err(format!(
             "The {what} '{shown}' must be a plain path (no '..', '.', '//' or trailing '/')."
         ));
@@ -181,7 +189,9 @@ pub fn parse_mappings(value: &Value) -> Result<Vec<VolumeMapping>, String> {
             }
         };
         if mappings.iter().any(|m| m.container_path == container_path) {
-            return Err(format!("The container path '{container_path}' is mapped twice."));
+            return Err(format!(
+                "The container path '{container_path}' is mapped twice."
+            ));
         }
         mappings.push(VolumeMapping {
             host_path: host_path.clone(),
@@ -196,7 +206,10 @@ pub fn parse_mappings(value: &Value) -> Result<Vec<VolumeMapping>, String> {
 pub fn merge(image: Vec<VolumeMapping>, groups: Vec<VolumeMapping>) -> Vec<VolumeMapping> {
     let mut merged = image;
     for mapping in groups {
-        if !merged.iter().any(|m| m.container_path == mapping.container_path) {
+        if !merged
+            .iter()
+            .any(|m| m.container_path == mapping.container_path)
+        {
             merged.push(mapping);
         }
     }

@@ -25,7 +25,17 @@ fn templates_resolve_each_placeholder() {
 #[test]
 fn hostile_usernames_cannot_leave_the_root() {
     let (user, image) = ids();
-    for hostile in ["..", "../../etc", "a/b", ".hidden", "a\0b", "", "é", "a b", "/abs"] {
+    for hostile in [
+        "..",
+        "../../etc",
+        "a/b",
+        ".hidden",
+        "a\0b",
+        "",
+        "é",
+        "a b",
+        "/abs",
+    ] {
         let refused = resolve_profile("{username}/{image_id}", hostile, user, image);
         assert!(refused.is_err(), "{hostile:?} was accepted: {refused:?}");
     }
@@ -59,10 +69,19 @@ fn mappings_read_kasm_objects_with_their_mode() {
     }))
     .unwrap();
     assert_eq!(mappings.len(), 2);
-    let share = mappings.iter().find(|m| m.host_path == "/srv/share").unwrap();
+    let share = mappings
+        .iter()
+        .find(|m| m.host_path == "/srv/share")
+        .unwrap();
     assert!(share.read_only);
     assert_eq!(share.container_path, "/mnt/share");
-    assert!(!mappings.iter().find(|m| m.host_path == "/srv/work").unwrap().read_only);
+    assert!(
+        !mappings
+            .iter()
+            .find(|m| m.host_path == "/srv/work")
+            .unwrap()
+            .read_only
+    );
     assert_eq!(parse_mappings(&json!({})).unwrap(), vec![]);
 }
 
@@ -116,5 +135,8 @@ fn the_image_mapping_wins_a_container_path_both_map() {
         vec![mapping("/a", "/mnt/x")],
         vec![mapping("/b", "/mnt/x"), mapping("/c", "/mnt/y")],
     );
-    assert_eq!(merged, vec![mapping("/a", "/mnt/x"), mapping("/c", "/mnt/y")]);
+    assert_eq!(
+        merged,
+        vec![mapping("/a", "/mnt/x"), mapping("/c", "/mnt/y")]
+    );
 }

@@ -26,6 +26,8 @@ pub struct LaunchOptions {
     pub environment: serde_json::Map<String, serde_json::Value>,
     /// The first page of a browser workspace.
     pub start_url: Option<String>,
+    /// What to do with the user's persistent profile (request_kasm's persistent_profile_mode).
+    pub profile_mode: berth_model::ProfileMode,
 }
 
 /// Everything a launch needs besides the session's row (kept in `sessions.launch_spec`).
@@ -47,6 +49,9 @@ pub(super) struct LaunchSpec {
     pub run_config: serde_json::Value,
     pub start_url: Option<String>,
     pub server_id: Uuid,
+    /// The profile and volume mappings (`profiles::plan`); none in older specs.
+    #[serde(default)]
+    pub storage: crate::protocol::SessionStorage,
 }
 
 impl Manager {
@@ -89,6 +94,8 @@ impl Manager {
         let limit = policy.number(store::policy::MAX_KASMS_PER_USER);
         let lifetime = initial_lifetime(&policy, &store::settings::load(&self.db).await?);
         let restrict = image.only_on;
+        let storage =
+            super::profiles::plan(self, user_id, image_id, &policy, options.profile_mode).await?;
         let mut spec = LaunchSpec {
             session_id: Uuid::new_v4(),
             user_id,
@@ -101,6 +108,7 @@ impl Manager {
             run_config: with_environment(image.run_config, options.environment),
             start_url: options.start_url,
             server_id: Uuid::nil(),
+            storage,
         };
         let host = self.place(&mut spec, limit, lifetime, restrict).await?;
         tracing::info!(session_id = %spec.session_id, %user_id, image = spec.image, host, "session placed");
@@ -147,6 +155,19 @@ impl Manager {
             supervisor: self.replica_id,
             launch_spec: serde_json::to_value(&*spec).map_err(internal)?,
         };
+        if let Some(profile_path) = &spec.storage.profile {
+            let claim = store::profiles::ProfileClaim {
+                session_id: spec.session_id,
+                user_id: spec.user_id,
+                image_id: spec.image_id,
+                server_id: spec.server_id,
+                profile_path,
+            };
+            placement
+                .claim_profile(&claim)
+                .await?
+                .map_err(super::profiles::refused)?;
+        }
         placement.insert_and_commit(session).await?;
         Ok(host)
     }
@@ -229,6 +250,7 @@ impl Manager {
             secret,
             run_config: spec.run_config.clone(),
             start_url: spec.start_url.clone(),
+            storage: spec.storage.clone(),
         };
         let created = self
             .agents
