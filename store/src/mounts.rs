@@ -31,7 +31,7 @@ pub struct VolumeMapping {
     pub read_only: bool,
 }
 
-/// Whether `component` may name one folder of a profile path: letters, digits and `._@+-`,
+/// Whether `component` may name one folder of a profile path: letters, digits and `._@+-_`,
 /// not starting with a dot (so never `.` or `..`), at most 255 bytes.
 pub fn safe_component(component: &str) -> bool {
     !component.is_empty()
@@ -39,7 +39,7 @@ pub fn safe_component(component: &str) -> bool {
         && !component.starts_with('.')
         && component
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._@+-".contains(c))
+            .all(|c| c.is_ascii_alphanumeric() || "._@+-_".contains(c))
 }
 
 /// Whether `path` is a profile path as the agent accepts it: relative, `/`-separated safe
@@ -77,7 +77,7 @@ pub fn check_profile_template(template: &str) -> Result<(), String> {
     }
     if template.len() > 1024 || !is_safe_relative(&rest) {
         return Err(format!(
-            "The profile location '{template}' must be folder names of letters, digits and ._@+- \
+            "The profile location '{template}' must be folder names of letters, digits and ._@+-_ \
              separated by / (no '..', no empty or hidden folders)."
         ));
     }
@@ -95,7 +95,7 @@ pub fn resolve_profile(
     check_profile_template(template)?;
     if template.contains("{username}") && !safe_component(username) {
         return Err(format!(
-            "The username '{}' cannot name a profile folder (letters, digits and ._@+- only, not \
+            "The username '{}' cannot name a profile folder (letters, digits and ._@+-_ only, not \
              starting with a dot); ask an administrator to use {{user_id}} in the workspace's \
              profile location.",
             username.escape_debug()

@@ -26,6 +26,7 @@ mod manager_races;
 mod metrics;
 mod openapi;
 mod outages;
+mod profiles;
 mod reads;
 mod request_log;
 mod restarts;
