@@ -8,6 +8,7 @@ pub mod developers;
 pub mod groups;
 pub mod sessions;
 pub mod sharing;
+pub mod storage;
 pub mod users;
 pub mod workspaces;
 
@@ -19,5 +20,6 @@ pub use developers::*;
 pub use groups::*;
 pub use sessions::*;
 pub use sharing::*;
+pub use storage::*;
 pub use users::*;
 pub use workspaces::*;

@@ -22,6 +22,7 @@ pub mod servers;
 pub mod sessions;
 pub mod sharing;
 pub mod state;
+pub mod storage;
 pub mod users;
 pub mod validate;
 pub mod workspaces;

@@ -6,10 +6,11 @@ use crate::docker_sessions::{
     agent_config, image_id, unique, wait_for, wait_online_with_images, wait_running,
 };
 use crate::groups::group_with;
-use crate::support::{spawn_app, TestApp};
+use crate::support::{error_json, message_of, spawn_app, TestApp};
 use berth::agent::storage::StorageConfig;
 use berth::manager::LaunchOptions;
 use berth_model::{ControlError, ProfileMode};
+use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 use std::path::PathBuf;
@@ -119,6 +120,16 @@ async fn user_in_profile_group(app: &TestApp, username: &str, allowed: bool) -> 
     user
 }
 
+async fn delete_profiles(app: &TestApp, admin: &reqwest::Client, user: Uuid) -> reqwest::Response {
+    let user = user.to_string();
+    app.call(
+        admin,
+        "admin/delete_user_profiles",
+        &[("user_id", user.as_str())],
+    )
+    .await
+}
+
 #[sqlx::test(migrator = "berth::startup::MIGRATOR")]
 async fn a_profile_outlives_its_session_and_is_its_users_alone(db: PgPool) {
     let (app, scratch, desktop, agent) = setup(db).await;
@@ -166,12 +177,25 @@ async fn a_profile_outlives_its_session_and_is_its_users_alone(db: PgPool) {
     let (read, text) = exec(&app, again, "cat ~/notes.txt").await;
     assert!(read, "{text}");
     assert_eq!(text.trim(), "kept-across-sessions");
+    // Admin → Users cannot delete a profile a session uses.
+    let (admin, _) = app.signed_in("root", "admin").await;
+    let busy = delete_profiles(&app, &admin, kim).await;
+    // A conflict, as the web app answers them (422), naming the session.
+    assert_eq!(busy.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(message_of(&error_json(busy).await).contains(&again.to_string()));
+    assert!(folder.join("notes.txt").exists());
     destroy(&app, again).await;
 
     let reset = running(&app, kim, desktop, ProfileMode::Reset).await;
     let (read, text) = exec(&app, reset, "cat ~/notes.txt").await;
     assert!(!read, "reset kept the profile: {text}");
     destroy(&app, reset).await;
+
+    // Once no session uses them, the admin deletes them on the agent's host.
+    let deleted = delete_profiles(&app, &admin, kim).await;
+    assert_eq!(deleted.status(), StatusCode::OK);
+    assert!(!folder.exists(), "the profile folder is still there");
+    assert!(scratch.0.join(format!("profiles/lee/{desktop}")).exists());
     agent.abort();
 }
 
@@ -239,5 +263,83 @@ async fn groups_decide_and_mappings_stay_inside_the_agents_roots(db: PgPool) {
         .join("profiles")
         .join(desktop.to_string())
         .exists());
+    agent.abort();
+}
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn storage_settings_are_checked_when_saved(db: PgPool) {
+    let (app, scratch, desktop, agent) = setup(db).await;
+    let (admin, _) = app.signed_in("root", "admin").await;
+    let image = desktop.to_string();
+    let save = |template: &'static str, mappings: String| {
+        let (app, admin, image) = (&app, admin.clone(), image.clone());
+        async move {
+            let form = [
+                ("image_id", image.as_str()),
+                ("persistent_profile_path", template),
+                ("volume_mappings", mappings.as_str()),
+            ];
+            app.call(&admin, "admin/save_image_storage", &form).await
+        }
+    };
+    let inside = scratch.0.join("volumes/team").display().to_string();
+    let outside = scratch.0.join("elsewhere").display().to_string();
+    let mapping = |host: &str, bind: &str| json!({host: {"bind": bind, "mode": "ro"}}).to_string();
+    assert_eq!(
+        save("{user_id}/{image_id}", mapping(&inside, "/mnt/team"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let stored = store::profiles::image_storage(&app.db, desktop)
+        .await
+        .unwrap();
+    assert_eq!(stored.persistent_profile_path, "{user_id}/{image_id}");
+    for (template, mappings, names) in [
+        ("{user_id}", mapping(&outside, "/mnt/x"), outside.as_str()),
+        ("{user_id}", mapping("/srv/../etc", "/mnt/x"), "/srv/../etc"),
+        ("{user_id}", mapping(&inside, "/etc"), "/etc"),
+        ("/mnt/{username}", String::new(), "relative"),
+        ("../{username}", String::new(), "no '..'"),
+        ("shared", String::new(), "{username} or {user_id}"),
+    ] {
+        let refused = save(template, mappings.clone()).await;
+        assert_eq!(
+            refused.status(),
+            StatusCode::BAD_REQUEST,
+            "{template} {mappings}"
+        );
+        let message = message_of(&error_json(refused).await);
+        assert!(message.contains(names), "{template} {mappings}: {message}");
+    }
+    assert_eq!(
+        store::profiles::image_storage(&app.db, desktop)
+            .await
+            .unwrap(),
+        stored
+    );
+
+    // A group's volume_mapping is held to the same roots.
+    let group = group_with(&app, "mappers", &[], json!({}))
+        .await
+        .to_string();
+    let set = |value: String| {
+        let (app, admin, group) = (&app, admin.clone(), group.clone());
+        async move {
+            let form = [
+                ("group_id", group.as_str()),
+                ("name", "volume_mapping"),
+                ("value", value.as_str()),
+            ];
+            app.call(&admin, "admin/group_setting", &form).await
+        }
+    };
+    let refused = set(mapping(&outside, "/mnt/x")).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(message_of(&error_json(refused).await).contains(&outside));
+    assert_eq!(
+        set(mapping(&inside, "/mnt/team")).await.status(),
+        StatusCode::OK
+    );
     agent.abort();
 }
