@@ -189,3 +189,12 @@ pub async fn volume_roots(db: &PgPool) -> Result<Vec<String>, StoreError> {
     .fetch_all(db)
     .await?)
 }
+
+/// The images that have a profile location.
+pub async fn images_with_profile(db: &PgPool) -> Result<Vec<Uuid>, StoreError> {
+    Ok(sqlx::query_scalar!(
+        "SELECT image_id FROM images WHERE persistent_profile_path <> '' AND enabled"
+    )
+    .fetch_all(db)
+    .await?)
+}

@@ -40,6 +40,14 @@ pub async fn save_image_storage(
     Ok(())
 }
 
+/// The workspaces whose launch offers the signed-in user a profile mode.
+#[server(prefix = "/rpc", endpoint = "sessions/profile_workspaces")]
+pub async fn profile_workspaces() -> Result<Vec<String>, AppError> {
+    use crate::backend;
+    let user = backend::auth::require_user().await?;
+    backend::storage::profile_workspaces(&backend::app_state().db, user.user_id).await
+}
+
 #[server(prefix = "/rpc", endpoint = "admin/user_profiles")]
 pub async fn user_profiles(user_id: String) -> Result<Vec<ProfileRow>, AppError> {
     use crate::backend;

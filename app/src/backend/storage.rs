@@ -55,6 +55,30 @@ pub async fn save_image_storage(
     Ok(store::profiles::set_image_storage(db, image_id, &storage).await?)
 }
 
+/// The launch dialog's profile mode (empty: enabled).
+pub fn profile_mode(text: Option<&str>) -> Result<berth_model::ProfileMode, AppError> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(berth_model::ProfileMode::default()),
+        Some(text) => berth_model::ProfileMode::parse(text).ok_or_else(|| {
+            AppError::invalid(
+                "profile_mode",
+                format!("The profile mode '{text}' is not enabled, disabled or reset."),
+            )
+        }),
+    }
+}
+
+/// The workspaces whose launch offers a profile mode to this user: those with a profile
+/// location, when the user's groups allow persistent profiles.
+pub async fn profile_workspaces(db: &PgPool, user_id: Uuid) -> Result<Vec<String>, AppError> {
+    let policy = store::group_access::policy_of(db, user_id).await?;
+    if !policy.allows("allow_persistent_profile") {
+        return Ok(Vec::new());
+    }
+    let images = store::profiles::images_with_profile(db).await?;
+    Ok(images.into_iter().map(|id| id.to_string()).collect())
+}
+
 /// A user's profiles, as Admin → Users shows them.
 pub async fn profiles_of(db: &PgPool, user_id: Uuid) -> Result<Vec<ProfileRow>, AppError> {
     Ok(store::profiles::of_user(db, user_id)
