@@ -6,7 +6,7 @@ use crate::docker_sessions::{
     agent_config, image_id, unique, wait_for, wait_online_with_images, wait_running,
 };
 use crate::groups::group_with;
-use crate::support::{error_json, message_of, spawn_app, TestApp};
+use crate::support::{api_call, api_key, error_json, message_of, spawn_app, TestApp};
 use berth::agent::storage::StorageConfig;
 use berth::manager::LaunchOptions;
 use berth_model::{ControlError, ProfileMode};
@@ -186,7 +186,29 @@ async fn a_profile_outlives_its_session_and_is_its_users_alone(db: PgPool) {
     assert!(folder.join("notes.txt").exists());
     destroy(&app, again).await;
 
-    let reset = running(&app, kim, desktop, ProfileMode::Reset).await;
+    // Reset through the Developer API's request_kasm (persistent_profile_mode, Kasm's names).
+    let key = api_key(
+        &app,
+        &[
+            "User",
+            "Users Auth Session",
+            "Sessions View",
+            "Sessions Modify",
+        ],
+        false,
+    )
+    .await;
+    let request = |mode: &str| json!({"user_id": kim.simple().to_string(), "image_id": desktop.simple().to_string(), "persistent_profile_mode": mode});
+    let (status, reply) = api_call(&app, "request_kasm", &key, request("Sometimes")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
+    assert!(
+        reply.to_string().contains("persistent_profile_mode"),
+        "{reply}"
+    );
+    let (status, reply) = api_call(&app, "request_kasm", &key, request("Reset")).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let reset = Uuid::parse_str(reply["kasm_id"].as_str().unwrap()).unwrap();
+    wait_running(&app.db, reset).await;
     let (read, text) = exec(&app, reset, "cat ~/notes.txt").await;
     assert!(!read, "reset kept the profile: {text}");
     destroy(&app, reset).await;
