@@ -137,3 +137,77 @@ impl Manager {
         Ok(deleted)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+    use store::policy::GroupValues;
+
+    fn policy(values: Value) -> Policy {
+        let group = GroupValues {
+            group_id: Uuid::new_v4(),
+            name: "g".into(),
+            priority: 10,
+            values: values
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect(),
+        };
+        Policy::resolve(&[group], &[])
+    }
+
+    fn storage(template: &str, mappings: Value) -> ImageStorage {
+        ImageStorage {
+            persistent_profile_path: template.into(),
+            volume_mappings: mappings,
+        }
+    }
+
+    /// A prepared (warm) session can serve a launch only when nothing of the user's is
+    /// mounted: no profile (none on the image, not allowed, or disabled) and no mapping.
+    #[test]
+    fn personal_mounts_are_a_profile_the_user_gets_or_any_mapping() {
+        let allowed = policy(json!({ALLOW_PERSISTENT_PROFILE: true}));
+        let profile = storage("{user_id}", json!({}));
+        assert!(needs_personal_mounts(
+            &profile,
+            &allowed,
+            ProfileMode::Enabled
+        ));
+        assert!(needs_personal_mounts(
+            &profile,
+            &allowed,
+            ProfileMode::Reset
+        ));
+        assert!(!needs_personal_mounts(
+            &profile,
+            &allowed,
+            ProfileMode::Disabled
+        ));
+        assert!(!needs_personal_mounts(
+            &profile,
+            &policy(json!({})),
+            ProfileMode::Enabled
+        ));
+        assert!(!needs_personal_mounts(
+            &storage("", json!({})),
+            &allowed,
+            ProfileMode::Enabled
+        ));
+        let mapped = json!({"/srv/a": {"bind": "/mnt/a"}});
+        assert!(needs_personal_mounts(
+            &storage("", mapped.clone()),
+            &policy(json!({})),
+            ProfileMode::Disabled
+        ));
+        let by_group = policy(json!({VOLUME_MAPPING: mapped}));
+        assert!(needs_personal_mounts(
+            &storage("", json!({})),
+            &by_group,
+            ProfileMode::Disabled
+        ));
+    }
+}
