@@ -78,4 +78,21 @@ pub trait SessionControl: Send + Sync + 'static {
     ) -> Result<(), ControlError>;
     /// Pushes the session's expiration forward by the keepalive window.
     async fn keepalive(&self, session_id: uuid::Uuid) -> Result<(), ControlError>;
+    /// As `request`, with what to do with the user's persistent profile.
+    async fn request_with_profile(
+        &self,
+        user_id: uuid::Uuid,
+        image_id: uuid::Uuid,
+        mode: crate::ProfileMode,
+    ) -> Result<uuid::Uuid, ControlError> {
+        let _ = mode;
+        self.request(user_id, image_id).await
+    }
+    /// Deletes every persistent profile of the user on every agent host; answers how many.
+    async fn delete_profiles(&self, user_id: uuid::Uuid) -> Result<usize, ControlError> {
+        let _ = user_id;
+        Err(ControlError::Unavailable(
+            "Profiles cannot be deleted here.".into(),
+        ))
+    }
 }

@@ -76,6 +76,13 @@ pub struct AgentArgs {
     /// Log format: text or json.
     #[arg(long, env = "BERTH_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
+    /// Folder under which this host keeps persistent profiles [default: /var/lib/berth/profiles].
+    #[arg(long, env = "BERTH_PROFILE_ROOT")]
+    pub profile_root: Option<PathBuf>,
+    /// Host folders volume mappings may use, comma-separated absolute paths [default: none,
+    /// so no mapping is allowed].
+    #[arg(long, env = "BERTH_VOLUME_ROOTS", default_value = "")]
+    pub volume_roots: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Deserialize)]
@@ -242,6 +249,9 @@ pub enum ConfigError {
     ShortMetricsToken(PathBuf),
     #[error(transparent)]
     AgentCredential(#[from] crate::agent::credential::CredentialError),
+    /// BERTH_PROFILE_ROOT or BERTH_VOLUME_ROOTS malformed.
+    #[error("{0}")]
+    Storage(String),
 }
 
 impl ServeArgs {
@@ -392,6 +402,11 @@ impl AgentArgs {
             interval: std::time::Duration::from_secs(self.interval.max(1)),
             start_timeout: std::time::Duration::from_secs(90),
             instance_id: uuid::Uuid::new_v4(),
+            storage: crate::agent::storage::StorageConfig::parse(
+                self.profile_root.as_deref(),
+                &self.volume_roots,
+            )
+            .map_err(ConfigError::Storage)?,
         };
         Ok((config, warnings))
     }

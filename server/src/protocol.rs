@@ -33,6 +33,10 @@ pub struct CheckIn {
     /// it comes from this agent). Empty from agents older than per-agent credentials.
     #[serde(default)]
     pub api_secret: String,
+    /// The host folders this agent allows volume mappings under (BERTH_VOLUME_ROOTS): the
+    /// manager refuses mappings outside every agent's when they are saved.
+    #[serde(default)]
+    pub volume_roots: Vec<String>,
 }
 
 /// The shortest `api_secret` a check-in may carry.
@@ -85,6 +89,35 @@ pub struct CreateSession {
     /// The first page of a browser workspace (request_kasm's `kasm_url`), as BERTH_START_URL.
     #[serde(default)]
     pub start_url: Option<String>,
+    /// The persistent profile and volume mappings (none from older managers).
+    #[serde(default)]
+    pub storage: SessionStorage,
+}
+
+/// A session's persistent profile and volume mappings, as the manager asks for them; the
+/// agent checks them against its own configuration (`agent::storage`) before it mounts
+/// anything.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SessionStorage {
+    /// The profile folder, relative to the agent's profile root: the session's home.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// Empty the profile before the session starts (persistent_profile_mode `reset`).
+    #[serde(default)]
+    pub reset_profile: bool,
+    #[serde(default)]
+    pub volumes: Vec<store::mounts::VolumeMapping>,
+    /// What the agent resolved them to on its host (never sent: only the agent fills it in).
+    #[serde(skip)]
+    pub binds: Vec<Bind>,
+}
+
+/// A host folder, resolved by the agent, bound into a session's container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bind {
+    pub source: std::path::PathBuf,
+    pub target: String,
+    pub read_only: bool,
 }
 
 impl CreateSession {
@@ -103,6 +136,7 @@ impl CreateSession {
             secret: Uuid::new_v4().simple().to_string(),
             run_config: serde_json::json!({}),
             start_url: None,
+            storage: SessionStorage::default(),
         }
     }
 }
@@ -174,4 +208,15 @@ pub struct AgentError {
     /// The request field that was refused, when one was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+}
+
+/// Manager → agent: delete these profile folders (relative to the agent's profile root).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeleteProfiles {
+    pub paths: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeletedProfiles {
+    pub deleted: Vec<String>,
 }

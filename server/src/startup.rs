@@ -311,6 +311,11 @@ fn spawn_local_agent(
         interval: Duration::from_secs(config.agent_interval),
         start_timeout: Duration::from_secs(90),
         instance_id: uuid::Uuid::new_v4(),
+        // The embedded agent reads the same variables as `berth agent`.
+        storage: crate::agent::storage::StorageConfig::from_env().unwrap_or_else(|error| {
+            tracing::error!(%error, "the local agent's storage settings are refused; it uses the defaults (no volume roots)");
+            crate::agent::storage::StorageConfig::default()
+        }),
     };
     let instance = agent.instance_id;
     tokio::spawn(async move {

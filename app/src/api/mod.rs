@@ -9,6 +9,7 @@ pub mod groups;
 pub mod sessions;
 pub mod sharing;
 pub mod staging;
+pub mod storage;
 pub mod users;
 pub mod workspaces;
 
@@ -21,5 +22,6 @@ pub use groups::*;
 pub use sessions::*;
 pub use sharing::*;
 pub use staging::*;
+pub use storage::*;
 pub use users::*;
 pub use workspaces::*;

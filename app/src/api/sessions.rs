@@ -38,14 +38,22 @@ mod owned {
     }
 }
 
-/// Starts a session of a workspace; answers its session_id at once.
+/// Starts a session of a workspace; answers its session_id at once. `profile_mode`: what to
+/// do with the user's persistent profile (enabled, disabled, reset; default enabled).
 #[server(prefix = "/rpc", endpoint = "sessions/launch")]
-pub async fn launch_workspace(image_id: String) -> Result<String, AppError> {
+pub async fn launch_workspace(
+    image_id: String,
+    #[server(default)] profile_mode: Option<String>,
+) -> Result<String, AppError> {
     use crate::backend;
     let user = backend::auth::require_user().await?;
     let image_id = backend::validate::uuid("image_id", &image_id)?;
+    let mode = backend::storage::profile_mode(profile_mode.as_deref())?;
     let state = backend::app_state();
-    let session_id = state.sessions.request(user.user_id, image_id).await?;
+    let session_id = state
+        .sessions
+        .request_with_profile(user.user_id, image_id, mode)
+        .await?;
     backend::audit::ok(
         &state.db,
         user.user_id,

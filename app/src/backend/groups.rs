@@ -217,6 +217,9 @@ pub async fn set_setting(
     let parsed: serde_json::Value =
         serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
     policy::check(name, &parsed).map_err(|message| AppError::invalid("value", message))?;
+    if name == "volume_mapping" {
+        super::storage::check_mappings(db, "value", &parsed).await?;
+    }
     Ok(store::group_access::set_setting(db, group_id, name, &parsed).await?)
 }
 

@@ -23,6 +23,7 @@ pub mod sessions;
 pub mod sharing;
 pub mod staging;
 pub mod state;
+pub mod storage;
 pub mod users;
 pub mod validate;
 pub mod workspaces;

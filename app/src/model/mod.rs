@@ -8,12 +8,14 @@ pub use berth_model::{SessionChange, SessionStatus};
 mod groups;
 mod monitoring;
 mod staging;
+mod storage;
 pub use groups::{
     EffectiveSetting, GroupDetail, GroupImageRow, GroupMember, GroupRow, GroupSettingRow,
     UserPolicyView,
 };
 pub use monitoring::{AgentFigures, LaunchWindow, MetricsOverview};
 pub use staging::StagingRow;
+pub use storage::{ImageStorageRow, ProfileRow};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

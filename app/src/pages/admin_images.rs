@@ -68,6 +68,7 @@ pub fn AdminImagesPage() -> impl IntoView {
                 <Show when=move || editing.get().is_some()>
                     <button class="link" on:click=move |_| editing.set(None)>"Cancel editing"</button>
                 </Show>
+                {move || editing.get().map(|image| view! { <super::admin_storage::ImageStorageForm image_id=image.image_id /> }.into_any())}
             </section>
         </Layout>
     }

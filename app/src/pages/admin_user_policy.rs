@@ -11,6 +11,7 @@ use leptos_router::hooks::use_params_map;
 pub fn AdminUserPolicyPage() -> impl IntoView {
     let params = use_params_map();
     let user_id = params.read_untracked().get("user_id").unwrap_or_default();
+    let profiles_of = user_id.clone();
     let policy = Resource::new(|| (), move |_| user_policy(user_id.clone()));
     view! {
         <Layout>
@@ -25,6 +26,7 @@ pub fn AdminUserPolicyPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
+            <super::admin_storage::UserProfiles user_id=profiles_of />
         </Layout>
     }
 }

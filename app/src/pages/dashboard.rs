@@ -11,6 +11,7 @@ pub fn DashboardPage() -> impl IntoView {
     let delete = ServerAction::<DeleteSession>::new();
     let change = ServerAction::<ChangeSession>::new();
     let workspaces = Resource::new(|| (), |_| list_workspaces());
+    super::profile_mode::provide_profile_workspaces();
     let sessions = Resource::new(
         move || {
             (
@@ -143,6 +144,7 @@ fn WorkspaceTile(workspace: Workspace, launch: ServerAction<LaunchWorkspace>) ->
     });
     let image_id = workspace.image_id.to_string();
     let name = workspace.friendly_name.clone();
+    let mode = RwSignal::new(String::new());
     view! {
         <li class="tile" data-image-id=workspace.image_id.to_string() data-name=name>
             <div class="thumb">{thumbnail}</div>
@@ -151,11 +153,13 @@ fn WorkspaceTile(workspace: Workspace, launch: ServerAction<LaunchWorkspace>) ->
             <p class="tags">
                 {workspace.categories.into_iter().map(|category| view! { <span class="tag">{category}</span> }).collect_view()}
             </p>
+            <super::profile_mode::ProfileModeSelect image_id=image_id.clone() mode />
             <button
                 class="primary launch"
                 disabled=move || launch.pending().get()
                 on:click=move |_| {
-                    launch.dispatch(LaunchWorkspace { image_id: image_id.clone() });
+                    let profile_mode = Some(mode.get_untracked()).filter(|m| !m.is_empty());
+                    launch.dispatch(LaunchWorkspace { image_id: image_id.clone(), profile_mode });
                 }
             >
                 "Launch"

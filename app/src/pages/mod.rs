@@ -9,6 +9,7 @@ mod admin_metrics;
 mod admin_servers;
 mod admin_sessions;
 mod admin_staging;
+mod admin_storage;
 mod admin_user_policy;
 mod admin_users;
 mod agent_credentials;
@@ -16,6 +17,7 @@ mod dashboard;
 mod join;
 mod layout;
 mod login;
+mod profile_mode;
 mod session;
 
 pub use account::AccountPage;

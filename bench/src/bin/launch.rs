@@ -166,6 +166,7 @@ async fn run(args: &Args, database_url: &str, db: PgPool) -> Result<()> {
         secret: String::new(),
         run_config: json!({}),
         start_url: None,
+        storage: Default::default(),
     };
 
     println!(

@@ -27,6 +27,7 @@ pub fn router(agent: Arc<Agent>) -> Router {
             get(super::tunnel::stream),
         )
         .route("/v1/sessions/{session_id}/{action}", post(act))
+        .route("/v1/profiles/delete", post(super::storage_api::delete))
         .layer(middleware::from_fn_with_state(agent.clone(), authorize))
         .with_state(agent)
 }
@@ -43,7 +44,7 @@ pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response 
 }
 
 /// A refused request field: 400 naming it.
-fn bad_field(refusal: super::validate::Refusal) -> Response {
+pub(super) fn bad_field(refusal: super::validate::Refusal) -> Response {
     (
         StatusCode::BAD_REQUEST,
         Json(crate::protocol::AgentError {
@@ -93,6 +94,10 @@ async fn create(State(agent): State<Arc<Agent>>, Json(spec): Json<CreateSession>
         tracing::warn!(session_id = %spec.session_id, field = refusal.field, "refused a session: {}", refusal.message);
         return bad_field(refusal);
     }
+    let spec = match super::storage_api::prepared(&agent, spec).await {
+        Ok(spec) => spec,
+        Err(refused) => return refused,
+    };
     match agent.create_session(&spec).await {
         Ok(created) => (StatusCode::CREATED, Json::<CreatedSession>(created)).into_response(),
         Err(failure) => launch_error(failure),

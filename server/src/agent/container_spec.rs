@@ -69,6 +69,7 @@ pub fn host_config(spec: &CreateSession) -> HostConfig {
                 host_port: Some(String::new()),
             }]),
         )])),
+        mounts: Some(super::storage::docker_mounts(&spec.storage.binds)),
         ..Default::default()
     }
 }
@@ -91,6 +92,7 @@ mod tests {
             secret: "s".into(),
             run_config: json!({"environment": {"LANG": "C.UTF-8", "BERTH_SESSION_SECRET": "spoof", "BERTH_START_URL": "spoof"}, "shm_size": 1024}),
             start_url: Some("https://example.com/start".into()),
+            storage: Default::default(),
         }
     }
 

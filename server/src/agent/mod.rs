@@ -8,6 +8,8 @@ mod exec;
 pub mod isolation;
 pub mod ready;
 pub mod runtime;
+pub mod storage;
+mod storage_api;
 mod tunnel;
 pub mod validate;
 
@@ -42,6 +44,8 @@ pub struct AgentConfig {
     /// This process's id, sent with every check-in (a new one tells of a restart; the
     /// embedded agent's tells the manager which sessions are on its own host).
     pub instance_id: Uuid,
+    /// Where profiles live and which host folders sessions may see (`storage`).
+    pub storage: storage::StorageConfig,
 }
 
 pub struct Agent {
@@ -247,6 +251,7 @@ impl Agent {
             interval_secs: self.config.interval.as_secs().max(1) as u32,
             instance_id: Some(self.config.instance_id),
             api_secret: self.api_secret.clone(),
+            volume_roots: self.config.storage.reported_roots(),
         })
     }
 

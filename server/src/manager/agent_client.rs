@@ -1,8 +1,8 @@
 //! The manager's calls to agents, behind one trait: the HTTP client in production, a fake in
 //! the tests of the state machine's races.
 use crate::protocol::{
-    AdoptSession, AgentError, CreateSession, CreatedSession, ExecOutput, ExecRequest, StartSession,
-    TUNNEL_PROTOCOL,
+    AdoptSession, AgentError, CreateSession, CreatedSession, DeleteProfiles, DeletedProfiles,
+    ExecOutput, ExecRequest, StartSession, TUNNEL_PROTOCOL,
 };
 use crate::rfb::ByteStream;
 use berth_model::ControlError;
@@ -131,6 +131,18 @@ pub trait AgentClient: Send + Sync + 'static {
         session_id: Uuid,
         container_id: &str,
     ) -> Result<Box<dyn ByteStream>, AgentFailure>;
+    /// Deletes profile folders under the agent's profile root.
+    async fn delete_profiles(
+        &self,
+        agent: &AgentRef,
+        request: &DeleteProfiles,
+    ) -> Result<DeletedProfiles, AgentFailure> {
+        let _ = request;
+        Err(AgentFailure::Refused {
+            host: agent.hostname.clone(),
+            message: "this client cannot delete profiles".into(),
+        })
+    }
 }
 
 /// Agents' HTTP API, each called with its own secret.
@@ -220,6 +232,17 @@ async fn reply<T: serde::de::DeserializeOwned>(
 
 #[async_trait::async_trait]
 impl AgentClient for HttpAgentClient {
+    async fn delete_profiles(
+        &self,
+        agent: &AgentRef,
+        request: &DeleteProfiles,
+    ) -> Result<DeletedProfiles, AgentFailure> {
+        let path = "/v1/profiles/delete";
+        let timeout = Duration::from_secs(300);
+        self.call(agent, reqwest::Method::POST, path, Some(request), timeout)
+            .await
+    }
+
     async fn create(
         &self,
         agent: &AgentRef,

@@ -48,6 +48,7 @@ pub async fn record(
     let deployment_id = store::settings::deployment_id(db).await?;
     let owner = format!("{}@{deployment_id}", agent.hostname);
     follow_reports(db, server_id, report, &owner, settled).await?;
+    store::profiles::record_volume_roots(db, server_id, &report.volume_roots).await?;
     Ok(Some(CheckInReply {
         server_id,
         known_sessions: store::sessions::agent_reports::not_deleted_on(db, server_id).await?,

@@ -26,6 +26,8 @@ pub struct LaunchOptions {
     pub environment: serde_json::Map<String, serde_json::Value>,
     /// The first page of a browser workspace.
     pub start_url: Option<String>,
+    /// What to do with the user's persistent profile (request_kasm's persistent_profile_mode).
+    pub profile_mode: berth_model::ProfileMode,
 }
 
 /// Everything a launch needs besides the session's row (kept in `sessions.launch_spec`).
@@ -50,6 +52,9 @@ pub(super) struct LaunchSpec {
     /// The staging config of a staged session (nobody's: `user_id` is then nil).
     #[serde(default)]
     pub staging_config_id: Option<Uuid>,
+    /// The profile and volume mappings (`profiles::plan`); none in older specs.
+    #[serde(default)]
+    pub storage: crate::protocol::SessionStorage,
 }
 
 impl Manager {
@@ -91,10 +96,14 @@ impl Manager {
         let policy = store::group_access::policy_of(&self.db, user_id).await?;
         let limit = policy.number(store::policy::MAX_KASMS_PER_USER);
         let lifetime = initial_lifetime(&policy, &store::settings::load(&self.db).await?);
+        let storage =
+            super::profiles::plan(self, user_id, image_id, &policy, options.profile_mode).await?;
+        // A staged container has none of its owner's mounts: a launch with any starts cold.
         let needs = super::staging::fit::LaunchNeeds {
             environment: !options.environment.is_empty(),
             start_url: options.start_url.is_some(),
-            ..Default::default()
+            persistent_profile: storage.profile.is_some(),
+            user_volume_mappings: !storage.volumes.is_empty(),
         };
         let handed = self
             .take_staged(user_id, image_id, &needs, limit, lifetime)
@@ -116,6 +125,7 @@ impl Manager {
             start_url: options.start_url,
             server_id: Uuid::nil(),
             staging_config_id: None,
+            storage,
         };
         let host = self.place(&mut spec, limit, lifetime, restrict).await?;
         tracing::info!(session_id = %spec.session_id, %user_id, image = spec.image, host, "session placed");
@@ -167,6 +177,19 @@ impl Manager {
             supervisor: self.replica_id,
             launch_spec: serde_json::to_value(&*spec).map_err(internal)?,
         };
+        if let Some(profile_path) = &spec.storage.profile {
+            let claim = store::profiles::ProfileClaim {
+                session_id: spec.session_id,
+                user_id: spec.user_id,
+                image_id: spec.image_id,
+                server_id: spec.server_id,
+                profile_path,
+            };
+            placement
+                .claim_profile(&claim)
+                .await?
+                .map_err(super::profiles::refused)?;
+        }
         placement.insert_and_commit(session).await?;
         Ok(host)
     }
@@ -256,6 +279,7 @@ impl Manager {
             secret,
             run_config: spec.run_config.clone(),
             start_url: spec.start_url.clone(),
+            storage: spec.storage.clone(),
         };
         let created = self
             .agents

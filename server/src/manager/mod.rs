@@ -21,6 +21,7 @@ mod jobs;
 mod launch;
 mod lifecycle;
 pub mod placement;
+pub mod profiles;
 mod recovery;
 pub mod reports;
 pub mod staging;
@@ -186,5 +187,24 @@ impl SessionControl for ManagerHandle {
 
     async fn keepalive(&self, session_id: Uuid) -> Result<(), ControlError> {
         self.0.keepalive(session_id).await
+    }
+
+    async fn request_with_profile(
+        &self,
+        user_id: Uuid,
+        image_id: Uuid,
+        mode: berth_model::ProfileMode,
+    ) -> Result<Uuid, ControlError> {
+        let options = LaunchOptions {
+            profile_mode: mode,
+            ..LaunchOptions::default()
+        };
+        self.0
+            .request_session_with(user_id, image_id, options)
+            .await
+    }
+
+    async fn delete_profiles(&self, user_id: Uuid) -> Result<usize, ControlError> {
+        self.0.delete_profiles_of(user_id).await
     }
 }

@@ -21,6 +21,7 @@ pub async fn agent_config(app: &TestApp, name: &str) -> AgentConfig {
         interval: Duration::from_secs(1),
         start_timeout: Duration::from_secs(90),
         instance_id: uuid::Uuid::new_v4(),
+        storage: Default::default(),
     }
 }
 

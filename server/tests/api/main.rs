@@ -29,6 +29,7 @@ mod manager_races;
 mod metrics;
 mod openapi;
 mod outages;
+mod profiles;
 mod reads;
 mod request_log;
 mod restarts;

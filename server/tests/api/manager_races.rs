@@ -426,6 +426,7 @@ fn check_in(name: &str, instance: Uuid, sessions: Vec<ContainerReport>) -> Check
         interval_secs: 1,
         instance_id: Some(instance),
         api_secret: "a".repeat(berth::protocol::MIN_API_SECRET_LEN),
+        volume_roots: vec![],
     }
 }
 

@@ -180,7 +180,7 @@ async fn a_staged_session_goes_only_to_a_launch_allowed_its_image_and_fitting_it
     environment.insert("APP_MODE".into(), "kiosk".into());
     let options = LaunchOptions {
         environment,
-        start_url: None,
+        ..Default::default()
     };
     let cold = app
         .manager

@@ -49,7 +49,7 @@ pub struct NewSession<'a> {
 
 /// A placement under way: holds the placement lock on its own connection until committed.
 pub struct Placement {
-    tx: Transaction<'static, Postgres>,
+    pub(crate) tx: Transaction<'static, Postgres>,
 }
 
 impl Placement {

@@ -36,9 +36,11 @@ pub struct RequestKasm {
     /// The container's `TZ`, e.g. `Europe/Berlin`.
     #[schema(value_type = Option<String>, pattern = "^[A-Za-z0-9/_+-]{0,64}$")]
     client_timezone: Option<Text>,
-    #[serde(default)]
-    #[allow(dead_code)] // Documented and accepted, not used.
-    persistent_profile_mode: Option<Ignored>,
+    /// The user's persistent profile (where the image has one and the user's groups allow
+    /// it): `Enabled` (the default), `Disabled` (a home for this session only) or `Reset`
+    /// (start from an empty profile).
+    #[schema(value_type = Option<String>, pattern = "^([Ee]nabled|[Dd]isabled|[Rr]eset)?$")]
+    persistent_profile_mode: Option<Text>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -138,9 +140,18 @@ fn launch_options(request: RequestKasm) -> Result<LaunchOptions, ApiError> {
                 .or_insert(Value::String(value));
         }
     }
+    let profile_mode = match given(request.persistent_profile_mode) {
+        None => berth_model::ProfileMode::default(),
+        Some(mode) => berth_model::ProfileMode::parse(&mode).ok_or_else(|| {
+            ApiError::Invalid(format!(
+                "Invalid Parameters: persistent_profile_mode '{mode}' is not Enabled, Disabled or Reset"
+            ))
+        })?,
+    };
     Ok(LaunchOptions {
         environment,
         start_url,
+        profile_mode,
     })
 }
 

@@ -134,6 +134,7 @@ impl Manager {
             start_url: None,
             server_id: Uuid::nil(),
             staging_config_id: Some(config.staging_config_id),
+            storage: Default::default(),
         };
         let host = self
             .place(&mut spec, 0, i64::from(config.expiry_secs), restrict)
