@@ -27,6 +27,7 @@ pub fn router(agent: Arc<Agent>) -> Router {
             get(super::tunnel::stream),
         )
         .route("/v1/sessions/{session_id}/{action}", post(act))
+        .merge(super::files_api::routes())
         .layer(middleware::from_fn_with_state(agent.clone(), authorize))
         .with_state(agent)
 }

@@ -13,6 +13,7 @@ mod api_permissions;
 mod checkin_writes;
 mod connection_limits;
 mod docker_sessions;
+mod files;
 mod groups;
 mod groups_clipboard;
 mod groups_idle;

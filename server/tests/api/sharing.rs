@@ -44,7 +44,7 @@ async fn rpc(
         .unwrap()
 }
 
-async fn share(app: &TestApp, owner: &reqwest::Client, session_id: Uuid) -> String {
+pub async fn share(app: &TestApp, owner: &reqwest::Client, session_id: Uuid) -> String {
     let response = rpc(
         app,
         owner,
@@ -57,7 +57,7 @@ async fn share(app: &TestApp, owner: &reqwest::Client, session_id: Uuid) -> Stri
     view["share_id"].as_str().unwrap().to_owned()
 }
 
-async fn join(app: &TestApp, viewer: &reqwest::Client, share_id: &str) -> StatusCode {
+pub async fn join(app: &TestApp, viewer: &reqwest::Client, share_id: &str) -> StatusCode {
     rpc(app, viewer, "sharing/join", &[("share_id", share_id)])
         .await
         .status()
