@@ -14,6 +14,7 @@ mod checkin_writes;
 mod connection_limits;
 mod docker_sessions;
 mod files;
+mod files_memory;
 mod files_refusals;
 mod groups;
 mod groups_clipboard;
