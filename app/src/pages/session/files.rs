@@ -22,6 +22,8 @@ pub struct Listed {
     pub modified: String,
 }
 
+/// `GET /files/{session_id}/downloads` (read in the browser only).
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 #[derive(Debug, Clone, Deserialize)]
 struct Listing {
     files: Vec<Listed>,
