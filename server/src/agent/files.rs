@@ -362,9 +362,16 @@ mod tests {
 
     #[test]
     fn listings_parse_newest_first_and_skip_garbage() {
-        let output = "12 1700000000.5 a.txt\0003 1800000000.0000000000 b c\0garbage\0\
-                      x 1 y\0005 1700000000 with\nnewline\0";
-        let entries = parse_listing(output);
+        let output = [
+            "12 1700000000.5 a.txt",
+            "3 1800000000.0000000000 b c",
+            "garbage",
+            "x 1 y",
+            "5 1700000000 with\nnewline",
+            "",
+        ]
+        .join("\0");
+        let entries = parse_listing(&output);
         let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["b c", "a.txt", "with\nnewline"]);
         assert_eq!(entries[0].size, 3);
