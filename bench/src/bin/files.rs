@@ -95,6 +95,13 @@ async fn run(args: &Args, database_url: &str, db: PgPool) -> Result<()> {
     let payload = work.path.join("payload.bin");
     make_file(&payload, size)?;
     docker(&[
+        "exec",
+        &session.container,
+        "mkdir",
+        "-p",
+        "/home/berth/Downloads",
+    ])?;
+    docker(&[
         "cp",
         path(&payload)?,
         &format!("{}:/home/berth/Downloads/payload.bin", session.container),
