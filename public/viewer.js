@@ -3,7 +3,7 @@
 // Berth's proxy (/desktop/<kasm_id>/websockify), which checks the signed-in user's cookie.
 // Nothing a container serves is ever run in this page. The session page (the parent) talks to this
 // frame with JSON strings over postMessage: paste, reconnect, focus; we answer connected,
-// disconnected and clipboard.
+// disconnected and clipboard; files dropped on the desktop are posted up as a FileList.
 const params = new URLSearchParams(location.search);
 const kasm = params.get("kasm") || "";
 // For a viewer, noVNC sends no input (the proxy drops it anyway).
@@ -63,3 +63,18 @@ window.addEventListener("message", (event) => {
 });
 
 connect().catch(retryOrGiveUp);
+
+// Files dropped on the desktop go to the session page, which uploads them into ~/Uploads
+// (when the owner's groups allow uploads; a viewer's page ignores them). Only the owner's
+// page has the panel that listens.
+if (!viewOnly) {
+  const carriesFiles = (event) => event.dataTransfer && Array.from(event.dataTransfer.types || []).includes("Files");
+  document.addEventListener("dragover", (event) => {
+    if (carriesFiles(event)) { event.preventDefault(); event.dataTransfer.dropEffect = "copy"; }
+  });
+  document.addEventListener("drop", (event) => {
+    if (!carriesFiles(event)) return;
+    event.preventDefault();
+    if (event.dataTransfer.files.length) parent.postMessage(event.dataTransfer.files, location.origin);
+  });
+}

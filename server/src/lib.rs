@@ -5,6 +5,7 @@ pub mod api;
 pub mod config;
 pub mod connections;
 pub mod credentials;
+pub mod files;
 pub mod host;
 pub mod images;
 pub mod manager;

@@ -92,6 +92,9 @@ pub const ALLOW_KASM_STOP: &str = "allow_kasm_stop";
 pub const ALLOW_KASM_CLIPBOARD_UP: &str = "allow_kasm_clipboard_up";
 pub const ALLOW_KASM_CLIPBOARD_DOWN: &str = "allow_kasm_clipboard_down";
 pub const DEFAULT_IMAGE: &str = "default_image";
+/// Berth's own setting (Kasm has no group setting for it): the largest file one upload may
+/// be, in MB (10^6 bytes); 0 is no limit.
+pub const UPLOAD_SIZE_LIMIT_MB: &str = "upload_size_limit_mb";
 
 const fn flag(name: &'static str, on: bool, meaning: &'static str) -> Definition {
     Definition {
@@ -210,6 +213,11 @@ pub const DEFINITIONS: &[Definition] = &[
         "session_time_limit",
         0,
         "Longest a session may live, in seconds (0: no limit).",
+    ),
+    number(
+        UPLOAD_SIZE_LIMIT_MB,
+        1024,
+        "Largest file one upload may be, in MB (0: no limit).",
     ),
     Definition {
         name: "volume_mapping",

@@ -28,6 +28,7 @@ pub fn router(agent: Arc<Agent>) -> Router {
         )
         .route("/v1/sessions/{session_id}/{action}", post(act))
         .route("/v1/profiles/delete", post(super::storage_api::delete))
+        .merge(super::files_api::routes())
         .layer(middleware::from_fn_with_state(agent.clone(), authorize))
         .with_state(agent)
 }

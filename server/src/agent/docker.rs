@@ -365,6 +365,31 @@ impl ContainerRuntime for DockerRuntime {
     ) -> Result<ExecOutput, RuntimeError> {
         self.run_exec(session_id, request).await
     }
+
+    async fn upload(
+        &self,
+        session_id: Uuid,
+        name: &str,
+        size: u64,
+        body: crate::files::ByteStream,
+    ) -> Result<u64, crate::files::FileError> {
+        self.upload_file(session_id, name, size, body).await
+    }
+
+    async fn download(
+        &self,
+        session_id: Uuid,
+        name: &str,
+    ) -> Result<(u64, crate::files::ByteStream), crate::files::FileError> {
+        self.download_file(session_id, name).await
+    }
+
+    async fn list_downloads(
+        &self,
+        session_id: Uuid,
+    ) -> Result<Vec<crate::files::FileEntry>, crate::files::FileError> {
+        self.list_download_files(session_id).await
+    }
 }
 
 /// Free bytes on the filesystem holding `path`.

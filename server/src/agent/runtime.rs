@@ -84,4 +84,33 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     ) -> Result<ExecOutput, RuntimeError>;
     /// Puts the session network and its firewall rules in place (see `isolation`).
     async fn isolate(&self) -> Result<(), super::isolation::IsolationError>;
+    /// Streams `body` (exactly `size` bytes) into the session's `~/Uploads/name` (`files`).
+    async fn upload(
+        &self,
+        _session_id: Uuid,
+        _name: &str,
+        _size: u64,
+        _body: crate::files::ByteStream,
+    ) -> Result<u64, crate::files::FileError> {
+        Err(no_files())
+    }
+    /// The session's `~/Downloads/name`: its size and its bytes, streamed.
+    async fn download(
+        &self,
+        _session_id: Uuid,
+        _name: &str,
+    ) -> Result<(u64, crate::files::ByteStream), crate::files::FileError> {
+        Err(no_files())
+    }
+    /// The files of the session's `~/Downloads`.
+    async fn list_downloads(
+        &self,
+        _session_id: Uuid,
+    ) -> Result<Vec<crate::files::FileEntry>, crate::files::FileError> {
+        Err(no_files())
+    }
+}
+
+fn no_files() -> crate::files::FileError {
+    crate::files::FileError::Failed("This agent's runtime does not transfer files.".into())
 }

@@ -36,7 +36,9 @@ pub fn router(
     let agents = Router::new()
         .route("/api/agent/checkin", post(agent_checkin::handle))
         .with_state(manager.clone());
-    Router::new()
+    // Every body but an upload's (streamed, its length checked against the owner's limit)
+    // stops at the limit (the Developer API reads its own, smaller).
+    let limited = Router::new()
         .merge(agents)
         .merge(crate::proxy::router())
         .merge(kasm::router(state.clone()))
@@ -55,6 +57,10 @@ pub fn router(
             AppState,
             _,
         >(csp::provide_request_nonce, shell))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(rpc::MAX_BODY));
+    Router::new()
+        .merge(limited)
+        .merge(crate::files::routes::router())
         .layer(middleware::from_fn_with_state(state.clone(), guard::pages))
         .layer(Extension(hub))
         .layer(Extension(Arc::new(metrics_access)))
@@ -62,8 +68,6 @@ pub fn router(
         .layer(Extension(manager.clone()))
         .layer(middleware::from_fn_with_state(state.clone(), guard::csrf))
         .layer(middleware::from_fn(rpc::guard))
-        // Every other body (the Developer API reads its own, smaller) stops here.
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(rpc::MAX_BODY))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

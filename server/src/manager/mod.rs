@@ -16,6 +16,7 @@
 pub mod agent_client;
 pub mod checkin;
 mod exec;
+pub mod files;
 pub mod images;
 mod jobs;
 mod launch;

@@ -2,6 +2,7 @@
 //! it starts, and a clear message when it ends or the connection drops.
 mod browser;
 mod chat;
+mod files;
 mod sharing;
 mod warnings;
 
@@ -253,7 +254,7 @@ fn DesktopFrame(session_id: StoredValue<String>, connected: RwSignal<bool>) -> i
 }
 
 /// The panel beside the desktop: time left, full screen, the clipboard both ways, deleting
-/// the session, sharing and chat.
+/// the session, file transfer, sharing and chat.
 #[component]
 fn ControlPanel(session_id: StoredValue<String>, current: RwSignal<SessionView>) -> impl IntoView {
     let panel_open = RwSignal::new(false);
@@ -292,6 +293,7 @@ fn ControlPanel(session_id: StoredValue<String>, current: RwSignal<SessionView>)
                     Some(Err(error)) => Some(view! { <p class="error">{error.to_string()}</p> }),
                     _ => None,
                 }}
+                <files::FileTransfer session_id=session_id.get_value() />
                 <sharing::SharingControls session_id=session_id.get_value() />
                 <Chat session_id=session_id.get_value() />
             </div>
