@@ -215,10 +215,14 @@ async fn the_user_limit_holds_for_hand_overs(db: PgPool) {
 }
 
 /// What a previous Berth left: a ready staged session and one still queued by a replica
-/// that is gone.
-async fn left_by_a_previous_berth(db: &PgPool, image_id: Uuid, config_id: Uuid) -> (Uuid, Uuid) {
+/// that is gone (written in the caller's transaction).
+async fn left_by_a_previous_berth(
+    db: &mut sqlx::PgConnection,
+    image_id: Uuid,
+    config_id: Uuid,
+) -> (Uuid, Uuid) {
     let server_id: Uuid = sqlx::query_scalar("SELECT server_id FROM servers")
-        .fetch_one(db)
+        .fetch_one(&mut *db)
         .await
         .unwrap();
     let (ready, queued) = (Uuid::new_v4(), Uuid::new_v4());
@@ -246,7 +250,7 @@ async fn left_by_a_previous_berth(db: &PgPool, image_id: Uuid, config_id: Uuid) 
         .bind(Uuid::new_v4())
         .bind(spec)
         .bind(config_id)
-        .execute(db)
+        .execute(&mut *db)
         .await
         .unwrap();
     }
@@ -256,13 +260,16 @@ async fn left_by_a_previous_berth(db: &PgPool, image_id: Uuid, config_id: Uuid) 
 #[sqlx::test(migrator = "berth::startup::MIGRATOR")]
 async fn a_restart_keeps_ready_staged_sessions_and_finishes_queued_ones(db: PgPool) {
     let agent = Arc::new(FakeAgent::default());
-    // Desired 0 while the previous Berth's rows go in, then 2: exactly those two.
+    // Desired 0 until the previous Berth's rows are in, then 2: exactly those two. One
+    // transaction, so that no sweep sees the rows while 0 are desired (it would recycle them).
     let (_app, image_id, config_id) = pool(&db, agent.clone(), 0).await;
-    let (ready, queued) = left_by_a_previous_berth(&db, image_id, config_id).await;
+    let mut tx = db.begin().await.unwrap();
+    let (ready, queued) = left_by_a_previous_berth(&mut tx, image_id, config_id).await;
     sqlx::query("UPDATE staging_configs SET desired = 2")
-        .execute(&db)
+        .execute(&mut *tx)
         .await
         .unwrap();
+    tx.commit().await.unwrap();
     wait_pool(&db, config_id, 2, 0).await;
     let now: HashSet<Uuid> = staged(&db).await.into_iter().map(|(id, _)| id).collect();
     assert_eq!(now, HashSet::from([ready, queued]));
