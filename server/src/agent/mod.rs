@@ -281,9 +281,19 @@ impl Agent {
     }
 
     /// Pulls wanted images that are not here (when a registry serves them); the rest are
-    /// reported missing.
-    pub async fn ensure_images(&self, wanted: &[String]) {
-        *self.wanted.lock().await = wanted.to_vec();
+    /// reported missing. True when the manager wants other images than before: the agent then
+    /// checks in again at once, so that the images it has count at placement without waiting
+    /// an interval (a launch right after a start would otherwise find "image missing").
+    pub async fn ensure_images(&self, wanted: &[String]) -> bool {
+        let changed = {
+            // As a set: the manager does not promise an order.
+            let mut sorted = wanted.to_vec();
+            sorted.sort();
+            let mut known = self.wanted.lock().await;
+            let changed = *known != sorted;
+            *known = sorted;
+            changed
+        };
         let mut missing = Vec::new();
         for name in wanted {
             match self.runtime.has_image(name).await {
@@ -319,6 +329,7 @@ impl Agent {
             }
         }
         *self.missing.lock().await = missing;
+        changed
     }
 
     async fn check_in(
@@ -423,7 +434,9 @@ pub async fn run(config: AgentConfig) -> Result<(), ListenError> {
                     failing = false;
                 }
                 agent.reconcile(&reply).await;
-                agent.ensure_images(&reply.wanted_images).await;
+                if agent.ensure_images(&reply.wanted_images).await {
+                    tick.reset_immediately();
+                }
             }
             Err(error) => {
                 if !failing {
