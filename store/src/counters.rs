@@ -39,7 +39,7 @@ pub async fn add_in_fixed_window(
     key: &str,
     window_secs: i64,
 ) -> Result<Count, StoreError> {
-    let (value, ttl_secs): (u32, i64) = redis::pipe()
+    let (value, ttl_secs): (i64, i64) = redis::pipe()
         .atomic()
         .incr(key, 1u32)
         .cmd("EXPIRE")
@@ -50,7 +50,10 @@ pub async fn add_in_fixed_window(
         .ttl(key)
         .query_async(redis)
         .await?;
-    Ok(Count { value, ttl_secs })
+    Ok(Count {
+        value: non_negative(value),
+        ttl_secs,
+    })
 }
 
 /// Adds one; the counter expires `window_secs` after its latest count.
@@ -59,7 +62,7 @@ pub async fn add_extending_window(
     key: &str,
     window_secs: i64,
 ) -> Result<Count, StoreError> {
-    let (value, ttl_secs): (u32, i64) = redis::pipe()
+    let (value, ttl_secs): (i64, i64) = redis::pipe()
         .atomic()
         .incr(key, 1u32)
         .expire(key, window_secs)
@@ -67,25 +70,38 @@ pub async fn add_extending_window(
         .ttl(key)
         .query_async(redis)
         .await?;
-    Ok(Count { value, ttl_secs })
-}
-
-/// The counter as it is (0 when it does not exist).
-pub async fn read(redis: &mut ConnectionManager, key: &str) -> Result<Count, StoreError> {
-    let (value, ttl_secs): (Option<u32>, i64) =
-        redis::pipe().get(key).ttl(key).query_async(redis).await?;
     Ok(Count {
-        value: value.unwrap_or(0),
+        value: non_negative(value),
         ttl_secs,
     })
 }
 
+/// The counter as it is (0 when it does not exist).
+pub async fn read(redis: &mut ConnectionManager, key: &str) -> Result<Count, StoreError> {
+    let (value, ttl_secs): (Option<i64>, i64) =
+        redis::pipe().get(key).ttl(key).query_async(redis).await?;
+    Ok(Count {
+        value: non_negative(value.unwrap_or(0)),
+        ttl_secs,
+    })
+}
+
+/// A count as read: a take-back after the counter expired leaves it below zero (DECR of a
+/// missing key is -1), which counts as none rather than as a Redis failure.
+fn non_negative(value: i64) -> u32 {
+    value.clamp(0, i64::from(u32::MAX)) as u32
+}
+
 /// Takes one back.
 pub async fn subtract_one(redis: &mut ConnectionManager, key: &str) -> Result<(), StoreError> {
-    redis::cmd("DECR")
+    let left = redis::cmd("DECR")
         .arg(key)
         .query_async::<i64>(redis)
         .await?;
+    if left < 0 {
+        // The counter had expired: nothing to take back (and no key without an expiry left).
+        redis.del::<_, ()>(key).await?;
+    }
     Ok(())
 }
 
@@ -109,5 +125,18 @@ mod tests {
             per_address_key("berth:", "sign_in", "10.0.0.7"),
             "berth:rate:sign_in:10.0.0.7"
         );
+    }
+}
+
+#[cfg(test)]
+mod count_tests {
+    use super::non_negative;
+
+    #[test]
+    fn a_count_taken_back_below_zero_reads_as_none() {
+        assert_eq!(non_negative(-1), 0);
+        assert_eq!(non_negative(0), 0);
+        assert_eq!(non_negative(7), 7);
+        assert_eq!(non_negative(i64::MAX), u32::MAX);
     }
 }

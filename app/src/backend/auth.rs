@@ -55,11 +55,12 @@ pub async fn user_for_headers(
 
 /// The signed-in user of the request a server function is handling.
 pub async fn current_user() -> Result<Option<CurrentUser>, AppError> {
-    let state = super::app_state();
-    match super::request_parts() {
-        Some(parts) => user_for_headers(&state.db, &parts.headers).await,
-        None => Ok(None),
-    }
+    // Outside a request (the route list is made by rendering the app once, with no state in
+    // context) there is nobody: answer that before asking for the state, which is not there.
+    let Some(parts) = super::request_parts() else {
+        return Ok(None);
+    };
+    user_for_headers(&super::app_state().db, &parts.headers).await
 }
 
 pub async fn require_user() -> Result<CurrentUser, AppError> {
