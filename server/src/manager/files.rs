@@ -69,21 +69,32 @@ pub async fn upload(
         session_id,
         &format!("uploads/{}", names::encode_segment(name)),
     );
-    let response = http()
+    let request = http()
         .put(target)
-        .bearer_auth(&agent.secret)
         .header(reqwest::header::CONTENT_LENGTH, size)
-        .body(reqwest::Body::wrap_stream(body))
+        .body(reqwest::Body::wrap_stream(body));
+    answered(agent, request)
+        .await?
+        .json()
+        .await
+        .map_err(|error| unreachable(agent, error))
+}
+
+/// Sends a call to the agent with its secret; its answer when it succeeded, else the agent's
+/// refusal or its unreachability.
+async fn answered(
+    agent: &AgentRef,
+    request: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, FileError> {
+    let response = request
+        .bearer_auth(&agent.secret)
         .send()
         .await
         .map_err(|error| unreachable(agent, error))?;
     if !response.status().is_success() {
         return Err(refusal(response).await);
     }
-    response
-        .json()
-        .await
-        .map_err(|error| unreachable(agent, error))
+    Ok(response)
 }
 
 /// The session's `~/Downloads/name`: its size and its bytes as the agent sends them.
@@ -97,15 +108,7 @@ pub async fn download(
         session_id,
         &format!("downloads/{}", names::encode_segment(name)),
     );
-    let response = http()
-        .get(target)
-        .bearer_auth(&agent.secret)
-        .send()
-        .await
-        .map_err(|error| unreachable(agent, error))?;
-    if !response.status().is_success() {
-        return Err(refusal(response).await);
-    }
+    let response = answered(agent, http().get(target)).await?;
     let size = response.content_length().ok_or_else(|| {
         FileError::Failed(format!(
             "agent {} sent a download without its length",
@@ -118,17 +121,11 @@ pub async fn download(
 
 /// The files of the session's `~/Downloads`.
 pub async fn list(agent: &AgentRef, session_id: Uuid) -> Result<Vec<FileEntry>, FileError> {
-    let response = http()
+    let request = http()
         .get(url(agent, session_id, "downloads"))
-        .bearer_auth(&agent.secret)
-        .timeout(LIST_CALL)
-        .send()
-        .await
-        .map_err(|error| unreachable(agent, error))?;
-    if !response.status().is_success() {
-        return Err(refusal(response).await);
-    }
-    response
+        .timeout(LIST_CALL);
+    answered(agent, request)
+        .await?
         .json()
         .await
         .map_err(|error| unreachable(agent, error))

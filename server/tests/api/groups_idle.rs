@@ -44,6 +44,15 @@ async fn keepalive(app: &TestApp, client: &reqwest::Client, session_id: Uuid) ->
     .status()
 }
 
+/// Ends the test's session and its agent.
+async fn over(app: &TestApp, agent: tokio::task::JoinHandle<()>, session_id: Uuid) {
+    app.manager
+        .destroy_session(session_id, "test over")
+        .await
+        .unwrap();
+    agent.abort();
+}
+
 /// Moves the mouse every two seconds for `for_secs`, asserting the stream stays open.
 async fn keep_moving(stream: &mut Session, for_secs: u16) {
     for step in 0..for_secs / 2 {
@@ -129,11 +138,7 @@ async fn idle_disconnect_closes_the_owners_stream_without_input_only(db: PgPool)
     .await;
     assert_eq!(api_status, StatusCode::OK);
     drop(again);
-    app.manager
-        .destroy_session(session_id, "test over")
-        .await
-        .unwrap();
-    agent.abort();
+    over(&app, agent, session_id).await;
 }
 
 #[sqlx::test(migrator = "berth::startup::MIGRATOR")]
@@ -146,11 +151,7 @@ async fn without_idle_disconnect_a_quiet_stream_stays_open(db: PgPool) {
         status(&app, &client, session_id).await["idle_in_secs"],
         Value::Null
     );
-    app.manager
-        .destroy_session(session_id, "test over")
-        .await
-        .unwrap();
-    agent.abort();
+    over(&app, agent, session_id).await;
 }
 
 #[sqlx::test(migrator = "berth::startup::MIGRATOR")]
@@ -186,11 +187,7 @@ async fn a_viewers_stream_closes_when_the_owner_idles_out_whatever_the_viewer_se
         owner.closed_within(Duration::from_secs(5)).await,
         "the owner's stream stayed open without input"
     );
-    app.manager
-        .destroy_session(session_id, "test over")
-        .await
-        .unwrap();
-    agent.abort();
+    over(&app, agent, session_id).await;
 }
 
 #[sqlx::test(migrator = "berth::startup::MIGRATOR")]
@@ -219,9 +216,5 @@ async fn idle_disconnect_action_pauses_the_session_once_the_owner_idles_out(db: 
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert_eq!(status, "paused");
-    app.manager
-        .destroy_session(session_id, "test over")
-        .await
-        .unwrap();
-    agent.abort();
+    over(&app, agent, session_id).await;
 }
