@@ -1,6 +1,9 @@
 //! Helpers for the browser tests in tests/: a fresh headless Chromium through chromedriver,
 //! signing in, waiting on the page, and looking at session containers. The tests need
 //! BERTH_URL, WEBDRIVER_URL and BERTH_ADMIN_PASSWORD, which ./scripts/test provides.
+mod admin;
+pub use admin::*;
+
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;

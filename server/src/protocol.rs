@@ -92,6 +92,15 @@ pub struct CreateSession {
     /// The persistent profile and volume mappings (none from older managers).
     #[serde(default)]
     pub storage: SessionStorage,
+    /// A staged session (nobody's yet): the agent prepares its hand-over once it streams.
+    #[serde(default)]
+    pub staged: bool,
+}
+
+/// Manager → agent: the new secret of a staged session handed over to a user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplaceSecret {
+    pub secret: String,
 }
 
 /// A session's persistent profile and volume mappings, as the manager asks for them; the
@@ -137,6 +146,7 @@ impl CreateSession {
             run_config: serde_json::json!({}),
             start_url: None,
             storage: SessionStorage::default(),
+            staged: false,
         }
     }
 }

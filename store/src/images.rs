@@ -201,6 +201,8 @@ pub struct ListedImage {
     pub run_config: serde_json::Value,
     pub exec_config: serde_json::Value,
     pub volume_mappings: serde_json::Value,
+    /// Where the image's persistent profiles live (a template; empty: none).
+    pub persistent_profile_path: String,
     /// True when at least one agent is online and every online agent has the image.
     pub available: bool,
 }
@@ -211,6 +213,7 @@ pub async fn listed(db: &PgPool) -> Result<Vec<ListedImage>, StoreError> {
         ListedImage,
         r#"SELECT i.image_id, i.name, i.friendly_name, i.description, i.image_src, i.enabled, i.cores, i.memory,
                   i.categories, i.restrict_to_server, i.server_id, i.run_config, i.exec_config, i.volume_mappings,
+                  i.persistent_profile_path,
                   NOT EXISTS (SELECT 1 FROM servers s WHERE s.status = 'online' AND NOT (i.name = ANY(s.images_present)))
                     AND EXISTS (SELECT 1 FROM servers s WHERE s.status = 'online') AS "available!"
            FROM images i ORDER BY i.friendly_name"#

@@ -68,6 +68,21 @@ pub enum ClaimRefused {
 }
 
 impl Placement {
+    /// The servers holding the user's profile folder at `profile_path`.
+    pub async fn profile_hosts(
+        &mut self,
+        profile_path: &str,
+        user_id: Uuid,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        Ok(sqlx::query_scalar!(
+            "SELECT server_id FROM profiles WHERE profile_path = $1 AND user_id = $2",
+            profile_path,
+            user_id
+        )
+        .fetch_all(&mut *self.tx)
+        .await?)
+    }
+
     /// Claims the profile for the session being placed, under the placement lock: refused
     /// while a session that is not deleted holds it, or when the folder is another user's.
     pub async fn claim_profile(
@@ -146,6 +161,27 @@ pub async fn of_user(db: &PgPool, user_id: Uuid) -> Result<Vec<UserProfile>, Sto
            LEFT JOIN images i ON i.image_id = p.image_id
            WHERE p.user_id = $1 ORDER BY s.hostname, p.profile_path"#,
         user_id
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// A profile folder on a server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileAt {
+    pub server_id: Uuid,
+    pub profile_path: String,
+}
+
+/// Profile folders of users who no longer exist, that no live session mounts (at most 500).
+pub async fn orphaned(db: &PgPool) -> Result<Vec<ProfileAt>, StoreError> {
+    Ok(sqlx::query_as!(
+        ProfileAt,
+        r#"SELECT p.server_id, p.profile_path FROM profiles p
+           WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = p.user_id)
+             AND NOT EXISTS (SELECT 1 FROM session_profiles c JOIN sessions k ON k.session_id = c.session_id
+                             WHERE c.profile_path = p.profile_path AND k.operational_status <> 'deleted')
+           ORDER BY p.server_id, p.profile_path LIMIT 500"#
     )
     .fetch_all(db)
     .await?)

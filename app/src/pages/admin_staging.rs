@@ -1,10 +1,12 @@
 //! Admin → Staging: the warm pool. Per image (and optionally per server) how many sessions to
-//! keep ready and how long one may wait; for each, what is ready, starting and handed over.
+//! keep ready and how long one may wait; for each, what is ready, starting and handed over,
+//! refreshed every five seconds (a pool fills and drains while the page is open).
 use super::layout::{confirm, field_error, other_error, AdminNav, ErrorText, Forbidden, Layout};
 use crate::api::{list_images, list_servers, list_staging, DeleteStaging, SaveStaging};
 use crate::model::{format_duration, StagingRow};
 use crate::AppError;
 use leptos::prelude::*;
+use std::time::Duration;
 
 const FIELDS: &[&str] = &["image_id", "server_id", "desired", "expiry"];
 
@@ -13,8 +15,10 @@ pub fn AdminStagingPage() -> impl IntoView {
     let save = ServerAction::<SaveStaging>::new();
     let delete = ServerAction::<DeleteStaging>::new();
     let editing = RwSignal::new(None::<StagingRow>);
+    let tick = RwSignal::new(0u32);
+    super::session::every(Duration::from_secs(5), move || tick.update(|t| *t += 1));
     let configs = Resource::new(
-        move || (save.version().get(), delete.version().get()),
+        move || (save.version().get(), delete.version().get(), tick.get()),
         |_| list_staging(),
     );
     Effect::new(move |_| {
@@ -37,7 +41,7 @@ pub fn AdminStagingPage() -> impl IntoView {
                 "Sessions started ahead of demand and handed to the users who launch their image. "
                 "A staged session cannot take a persistent profile, per-user volume mappings, or a launch's own environment or start URL: such launches start cold."
             </p>
-            <Suspense fallback=|| view! { <p class="muted">"Loading staging…"</p> }>
+            <Transition fallback=|| view! { <p class="muted">"Loading staging…"</p> }>
                 {move || Suspend::new(async move {
                     match configs.await {
                         Err(AppError::Forbidden) | Err(AppError::Unauthorized) => view! { <Forbidden /> }.into_any(),
@@ -48,7 +52,7 @@ pub fn AdminStagingPage() -> impl IntoView {
                         Ok(rows) => view! { <StagingTable rows delete editing /> }.into_any(),
                     }
                 })}
-            </Suspense>
+            </Transition>
             {move || row_error().map(|text| view! { <p class="error" role="alert">{text}</p> })}
             <section class="card">
                 <h2>{move || if editing.get().is_some() { "Edit staging" } else { "Stage an image" }}</h2>

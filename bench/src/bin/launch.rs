@@ -167,6 +167,7 @@ async fn run(args: &Args, database_url: &str, db: PgPool) -> Result<()> {
         run_config: json!({}),
         start_url: None,
         storage: Default::default(),
+        staged: false,
     };
 
     println!(

@@ -4,7 +4,8 @@ use super::runtime::{Action, RuntimeError};
 use super::{AdoptError, Agent, LaunchError};
 use crate::credentials::bearer;
 use crate::protocol::{
-    AdoptSession, CreateSession, CreatedSession, ExecOutput, ExecRequest, StartSession,
+    AdoptSession, CreateSession, CreatedSession, ExecOutput, ExecRequest, ReplaceSecret,
+    StartSession,
 };
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
@@ -22,6 +23,7 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route("/v1/sessions/{session_id}/start", post(start))
         .route("/v1/sessions/{session_id}/adopt", post(adopt))
         .route("/v1/sessions/{session_id}/exec", post(exec))
+        .route("/v1/sessions/{session_id}/secret", post(replace_secret))
         .route(
             "/v1/sessions/{session_id}/stream",
             get(super::tunnel::stream),
@@ -139,6 +141,22 @@ async fn adopt(
             format!("no session container for {session_id}"),
         ),
         Err(AdoptError::Failed(message)) => error(StatusCode::CONFLICT, message),
+    }
+}
+
+/// Hands a staged session over: its VNC password becomes the owner's new secret.
+async fn replace_secret(
+    State(agent): State<Arc<Agent>>,
+    Path(session_id): Path<Uuid>,
+    Json(replace): Json<ReplaceSecret>,
+) -> Response {
+    match agent
+        .runtime
+        .replace_secret(session_id, &replace.secret)
+        .await
+    {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(failure) => runtime_error(failure),
     }
 }
 

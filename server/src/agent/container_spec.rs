@@ -93,6 +93,7 @@ mod tests {
             run_config: json!({"environment": {"LANG": "C.UTF-8", "BERTH_SESSION_SECRET": "spoof", "BERTH_START_URL": "spoof"}, "shm_size": 1024}),
             start_url: Some("https://example.com/start".into()),
             storage: Default::default(),
+            staged: false,
         }
     }
 

@@ -21,6 +21,8 @@ use uuid::Uuid;
 
 pub struct DockerRuntime {
     pub(super) docker: Docker,
+    /// Staged sessions' hand-overs, ready to take a secret (`handover`).
+    pub(super) armed: super::handover::Armed,
 }
 
 impl DockerRuntime {
@@ -36,7 +38,10 @@ impl DockerRuntime {
             .ping()
             .await
             .map_err(|e| RuntimeError::Unreachable(e.to_string()))?;
-        Ok(DockerRuntime { docker })
+        Ok(DockerRuntime {
+            docker,
+            armed: Default::default(),
+        })
     }
 
     fn container_name(session_id: Uuid) -> String {
@@ -212,6 +217,14 @@ impl ContainerRuntime for DockerRuntime {
         isolation::ensure(&self.docker).await
     }
 
+    async fn arm_hand_over(&self, session_id: Uuid) -> Result<(), RuntimeError> {
+        self.arm(session_id).await
+    }
+
+    async fn replace_secret(&self, session_id: Uuid, secret: &str) -> Result<(), RuntimeError> {
+        DockerRuntime::replace_secret(self, session_id, secret).await
+    }
+
     async fn streaming(&self, session_id: Uuid) -> Result<(String, u16), RuntimeError> {
         let inspected = self.inspect_session(session_id).await?;
         if !inspected
@@ -230,6 +243,7 @@ impl ContainerRuntime for DockerRuntime {
     }
 
     async fn remove_session(&self, session_id: Uuid) -> Result<bool, RuntimeError> {
+        self.armed.forget(session_id).await;
         let Some(id) = self.find(session_id).await? else {
             return Ok(false);
         };

@@ -184,7 +184,7 @@ impl DockerRuntime {
     }
 
     /// The exit code of an exec whose output ended (Docker may say "running" a moment longer).
-    async fn exit_of(&self, exec_id: &str) -> Option<i64> {
+    pub(super) async fn exit_of(&self, exec_id: &str) -> Option<i64> {
         for _ in 0..100 {
             match self.docker.inspect_exec(exec_id).await {
                 Ok(inspected) if inspected.running != Some(true) => return inspected.exit_code,

@@ -7,6 +7,7 @@ pub mod docker;
 mod exec;
 mod files;
 mod files_api;
+mod handover;
 pub(crate) use files_api::declared_length;
 pub mod isolation;
 pub mod ready;
@@ -128,11 +129,23 @@ impl Agent {
             .until_streaming(&container_id, port, &spec.secret)
             .await
         {
-            Ok(()) => Ok(self.created(container_id, port)),
+            Ok(()) => {
+                if spec.staged {
+                    self.arm_hand_over(spec.session_id).await;
+                }
+                Ok(self.created(container_id, port))
+            }
             Err(reason) => {
                 let _ = self.runtime.remove_session(spec.session_id).await;
                 Err(LaunchError::NotStreaming(reason))
             }
+        }
+    }
+
+    /// Prepares a staged session's hand-over; without it the hand-over is only slower.
+    async fn arm_hand_over(&self, session_id: Uuid) {
+        if let Err(error) = self.runtime.arm_hand_over(session_id).await {
+            tracing::warn!(%session_id, %error, "the staged session's hand-over is not prepared; it will be slower");
         }
     }
 

@@ -82,6 +82,10 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         session_id: Uuid,
         request: &ExecRequest,
     ) -> Result<ExecOutput, RuntimeError>;
+    /// Prepares a staged session's hand-over, so that `replace_secret` is quick (`handover`).
+    async fn arm_hand_over(&self, session_id: Uuid) -> Result<(), RuntimeError>;
+    /// Replaces the VNC password inside the session's container with `secret`.
+    async fn replace_secret(&self, session_id: Uuid, secret: &str) -> Result<(), RuntimeError>;
     /// Puts the session network and its firewall rules in place (see `isolation`).
     async fn isolate(&self) -> Result<(), super::isolation::IsolationError>;
     /// Streams `body` (exactly `size` bytes) into the session's `~/Uploads/name` (`files`).

@@ -2,7 +2,7 @@
 //! the tests of the state machine's races.
 use crate::protocol::{
     AdoptSession, AgentError, CreateSession, CreatedSession, DeleteProfiles, DeletedProfiles,
-    ExecOutput, ExecRequest, StartSession, TUNNEL_PROTOCOL,
+    ExecOutput, ExecRequest, ReplaceSecret, StartSession, TUNNEL_PROTOCOL,
 };
 use crate::rfb::ByteStream;
 use berth_model::ControlError;
@@ -131,6 +131,13 @@ pub trait AgentClient: Send + Sync + 'static {
         session_id: Uuid,
         container_id: &str,
     ) -> Result<Box<dyn ByteStream>, AgentFailure>;
+    /// Replaces a staged session's VNC password with its new owner's secret.
+    async fn replace_secret(
+        &self,
+        agent: &AgentRef,
+        session_id: Uuid,
+        secret: &str,
+    ) -> Result<(), AgentFailure>;
     /// Deletes profile folders under the agent's profile root.
     async fn delete_profiles(
         &self,
@@ -314,6 +321,22 @@ impl AgentClient for HttpAgentClient {
     ) -> Result<(), AgentFailure> {
         let path = format!("/v1/sessions/{session_id}/{}", action.path());
         self.call::<serde_json::Value, ()>(agent, reqwest::Method::POST, &path, None, SHORT_CALL)
+            .await
+            .map(|_| ())
+    }
+
+    async fn replace_secret(
+        &self,
+        agent: &AgentRef,
+        session_id: Uuid,
+        secret: &str,
+    ) -> Result<(), AgentFailure> {
+        let body = ReplaceSecret {
+            secret: secret.to_owned(),
+        };
+        let path = format!("/v1/sessions/{session_id}/secret");
+        let timeout = Duration::from_secs(20);
+        self.call::<serde_json::Value, _>(agent, reqwest::Method::POST, &path, Some(&body), timeout)
             .await
             .map(|_| ())
     }

@@ -1,7 +1,8 @@
 //! The manager's periodic work. Every replica heartbeats (so others can tell it is alive);
-//! the deployment-wide jobs (offline marking, reaper, recovery of interrupted launches, and
-//! once a day the audit log's purge) run on one replica only: the holder of a PostgreSQL advisory lock, held on a connection of its
-//! own. When the holder dies its connection closes, PostgreSQL releases the lock, and another
+//! the deployment-wide jobs (offline marking, reaper, recovery of interrupted launches, the
+//! staging pool, deleted users' profiles, and once a day the audit log's purge) run on one
+//! replica only: the holder of a PostgreSQL advisory lock, held on a connection of its own.
+//! When the holder dies its connection closes, PostgreSQL releases the lock, and another
 //! replica takes it at its next tick (within one sweep interval).
 use super::recovery::REPLICA_TIMEOUT;
 use super::{checkin, Manager};
@@ -44,6 +45,7 @@ impl Manager {
             tracing::warn!(%error, "could not look for interrupted launches");
         }
         self.tend_pool().await;
+        self.delete_orphaned_profiles().await;
     }
 
     /// Deletes the audit log's entries older than its retention (in bounded batches).

@@ -151,7 +151,13 @@ impl Manager {
             let live = placement.live_count_of_user(spec.user_id).await?;
             check_limit(live, limit)?;
         }
-        let candidates = candidates(placement.agent_loads().await?, &spec.image, restrict);
+        let mut candidates = candidates(placement.agent_loads().await?, &spec.image, restrict);
+        if let Some(profile_path) = &spec.storage.profile {
+            let holders = placement.profile_hosts(profile_path, spec.user_id).await?;
+            for candidate in &mut candidates {
+                candidate.holds_profile = holders.contains(&candidate.server_id);
+            }
+        }
         spec.server_id = placement::choose(&candidates, spec.cores, spec.memory)
             .map_err(|no_capacity| ControlError::Unavailable(no_capacity.to_string()))?;
         let host = candidates
@@ -280,6 +286,7 @@ impl Manager {
             run_config: spec.run_config.clone(),
             start_url: spec.start_url.clone(),
             storage: spec.storage.clone(),
+            staged: spec.staging_config_id.is_some(),
         };
         let created = self
             .agents
@@ -420,6 +427,7 @@ fn candidates(
             memory: agent.memory,
             cores_used: agent.cores_used,
             memory_used: agent.memory_used,
+            holds_profile: false,
         })
         .collect()
 }

@@ -1,5 +1,7 @@
 //! Least-load placement: among the agents that can take a session, the one with the most
-//! capacity left afterwards. When none can, the error says why each was passed over.
+//! capacity left afterwards, except that an agent holding the user's persistent profile for
+//! the session comes first when it can take it (a profile lives on one host: placed elsewhere,
+//! the user would find an empty home). When none can, the error says why each was passed over.
 use uuid::Uuid;
 
 /// An agent as placement sees it.
@@ -16,6 +18,8 @@ pub struct Candidate {
     pub memory: i64,
     pub cores_used: f64,
     pub memory_used: i64,
+    /// It holds the persistent profile the session mounts.
+    pub holds_profile: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -88,7 +92,8 @@ fn why_not(candidate: &Candidate, cores: f64, memory: i64) -> Option<PassedOver>
 }
 
 /// Chooses the agent with the most capacity left after the session (cores first, as the
-/// scarcer resource, then memory; ties broken by hostname for determinism).
+/// scarcer resource, then memory; ties broken by hostname for determinism), one holding the
+/// session's profile before any other.
 pub fn choose(candidates: &[Candidate], cores: f64, memory: i64) -> Result<Uuid, NoCapacity> {
     let mut fitting: Vec<&Candidate> = Vec::new();
     let mut reasons = Vec::new();
@@ -106,9 +111,13 @@ pub fn choose(candidates: &[Candidate], cores: f64, memory: i64) -> Result<Uuid,
     fitting
         .into_iter()
         .max_by(|a, b| {
-            left(a)
-                .partial_cmp(&left(b))
-                .unwrap_or(std::cmp::Ordering::Equal)
+            a.holds_profile
+                .cmp(&b.holds_profile)
+                .then_with(|| {
+                    left(a)
+                        .partial_cmp(&left(b))
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                })
                 .then_with(|| b.hostname.cmp(&a.hostname))
         })
         .map(|c| c.server_id)
@@ -133,6 +142,7 @@ mod tests {
             memory,
             cores_used,
             memory_used,
+            holds_profile: false,
         }
     }
 
@@ -142,6 +152,34 @@ mod tests {
         let idle = agent("idle", 4.0, 8 * GIB, 0.0, 0);
         assert_eq!(
             choose(&[busy, idle.clone()], 1.0, GIB).unwrap(),
+            idle.server_id
+        );
+    }
+
+    #[test]
+    fn the_agent_holding_the_profile_comes_first_when_it_fits() {
+        let busy = agent("busy", 8.0, 16 * GIB, 6.0, 4 * GIB);
+        let idle = agent("idle", 4.0, 8 * GIB, 0.0, 0);
+        let holder = Candidate {
+            holds_profile: true,
+            ..busy.clone()
+        };
+        assert_eq!(
+            choose(&[idle.clone(), holder.clone()], 1.0, GIB).unwrap(),
+            holder.server_id
+        );
+        // Full, or offline: the session goes where there is room.
+        assert_eq!(
+            choose(&[idle.clone(), holder], 3.0, GIB).unwrap(),
+            idle.server_id
+        );
+        let offline_holder = Candidate {
+            holds_profile: true,
+            online: false,
+            ..busy
+        };
+        assert_eq!(
+            choose(&[offline_holder, idle.clone()], 1.0, GIB).unwrap(),
             idle.server_id
         );
     }

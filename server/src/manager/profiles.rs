@@ -93,6 +93,15 @@ pub async fn check_roots(
         .map_err(|message| ControlError::invalid("volume_mappings", message))
 }
 
+/// Profile folders grouped by the server that holds them.
+fn by_server(folders: impl Iterator<Item = (Uuid, String)>) -> BTreeMap<Uuid, Vec<String>> {
+    let mut grouped: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
+    for (server_id, path) in folders {
+        grouped.entry(server_id).or_default().push(path);
+    }
+    grouped
+}
+
 impl Manager {
     /// Deletes every profile folder of the user on each agent host that has one; refused
     /// while a session uses one. Answers how many were deleted.
@@ -106,23 +115,51 @@ impl Manager {
                 busy.in_use_by.unwrap_or_default()
             )));
         }
-        let mut by_server: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
-        for profile in profiles {
-            by_server
-                .entry(profile.server_id)
-                .or_default()
-                .push(profile.profile_path);
-        }
+        let by_server = by_server(profiles.into_iter().map(|p| (p.server_id, p.profile_path)));
         let mut deleted = 0;
         for (server_id, paths) in by_server {
-            let agent = self.agent_of(server_id).await?;
-            let done = self
-                .agents
-                .delete_profiles(&agent, &DeleteProfiles { paths })
-                .await?;
-            store::profiles::forget(&self.db, server_id, &done.deleted).await?;
-            deleted += done.deleted.len();
+            deleted += self.delete_on_agent(server_id, paths).await?;
         }
         Ok(deleted)
+    }
+
+    /// Deletes the folders on the server's agent and forgets those it deleted.
+    async fn delete_on_agent(
+        &self,
+        server_id: Uuid,
+        paths: Vec<String>,
+    ) -> Result<usize, ControlError> {
+        let agent = self.agent_of(server_id).await?;
+        let done = self
+            .agents
+            .delete_profiles(&agent, &DeleteProfiles { paths })
+            .await?;
+        store::profiles::forget(&self.db, server_id, &done.deleted).await?;
+        Ok(done.deleted.len())
+    }
+
+    /// Deletes the profile folders of deleted users once no session uses them: their files
+    /// are not kept, and a new user of the same name never finds them. A server that cannot
+    /// be reached now is asked again at a later sweep.
+    pub(super) async fn delete_orphaned_profiles(&self) {
+        let orphans = match store::profiles::orphaned(&self.db).await {
+            Ok(orphans) => orphans,
+            Err(error) => {
+                tracing::warn!(%error, "could not look for deleted users' profiles");
+                return;
+            }
+        };
+        let orphans = orphans.into_iter().map(|o| (o.server_id, o.profile_path));
+        for (server_id, paths) in by_server(orphans) {
+            match self.delete_on_agent(server_id, paths).await {
+                Ok(0) => {}
+                Ok(deleted) => {
+                    tracing::info!(%server_id, deleted, "deleted deleted users' profiles")
+                }
+                Err(error) => {
+                    tracing::debug!(%server_id, %error, "deleted users' profiles wait for their server")
+                }
+            }
+        }
     }
 }

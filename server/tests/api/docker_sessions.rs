@@ -146,7 +146,7 @@ pub async fn wait_running(db: &PgPool, session_id: Uuid) {
     .await
 }
 
-async fn docker() -> Docker {
+pub async fn docker() -> Docker {
     Docker::connect_with_local_defaults()
         .unwrap()
         .negotiate_version()

@@ -32,6 +32,7 @@ mod manager_races;
 mod metrics;
 mod openapi;
 mod outages;
+mod profile_placement;
 mod profiles;
 mod reads;
 mod request_log;

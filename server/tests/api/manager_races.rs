@@ -30,6 +30,8 @@ pub(crate) struct FakeAgent {
     pub adoptable: Mutex<HashMap<Uuid, CreatedSession>>,
     /// The commands run in sessions (each succeeds).
     pub execs: Mutex<Vec<(Uuid, ExecRequest)>>,
+    /// The secrets staged sessions were handed over with.
+    pub replaced: Mutex<Vec<(Uuid, String)>>,
 }
 
 pub(crate) fn created(session_id: Uuid) -> CreatedSession {
@@ -124,6 +126,19 @@ impl AgentClient for FakeAgent {
             exit_code: Some(0),
             ..ExecOutput::default()
         })
+    }
+
+    async fn replace_secret(
+        &self,
+        _agent: &AgentRef,
+        session_id: Uuid,
+        secret: &str,
+    ) -> Result<(), AgentFailure> {
+        self.replaced
+            .lock()
+            .unwrap()
+            .push((session_id, secret.to_owned()));
+        Ok(())
     }
 
     /// These tests never open a stream: a fake desktop has nothing to stream.

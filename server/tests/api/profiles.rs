@@ -170,6 +170,8 @@ async fn a_profile_outlives_its_session_and_is_its_users_alone(db: PgPool) {
         "{listing}"
     );
     assert!(!listing.contains("kept-across-sessions"), "{listing}");
+    let (wrote, output) = exec(&app, other, "echo mine > ~/lee.txt").await;
+    assert!(wrote, "{output}");
     destroy(&app, other).await;
 
     destroy(&app, first).await;
@@ -217,7 +219,32 @@ async fn a_profile_outlives_its_session_and_is_its_users_alone(db: PgPool) {
     let deleted = delete_profiles(&app, &admin, kim).await;
     assert_eq!(deleted.status(), StatusCode::OK);
     assert!(!folder.exists(), "the profile folder is still there");
-    assert!(scratch.0.join(format!("profiles/lee/{desktop}")).exists());
+    let lee_folder = scratch.0.join(format!("profiles/lee/{desktop}"));
+    assert!(lee_folder.exists());
+
+    // A deleted user's profile goes with them: a new user of the same name starts afresh.
+    let removed = app
+        .call(
+            &admin,
+            "admin/delete_user",
+            &[("user_id", &lee.to_string())],
+        )
+        .await;
+    assert_eq!(removed.status(), StatusCode::OK);
+    wait_for("the deleted user's profile to go", 60, || async {
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM profiles WHERE user_id = $1")
+            .bind(lee)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+        (rows == 0 && !lee_folder.exists()).then_some(())
+    })
+    .await;
+    let new_lee = user_in_profile_group(&app, "lee", true).await;
+    let fresh = running(&app, new_lee, desktop, ProfileMode::Enabled).await;
+    let (_, listing) = exec(&app, fresh, "ls -a ~").await;
+    assert!(!listing.contains("lee.txt"), "{listing}");
+    destroy(&app, fresh).await;
     agent.abort();
 }
 
@@ -317,6 +344,19 @@ async fn storage_settings_are_checked_when_saved(db: PgPool) {
         .await
         .unwrap();
     assert_eq!(stored.persistent_profile_path, "{user_id}/{image_id}");
+    // Integrators see both in the Developer API's image object.
+    let key = api_key(&app, &["Images View"], true).await;
+    let (status, listed) = api_call(&app, "get_images", &key, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let listed = listed["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|image| image["image_id"] == desktop.simple().to_string())
+        .cloned()
+        .unwrap();
+    assert_eq!(listed["persistent_profile_path"], "{user_id}/{image_id}");
+    assert_eq!(listed["volume_mappings"][&inside]["bind"], "/mnt/team");
     for (template, mappings, names) in [
         ("{user_id}", mapping(&outside, "/mnt/x"), outside.as_str()),
         ("{user_id}", mapping("/srv/../etc", "/mnt/x"), "/srv/../etc"),

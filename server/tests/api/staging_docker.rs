@@ -1,7 +1,7 @@
 //! The staging pool with real containers (an in-process agent, Docker, the session images):
 //! a staged desktop is reachable by nobody through the proxy until a launch takes it over,
 //! and then its container accepts only the new secret.
-use crate::docker_sessions::{image_id, start_test_agent, wait_for};
+use crate::docker_sessions::{docker, image_id, start_test_agent, wait_for};
 use crate::support::{spawn_app, TestApp};
 use berth::agent::ready::desktop_answers;
 use sqlx::PgPool;
@@ -115,6 +115,99 @@ async fn a_staged_desktop_is_nobodys_until_handed_over_then_takes_only_its_new_s
                 .await
                 .unwrap();
         (status == "deleted").then_some(())
+    })
+    .await;
+    app.manager
+        .destroy_session(session_id, "test")
+        .await
+        .unwrap();
+    agent.abort();
+}
+
+/// The host pids of the staged container's processes waiting to replace its password.
+async fn hand_over_scripts(session_id: Uuid) -> Vec<String> {
+    let container = format!("berth-{}", session_id.simple());
+    let options = bollard::container::TopOptions {
+        ps_args: "-eo pid,args",
+    };
+    let top = docker()
+        .await
+        .top_processes(&container, Some(options))
+        .await
+        .unwrap();
+    top.processes
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|row| row.iter().any(|column| column.contains("read -r s")))
+        .filter_map(|row| row.first().cloned())
+        .collect()
+}
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn a_staged_desktop_waits_ready_to_hand_over_and_is_handed_over_when_that_was_lost(
+    db: PgPool,
+) {
+    berth::manager::images::register_defaults(&db)
+        .await
+        .unwrap();
+    let app = spawn_app(db.clone()).await;
+    let agent = start_test_agent(&app).await;
+    let ann = app.create_user("ann", "password-123", "user").await;
+    let desktop = image_id(&db, "Desktop").await;
+    store::group_access::assign_image(&db, store::groups::ALL_USERS, desktop, true)
+        .await
+        .unwrap();
+    let input = ConfigInput {
+        image_id: desktop,
+        server_id: None,
+        desired: 1,
+        expiry_secs: 600,
+    };
+    let config_id = store::staging::create(&db, &input).await.unwrap();
+    let (staged, port, pool_secret) = ready_staged(&db).await;
+
+    // The replacing script already runs, waiting for the secret: the hand-over does not
+    // start a process in the container.
+    let waiting = wait_for("the hand-over to be prepared", 30, || async {
+        let pids = hand_over_scripts(staged).await;
+        (!pids.is_empty()).then_some(pids)
+    })
+    .await;
+    assert_eq!(waiting.len(), 1, "one prepared hand-over: {waiting:?}");
+
+    // Lost (killed here; an agent restart or a broken pipe does the same): the hand-over
+    // still replaces the secret, the slower way.
+    let killed = std::process::Command::new("kill")
+        .arg(&waiting[0])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let session_id = app.manager.request_session(ann, desktop).await.unwrap();
+    assert_eq!(session_id, staged, "the launch took the staged desktop");
+    let secret: String =
+        sqlx::query_scalar("SELECT session_secret FROM sessions WHERE session_id = $1")
+            .bind(session_id)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert!(desktop_answers(port, &pool_secret).await.is_err());
+    desktop_answers(port, &secret)
+        .await
+        .expect("the new secret opens it");
+    assert!(
+        hand_over_scripts(staged).await.is_empty(),
+        "nothing of the hand-over is left running in the owner's desktop"
+    );
+    store::staging::delete(&db, config_id).await.unwrap();
+    wait_for("the refill to be recycled", 120, || async {
+        let live: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM sessions
+             WHERE user_id IS NULL AND operational_status <> 'deleted'",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        (live == 0).then_some(())
     })
     .await;
     app.manager

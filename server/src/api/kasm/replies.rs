@@ -105,6 +105,9 @@ pub struct Image {
     pub exec_config: serde_json::Value,
     #[schema(value_type = Object)]
     pub volume_mappings: serde_json::Value,
+    /// Where the image's persistent profiles live, with `{username}`, `{user_id}` and
+    /// `{image_id}` filled in per user; empty when it has none.
+    pub persistent_profile_path: String,
 }
 
 impl From<store::images::ListedImage> for Image {
@@ -125,6 +128,7 @@ impl From<store::images::ListedImage> for Image {
             run_config: row.run_config,
             exec_config: row.exec_config,
             volume_mappings: row.volume_mappings,
+            persistent_profile_path: row.persistent_profile_path,
         }
     }
 }

@@ -18,7 +18,6 @@ pub mod pool;
 
 use super::launch::{check_limit, session_secret, LaunchSpec};
 use super::Manager;
-use crate::protocol::ExecRequest;
 use berth_model::ControlError;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,15 +26,6 @@ use uuid::Uuid;
 
 /// Staged launches under way at once, deployment-wide.
 pub const STAGING_CONCURRENCY: usize = 2;
-/// How long the secret's replacement inside the container may take.
-const ROTATE_TIMEOUT_SECS: u64 = 10;
-/// Replaces the desktop's VNC password file (what Xvnc checks each connection against) with one
-/// made from the new secret, read from the exec's environment (never a command line), and
-/// marks it so that the image's entrypoint keeps it on a later start of the container.
-const ROTATE_COMMAND: &str = "umask 077; d=\"/tmp/runtime-$(id -u)/vnc\"; \
-    printf '%s\\n' \"$BERTH_NEW_SECRET\" | vncpasswd -f > \"$d/passwd.new\" && [ -s \"$d/passwd.new\" ] \
-    && mv -f \"$d/passwd.new\" \"$d/passwd\" && : > \"$d/handed-over\"";
-
 /// A launch slot for a staged launch: only when another stays free for users (or the agent has
 /// one slot only and it is free), waiting otherwise.
 pub(super) async fn spare_slot(
@@ -195,7 +185,8 @@ impl Manager {
         Ok(Some(session_id))
     }
 
-    /// Replaces the container's VNC password with `secret` (the row already holds it).
+    /// Replaces the container's VNC password with `secret` (the row already holds it); the
+    /// agent prepared this when the session was staged (`agent::handover`).
     async fn rotate_secret(
         &self,
         server_id: Uuid,
@@ -203,26 +194,10 @@ impl Manager {
         secret: &str,
     ) -> Result<(), ControlError> {
         let agent = self.agent_of(server_id).await?;
-        let request = ExecRequest {
-            cmd: ROTATE_COMMAND.into(),
-            workdir: None,
-            environment: vec![("BERTH_NEW_SECRET".into(), secret.into())],
-            user: None,
-            timeout_secs: ROTATE_TIMEOUT_SECS,
-            max_output: 4096,
-        };
-        let timeout = Duration::from_secs(ROTATE_TIMEOUT_SECS + 5);
-        let output = self
-            .agents
-            .exec(&agent, session_id, &request, timeout)
+        self.agents
+            .replace_secret(&agent, session_id, secret)
             .await?;
-        match output.exit_code {
-            Some(0) => Ok(()),
-            code => Err(ControlError::Internal(format!(
-                "replacing the secret exited with {code:?}: {}",
-                output.stderr.trim()
-            ))),
-        }
+        Ok(())
     }
 
     /// Tends the pool in the background now (a hand-over left a gap).

@@ -1,0 +1,160 @@
+//! A staged session's hand-over: its VNC password replaced by the new owner's secret inside
+//! the container, on the launch's critical path (issue #16: a staged launch within 100 ms).
+//!
+//! Starting a `docker exec` costs tens of milliseconds (more on a busy host), so the agent
+//! starts the replacing script as soon as a staged session streams ("arms" it): the script
+//! waits for one line on its standard input. The hand-over then writes the secret there and
+//! waits for the script's exit, a few milliseconds. The secret reaches the script only through
+//! that pipe (never a command line nor the environment). Without an armed script (the agent
+//! restarted, the container was restarted, the pipe broke) the same script is started and fed
+//! at once: slower, the same result.
+use super::docker::DockerRuntime;
+use super::exec::Bounded;
+use super::runtime::RuntimeError;
+use bollard::container::LogOutput;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+/// Reads the new secret from standard input (one line), replaces the desktop's VNC password
+/// file (what Xvnc checks each connection against) with one made from it, and marks it so
+/// that the image's entrypoint keeps it on a later start of the container.
+const REPLACE_PASSWORD: &str = "unset BERTH_SESSION_SECRET; umask 077; \
+    IFS= read -r s || exit 65; d=\"/tmp/runtime-$(id -u)/vnc\"; \
+    printf '%s\\n' \"$s\" | vncpasswd -f > \"$d/passwd.new\" && [ -s \"$d/passwd.new\" ] \
+    && mv -f \"$d/passwd.new\" \"$d/passwd\" && : > \"$d/handed-over\"";
+/// How long the script may take once it has the secret.
+const REPLACE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most of the script's error output kept for the message.
+const MESSAGE_MAX: usize = 4096;
+
+type Output =
+    Pin<Box<dyn futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
+type Input = Pin<Box<dyn tokio::io::AsyncWrite + Send>>;
+
+/// A started replacing script, waiting for the secret.
+pub struct ArmedScript {
+    exec_id: String,
+    output: Output,
+    input: Input,
+}
+
+/// The armed scripts of this agent's staged sessions.
+#[derive(Default)]
+pub struct Armed(Mutex<HashMap<Uuid, ArmedScript>>);
+
+impl Armed {
+    /// Forgets the session's script (its container is going away; the script ends with it).
+    pub async fn forget(&self, session_id: Uuid) {
+        self.0.lock().await.remove(&session_id);
+    }
+}
+
+impl DockerRuntime {
+    /// Starts the replacing script in the session's container, waiting for a secret.
+    async fn start_replacing(&self, session_id: Uuid) -> Result<ArmedScript, RuntimeError> {
+        let container = self
+            .find(session_id)
+            .await?
+            .ok_or(RuntimeError::NotFound(session_id))?;
+        let options = CreateExecOptions::<String> {
+            attach_stdin: Some(true),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            tty: Some(false),
+            cmd: Some(vec!["sh".into(), "-c".into(), REPLACE_PASSWORD.into()]),
+            privileged: Some(false),
+            ..Default::default()
+        };
+        let exec_id = match self.docker.create_exec(&container, options).await {
+            Ok(created) => created.id,
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => return Err(RuntimeError::NotRunning(session_id)),
+            Err(error) => return Err(error.into()),
+        };
+        let start = StartExecOptions {
+            detach: false,
+            tty: false,
+            output_capacity: None,
+        };
+        match self.docker.start_exec(&exec_id, Some(start)).await? {
+            StartExecResults::Attached { output, input } => Ok(ArmedScript {
+                exec_id,
+                output,
+                input,
+            }),
+            StartExecResults::Detached => Err(RuntimeError::Failed("exec started detached".into())),
+        }
+    }
+
+    /// Arms the session's hand-over (see the module's header).
+    pub(super) async fn arm(&self, session_id: Uuid) -> Result<(), RuntimeError> {
+        let script = self.start_replacing(session_id).await?;
+        self.armed.0.lock().await.insert(session_id, script);
+        Ok(())
+    }
+
+    /// Replaces the session's VNC password with `secret`: through its armed script when it has
+    /// one that still listens, else through one started now.
+    pub(super) async fn replace_secret(
+        &self,
+        session_id: Uuid,
+        secret: &str,
+    ) -> Result<(), RuntimeError> {
+        if secret.is_empty() || secret.contains(['\n', '\r', '\0']) {
+            return Err(RuntimeError::Refused(
+                "the secret must be one non-empty line".into(),
+            ));
+        }
+        let armed = self.armed.0.lock().await.remove(&session_id);
+        if let Some(script) = armed {
+            match self.feed(script, secret).await {
+                Ok(()) => return Ok(()),
+                Err(error) => {
+                    tracing::info!(%session_id, %error, "the armed hand-over did not answer; replacing the secret anew");
+                }
+            }
+        }
+        let script = self.start_replacing(session_id).await?;
+        self.feed(script, secret).await
+    }
+
+    /// Gives the script the secret and waits for it to succeed.
+    async fn feed(&self, mut script: ArmedScript, secret: &str) -> Result<(), RuntimeError> {
+        let line = format!("{secret}\n");
+        script
+            .input
+            .write_all(line.as_bytes())
+            .await
+            .map_err(|error| RuntimeError::Failed(format!("the script's input: {error}")))?;
+        let _ = script.input.shutdown().await;
+        let mut messages = Bounded::new(MESSAGE_MAX);
+        let drained = tokio::time::timeout(REPLACE_TIMEOUT, async {
+            while let Some(item) = script.output.next().await {
+                if let Ok(LogOutput::StdErr { message }) = item {
+                    messages.push(&message);
+                }
+            }
+        })
+        .await;
+        if drained.is_err() {
+            return Err(RuntimeError::Failed(
+                "replacing the secret did not finish".into(),
+            ));
+        }
+        let (message, _) = messages.finish();
+        match self.exit_of(&script.exec_id).await {
+            Some(0) => Ok(()),
+            code => Err(RuntimeError::Failed(format!(
+                "replacing the secret exited with {code:?}: {}",
+                message.trim()
+            ))),
+        }
+    }
+}
