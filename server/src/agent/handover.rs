@@ -3,9 +3,10 @@
 //!
 //! Starting a `docker exec` costs tens of milliseconds (more on a busy host), so the agent
 //! starts the replacing script as soon as a staged session streams ("arms" it): the script
-//! waits for one line on its standard input. The hand-over then writes the secret there and
-//! waits for the script's exit, a few milliseconds. The secret reaches the script only through
-//! that pipe (never a command line nor the environment). Without an armed script (the agent
+//! waits for one line on its standard input. The hand-over then writes the new password file
+//! there (made by the agent, as `vncpasswd -f` would) and waits for the script's exit, a few
+//! milliseconds. The password reaches the script only through that pipe (never a command line
+//! nor the environment). Without an armed script (the agent
 //! restarted, the container was restarted, the pipe broke) the same script is started and fed
 //! at once: slower, the same result.
 use super::docker::DockerRuntime;
@@ -21,13 +22,15 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-/// Reads the new secret from standard input (one line), replaces the desktop's VNC password
-/// file (what Xvnc checks each connection against) with one made from it, and marks it so
-/// that the image's entrypoint keeps it on a later start of the container.
+/// Finds the desktop's VNC password file (what Xvnc checks each connection against) first,
+/// then waits for one line on standard input: the new password file's bytes as octal escapes
+/// (`password_line`), which it writes over the old one and marks so that the image's
+/// entrypoint keeps it on a later start of the container. Once it has the line, it uses only
+/// the shell's builtins: no process starts on the hand-over's path. The file is written in
+/// place: nobody connects to a staged desktop while it is handed over.
 const REPLACE_PASSWORD: &str = "unset BERTH_SESSION_SECRET; umask 077; \
-    IFS= read -r s || exit 65; d=\"/tmp/runtime-$(id -u)/vnc\"; \
-    printf '%s\\n' \"$s\" | vncpasswd -f > \"$d/passwd.new\" && [ -s \"$d/passwd.new\" ] \
-    && mv -f \"$d/passwd.new\" \"$d/passwd\" && : > \"$d/handed-over\"";
+    d=\"/tmp/runtime-$(id -u)/vnc\"; [ -f \"$d/passwd\" ] || exit 66; \
+    IFS= read -r s || exit 65; printf \"$s\" > \"$d/passwd\" && : > \"$d/handed-over\"";
 /// How long the script may take once it has the secret.
 const REPLACE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The most of the script's error output kept for the message.
@@ -125,9 +128,9 @@ impl DockerRuntime {
         self.feed(script, secret).await
     }
 
-    /// Gives the script the secret and waits for it to succeed.
+    /// Gives the script the secret's password file and waits for it to succeed.
     async fn feed(&self, mut script: ArmedScript, secret: &str) -> Result<(), RuntimeError> {
-        let line = format!("{secret}\n");
+        let line = password_line(secret);
         script
             .input
             .write_all(line.as_bytes())
@@ -156,5 +159,29 @@ impl DockerRuntime {
                 message.trim()
             ))),
         }
+    }
+}
+
+/// The password file of `secret` as one line of octal escapes for the script's `printf`
+/// (which turns them back into bytes, NUL included; nothing else reaches its format).
+fn password_line(secret: &str) -> String {
+    let mut line: String = crate::rfb::auth::password_file(secret)
+        .iter()
+        .map(|byte| format!("\\{byte:03o}"))
+        .collect();
+    line.push('\n');
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_password_line_is_octal_escapes_only() {
+        assert_eq!(
+            password_line("Berth-42"),
+            "\\130\\260\\317\\000\\356\\107\\066\\305\n"
+        );
     }
 }

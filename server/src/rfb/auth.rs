@@ -17,6 +17,24 @@ fn key(password: &str) -> [u8; 8] {
     key
 }
 
+/// The key a VNC password file is obfuscated with (TigerVNC's `vncpasswd -f`), its bits
+/// reversed as for any VNC DES key.
+const PASSWORD_FILE_KEY: [u8; 8] = [23, 82, 107, 6, 35, 78, 88, 7];
+
+/// What `vncpasswd -f` writes for `password`: its first 8 bytes (zero-padded), DES-encrypted
+/// under the fixed obfuscation key. Lets the agent replace a session's password file without
+/// starting `vncpasswd` in the container.
+pub fn password_file(password: &str) -> [u8; 8] {
+    let fixed = PASSWORD_FILE_KEY.map(u8::reverse_bits);
+    let cipher = des::Des::new(GenericArray::from_slice(&fixed));
+    let mut block = [0u8; 8];
+    for (slot, byte) in block.iter_mut().zip(password.bytes()) {
+        *slot = byte;
+    }
+    cipher.encrypt_block(GenericArray::from_mut_slice(&mut block));
+    block
+}
+
 /// The answer to `challenge` for `password`: both 8-byte halves DES-encrypted (ECB).
 pub fn response(password: &str, challenge: &[u8; CHALLENGE]) -> [u8; CHALLENGE] {
     let cipher = des::Des::new(GenericArray::from_slice(&key(password)));
@@ -44,6 +62,17 @@ mod tests {
         assert_eq!(
             hex(&response("Berth-42", b"0123456789abcdef")),
             "e98ad6ac2c54ab97a940096fca1e1109"
+        );
+    }
+
+    /// `printf 'Berth-42\n' | vncpasswd -f | od -An -tx1` in the Desktop image, and OpenSSL:
+    /// `printf Berth-42 | openssl enc -des-ecb -K e84ad660c4721ae0 -nopad ...`.
+    #[test]
+    fn the_password_file_matches_vncpasswd() {
+        assert_eq!(hex(&password_file("Berth-42")), "58b0cf00ee4736c5");
+        assert_eq!(
+            password_file("Berth-42"),
+            password_file("Berth-42-and-more")
         );
     }
 
