@@ -77,6 +77,28 @@ impl Bounded {
     }
 }
 
+/// Reads an attached exec's output to its end, keeping (up to `limit` bytes of) its standard
+/// error for a failure's message; None when it did not end `within`.
+pub async fn stderr_to_end<S>(
+    output: &mut S,
+    limit: usize,
+    within: std::time::Duration,
+) -> Option<String>
+where
+    S: futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Unpin,
+{
+    let mut messages = Bounded::new(limit);
+    let drained = tokio::time::timeout(within, async {
+        while let Some(item) = output.next().await {
+            if let Ok(LogOutput::StdErr { message }) = item {
+                messages.push(&message);
+            }
+        }
+    })
+    .await;
+    drained.ok().map(|()| messages.finish().0)
+}
+
 /// The environment an exec adds to the container's: the session's display unless given, then
 /// the caller's.
 pub fn exec_environment(request: &ExecRequest) -> Vec<String> {

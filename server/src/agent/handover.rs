@@ -10,11 +10,10 @@
 //! restarted, the container was restarted, the pipe broke) the same script is started and fed
 //! at once: slower, the same result.
 use super::docker::DockerRuntime;
-use super::exec::Bounded;
+use super::exec::stderr_to_end;
 use super::runtime::RuntimeError;
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
-use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::time::Duration;
@@ -137,21 +136,12 @@ impl DockerRuntime {
             .await
             .map_err(|error| RuntimeError::Failed(format!("the script's input: {error}")))?;
         let _ = script.input.shutdown().await;
-        let mut messages = Bounded::new(MESSAGE_MAX);
-        let drained = tokio::time::timeout(REPLACE_TIMEOUT, async {
-            while let Some(item) = script.output.next().await {
-                if let Ok(LogOutput::StdErr { message }) = item {
-                    messages.push(&message);
-                }
-            }
-        })
-        .await;
-        if drained.is_err() {
+        let Some(message) = stderr_to_end(&mut script.output, MESSAGE_MAX, REPLACE_TIMEOUT).await
+        else {
             return Err(RuntimeError::Failed(
                 "replacing the secret did not finish".into(),
             ));
-        }
-        let (message, _) = messages.finish();
+        };
         match self.exit_of(&script.exec_id).await {
             Some(0) => Ok(()),
             code => Err(RuntimeError::Failed(format!(

@@ -47,15 +47,22 @@ async fn stream(app: &TestApp, session_id: Uuid, cookie: &str) -> Result<(), Str
     .map_err(|error| error.to_string())
 }
 
-#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
-async fn a_staged_desktop_is_nobodys_until_handed_over_then_takes_only_its_new_secret(db: PgPool) {
+/// An app with an in-process agent, the user ann, and one Desktop kept staged.
+struct Pool {
+    app: TestApp,
+    agent: tokio::task::JoinHandle<()>,
+    ann: Uuid,
+    desktop: Uuid,
+    config_id: Uuid,
+}
+
+async fn pool(db: PgPool) -> Pool {
     berth::manager::images::register_defaults(&db)
         .await
         .unwrap();
     let app = spawn_app(db.clone()).await;
     let agent = start_test_agent(&app).await;
     let ann = app.create_user("ann", "password-123", "user").await;
-    app.create_user("root", "password-123", "admin").await;
     let desktop = image_id(&db, "Desktop").await;
     store::group_access::assign_image(&db, store::groups::ALL_USERS, desktop, true)
         .await
@@ -67,6 +74,46 @@ async fn a_staged_desktop_is_nobodys_until_handed_over_then_takes_only_its_new_s
         expiry_secs: 600,
     };
     let config_id = store::staging::create(&db, &input).await.unwrap();
+    Pool {
+        app,
+        agent,
+        ann,
+        desktop,
+        config_id,
+    }
+}
+
+/// Stops the staging (what it kept ready is recycled), then ends the user's session.
+async fn end(app: &TestApp, config_id: Uuid, session_id: Uuid, agent: tokio::task::JoinHandle<()>) {
+    store::staging::delete(&app.db, config_id).await.unwrap();
+    wait_for("the staged desktops to be recycled", 120, || async {
+        let live: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM sessions
+             WHERE user_id IS NULL AND operational_status <> 'deleted'",
+        )
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        (live == 0).then_some(())
+    })
+    .await;
+    app.manager
+        .destroy_session(session_id, "test")
+        .await
+        .unwrap();
+    agent.abort();
+}
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn a_staged_desktop_is_nobodys_until_handed_over_then_takes_only_its_new_secret(db: PgPool) {
+    let Pool {
+        app,
+        agent,
+        ann,
+        desktop,
+        config_id,
+    } = pool(db.clone()).await;
+    app.create_user("root", "password-123", "admin").await;
     let (staged, port, pool_secret) = ready_staged(&db).await;
     let (ann_cookie, admin_cookie) = (cookie(&app, "ann").await, cookie(&app, "root").await);
 
@@ -106,22 +153,7 @@ async fn a_staged_desktop_is_nobodys_until_handed_over_then_takes_only_its_new_s
     // The pool refills behind it; deleting the config recycles what it staged.
     let (refill, _, _) = ready_staged(&db).await;
     assert_ne!(refill, staged);
-    store::staging::delete(&db, config_id).await.unwrap();
-    wait_for("the staged desktop to be recycled", 60, || async {
-        let status: String =
-            sqlx::query_scalar("SELECT operational_status FROM sessions WHERE session_id = $1")
-                .bind(refill)
-                .fetch_one(&db)
-                .await
-                .unwrap();
-        (status == "deleted").then_some(())
-    })
-    .await;
-    app.manager
-        .destroy_session(session_id, "test")
-        .await
-        .unwrap();
-    agent.abort();
+    end(&app, config_id, session_id, agent).await;
 }
 
 /// The host pids of the staged container's processes waiting to replace its password.
@@ -147,23 +179,13 @@ async fn hand_over_scripts(session_id: Uuid) -> Vec<String> {
 async fn a_staged_desktop_waits_ready_to_hand_over_and_is_handed_over_when_that_was_lost(
     db: PgPool,
 ) {
-    berth::manager::images::register_defaults(&db)
-        .await
-        .unwrap();
-    let app = spawn_app(db.clone()).await;
-    let agent = start_test_agent(&app).await;
-    let ann = app.create_user("ann", "password-123", "user").await;
-    let desktop = image_id(&db, "Desktop").await;
-    store::group_access::assign_image(&db, store::groups::ALL_USERS, desktop, true)
-        .await
-        .unwrap();
-    let input = ConfigInput {
-        image_id: desktop,
-        server_id: None,
-        desired: 1,
-        expiry_secs: 600,
-    };
-    let config_id = store::staging::create(&db, &input).await.unwrap();
+    let Pool {
+        app,
+        agent,
+        ann,
+        desktop,
+        config_id,
+    } = pool(db.clone()).await;
     let (staged, port, pool_secret) = ready_staged(&db).await;
 
     // The replacing script already runs, waiting for the secret: the hand-over does not
@@ -198,21 +220,5 @@ async fn a_staged_desktop_waits_ready_to_hand_over_and_is_handed_over_when_that_
         hand_over_scripts(staged).await.is_empty(),
         "nothing of the hand-over is left running in the owner's desktop"
     );
-    store::staging::delete(&db, config_id).await.unwrap();
-    wait_for("the refill to be recycled", 120, || async {
-        let live: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM sessions
-             WHERE user_id IS NULL AND operational_status <> 'deleted'",
-        )
-        .fetch_one(&db)
-        .await
-        .unwrap();
-        (live == 0).then_some(())
-    })
-    .await;
-    app.manager
-        .destroy_session(session_id, "test")
-        .await
-        .unwrap();
-    agent.abort();
+    end(&app, config_id, session_id, agent).await;
 }
