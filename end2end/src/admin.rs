@@ -10,9 +10,14 @@ pub async fn open(client: &Client, path: &str) {
     hydrated(client).await;
 }
 
-/// Replaces the field's text.
+/// Replaces the field's text (once the field is there: forms appear after a fetch).
 pub async fn fill(client: &Client, css: &str, text: &str) {
-    let field = client.find(Locator::Css(css)).await.unwrap();
+    let field = client
+        .wait()
+        .at_most(crate::WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|error| panic!("no {css}: {error}"));
     field.clear().await.unwrap();
     field.send_keys(text).await.unwrap();
 }

@@ -30,14 +30,17 @@ async fn save_location(admin: &Client, location: &str, shown: &str) -> String {
     let script = format!(
         "const e = document.querySelector('#image-storage-form {shown}'); return e ? e.textContent : false;"
     );
-    wait_until(admin, "the storage form's answer", &script).await;
-    admin
-        .execute(&script, vec![])
+    for _ in 0..120 {
+        if let Some(text) = admin.execute(&script, vec![]).await.unwrap().as_str() {
+            return text.to_owned();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let page = admin
+        .execute("return document.querySelector('main')?.innerText;", vec![])
         .await
-        .unwrap()
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+        .unwrap();
+    panic!("the storage form never showed {shown}; the page: {page}");
 }
 
 /// The member's session of the workspace ends (as its owner deletes it).

@@ -136,7 +136,9 @@ impl Manager {
 
     /// Chooses the agent and records the session (provisioning), all under the placement
     /// lock so two launches cannot both take the last free capacity. Returns the host name.
-    /// A staged session's (`spec.staging_config_id`) row has no owner and no limit applies.
+    /// `limit` is the user's most sessions; for a staged session (`spec.staging_config_id`,
+    /// a row without owner) it is the pool's desired size, checked here so that replicas
+    /// tending the pool at once never stage more than it.
     pub(super) async fn place(
         &self,
         spec: &mut LaunchSpec,
@@ -147,9 +149,12 @@ impl Manager {
         let _turn = self.placement_gate.lock().await;
         let mut placement = Placement::begin(&self.db).await?;
         let staged = spec.staging_config_id.is_some();
-        if !staged {
-            let live = placement.live_count_of_user(spec.user_id).await?;
-            check_limit(live, limit)?;
+        match spec.staging_config_id {
+            Some(config_id) if placement.serving_staged(config_id).await? >= limit => {
+                return Err(ControlError::Conflict("The staging pool is full.".into()));
+            }
+            Some(_) => {}
+            None => check_limit(placement.live_count_of_user(spec.user_id).await?, limit)?,
         }
         let mut candidates = candidates(placement.agent_loads().await?, &spec.image, restrict);
         if let Some(profile_path) = &spec.storage.profile {

@@ -298,3 +298,36 @@ async fn expired_and_orphaned_staged_sessions_are_recycled_and_replaced(db: PgPo
     })
     .await;
 }
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn replicas_tending_the_pool_at_once_never_stage_more_than_it_wants(db: PgPool) {
+    let agent = Arc::new(FakeAgent::default());
+    online_server(&db, 40).await;
+    let image_id = insert_image(&db, "Pooled").await;
+    let input = ConfigInput {
+        image_id,
+        server_id: None,
+        desired: 2,
+        expiry_secs: 600,
+    };
+    let config_id = store::staging::create(&db, &input).await.unwrap();
+    let replica = || {
+        let config = berth::manager::ManagerConfig {
+            launch_timeout: std::time::Duration::from_secs(60),
+            sweep_interval: std::time::Duration::from_secs(3600),
+            launches_per_agent: berth::startup::LAUNCHES_PER_AGENT,
+        };
+        berth::manager::Manager::with_agent_client(db.clone(), config, agent.clone())
+    };
+    let replicas: Vec<_> = (0..3).map(|_| replica()).collect();
+    futures_util::future::join_all(replicas.iter().map(|manager| manager.tend_pool())).await;
+
+    // Every session ever staged counts (a surplus recycled later would still show here).
+    let staged: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sessions WHERE staging_config_id = $1")
+            .bind(config_id)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(staged, 2);
+}

@@ -180,6 +180,19 @@ impl Placement {
         }))
     }
 
+    /// The staged sessions of the config that serve or soon will (starting or ready), as of
+    /// this placement: what another replica's tending may have added since this one planned.
+    pub async fn serving_staged(&mut self, staging_config_id: Uuid) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar!(
+            r#"SELECT count(*) AS "count!" FROM sessions
+               WHERE user_id IS NULL AND staging_config_id = $1
+                 AND operational_status IN ('requested', 'provisioning', 'starting', 'running')"#,
+            staging_config_id
+        )
+        .fetch_one(&mut *self.tx)
+        .await?)
+    }
+
     /// Commits what was done under the lock (a hand-over).
     pub async fn commit(self) -> Result<(), StoreError> {
         self.tx.commit().await?;

@@ -127,7 +127,12 @@ impl Manager {
             storage: Default::default(),
         };
         let host = self
-            .place(&mut spec, 0, i64::from(config.expiry_secs), restrict)
+            .place(
+                &mut spec,
+                i64::from(config.desired),
+                i64::from(config.expiry_secs),
+                restrict,
+            )
             .await?;
         tracing::info!(session_id = %spec.session_id, image = spec.image, host, "staging a session");
         self.supervise(spec);
