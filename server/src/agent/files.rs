@@ -7,6 +7,7 @@
 use super::docker::DockerRuntime;
 use super::exec::Bounded;
 use super::runtime::RuntimeError;
+use crate::files::chunks::{coalesced, PIECE};
 use crate::files::{ByteStream, FileEntry, FileError};
 use crate::protocol::ExecRequest;
 use bollard::container::LogOutput;
@@ -22,8 +23,9 @@ fail() { printf '%s\n' "$2" >&2; exit "$1"; }
 home=$(realpath -e -- "$HOME") || fail 70 "The session's home folder is missing."
 "#;
 
-/// `$1` name, `$2` size. Prints `ready` once the target is checked, then takes exactly `$2`
-/// bytes from standard input.
+/// `$1` name, `$2` size. Prints `ready` once the target is checked, then takes standard input
+/// until it ends (the agent sends at most `$2` bytes; `cat` reads a pipe in large blocks where
+/// `head -c` took 8 KiB at a time) and keeps the file only if it has exactly `$2` bytes.
 const UPLOAD: &str = r#"d="$home/Uploads"
 [ -L "$d" ] && fail 65 "~/Uploads is a symbolic link; files are written only into a real folder."
 mkdir -p -- "$d" 2>/dev/null || fail 65 "~/Uploads cannot be created."
@@ -34,7 +36,7 @@ t="$d/$1"
 tmp=$(mktemp -- "$d/.berth-upload.XXXXXX") || fail 70 "Cannot write into ~/Uploads."
 trap 'rm -f -- "$tmp"' EXIT
 echo ready
-head -c "$2" > "$tmp" || fail 70 "Writing ~/Uploads/$1 failed (is the disk full?)."
+cat > "$tmp" || fail 70 "Writing ~/Uploads/$1 failed (is the disk full?)."
 [ "$(stat -c %s -- "$tmp")" = "$2" ] || fail 66 "The upload ended before the whole file arrived."
 mv -fT -- "$tmp" "$t" || fail 70 "Cannot write ~/Uploads/$1."
 trap - EXIT
@@ -233,8 +235,10 @@ impl DockerRuntime {
         session_id: Uuid,
         name: &str,
         size: u64,
-        mut body: ByteStream,
+        body: ByteStream,
     ) -> Result<u64, FileError> {
+        // Docker's exec input costs a write and a wake-up per piece at each of its hops.
+        let mut body = coalesced(body, PIECE);
         let args = vec![name.to_owned(), size.to_string()];
         let (exec_id, mut output, mut input) =
             self.start_script(session_id, UPLOAD, args, true).await?;
@@ -292,7 +296,8 @@ impl DockerRuntime {
             .trim()
             .parse()
             .map_err(|_| FileError::Failed("The container answered the download badly.".into()))?;
-        Ok((size, Box::pin(exactly(output, size, first))))
+        let stream = Box::pin(exactly(output, size, first));
+        Ok((size, coalesced(stream, PIECE)))
     }
 
     pub(super) async fn list_download_files(

@@ -4,10 +4,12 @@
 //! memory stays flat whatever the size.
 //!
 //! - `names`: which file names a transfer may use
+//! - `chunks`: the bytes regrouped into large pieces between hops
 //! - `access`: who may transfer (the owner, as the groups allow), as a pure function
 //! - `routes`: the browser's endpoints under `/files/{session_id}`
 //! - `agent::files` (agent side) and `manager::files` (the manager's calls to it)
 pub mod access;
+pub mod chunks;
 pub mod names;
 pub mod routes;
 

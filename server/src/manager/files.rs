@@ -1,8 +1,10 @@
 //! The manager's side of file transfer: the running session's agent is asked over its API,
 //! with the bytes streamed through in both directions (never collected here). Who may
-//! transfer was decided before (`files::access`).
+//! transfer was decided before (`files::access`). The bytes go on in large pieces
+//! (`files::chunks`) whatever pieces they came in.
 use super::agent_client::AgentRef;
 use super::Manager;
+use crate::files::chunks::{coalesced, PIECE};
 use crate::files::{names, ByteStream, FileEntry, FileError, Uploaded};
 use berth_model::{ControlError, SessionStatus};
 use futures_util::TryStreamExt;
@@ -72,7 +74,7 @@ pub async fn upload(
     let request = http()
         .put(target)
         .header(reqwest::header::CONTENT_LENGTH, size)
-        .body(reqwest::Body::wrap_stream(body));
+        .body(reqwest::Body::wrap_stream(coalesced(body, PIECE)));
     answered(agent, request)
         .await?
         .json()
@@ -116,7 +118,7 @@ pub async fn download(
         ))
     })?;
     let stream = response.bytes_stream().map_err(std::io::Error::other);
-    Ok((size, Box::pin(stream)))
+    Ok((size, coalesced(Box::pin(stream), PIECE)))
 }
 
 /// The files of the session's `~/Downloads`.

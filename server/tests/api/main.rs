@@ -15,6 +15,7 @@ mod checkin_writes;
 mod connection_limits;
 mod docker_sessions;
 mod files;
+mod files_cancel;
 mod files_memory;
 mod files_refusals;
 mod groups;
