@@ -5,7 +5,7 @@
 //! message. Uploads go to a temporary file renamed when complete; downloads are opened once
 //! and their size taken from the open file.
 use super::docker::DockerRuntime;
-use super::exec::Bounded;
+use super::exec::{stderr_to_end, Bounded};
 use super::runtime::RuntimeError;
 use crate::files::chunks::{coalesced, PIECE};
 use crate::files::{ByteStream, FileEntry, FileError};
@@ -261,21 +261,11 @@ impl DockerRuntime {
             sent += chunk.len() as u64;
         }
         let _ = input.shutdown().await;
-        let mut messages = Bounded::new(MESSAGE_MAX);
-        let drained = tokio::time::timeout(FINISH, async {
-            while let Some(item) = output.next().await {
-                if let Ok(LogOutput::StdErr { message }) = item {
-                    messages.push(&message);
-                }
-            }
-        })
-        .await;
-        if drained.is_err() {
+        let Some(message) = stderr_to_end(&mut output, MESSAGE_MAX, FINISH).await else {
             return Err(FileError::Failed(
                 "The upload did not finish in the container.".into(),
             ));
-        }
-        let (message, _) = messages.finish();
+        };
         match self.exit_of(&exec_id).await {
             Some(0) if sent == size => Ok(sent),
             code => Err(script_failure(code, message)),
