@@ -1,6 +1,7 @@
 //! Agents (Docker hosts, the `servers` table) as the manager keeps them: their check-ins,
 //! offline marking and the address it reaches each at. Their credentials and the admin's
 //! view of them are elsewhere.
+use crate::sessions::agent_reports::Placed;
 use crate::StoreError;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -30,6 +31,8 @@ pub async fn address(db: &PgPool, server_id: Uuid) -> Result<Option<Address>, St
 /// What an agent reports about itself at a check-in.
 #[derive(Debug, Clone)]
 pub struct CheckIn<'a> {
+    /// The name the agent checks in under (its credential's, or nothing is written).
+    pub name: &'a str,
     pub address: &'a str,
     pub agent_url: &'a str,
     pub cores: f64,
@@ -44,9 +47,40 @@ pub struct CheckIn<'a> {
     pub api_secret: &'a str,
 }
 
-/// Records a check-in on the agent's row while its credential is still `credential_hash`
-/// (None when it was revoked or replaced meanwhile). Returns whether the agent has reported
-/// for at least two intervals since its process started (or it came back online).
+/// What a check-in found: whose credential it was, and what the agent is to be answered,
+/// read in the statement that recorded it.
+#[derive(Debug, Clone)]
+pub struct CheckedIn {
+    /// The name the credential was issued for (nothing was written when the check-in came
+    /// under another).
+    pub hostname: String,
+    /// Whether the agent has reported for at least two intervals since its process started
+    /// (or it came back online).
+    pub settled: bool,
+    pub deployment_id: Option<String>,
+    /// The images the agent should hold: enabled ones not restricted to another agent.
+    pub wanted_images: Vec<String>,
+    /// The agent's sessions that are not deleted, as their rows say.
+    pub sessions: Vec<Placed>,
+    /// The volume roots last recorded for the agent (None: never).
+    pub volume_roots: Option<Vec<String>>,
+}
+
+/// A session row in the check-in's JSON list.
+#[derive(Debug, serde::Deserialize)]
+struct PlacedRow {
+    session_id: Uuid,
+    status: berth_model::SessionStatus,
+    container_id: Option<String>,
+    port: Option<i32>,
+    disagreeing_checkins: i32,
+}
+
+/// Records a check-in on the agent's row, in one statement that also verifies the credential
+/// and reads what the answer needs (the deployment id, the wanted images, the agent's
+/// sessions, its recorded volume roots). None when no row has `server_id` with
+/// `credential_hash` (unknown, revoked or replaced: a revocation racing a check-in wins);
+/// nothing is written unless the row's name is `report.name`.
 ///
 /// A check-in that says nothing new writes nothing: the row is updated only when something
 /// reported differs (free disk by more than 5 %), the agent was not online, or its last
@@ -54,17 +88,19 @@ pub struct CheckIn<'a> {
 /// intervals), so an agent checking in on time is written every other interval and an agent
 /// that stopped is still offline three intervals after its last recorded check-in at most
 /// two intervals after it stopped.
-pub async fn record_check_in(
+pub async fn check_in(
     db: &PgPool,
     server_id: Uuid,
     credential_hash: &[u8],
     report: &CheckIn<'_>,
-) -> Result<Option<bool>, StoreError> {
+) -> Result<Option<CheckedIn>, StoreError> {
     // SET expressions read the row as it was, so reporting_since compares the old instance;
-    // `current` reads it as it was too (what an unchanged check-in answers).
-    Ok(sqlx::query_scalar!(
+    // `current` reads it as it was too (what an unchanged check-in answers). The hash is
+    // compared in SQL: it is the SHA-256 of a 256-bit secret, so how long a mismatch takes
+    // tells nothing of use.
+    let row = sqlx::query!(
         r#"WITH current AS (
-               SELECT reporting_since <= now() - make_interval(secs => checkin_interval * 2) AS settled
+               SELECT hostname, reporting_since <= now() - make_interval(secs => checkin_interval * 2) AS settled
                FROM servers WHERE server_id = $1 AND credential_hash = $2
            ), updated AS (
                UPDATE servers SET
@@ -75,7 +111,7 @@ pub async fn record_check_in(
                    reporting_since = CASE
                        WHEN agent_instance IS DISTINCT FROM $13 OR status <> 'online' OR reporting_since IS NULL
                        THEN now() ELSE reporting_since END
-               WHERE server_id = $1 AND credential_hash = $2 AND (
+               WHERE server_id = $1 AND credential_hash = $2 AND hostname = $15 AND (
                    status <> 'online' OR reporting_since IS NULL OR last_checkin IS NULL
                    OR last_checkin < now() - make_interval(secs => checkin_interval * 1.5::float8)
                    OR address IS DISTINCT FROM $3 OR agent_url IS DISTINCT FROM $4 OR cores <> $5 OR memory <> $6 OR gpus <> $7
@@ -84,7 +120,19 @@ pub async fn record_check_in(
                    OR checkin_interval <> $12 OR agent_instance IS DISTINCT FROM $13 OR api_secret IS DISTINCT FROM $14)
                RETURNING reporting_since <= now() - make_interval(secs => checkin_interval * 2) AS settled
            )
-           SELECT coalesce((SELECT settled FROM updated), (SELECT settled FROM current)) AS settled"#,
+           SELECT c.hostname AS "hostname!",
+                  coalesce((SELECT settled FROM updated), c.settled, false) AS "settled!",
+                  (SELECT value #>> '{}' FROM settings WHERE name = 'deployment_id') AS deployment_id,
+                  ARRAY(SELECT DISTINCT name FROM images
+                        WHERE enabled AND (NOT restrict_to_server OR server_id = $1)) AS "wanted_images!",
+                  coalesce((SELECT json_agg(json_build_object(
+                                'session_id', session_id, 'status', operational_status,
+                                'container_id', container_id, 'port', port,
+                                'disagreeing_checkins', disagreeing_checkins))
+                            FROM sessions WHERE server_id = $1 AND operational_status <> 'deleted'),
+                           '[]'::json) AS "sessions!: sqlx::types::Json<Vec<PlacedRow>>",
+                  (SELECT roots FROM agent_volume_roots WHERE server_id = $1) AS volume_roots
+           FROM current c"#,
         server_id,
         credential_hash,
         report.address,
@@ -99,19 +147,32 @@ pub async fn record_check_in(
         report.interval_secs,
         report.instance_id,
         report.api_secret,
+        report.name,
     )
-    .fetch_one(db)
-    .await?)
-}
-
-/// The images the agent should hold: enabled ones not restricted to another agent.
-pub async fn wanted_images(db: &PgPool, server_id: Uuid) -> Result<Vec<String>, StoreError> {
-    Ok(sqlx::query_scalar!(
-        "SELECT DISTINCT name FROM images WHERE enabled AND (NOT restrict_to_server OR server_id = $1)",
-        server_id
-    )
-    .fetch_all(db)
-    .await?)
+    .fetch_optional(db)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    Ok(Some(CheckedIn {
+        hostname: row.hostname,
+        settled: row.settled,
+        deployment_id: row.deployment_id,
+        wanted_images: row.wanted_images,
+        sessions: row
+            .sessions
+            .0
+            .into_iter()
+            .map(|session| Placed {
+                session_id: session.session_id,
+                status: session.status,
+                container_id: session.container_id,
+                port: session.port.and_then(|port| u16::try_from(port).ok()),
+                disagreeing_checkins: session.disagreeing_checkins,
+            })
+            .collect(),
+        volume_roots: row.volume_roots,
+    }))
 }
 
 /// Marks offline the agents that missed three check-ins in a row; returns their names.

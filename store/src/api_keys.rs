@@ -25,6 +25,8 @@ pub struct KeyForVerification {
     pub read_only: bool,
     pub revoked: bool,
     pub expired: bool,
+    /// The role of the user the call names as its target (None: none named, or no such user).
+    pub target_role: Option<String>,
 }
 
 /// A key as the admin's list shows it.
@@ -59,17 +61,21 @@ pub async fn create(db: &PgPool, key: NewKey<'_>) -> Result<Uuid, StoreError> {
     Ok(api_key_id)
 }
 
-/// The key a request presents, read afresh (None when there is no such key).
+/// The key a request presents, read afresh (None when there is no such key), with the role
+/// of the call's target user if it names one (read in the same query).
 pub async fn for_verification(
     db: &PgPool,
     api_key: &str,
+    target_user: Option<Uuid>,
 ) -> Result<Option<KeyForVerification>, StoreError> {
     Ok(sqlx::query_as!(
         KeyForVerification,
         r#"SELECT api_key_id, secret_hash, permissions, read_only, revoked,
-                  COALESCE(expires < now(), false) AS "expired!"
+                  COALESCE(expires < now(), false) AS "expired!",
+                  (SELECT role FROM users WHERE user_id = $2) AS target_role
            FROM api_keys WHERE api_key = $1"#,
-        api_key
+        api_key,
+        target_user
     )
     .fetch_optional(db)
     .await?)

@@ -104,29 +104,58 @@ pub async fn groups_with_values(
     )
     .fetch_all(db)
     .await?;
+    Ok(fold_groups(rows.into_iter().map(|row| {
+        (row.group_id, row.name, row.priority, row.setting, row.value)
+    })))
+}
+
+/// One group and one of its settings (if it sets any), as the queries read them.
+type GroupSetting = (Uuid, String, i32, Option<String>, Option<Value>);
+
+/// The groups of rows ordered by group, each with the settings it sets.
+fn fold_groups(rows: impl IntoIterator<Item = GroupSetting>) -> Vec<GroupValues> {
     let mut groups: Vec<GroupValues> = Vec::new();
-    for row in rows {
-        if groups.last().map(|g| g.group_id) != Some(row.group_id) {
+    for (group_id, name, priority, setting, value) in rows {
+        if groups.last().map(|g| g.group_id) != Some(group_id) {
             groups.push(GroupValues {
-                group_id: row.group_id,
-                name: row.name,
-                priority: row.priority,
+                group_id,
+                name,
+                priority,
                 values: Vec::new(),
             });
         }
-        if let (Some(name), Some(value), Some(group)) = (row.setting, row.value, groups.last_mut())
-        {
-            group.values.push((name, value));
+        if let (Some(setting), Some(value), Some(group)) = (setting, value, groups.last_mut()) {
+            group.values.push((setting, value));
         }
     }
-    Ok(groups)
+    groups
 }
 
-/// The user's effective settings: their groups' over the deployment's.
+/// The user's effective settings: their groups' over the deployment's, read in one query
+/// (the deployment's settings ride along with the groups' rows).
 pub async fn policy_of(db: &PgPool, user_id: Uuid) -> Result<Policy, StoreError> {
-    let groups = groups_with_values(db, user_id).await?;
-    let deployment = crate::settings::load(db).await?.group_defaults();
-    Ok(Policy::resolve(&groups, &deployment))
+    let rows = sqlx::query!(
+        r#"SELECT g.group_id, g.name, g.priority, gs.name AS "setting?", gs.value AS "value?",
+                  (SELECT json_object_agg(name, value) FROM settings) AS deployment
+           FROM groups g LEFT JOIN group_settings gs ON gs.group_id = g.group_id
+           WHERE g.group_id = $2
+              OR g.group_id IN (SELECT group_id FROM user_groups WHERE user_id = $1)
+           ORDER BY g.priority, gs.name"#,
+        user_id,
+        ALL_USERS
+    )
+    .fetch_all(db)
+    .await?;
+    let deployment = match rows.first() {
+        Some(row) => crate::settings::from_object(row.deployment.as_ref()),
+        // No group at all (All Users is always there): the settings alone.
+        None => crate::settings::load(db).await?,
+    };
+    let groups = fold_groups(
+        rows.into_iter()
+            .map(|row| (row.group_id, row.name, row.priority, row.setting, row.value)),
+    );
+    Ok(Policy::resolve(&groups, &deployment.group_defaults()))
 }
 
 /// Whether the user may see and launch the image (enabled or not).

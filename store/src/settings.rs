@@ -79,6 +79,18 @@ pub async fn load(db: &PgPool) -> Result<Settings, StoreError> {
     Ok(settings)
 }
 
+/// The settings from a JSON object of the stored rows by name (`json_object_agg(name,
+/// value)` over the table; None when it is empty), stored values over defaults.
+pub(crate) fn from_object(rows: Option<&serde_json::Value>) -> Settings {
+    let mut settings = Settings::default();
+    if let Some(serde_json::Value::Object(rows)) = rows {
+        for (name, value) in rows {
+            settings.apply(name, value);
+        }
+    }
+    settings
+}
+
 /// Sets how many days audit log entries are kept.
 pub async fn set_audit_retention_days(db: &PgPool, days: i64) -> Result<(), StoreError> {
     sqlx::query!(

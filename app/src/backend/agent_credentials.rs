@@ -60,6 +60,14 @@ pub fn parse(presented: &str) -> Option<(Uuid, &str)> {
     (!secret.is_empty()).then_some((server_id, secret))
 }
 
+/// The server id a presented credential names and the hash of its secret, which the row must
+/// hold (None when the credential has not that form). The check-in compares the hash in the
+/// statement that records it.
+pub fn presented(presented: &str) -> Option<(Uuid, Vec<u8>)> {
+    let (server_id, secret) = parse(presented)?;
+    Some((server_id, auth::token_hash(secret)))
+}
+
 /// Whether `secret` is the one whose hash is `stored`, in constant time.
 pub fn secret_matches(secret: &str, stored: &[u8]) -> bool {
     auth::token_hash(secret).ct_eq(stored).into()

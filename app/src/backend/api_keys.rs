@@ -17,6 +17,9 @@ pub struct Key {
     pub api_key_id: Uuid,
     pub permissions: Vec<String>,
     pub read_only: bool,
+    /// The role of the user the call names as its target, read with the key (None: the
+    /// caller named none, or there is no such user).
+    pub target_role: Option<String>,
 }
 
 impl Key {
@@ -111,6 +114,32 @@ fn remember_verified(hash: String, secret: &str) {
     cache.insert(hash, digest(secret));
 }
 
+/// When this process last noted each key's use (`store::api_keys::mark_used` keeps it to the
+/// minute): a key polled many times a second costs no query a call for it.
+static MARKED: std::sync::LazyLock<std::sync::Mutex<HashMap<Uuid, std::time::Instant>>> =
+    std::sync::LazyLock::new(Default::default);
+
+const MARK_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether the key's use is to be noted now (and if so, it counts as noted).
+fn due_for_mark(api_key_id: Uuid) -> bool {
+    let now = std::time::Instant::now();
+    let mut marked = MARKED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if marked
+        .get(&api_key_id)
+        .is_some_and(|at| now - *at < MARK_EVERY)
+    {
+        return false;
+    }
+    if marked.len() >= VERIFIED_MAX {
+        marked.clear();
+    }
+    marked.insert(api_key_id, now);
+    true
+}
+
 /// Per key (by its hash), the right to verify a secret now.
 static TURNS: std::sync::LazyLock<
     std::sync::Mutex<HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
@@ -126,7 +155,8 @@ fn verification_turn(hash: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
     turns.entry(hash.to_owned()).or_default().clone()
 }
 
-/// Checks a key and its secret; the key's state (revoked, expired) is read afresh each time.
+/// Checks a key and its secret; the key's state (revoked, expired) is read afresh each time,
+/// in the same query as the role of `target_user` (the user the call acts on, if any).
 /// An unknown key is refused at once; a known one's secret is verified with Argon2 unless it
 /// was verified before, and `before_argon2` may refuse first (a limit on failures reserves
 /// its count there, so that parallel guesses cannot all get past it).
@@ -134,13 +164,14 @@ pub async fn verify<F, Fut>(
     db: &PgPool,
     api_key: &str,
     secret: &str,
+    target_user: Option<Uuid>,
     before_argon2: F,
 ) -> Result<Result<Key, Refused>, AppError>
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<(), AppError>>,
 {
-    let row = store::api_keys::for_verification(db, api_key).await?;
+    let row = store::api_keys::for_verification(db, api_key, target_user).await?;
     // An unknown key costs no Argon2: key ids are not secret (a wrong secret is what a
     // guessing caller must not learn cheaply, and that still takes a full verification).
     let Some(row) = row else {
@@ -167,12 +198,15 @@ where
     if row.expired {
         return Ok(Err(Refused::Expired));
     }
-    // Only a note for the admin's list: the call goes ahead without it.
-    let _ = store::api_keys::mark_used(db, row.api_key_id).await;
+    // Only a note for the admin's list, to the minute: the call goes ahead without it.
+    if due_for_mark(row.api_key_id) {
+        let _ = store::api_keys::mark_used(db, row.api_key_id).await;
+    }
     Ok(Ok(Key {
         api_key_id: row.api_key_id,
         permissions: row.permissions,
         read_only: row.read_only,
+        target_role: row.target_role,
     }))
 }
 

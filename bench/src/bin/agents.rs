@@ -288,7 +288,7 @@ async fn set_up(args: &Args, db: &PgPool) -> Result<(Vec<Agent>, Vec<(Uuid, Uuid
         .map_err(|e| format!("sessions of {name}: {e}"))?;
         let reports: Vec<_> = (0..args.sessions)
             .map(|s| {
-                json!({"kasm_id": kasms[s], "container_id": containers[s], "running": true,
+                json!({"session_id": kasms[s], "container_id": containers[s], "running": true,
                        "paused": false, "owner": format!("{name}@{deployment}"), "port": ports[s]})
             })
             .collect();

@@ -1,8 +1,8 @@
 //! `POST /api/agent/checkin`: an agent's check-in, taken only with its own live credential
 //! (`app::backend::agent_credentials`) and under the name that credential was issued for;
-//! the manager records it (`manager::checkin`).
+//! the manager checks both and records it in one statement (`manager::checkin`).
 use crate::credentials::bearer;
-use crate::manager::checkin::{self, VerifiedAgent};
+use crate::manager::checkin::{self, PresentedCredential, Refusal};
 use crate::manager::Manager;
 use crate::protocol::{CheckIn, MIN_API_SECRET_LEN};
 use app::backend::agent_credentials::{self, Authenticated};
@@ -12,11 +12,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use std::sync::Arc;
 
-impl From<Authenticated> for VerifiedAgent {
+impl From<Authenticated> for PresentedCredential {
     fn from(agent: Authenticated) -> Self {
-        VerifiedAgent {
+        PresentedCredential {
             server_id: agent.server_id,
-            hostname: agent.hostname,
             credential_hash: agent.credential_hash,
         }
     }
@@ -38,58 +37,73 @@ fn unavailable(error: impl std::fmt::Display) -> Response {
     )
 }
 
-/// POST /api/agent/checkin
+/// POST /api/agent/checkin: one statement checks the credential, records what changed and
+/// reads the answer (`checkin::record`).
 pub async fn handle(
     State(manager): State<Arc<Manager>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let agent = match bearer(&headers) {
-        Some(presented) => match agent_credentials::authenticate(manager.db(), presented).await {
-            Ok(agent) => agent,
-            Err(error) => return unavailable(error),
-        },
-        None => None,
+    let presented = bearer(&headers).and_then(agent_credentials::presented);
+    let Some((server_id, credential_hash)) = presented else {
+        return unknown_credential();
     };
-    let Some(agent) = agent else {
-        tracing::warn!("refused a check-in with an unknown, revoked or missing agent credential");
-        return refuse(StatusCode::UNAUTHORIZED, UNKNOWN_CREDENTIAL);
-    };
-    let report: CheckIn = match serde_json::from_slice(&body) {
+    let report = match read_report(&body) {
         Ok(report) => report,
-        Err(error) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                &format!("malformed check-in: {error}"),
-            )
-        }
+        Err(problem) => return refuse_report(&manager, &headers, problem).await,
     };
-    if let Some(problem) = incomplete(&report) {
-        return refuse(StatusCode::BAD_REQUEST, problem);
-    }
-    if report.name.trim() != agent.hostname {
-        tracing::warn!(
-            credential_of = agent.hostname,
-            claimed = report.name.trim(),
-            "refused a check-in under another agent's name"
-        );
-        return refuse(
-            StatusCode::FORBIDDEN,
-            &format!(
-                "this credential belongs to agent '{}': it cannot check in as '{}' (an agent checks \
-                 in only under the name its credential was issued for)",
-                agent.hostname,
-                report.name.trim()
-            ),
-        );
-    }
+    let agent = PresentedCredential {
+        server_id,
+        credential_hash,
+    };
     let started = std::time::Instant::now();
-    let recorded = checkin::record(manager.db(), &agent.into(), &report).await;
+    let recorded = checkin::record(manager.db(), &agent, &report).await;
     metrics::histogram!(crate::metrics::names::CHECKIN_DURATION)
         .record(started.elapsed().as_secs_f64());
     match recorded {
-        Ok(Some(reply)) => Json(reply).into_response(),
-        Ok(None) => refuse(StatusCode::UNAUTHORIZED, UNKNOWN_CREDENTIAL),
+        Ok(Ok(reply)) => Json(reply).into_response(),
+        Ok(Err(Refusal::Unknown)) => unknown_credential(),
+        Ok(Err(Refusal::OtherName(hostname))) => other_name(&hostname, report.name.trim()),
+        Err(error) => unavailable(error),
+    }
+}
+
+fn unknown_credential() -> Response {
+    tracing::warn!("refused a check-in with an unknown, revoked or missing agent credential");
+    refuse(StatusCode::UNAUTHORIZED, UNKNOWN_CREDENTIAL)
+}
+
+fn other_name(hostname: &str, claimed: &str) -> Response {
+    tracing::warn!(
+        credential_of = hostname,
+        claimed,
+        "refused a check-in under another agent's name"
+    );
+    refuse(
+        StatusCode::FORBIDDEN,
+        &format!(
+            "this credential belongs to agent '{hostname}': it cannot check in as '{claimed}' (an \
+             agent checks in only under the name its credential was issued for)"
+        ),
+    )
+}
+
+/// The check-in in the body, or what is wrong with it.
+fn read_report(body: &[u8]) -> Result<CheckIn, String> {
+    let report: CheckIn =
+        serde_json::from_slice(body).map_err(|error| format!("malformed check-in: {error}"))?;
+    match incomplete(&report) {
+        Some(problem) => Err(problem.to_owned()),
+        None => Ok(report),
+    }
+}
+
+/// A check-in that does not read: its problem is told only to a live credential.
+async fn refuse_report(manager: &Manager, headers: &HeaderMap, problem: String) -> Response {
+    let presented = bearer(headers).unwrap_or_default();
+    match agent_credentials::authenticate(manager.db(), presented).await {
+        Ok(Some(_)) => refuse(StatusCode::BAD_REQUEST, &problem),
+        Ok(None) => unknown_credential(),
         Err(error) => unavailable(error),
     }
 }

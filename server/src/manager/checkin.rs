@@ -1,31 +1,43 @@
 //! Agent check-ins: the registry of servers, offline marking, and reconciliation. Each agent
 //! authenticates with its own credential, bound to one server row (verified by the check-in
-//! endpoint, `api::agent_checkin`): a check-in updates that row only.
-use super::reports::{self, Tally};
+//! endpoint, `api::agent_checkin`, in the statement that records the check-in): a check-in
+//! updates that row only.
+use super::reports::{self, LiveSession, Tally};
 use super::state;
 use crate::protocol::{CheckIn, CheckInReply};
+use berth_model::SessionStatus;
 use sqlx::PgPool;
 use store::StoreError;
 use uuid::Uuid;
 
-/// An agent whose credential the check-in endpoint verified: the row it may update, the only
-/// name it may check in under, and the credential hash it matched (the check-in updates the
-/// row only while it is still this one, so a revocation racing a check-in wins).
+/// The credential an agent presented: the row it names and the SHA-256 of its secret. The
+/// check-in's own statement matches it with the row (so a revocation racing a check-in wins).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifiedAgent {
+pub struct PresentedCredential {
     pub server_id: Uuid,
-    pub hostname: String,
     pub credential_hash: Vec<u8>,
 }
 
+/// Why a check-in was not recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// No live credential: unknown, revoked or replaced.
+    Unknown,
+    /// The credential was issued for this other name.
+    OtherName(String),
+}
+
 /// Records a check-in on the agent's own row, follows what it says about each session, and
-/// works out what the agent should know. None when the credential was revoked meanwhile.
+/// works out what the agent should know. An unchanged check-in is one statement, and writes
+/// nothing (`store::agents::check_in`).
 pub async fn record(
     db: &PgPool,
-    agent: &VerifiedAgent,
+    agent: &PresentedCredential,
     report: &CheckIn,
-) -> Result<Option<CheckInReply>, StoreError> {
+) -> Result<Result<CheckInReply, Refusal>, StoreError> {
+    let name = report.name.trim();
     let check_in = store::agents::CheckIn {
+        name,
         address: &report.address,
         agent_url: &report.agent_url,
         cores: report.cores,
@@ -40,38 +52,56 @@ pub async fn record(
         api_secret: &report.api_secret,
     };
     let server_id = agent.server_id;
-    let recorded =
-        store::agents::record_check_in(db, server_id, &agent.credential_hash, &check_in).await?;
-    let Some(settled) = recorded else {
-        return Ok(None);
+    let found = store::agents::check_in(db, server_id, &agent.credential_hash, &check_in).await?;
+    let Some(found) = found else {
+        return Ok(Err(Refusal::Unknown));
     };
-    let deployment_id = store::settings::deployment_id(db).await?;
-    let owner = format!("{}@{deployment_id}", agent.hostname);
-    follow_reports(db, server_id, report, &owner, settled).await?;
-    store::profiles::record_volume_roots(db, server_id, &report.volume_roots).await?;
-    Ok(Some(CheckInReply {
+    if found.hostname != name {
+        return Ok(Err(Refusal::OtherName(found.hostname)));
+    }
+    let deployment_id = found
+        .deployment_id
+        .ok_or(StoreError::NotFound("the deployment_id setting"))?;
+    let owner = format!("{}@{deployment_id}", found.hostname);
+    let moved = follow_reports(db, report, &owner, found.settled, &found.sessions).await?;
+    if found.volume_roots.as_ref() != Some(&report.volume_roots) {
+        store::profiles::record_volume_roots(db, server_id, &report.volume_roots).await?;
+    }
+    // A session the report moved may have left the agent's list: read it again then.
+    let known_sessions = if moved {
+        store::sessions::agent_reports::not_deleted_on(db, server_id).await?
+    } else {
+        found.sessions.iter().map(|s| s.session_id).collect()
+    };
+    Ok(Ok(CheckInReply {
         server_id,
-        known_sessions: store::sessions::agent_reports::not_deleted_on(db, server_id).await?,
-        wanted_images: store::agents::wanted_images(db, server_id).await?,
+        known_sessions,
+        wanted_images: found.wanted_images,
         deployment_id,
     }))
 }
 
-/// Moves each of the agent's sessions as its report says (exited, vanished, moved, paused
-/// outside Berth) and keeps the absence counters.
+/// Moves each of the agent's running, paused and stopped sessions as its report says
+/// (exited, vanished, moved, paused outside Berth) and keeps the absence counters. True when
+/// a session was moved.
 async fn follow_reports(
     db: &PgPool,
-    server_id: Uuid,
     report: &CheckIn,
     owner: &str,
     settled: bool,
-) -> Result<(), StoreError> {
+    sessions: &[LiveSession],
+) -> Result<bool, StoreError> {
     use store::sessions::agent_reports;
-    let rows = agent_reports::with_containers_on(db, server_id).await?;
-    let (mut counted, mut reset) = (Vec::new(), Vec::new());
-    for session in rows {
-        let found = reports::report_for(&session, &report.sessions, owner);
-        let verdict = reports::assess(&session, found, settled, &report.address);
+    let (mut counted, mut reset, mut moved) = (Vec::new(), Vec::new(), false);
+    let judged = sessions.iter().filter(|session| {
+        matches!(
+            session.status,
+            SessionStatus::Running | SessionStatus::Paused | SessionStatus::Stopped
+        )
+    });
+    for session in judged {
+        let found = reports::report_for(session, &report.sessions, owner);
+        let verdict = reports::assess(session, found, settled, &report.address);
         match verdict.tally {
             Tally::Count => counted.push(session.session_id),
             Tally::Reset => reset.push(session.session_id),
@@ -80,6 +110,7 @@ async fn follow_reports(
         if let Some(transition) = verdict.transition {
             tracing::warn!(session_id = %session.session_id, server = report.name, ?transition, "the agent's report changes the session");
             state::apply(db, session.session_id, &transition).await?;
+            moved = true;
         }
     }
     if !counted.is_empty() {
@@ -88,7 +119,7 @@ async fn follow_reports(
     if !reset.is_empty() {
         agent_reports::reset_disagreeing(db, &reset).await?;
     }
-    Ok(())
+    Ok(moved)
 }
 
 /// Agents that missed three check-ins in a row are offline.

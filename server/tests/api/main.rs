@@ -11,6 +11,7 @@ mod admin_staging;
 mod admin_users;
 mod agent_identity;
 mod api_permissions;
+mod checkin_cost;
 mod checkin_writes;
 mod connection_limits;
 mod docker_sessions;

@@ -37,6 +37,19 @@ pub async fn spawn_app_with_prefix(db: PgPool, redis_url: &str, prefix: &str) ->
     spawn_app_with_manager(db, redis_url, prefix, manager).await
 }
 
+/// An app whose manager runs its periodic work once, at start, and then not for an hour: a
+/// quiet database, for counting what requests cost.
+pub async fn spawn_quiet_app(db: PgPool) -> TestApp {
+    let config = berth::manager::ManagerConfig {
+        launch_timeout: std::time::Duration::from_secs(60),
+        sweep_interval: std::time::Duration::from_secs(3600),
+        launches_per_agent: berth::startup::LAUNCHES_PER_AGENT,
+    };
+    let manager = berth::manager::Manager::new(db.clone(), config);
+    let prefix = format!("berth-test:{}:", uuid::Uuid::new_v4());
+    spawn_app_with_manager(db, &redis_url(), &prefix, manager).await
+}
+
 /// An app whose manager reaches agents through `agents` (a fake agent, for the state
 /// machine's races).
 pub async fn spawn_app_with_agents(

@@ -5,7 +5,7 @@ use berth_model::SessionStatus;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-/// A session with a container on the agent, as its row says.
+/// A session on the agent, as its row says (what a check-in reads: `agents::check_in`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Placed {
     pub session_id: Uuid,
@@ -13,28 +13,6 @@ pub struct Placed {
     pub container_id: Option<String>,
     pub port: Option<u16>,
     pub disagreeing_checkins: i32,
-}
-
-/// The agent's running, paused and stopped sessions.
-pub async fn with_containers_on(db: &PgPool, server_id: Uuid) -> Result<Vec<Placed>, StoreError> {
-    let rows = sqlx::query!(
-        r#"SELECT session_id, operational_status AS "status: SessionStatus", container_id, port, disagreeing_checkins
-           FROM sessions
-           WHERE server_id = $1 AND operational_status IN ('running', 'paused', 'stopped')"#,
-        server_id
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| Placed {
-            session_id: row.session_id,
-            status: row.status,
-            container_id: row.container_id,
-            port: row.port.and_then(|port| u16::try_from(port).ok()),
-            disagreeing_checkins: row.disagreeing_checkins,
-        })
-        .collect())
 }
 
 /// One more check-in that disagreed about these sessions (deleted sessions are left alone).

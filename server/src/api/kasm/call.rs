@@ -37,11 +37,12 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Call<T> {
             ))
         })?;
         let body = json_body(&body)?;
-        let key = authenticate(state, &body, &address).await?;
+        let target = target_user(endpoint, &body);
+        let key = authenticate(state, &body, &address, target).await?;
         if let Some(caller) = parts.extensions.get::<Caller>() {
             caller.set(key.api_key_id);
         }
-        authorize(state, endpoint, &body, &key).await?;
+        authorize(endpoint, &body, &key)?;
         let request = params::parse(body)?;
         Ok(Call { key, request })
     }
@@ -59,8 +60,14 @@ fn json_body(raw: &[u8]) -> Result<Value, ApiError> {
     Ok(body)
 }
 
-/// The key named by `api_key` and `api_key_secret`, verified.
-async fn authenticate(state: &AppState, body: &Value, address: &str) -> Result<Key, ApiError> {
+/// The key named by `api_key` and `api_key_secret`, verified (read with the role of the
+/// call's target user, if it names one).
+async fn authenticate(
+    state: &AppState,
+    body: &Value,
+    address: &str,
+    target: Option<Uuid>,
+) -> Result<Key, ApiError> {
     let text = |name: &'static str| {
         body.get(name)
             .and_then(Value::as_str)
@@ -68,23 +75,18 @@ async fn authenticate(state: &AppState, body: &Value, address: &str) -> Result<K
     };
     let api_key = text("api_key")?;
     let secret = text("api_key_secret")?;
-    verify_key(state, api_key, secret, address).await
+    verify_key(state, api_key, secret, address, target).await
 }
 
 /// Whether the key may make this call: the endpoint's permissions (and not read-only when it
 /// changes something), an administrator as its target, a command run as root.
-async fn authorize(
-    state: &AppState,
-    endpoint: &str,
-    body: &Value,
-    key: &Key,
-) -> Result<(), ApiError> {
+fn authorize(endpoint: &str, body: &Value, key: &Key) -> Result<(), ApiError> {
     let need =
         need(endpoint).ok_or_else(|| ApiError::NotFound(format!("Unknown endpoint {endpoint}")))?;
     if need.permissions.iter().any(|p| !key.has(p)) || (need.modifies && key.read_only) {
         return Err(ApiError::Unauthorized);
     }
-    may_act_on_target(state, endpoint, body, key).await?;
+    may_act_on_target(key)?;
     if endpoint == "exec_command_kasm" && super::exec::runs_as_root(body) && !key.has(EXEC_AS_ROOT)
     {
         return Err(ApiError::Denied(format!(
@@ -103,13 +105,14 @@ async fn verify_key(
     api_key: &str,
     secret: &str,
     address: &str,
+    target: Option<Uuid>,
 ) -> Result<Key, ApiError> {
     let limit = &rate_limit::API_KEY_FAILURES;
     let prefix = state.web.redis_prefix.as_str();
     let mut redis = state.redis.clone();
     rate_limit::check(&mut redis, prefix, limit, address).await?;
     let reserved = AtomicBool::new(false);
-    let verified = api_keys::verify(&state.db, api_key, secret, || async {
+    let verified = api_keys::verify(&state.db, api_key, secret, target, || async {
         let mut redis = state.redis.clone();
         rate_limit::hit(&mut redis, prefix, limit, address).await?;
         reserved.store(true, Ordering::SeqCst);
@@ -156,32 +159,25 @@ fn target_user_path(endpoint: &str) -> Option<&'static [&'static str]> {
     }
 }
 
-/// A key acts on an administrator (changes, deletes or signs one out, mints their sign-in
-/// links, runs commands in or controls their sessions) only when granted "Users Modify Admin"
-/// (or "Global Admin"): "Users Modify" or "User" alone must not reach an administrator.
-async fn may_act_on_target(
-    state: &AppState,
-    endpoint: &str,
-    body: &Value,
-    key: &Key,
-) -> Result<(), ApiError> {
-    if ADMIN_TARGET_PERMISSIONS.iter().any(|p| key.has(p)) {
-        return Ok(());
-    }
-    let Some(path) = target_user_path(endpoint) else {
-        return Ok(());
-    };
-    // A missing or malformed user id is the endpoint's own error to report.
-    let Some(user_id) = path
+/// The user the call acts on, if the endpoint names one and the body holds a user id (a
+/// missing or malformed one is the endpoint's own error to report).
+fn target_user(endpoint: &str, body: &Value) -> Option<Uuid> {
+    target_user_path(endpoint)?
         .iter()
         .try_fold(body, |value, key| value.get(key))
         .and_then(Value::as_str)
         .and_then(|text| Uuid::parse_str(text).ok())
-    else {
+}
+
+/// A key acts on an administrator (changes, deletes or signs one out, mints their sign-in
+/// links, runs commands in or controls their sessions) only when granted "Users Modify Admin"
+/// (or "Global Admin"): "Users Modify" or "User" alone must not reach an administrator. The
+/// target's role was read with the key (`target_user`).
+fn may_act_on_target(key: &Key) -> Result<(), ApiError> {
+    if ADMIN_TARGET_PERMISSIONS.iter().any(|p| key.has(p)) {
         return Ok(());
-    };
-    let role = store::users::role_of(&state.db, user_id).await?;
-    if role.as_deref() == Some("admin") {
+    }
+    if key.target_role.as_deref() == Some("admin") {
         return Err(ApiError::Denied(
             "This key may not act on an administrator: that needs the permission \"Users Modify Admin\".".into(),
         ));
