@@ -83,6 +83,29 @@ async fn pool(db: PgPool) -> Pool {
     }
 }
 
+/// ann's launch of the Desktop: it takes the staged desktop, whose container then accepts
+/// the session's new secret and no longer the pool's. Answers the session.
+async fn hand_over(app: &TestApp, ann: Uuid, desktop: Uuid, staged: (Uuid, u16, &str)) -> Uuid {
+    let (staged, port, pool_secret) = staged;
+    let session_id = app.manager.request_session(ann, desktop).await.unwrap();
+    assert_eq!(session_id, staged, "the launch took the staged desktop");
+    let secret: String =
+        sqlx::query_scalar("SELECT session_secret FROM sessions WHERE session_id = $1")
+            .bind(session_id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_ne!(secret, pool_secret);
+    assert!(
+        desktop_answers(port, pool_secret).await.is_err(),
+        "the pool's secret no longer opens the desktop"
+    );
+    desktop_answers(port, &secret)
+        .await
+        .expect("the new secret opens it");
+    session_id
+}
+
 /// Stops the staging (what it kept ready is recycled), then ends the user's session.
 async fn end(app: &TestApp, config_id: Uuid, session_id: Uuid, agent: tokio::task::JoinHandle<()>) {
     store::staging::delete(&app.db, config_id).await.unwrap();
@@ -126,22 +149,7 @@ async fn a_staged_desktop_is_nobodys_until_handed_over_then_takes_only_its_new_s
         .await
         .expect("the staged desktop runs, with the pool's secret");
 
-    let session_id = app.manager.request_session(ann, desktop).await.unwrap();
-    assert_eq!(session_id, staged, "the launch took the staged desktop");
-    let secret: String =
-        sqlx::query_scalar("SELECT session_secret FROM sessions WHERE session_id = $1")
-            .bind(session_id)
-            .fetch_one(&db)
-            .await
-            .unwrap();
-    assert_ne!(secret, pool_secret);
-    assert!(
-        desktop_answers(port, &pool_secret).await.is_err(),
-        "the pool's secret no longer opens the desktop"
-    );
-    desktop_answers(port, &secret)
-        .await
-        .expect("the new secret opens it");
+    let session_id = hand_over(&app, ann, desktop, (staged, port, &pool_secret)).await;
     stream(&app, session_id, &ann_cookie)
         .await
         .expect("its owner streams it through the proxy");
@@ -204,18 +212,7 @@ async fn a_staged_desktop_waits_ready_to_hand_over_and_is_handed_over_when_that_
         .status()
         .unwrap();
     assert!(killed.success());
-    let session_id = app.manager.request_session(ann, desktop).await.unwrap();
-    assert_eq!(session_id, staged, "the launch took the staged desktop");
-    let secret: String =
-        sqlx::query_scalar("SELECT session_secret FROM sessions WHERE session_id = $1")
-            .bind(session_id)
-            .fetch_one(&db)
-            .await
-            .unwrap();
-    assert!(desktop_answers(port, &pool_secret).await.is_err());
-    desktop_answers(port, &secret)
-        .await
-        .expect("the new secret opens it");
+    let session_id = hand_over(&app, ann, desktop, (staged, port, &pool_secret)).await;
     assert!(
         hand_over_scripts(staged).await.is_empty(),
         "nothing of the hand-over is left running in the owner's desktop"
