@@ -138,28 +138,36 @@ impl DockerRuntime {
         }
     }
 
+    /// Creates an exec in the session's container: its id (`NotRunning` when the container
+    /// is not running, `NotFound` when there is none).
+    pub(super) async fn create_exec_in(
+        &self,
+        session_id: Uuid,
+        options: CreateExecOptions<String>,
+    ) -> Result<String, RuntimeError> {
+        let container = self
+            .find(session_id)
+            .await?
+            .ok_or(RuntimeError::NotFound(session_id))?;
+        match self.docker.create_exec(&container, options).await {
+            Ok(created) => Ok(created.id),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Err(RuntimeError::NotRunning(session_id)),
+            Err(error) => Err(error.into()),
+        }
+    }
+
     pub(super) async fn run_exec(
         &self,
         session_id: Uuid,
         request: &ExecRequest,
     ) -> Result<ExecOutput, RuntimeError> {
-        let container = self
-            .find(session_id)
-            .await?
-            .ok_or(RuntimeError::NotFound(session_id))?;
         let timeout = request.timeout_secs.clamp(1, EXEC_MAX_TIMEOUT_SECS);
         let limit = request.max_output.min(EXEC_MAX_OUTPUT);
-        let exec_id = match self
-            .docker
-            .create_exec(&container, exec_options(request, timeout))
-            .await
-        {
-            Ok(created) => created.id,
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409, ..
-            }) => return Err(RuntimeError::NotRunning(session_id)),
-            Err(error) => return Err(error.into()),
-        };
+        let exec_id = self
+            .create_exec_in(session_id, exec_options(request, timeout))
+            .await?;
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout);
         let collected = self.collect_output(&exec_id, deadline, limit).await?;
         let exit_code = if collected.timed_out {

@@ -60,10 +60,6 @@ impl Armed {
 impl DockerRuntime {
     /// Starts the replacing script in the session's container, waiting for a secret.
     async fn start_replacing(&self, session_id: Uuid) -> Result<ArmedScript, RuntimeError> {
-        let container = self
-            .find(session_id)
-            .await?
-            .ok_or(RuntimeError::NotFound(session_id))?;
         let options = CreateExecOptions::<String> {
             attach_stdin: Some(true),
             attach_stdout: Some(true),
@@ -73,13 +69,7 @@ impl DockerRuntime {
             privileged: Some(false),
             ..Default::default()
         };
-        let exec_id = match self.docker.create_exec(&container, options).await {
-            Ok(created) => created.id,
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409, ..
-            }) => return Err(RuntimeError::NotRunning(session_id)),
-            Err(error) => return Err(error.into()),
-        };
+        let exec_id = self.create_exec_in(session_id, options).await?;
         let start = StartExecOptions {
             detach: false,
             tty: false,
@@ -109,10 +99,9 @@ impl DockerRuntime {
         session_id: Uuid,
         secret: &str,
     ) -> Result<(), RuntimeError> {
-        if secret.is_empty() || secret.contains(['\n', '\r', '\0']) {
-            return Err(RuntimeError::Refused(
-                "the secret must be one non-empty line".into(),
-            ));
+        // Any bytes may follow: only the password file made from them reaches the script.
+        if secret.is_empty() {
+            return Err(RuntimeError::Refused("the secret is empty".into()));
         }
         let armed = self.armed.0.lock().await.remove(&session_id);
         if let Some(script) = armed {
@@ -173,5 +162,20 @@ mod tests {
             password_line("Berth-42"),
             "\\130\\260\\317\\000\\356\\107\\066\\305\n"
         );
+    }
+
+    #[test]
+    fn a_hostile_secret_still_makes_one_line_of_escapes() {
+        for secret in ["a\nb; rm -rf ~", "\0\0\0\0\0\0\0\0", "%s%n\\", "ünïcödé-😀"] {
+            let line = password_line(secret);
+            let body = line.strip_suffix('\n').unwrap();
+            assert_eq!(body.len(), 32, "{secret:?}: {line:?}");
+            assert!(
+                body.as_bytes()
+                    .chunks(4)
+                    .all(|c| c[0] == b'\\' && c[1..].iter().all(|d| (b'0'..=b'7').contains(d))),
+                "{secret:?}: {line:?}"
+            );
+        }
     }
 }
