@@ -220,6 +220,10 @@ impl Berth {
             url: mask_password(&config.redis_url),
             reason,
         })?;
+        manager.keep_presence(crate::manager::presence::AgentPresence::new(
+            redis.clone(),
+            config.redis_prefix.clone(),
+        ));
         Ok(Berth {
             state: app_state(config, db, redis, &manager),
             manager,

@@ -45,6 +45,9 @@ pub struct CheckIn<'a> {
     pub interval_secs: i32,
     pub instance_id: Option<Uuid>,
     pub api_secret: &'a str,
+    /// Whether the check-in's time is kept elsewhere (Redis, `presence`): then an unchanged
+    /// check-in leaves the row alone however old its `last_checkin`.
+    pub time_kept_elsewhere: bool,
 }
 
 /// What a check-in found: whose credential it was, and what the agent is to be answered,
@@ -64,6 +67,8 @@ pub struct CheckedIn {
     pub sessions: Vec<Placed>,
     /// The volume roots last recorded for the agent (None: never).
     pub volume_roots: Option<Vec<String>>,
+    /// Whether the row was written (its `last_checkin` is this check-in's).
+    pub written: bool,
 }
 
 /// A session row in the check-in's JSON list.
@@ -83,11 +88,12 @@ struct PlacedRow {
 /// nothing is written unless the row's name is `report.name`.
 ///
 /// A check-in that says nothing new writes nothing: the row is updated only when something
-/// reported differs (free disk by more than 5 %), the agent was not online, or its last
-/// recorded check-in is older than half the offline threshold ([`mark_silent_offline`]: three
-/// intervals), so an agent checking in on time is written every other interval and an agent
-/// that stopped is still offline three intervals after its last recorded check-in at most
-/// two intervals after it stopped.
+/// reported differs (free disk by more than 5 %) or the agent was not online. Unless the
+/// check-in's time is kept elsewhere (`report.time_kept_elsewhere`), the row is also
+/// refreshed when its last recorded check-in is older than half the offline threshold
+/// ([`mark_offline`]: three intervals), so an agent checking in on time is written every
+/// other interval and an agent that stopped is still offline three intervals after its last
+/// recorded check-in at most two intervals after it stopped.
 pub async fn check_in(
     db: &PgPool,
     server_id: Uuid,
@@ -113,7 +119,7 @@ pub async fn check_in(
                        THEN now() ELSE reporting_since END
                WHERE server_id = $1 AND credential_hash = $2 AND hostname = $15 AND (
                    status <> 'online' OR reporting_since IS NULL OR last_checkin IS NULL
-                   OR last_checkin < now() - make_interval(secs => checkin_interval * 1.5::float8)
+                   OR (NOT $16 AND last_checkin < now() - make_interval(secs => checkin_interval * 1.5::float8))
                    OR address IS DISTINCT FROM $3 OR agent_url IS DISTINCT FROM $4 OR cores <> $5 OR memory <> $6 OR gpus <> $7
                    OR abs(disk_free - $8) > abs(disk_free) / 20
                    OR images_present IS DISTINCT FROM $9 OR images_missing IS DISTINCT FROM $10 OR version IS DISTINCT FROM $11
@@ -122,6 +128,7 @@ pub async fn check_in(
            )
            SELECT c.hostname AS "hostname!",
                   coalesce((SELECT settled FROM updated), c.settled, false) AS "settled!",
+                  EXISTS (SELECT 1 FROM updated) AS "written!",
                   (SELECT value #>> '{}' FROM settings WHERE name = 'deployment_id') AS deployment_id,
                   ARRAY(SELECT DISTINCT name FROM images
                         WHERE enabled AND (NOT restrict_to_server OR server_id = $1)) AS "wanted_images!",
@@ -148,6 +155,7 @@ pub async fn check_in(
         report.instance_id,
         report.api_secret,
         report.name,
+        report.time_kept_elsewhere,
     )
     .fetch_optional(db)
     .await?;
@@ -172,15 +180,53 @@ pub async fn check_in(
             })
             .collect(),
         volume_roots: row.volume_roots,
+        written: row.written,
     }))
 }
 
-/// Marks offline the agents that missed three check-ins in a row; returns their names.
-pub async fn mark_silent_offline(db: &PgPool) -> Result<Vec<String>, StoreError> {
+/// Records an unchanged check-in's time on the row when the row's is older than half the
+/// offline threshold: what a check-in does when its time could not be kept elsewhere.
+pub async fn refresh_last_check_in(db: &PgPool, server_id: Uuid) -> Result<(), StoreError> {
+    sqlx::query!(
+        r#"UPDATE servers SET last_checkin = now()
+           WHERE server_id = $1
+             AND last_checkin < now() - make_interval(secs => checkin_interval * 1.5::float8)"#,
+        server_id
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// An online agent whose row's last check-in is older than the offline threshold (three
+/// intervals): silent, unless its check-ins are kept elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SilentRow {
+    pub server_id: Uuid,
+    pub interval_secs: i32,
+}
+
+/// The online agents whose rows say they missed three check-ins in a row.
+pub async fn silent_rows(db: &PgPool) -> Result<Vec<SilentRow>, StoreError> {
+    Ok(sqlx::query_as!(
+        SilentRow,
+        r#"SELECT server_id, checkin_interval AS interval_secs FROM servers
+           WHERE status = 'online' AND last_checkin < now() - make_interval(secs => checkin_interval * 3)"#
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// Marks offline those of `server_ids` whose rows still say they missed three check-ins in a
+/// row (a check-in since [`silent_rows`] that wrote the row keeps its agent online); returns
+/// their names.
+pub async fn mark_offline(db: &PgPool, server_ids: &[Uuid]) -> Result<Vec<String>, StoreError> {
     Ok(sqlx::query_scalar!(
         r#"UPDATE servers SET status = 'offline'
-           WHERE status = 'online' AND last_checkin < now() - make_interval(secs => checkin_interval * 3)
-           RETURNING hostname"#
+           WHERE server_id = ANY($1) AND status = 'online'
+             AND last_checkin < now() - make_interval(secs => checkin_interval * 3)
+           RETURNING hostname"#,
+        server_ids
     )
     .fetch_all(db)
     .await?)

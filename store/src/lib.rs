@@ -20,6 +20,7 @@ pub mod images;
 pub mod monitoring;
 pub mod mounts;
 pub mod policy;
+pub mod presence;
 pub mod profiles;
 pub mod replicas;
 pub mod servers;

@@ -92,7 +92,7 @@ pub async fn delete_image(image_id: String) -> Result<(), AppError> {
 pub async fn list_servers() -> Result<Vec<ServerRow>, AppError> {
     use crate::backend;
     backend::auth::require_admin().await?;
-    backend::servers::list(&backend::app_state().db).await
+    backend::servers::list(&backend::app_state()).await
 }
 
 #[server(prefix = "/rpc", endpoint = "admin/set_server_flags")]

@@ -5,8 +5,24 @@ use sqlx::PgPool;
 use store::StoreError;
 use uuid::Uuid;
 
-pub async fn list(db: &PgPool) -> Result<Vec<ServerRow>, AppError> {
-    let rows = store::servers::list(db).await?;
+/// The agents, each with its last check-in: the later of its row's (the last check-in that
+/// changed something) and Redis's (`store::presence`, where unchanged check-ins are kept; the
+/// row's alone when Redis can't be reached).
+pub async fn list(state: &super::AppState) -> Result<Vec<ServerRow>, AppError> {
+    let mut rows = store::servers::list(&state.db).await?;
+    let ids: Vec<Uuid> = rows.iter().map(|row| row.server_id).collect();
+    let mut redis = state.redis.clone();
+    let seen = store::presence::last_seen(&mut redis, &state.web.redis_prefix, &ids)
+        .await
+        .unwrap_or_default();
+    let now = chrono::Utc::now();
+    for (row, seen) in rows.iter_mut().zip(seen) {
+        let seen = seen.and_then(|secs| chrono::DateTime::from_timestamp(secs, 0));
+        if let Some(seen) = seen.filter(|seen| row.last_checkin.is_none_or(|row| *seen > row)) {
+            row.last_checkin = Some(seen);
+            row.seconds_since_checkin = Some((now - seen).num_seconds().max(0));
+        }
+    }
     Ok(rows
         .into_iter()
         .map(|row| ServerRow {

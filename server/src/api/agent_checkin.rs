@@ -57,7 +57,7 @@ pub async fn handle(
         credential_hash,
     };
     let started = std::time::Instant::now();
-    let recorded = checkin::record(manager.db(), &agent, &report).await;
+    let recorded = checkin::record(manager.db(), manager.presence(), &agent, &report).await;
     metrics::histogram!(crate::metrics::names::CHECKIN_DURATION)
         .record(started.elapsed().as_secs_f64());
     match recorded {

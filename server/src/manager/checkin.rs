@@ -2,6 +2,7 @@
 //! authenticates with its own credential, bound to one server row (verified by the check-in
 //! endpoint, `api::agent_checkin`, in the statement that records the check-in): a check-in
 //! updates that row only.
+use super::presence::{self, AgentPresence, Evidence};
 use super::reports::{self, LiveSession, Tally};
 use super::state;
 use crate::protocol::{CheckIn, CheckInReply};
@@ -28,10 +29,12 @@ pub enum Refusal {
 }
 
 /// Records a check-in on the agent's own row, follows what it says about each session, and
-/// works out what the agent should know. An unchanged check-in is one statement, and writes
-/// nothing (`store::agents::check_in`).
+/// works out what the agent should know. An unchanged check-in is one statement that writes
+/// nothing (`store::agents::check_in`), its time kept in Redis (`presence`); when Redis can't
+/// take it, the row keeps it as without Redis.
 pub async fn record(
     db: &PgPool,
+    presence: Option<&AgentPresence>,
     agent: &PresentedCredential,
     report: &CheckIn,
 ) -> Result<Result<CheckInReply, Refusal>, StoreError> {
@@ -50,6 +53,7 @@ pub async fn record(
         interval_secs: report.interval_secs.max(1) as i32,
         instance_id: report.instance_id,
         api_secret: &report.api_secret,
+        time_kept_elsewhere: presence.is_some(),
     };
     let server_id = agent.server_id;
     let found = store::agents::check_in(db, server_id, &agent.credential_hash, &check_in).await?;
@@ -58,6 +62,12 @@ pub async fn record(
     };
     if found.hostname != name {
         return Ok(Err(Refusal::OtherName(found.hostname)));
+    }
+    // Only a verified check-in is kept (a stranger's must not keep an agent online).
+    if let Some(presence) = presence {
+        if !presence.record(server_id, check_in.interval_secs).await && !found.written {
+            store::agents::refresh_last_check_in(db, server_id).await?;
+        }
     }
     let deployment_id = found
         .deployment_id
@@ -122,9 +132,23 @@ async fn follow_reports(
     Ok(moved)
 }
 
-/// Agents that missed three check-ins in a row are offline.
-pub async fn mark_silent_agents_offline(db: &PgPool) -> Result<(), StoreError> {
-    for hostname in store::agents::mark_silent_offline(db).await? {
+/// Agents that missed three check-ins in a row are offline: those whose rows say so and
+/// whose check-ins Redis (when kept there) hasn't seen either.
+pub async fn mark_silent_agents_offline(
+    db: &PgPool,
+    presence: Option<&AgentPresence>,
+) -> Result<(), StoreError> {
+    let candidates = store::agents::silent_rows(db).await?;
+    if candidates.is_empty() {
+        return Ok(());
+    }
+    let now = presence::unix_now();
+    let evidence = match presence {
+        Some(presence) => presence.evidence(&candidates, now).await,
+        None => Evidence::RowsOnly,
+    };
+    let silent = presence::silent(&candidates, &evidence, now);
+    for hostname in store::agents::mark_offline(db, &silent).await? {
         tracing::warn!(hostname, "agent missed three check-ins; marked offline");
     }
     Ok(())

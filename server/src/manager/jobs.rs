@@ -37,7 +37,7 @@ impl Manager {
     }
 
     async fn run_jobs(self: &Arc<Self>) {
-        if let Err(error) = checkin::mark_silent_agents_offline(&self.db).await {
+        if let Err(error) = checkin::mark_silent_agents_offline(&self.db, self.presence()).await {
             tracing::warn!(%error, "could not mark silent agents offline");
         }
         self.reap_expired().await;

@@ -22,6 +22,7 @@ mod jobs;
 mod launch;
 mod lifecycle;
 pub mod placement;
+pub mod presence;
 pub mod profiles;
 mod recovery;
 pub mod reports;
@@ -67,6 +68,9 @@ pub struct Manager {
     /// The instance id of the agent embedded in this process, if any: its sessions' ports
     /// are on this host's loopback; other agents' are reached through them.
     local_agent: std::sync::OnceLock<Uuid>,
+    /// Where agents' check-in times are kept (Redis), once the server is assembled; without
+    /// it (unit tests) every check-in time is kept on the agent's row.
+    presence: std::sync::OnceLock<presence::AgentPresence>,
 }
 
 fn internal(error: impl std::fmt::Display) -> ControlError {
@@ -94,7 +98,17 @@ impl Manager {
             pool_gate: tokio::sync::Mutex::new(()),
             launch_slots: std::sync::Mutex::default(),
             local_agent: std::sync::OnceLock::new(),
+            presence: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Keeps agents' check-in times in `presence` from now on (set once, at assembly).
+    pub fn keep_presence(&self, presence: presence::AgentPresence) {
+        let _ = self.presence.set(presence);
+    }
+
+    pub fn presence(&self) -> Option<&presence::AgentPresence> {
+        self.presence.get()
     }
 
     pub fn db(&self) -> &PgPool {

@@ -1,5 +1,6 @@
 //! Sessions in real containers: agents (in-process and as `berth agent` processes) against
 //! the real Docker engine and the session images built by images/build.sh.
+use crate::serve::last_check_in;
 use crate::support::{agent_credential, spawn_app, TestApp};
 use app::model::SessionChange;
 use berth::agent::{self, AgentConfig};
@@ -811,12 +812,7 @@ async fn a_restarted_agent_keeps_its_sessions(db: PgPool) {
     let restarted = chrono::Utc::now();
     // Six check-ins of the new process: enough to be settled and to report absence twice.
     wait_for("six check-ins of the restarted agent", 30, || async {
-        let last: Option<chrono::DateTime<chrono::Utc>> =
-            sqlx::query_scalar("SELECT last_checkin FROM servers WHERE hostname = $1")
-                .bind(&name)
-                .fetch_one(&app.db)
-                .await
-                .unwrap();
+        let last = last_check_in(&app.db, &app.redis_prefix, Some(&name)).await;
         last.filter(|at| *at > restarted + chrono::Duration::seconds(6))
             .map(|_| ())
     })

@@ -452,7 +452,7 @@ async fn record(db: &PgPool, report: &CheckIn) -> berth::protocol::CheckInReply 
         .await
         .unwrap()
         .expect("a live credential");
-    berth::manager::checkin::record(db, &agent.into(), report)
+    berth::manager::checkin::record(db, None, &agent.into(), report)
         .await
         .unwrap()
         .expect("recorded")

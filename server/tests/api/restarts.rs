@@ -57,7 +57,7 @@ async fn a_restarted_server_keeps_running_paused_and_stopped_sessions_with_their
     serve.stop();
     serve.restart().await;
     let restarted = chrono::Utc::now();
-    wait_check_ins(&db, restarted, 6).await;
+    wait_check_ins(&serve, &db, restarted, 6).await;
     let api = Api {
         serve: &serve,
         key: key(&db).await,

@@ -16,6 +16,8 @@ pub struct Serve {
     pub addr: SocketAddr,
     database_url: String,
     local_agent: bool,
+    /// Its Redis keys' prefix, the same across restarts (as a deployment's).
+    pub redis_prefix: String,
     log: std::path::PathBuf,
 }
 
@@ -47,6 +49,7 @@ impl Serve {
             addr: free_addr(),
             database_url: database_url(db),
             local_agent,
+            redis_prefix: format!("berth-test:{}:", Uuid::new_v4()),
             log: std::env::temp_dir().join(format!("berth-serve-{}.log", Uuid::new_v4())),
         };
         serve.spawn();
@@ -65,10 +68,7 @@ impl Serve {
             .env("BERTH_ADDR", self.addr.to_string())
             .env("DATABASE_URL", &self.database_url)
             .env("REDIS_URL", std::env::var("REDIS_URL").expect("REDIS_URL"))
-            .env(
-                "BERTH_REDIS_PREFIX",
-                format!("berth-test:{}:", Uuid::new_v4()),
-            )
+            .env("BERTH_REDIS_PREFIX", &self.redis_prefix)
             .env("BERTH_ADMIN_PASSWORD", "admin-password-1")
             .env("BERTH_AGENT_INTERVAL", "1")
             .env_remove("BERTH_AGENT_TOKEN")
@@ -308,14 +308,49 @@ pub async fn deployment_id(db: &PgPool) -> String {
         .unwrap()
 }
 
+/// The latest check-in of the agent named `hostname` (of any agent with None) as Berth knows
+/// it: the later of its row's (the last check-in that changed something) and the one kept in
+/// Redis under `prefix` (`store::presence`, where unchanged check-ins are kept).
+pub async fn last_check_in(
+    db: &PgPool,
+    prefix: &str,
+    hostname: Option<&str>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let rows: Vec<(uuid::Uuid, Option<chrono::DateTime<chrono::Utc>>)> = sqlx::query_as(
+        "SELECT server_id, last_checkin FROM servers WHERE $1::text IS NULL OR hostname = $1",
+    )
+    .bind(hostname)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    let ids: Vec<uuid::Uuid> = rows.iter().map(|row| row.0).collect();
+    let mut redis = berth::startup::connect_redis(&std::env::var("REDIS_URL").expect("REDIS_URL"))
+        .await
+        .unwrap();
+    let seen = store::presence::last_seen(&mut redis, prefix, &ids)
+        .await
+        .unwrap();
+    rows.iter()
+        .zip(seen)
+        .flat_map(|((_, row), seen)| {
+            [
+                *row,
+                seen.and_then(|s| chrono::DateTime::from_timestamp(s, 0)),
+            ]
+        })
+        .flatten()
+        .max()
+}
+
 /// Waits until the embedded agent of the (re)started server has checked in `count` times.
-pub async fn wait_check_ins(db: &PgPool, since: chrono::DateTime<chrono::Utc>, count: i64) {
+pub async fn wait_check_ins(
+    serve: &Serve,
+    db: &PgPool,
+    since: chrono::DateTime<chrono::Utc>,
+    count: i64,
+) {
     wait_until("the agent's check-ins", 60, || async {
-        let last: Option<chrono::DateTime<chrono::Utc>> =
-            sqlx::query_scalar("SELECT max(last_checkin) FROM servers")
-                .fetch_one(db)
-                .await
-                .unwrap();
+        let last = last_check_in(db, &serve.redis_prefix, None).await;
         last.is_some_and(|at| at > since + chrono::Duration::seconds(count))
     })
     .await;

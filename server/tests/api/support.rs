@@ -14,6 +14,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub db: PgPool,
     pub manager: Arc<berth::manager::Manager>,
+    /// The prefix of this app's Redis keys.
+    pub redis_prefix: String,
 }
 
 pub fn redis_url() -> String {
@@ -139,7 +141,12 @@ async fn spawn_app_with_args(
             panic!("the test server stopped: {error}");
         }
     });
-    TestApp { addr, db, manager }
+    TestApp {
+        addr,
+        db,
+        manager,
+        redis_prefix: prefix.to_owned(),
+    }
 }
 
 /// `berth serve --addr 127.0.0.1:0 --no-local-agent` with this database, Redis and prefix,
@@ -161,6 +168,51 @@ fn test_config(
     };
     arguments(&mut args);
     args.resolve().expect("test configuration")
+}
+
+/// A redis-server of the test's own on a free port, so the test can stop it.
+pub struct PrivateRedis {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl PrivateRedis {
+    /// Starts it and waits until it answers.
+    pub async fn start() -> PrivateRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed");
+        let url = format!("redis://127.0.0.1:{port}");
+        for _ in 0..50 {
+            let client = redis::Client::open(url.as_str()).unwrap();
+            if client.get_multiplexed_async_connection().await.is_ok() {
+                return PrivateRedis { child, url };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the private redis-server did not start");
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 impl TestApp {
