@@ -11,27 +11,27 @@ use crate::StoreError;
 use redis::aio::ConnectionManager;
 use uuid::Uuid;
 
-/// The key holding an agent's last check-in (Unix seconds).
+/// The key holding an agent's last check-in (Unix milliseconds).
 pub fn key(prefix: &str, server_id: Uuid) -> String {
     format!("{prefix}agent-seen:{server_id}")
 }
 
-/// The key holding when this Redis began keeping check-ins (Unix seconds).
+/// The key holding when this Redis began keeping check-ins (Unix milliseconds).
 pub fn tracking_key(prefix: &str) -> String {
     format!("{prefix}agent-seen-since")
 }
 
-/// Records a check-in by `server_id` at `unix_secs`, kept for `keep_secs`.
+/// Records a check-in by `server_id` at `unix_ms`, kept for `keep_secs`.
 pub async fn record(
     redis: &mut ConnectionManager,
     prefix: &str,
     server_id: Uuid,
-    unix_secs: i64,
+    unix_ms: i64,
     keep_secs: u64,
 ) -> Result<(), StoreError> {
     let () = redis::cmd("SET")
         .arg(key(prefix, server_id))
-        .arg(unix_secs)
+        .arg(unix_ms)
         .arg("EX")
         .arg(keep_secs.max(1))
         .query_async(redis)
@@ -39,7 +39,7 @@ pub async fn record(
     Ok(())
 }
 
-/// The last check-in recorded for each of `server_ids` (Unix seconds), in their order; None
+/// The last check-in recorded for each of `server_ids` (Unix milliseconds), in their order; None
 /// for an agent with none within its threshold.
 pub async fn last_seen(
     redis: &mut ConnectionManager,
@@ -54,20 +54,20 @@ pub async fn last_seen(
     Ok(values)
 }
 
-/// Since when (Unix seconds) this Redis has been keeping check-ins: the marker's time,
-/// set to `now_secs` if it was absent (a new or emptied Redis).
+/// Since when (Unix milliseconds) this Redis has been keeping check-ins: the marker's
+/// time, set to `now_ms` if it was absent (a new or emptied Redis).
 pub async fn tracking_since(
     redis: &mut ConnectionManager,
     prefix: &str,
-    now_secs: i64,
+    now_ms: i64,
 ) -> Result<i64, StoreError> {
     let key = tracking_key(prefix);
     let _: Option<String> = redis::cmd("SET")
         .arg(&key)
-        .arg(now_secs)
+        .arg(now_ms)
         .arg("NX")
         .query_async(redis)
         .await?;
     let since: Option<i64> = redis::cmd("GET").arg(&key).query_async(redis).await?;
-    Ok(since.unwrap_or(now_secs))
+    Ok(since.unwrap_or(now_ms))
 }

@@ -17,7 +17,7 @@ pub async fn list(state: &super::AppState) -> Result<Vec<ServerRow>, AppError> {
         .unwrap_or_default();
     let now = chrono::Utc::now();
     for (row, seen) in rows.iter_mut().zip(seen) {
-        let seen = seen.and_then(|secs| chrono::DateTime::from_timestamp(secs, 0));
+        let seen = seen.and_then(chrono::DateTime::from_timestamp_millis);
         if let Some(seen) = seen.filter(|seen| row.last_checkin.is_none_or(|row| *seen > row)) {
             row.last_checkin = Some(seen);
             row.seconds_since_checkin = Some((now - seen).num_seconds().max(0));

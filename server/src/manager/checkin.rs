@@ -139,15 +139,17 @@ pub async fn mark_silent_agents_offline(
     presence: Option<&AgentPresence>,
 ) -> Result<(), StoreError> {
     let candidates = store::agents::silent_rows(db).await?;
-    if candidates.is_empty() {
-        return Ok(());
-    }
-    let now = presence::unix_now();
+    let now = presence::unix_now_ms();
+    // Asked even with no candidate: it starts Redis's tracking marker at the first sweep,
+    // not at the first silence (which would then wait out a threshold of its own).
     let evidence = match presence {
         Some(presence) => presence.evidence(&candidates, now).await,
         None => Evidence::RowsOnly,
     };
     let silent = presence::silent(&candidates, &evidence, now);
+    if silent.is_empty() {
+        return Ok(());
+    }
     for hostname in store::agents::mark_offline(db, &silent).await? {
         tracing::warn!(hostname, "agent missed three check-ins; marked offline");
     }

@@ -19,7 +19,7 @@ const RECORD_WITHIN: std::time::Duration = std::time::Duration::from_millis(500)
 pub struct AgentPresence {
     redis: ConnectionManager,
     prefix: String,
-    /// When this process first found Redis unreachable in the current outage (Unix seconds).
+    /// When this process first found Redis unreachable in the current outage (Unix ms).
     unreachable_since: Mutex<Option<i64>>,
 }
 
@@ -36,15 +36,16 @@ pub enum Evidence {
     Unreachable { since: i64 },
 }
 
-/// The seconds of silence after which an agent checking in every `interval_secs` is offline.
-pub fn threshold(interval_secs: i32) -> i64 {
-    i64::from(interval_secs.max(1)) * OFFLINE_AFTER_INTERVALS
+/// The milliseconds of silence after which an agent checking in every `interval_secs` is
+/// offline.
+pub fn threshold_ms(interval_secs: i32) -> i64 {
+    i64::from(interval_secs.max(1)) * OFFLINE_AFTER_INTERVALS * 1000
 }
 
 /// The candidates (online agents whose rows are older than their threshold) that are silent
-/// at `now` (Unix seconds), given what Redis says.
+/// at `now` (Unix milliseconds), given what Redis says.
 pub fn silent(candidates: &[SilentRow], evidence: &Evidence, now: i64) -> Vec<Uuid> {
-    let long_enough = |since: i64, row: &SilentRow| since <= now - threshold(row.interval_secs);
+    let long_enough = |since: i64, row: &SilentRow| since <= now - threshold_ms(row.interval_secs);
     candidates
         .iter()
         .enumerate()
@@ -53,7 +54,7 @@ pub fn silent(candidates: &[SilentRow], evidence: &Evidence, now: i64) -> Vec<Uu
             Evidence::Unreachable { since } => long_enough(*since, row),
             Evidence::Seen { since, seen } => {
                 let last = seen.get(*index).copied().flatten();
-                let quiet = last.is_none_or(|at| at < now - threshold(row.interval_secs));
+                let quiet = last.is_none_or(|at| at < now - threshold_ms(row.interval_secs));
                 quiet && long_enough(*since, row)
             }
         })
@@ -61,8 +62,9 @@ pub fn silent(candidates: &[SilentRow], evidence: &Evidence, now: i64) -> Vec<Uu
         .collect()
 }
 
-pub fn unix_now() -> i64 {
-    chrono::Utc::now().timestamp()
+/// Now, in Unix milliseconds (what check-ins are recorded in).
+pub fn unix_now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 impl AgentPresence {
@@ -77,9 +79,10 @@ impl AgentPresence {
     /// Records a check-in by `server_id` (checking in every `interval_secs`) now; false when
     /// Redis could not take it (the caller then writes the row).
     pub async fn record(&self, server_id: Uuid, interval_secs: i32) -> bool {
-        let keep = threshold(interval_secs).unsigned_abs();
+        let keep = (threshold_ms(interval_secs) / 1000).unsigned_abs();
         let mut redis = self.redis.clone();
-        let record = store::presence::record(&mut redis, &self.prefix, server_id, unix_now(), keep);
+        let record =
+            store::presence::record(&mut redis, &self.prefix, server_id, unix_now_ms(), keep);
         // Bounded: while Redis is down, check-ins go on (written on their rows) without
         // waiting out the connection's retries.
         let recorded = tokio::time::timeout(RECORD_WITHIN, record).await;

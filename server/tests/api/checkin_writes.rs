@@ -72,7 +72,8 @@ async fn tracking_since(app: &TestApp, seconds_ago: Option<i64>) {
     let command = match seconds_ago {
         Some(ago) => {
             let mut set = redis::cmd("SET");
-            set.arg(&key).arg(chrono::Utc::now().timestamp() - ago);
+            set.arg(&key)
+                .arg(chrono::Utc::now().timestamp_millis() - ago * 1000);
             set
         }
         None => {

@@ -332,12 +332,7 @@ pub async fn last_check_in(
         .unwrap();
     rows.iter()
         .zip(seen)
-        .flat_map(|((_, row), seen)| {
-            [
-                *row,
-                seen.and_then(|s| chrono::DateTime::from_timestamp(s, 0)),
-            ]
-        })
+        .flat_map(|((_, row), seen)| [*row, seen.and_then(chrono::DateTime::from_timestamp_millis)])
         .flatten()
         .max()
 }
