@@ -14,6 +14,7 @@ mod api_permissions;
 mod checkin_cost;
 mod checkin_writes;
 mod connection_limits;
+mod counters;
 mod docker_sessions;
 mod files;
 mod files_cancel;
