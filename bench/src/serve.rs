@@ -35,6 +35,45 @@ impl ServerArgs {
             std::process::exit(1);
         })
     }
+
+    /// Creates the empty database `name` beside DATABASE_URL's and answers its URL; a bench
+    /// that cannot says so and exits.
+    pub async fn scratch_database(&self, admin: &sqlx::PgPool, bench: &str, name: &str) -> String {
+        let created = sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(admin)
+            .await;
+        if let Err(error) = created {
+            eprintln!("bench/{bench}: cannot create the scratch database: {error}");
+            std::process::exit(1);
+        }
+        let mut url = url::Url::parse(&self.database_url).expect("DATABASE_URL is a URL");
+        url.set_path(name);
+        url.to_string()
+    }
+}
+
+/// Drops a scratch database (and any connection still on it), saying so when it cannot.
+pub async fn drop_scratch_database(admin: &sqlx::PgPool, bench: &str, name: &str) {
+    let dropped = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(admin)
+        .await;
+    if let Err(error) = dropped {
+        eprintln!("bench/{bench}: could not drop the scratch database {name}: {error}");
+    }
+}
+
+/// A pool on `url` with Berth's schema (the server migrates it too; done first by benches
+/// that add rows before it starts).
+pub async fn migrated_pool(url: &str) -> Result<sqlx::PgPool> {
+    let db = sqlx::postgres::PgPoolOptions::new()
+        .connect(url)
+        .await
+        .map_err(|e| e.to_string())?;
+    berth::startup::MIGRATOR
+        .run(&db)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(db)
 }
 
 /// Starts `berth serve` and waits until it answers; returns it and its base URL. Its log is

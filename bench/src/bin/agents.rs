@@ -90,22 +90,12 @@ async fn main() {
     let args = Args::parse();
     let admin = args.server.admin_pool("agents").await;
     let name = format!("berth_bench_agents_{}", std::process::id());
-    if let Err(error) = sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-    {
-        eprintln!("bench/agents: cannot create the scratch database: {error}");
-        std::process::exit(1);
-    }
-    let mut scratch = url::Url::parse(&args.server.database_url).expect("DATABASE_URL is a URL");
-    scratch.set_path(&name);
+    let scratch = args.server.scratch_database(&admin, "agents", &name).await;
     let result = tokio::select! {
-        result = run(&args, scratch.as_str()) => result,
+        result = run(&args, &scratch) => result,
         _ = tokio::signal::ctrl_c() => Err("interrupted".into()),
     };
-    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&admin)
-        .await;
+    bench::serve::drop_scratch_database(&admin, "agents", &name).await;
     match result {
         Ok(phases) => print_report(&args, &phases),
         Err(error) => {

@@ -109,16 +109,7 @@ async fn main() {
         }
         eprintln!("\nN = {users}: {available:.0} MiB available, about {needed:.0} MiB needed");
         let name = format!("berth_bench_burst_{}_{users}", std::process::id());
-        if let Err(error) = sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&admin)
-            .await
-        {
-            eprintln!("bench/burst: cannot create the scratch database: {error}");
-            std::process::exit(1);
-        }
-        let mut scratch =
-            url::Url::parse(&args.server.database_url).expect("DATABASE_URL is a URL");
-        scratch.set_path(&name);
+        let scratch = args.server.scratch_database(&admin, "burst", &name).await;
 
         // The round is its own task: a panic in it still drops (and so stops) the server, and
         // Ctrl-C drops it the same way. Either way its containers and database go afterwards.
@@ -129,7 +120,7 @@ async fn main() {
             docker.clone(),
             image_name.clone(),
             Scratch {
-                url: scratch.to_string(),
+                url: scratch,
                 name: name.clone(),
             },
             users,
@@ -152,12 +143,7 @@ async fn main() {
                 eprintln!("removed {removed} container(s) the round left behind");
             }
         }
-        if let Err(error) = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&admin)
-            .await
-        {
-            eprintln!("bench/burst: could not drop the scratch database {name}: {error}");
-        }
+        bench::serve::drop_scratch_database(&admin, "burst", &name).await;
         match result {
             Ok(report) => {
                 // Later rounds are judged by what this one measured, with a margin for the

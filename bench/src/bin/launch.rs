@@ -25,7 +25,6 @@ use bollard::container::{Config, CreateContainerOptions, RemoveContainerOptions}
 use bollard::Docker;
 use clap::Parser;
 use serde_json::json;
-use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use std::collections::HashMap;
 
@@ -62,50 +61,21 @@ const LAUNCH_TIMEOUT: Duration = Duration::from_secs(60);
 async fn main() {
     let args = Args::parse();
     let name = format!("berth_bench_launch_{}", std::process::id());
-    let result = match scratch_database(&args.server.database_url, &name).await {
-        Ok((url, db)) => {
+    let admin = args.server.admin_pool("launch").await;
+    let url = args.server.scratch_database(&admin, "launch", &name).await;
+    let result = match bench::serve::migrated_pool(&url).await {
+        Ok(db) => {
             let result = run(&args, &url, db.clone()).await;
             db.close().await;
             result
         }
         Err(error) => Err(error),
     };
-    if let Ok(admin) = PgPoolOptions::new()
-        .connect(&args.server.database_url)
-        .await
-    {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&admin)
-            .await;
-    }
+    bench::serve::drop_scratch_database(&admin, "launch", &name).await;
     if let Err(error) = result {
         eprintln!("bench/launch: {error}");
         std::process::exit(1);
     }
-}
-
-/// A fresh database with Berth's schema (the server migrates it too; done here so the bench
-/// can add its user and key first).
-async fn scratch_database(admin: &str, name: &str) -> Result<(String, PgPool)> {
-    let pool = PgPoolOptions::new()
-        .connect(admin)
-        .await
-        .map_err(|e| format!("connect to DATABASE_URL: {e}"))?;
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&pool)
-        .await
-        .map_err(|e| format!("create the scratch database: {e}"))?;
-    let mut url = url::Url::parse(admin).map_err(|e| e.to_string())?;
-    url.set_path(name);
-    let db = PgPoolOptions::new()
-        .connect(url.as_str())
-        .await
-        .map_err(|e| e.to_string())?;
-    berth::startup::MIGRATOR
-        .run(&db)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok((url.to_string(), db))
 }
 
 /// The Berth side: a server, a user and a key, and where each launch's time went.

@@ -122,31 +122,13 @@ async fn main() {
         }
     }
     let name = format!("berth_bench_proxy_{}", std::process::id());
-    let admin = match PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&args.server.database_url)
-        .await
-    {
-        Ok(pool) => pool,
-        Err(error) => {
-            eprintln!("bench/proxy: cannot connect to DATABASE_URL: {error}");
-            std::process::exit(1);
-        }
-    };
-    if let Err(error) = sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-    {
-        eprintln!("bench/proxy: cannot create the scratch database: {error}");
-        std::process::exit(1);
-    }
-    let mut scratch = url::Url::parse(&args.server.database_url).expect("DATABASE_URL is a URL");
-    scratch.set_path(&name);
+    let admin = args.server.admin_pool("proxy").await;
+    let scratch = args.server.scratch_database(&admin, "proxy", &name).await;
 
     // The run is its own task: a panic in it still drops (and so stops) the children, and
     // Ctrl-C drops it the same way. Either way the scratch database goes afterwards.
     let args = Arc::new(args);
-    let mut run = tokio::spawn(run(args.clone(), scratch.to_string()));
+    let mut run = tokio::spawn(run(args.clone(), scratch));
     let result = tokio::select! {
         joined = &mut run => joined.unwrap_or_else(|error| Err(format!("the run failed: {error}"))),
         _ = tokio::signal::ctrl_c() => {
@@ -156,12 +138,7 @@ async fn main() {
             Err("interrupted".into())
         }
     };
-    if let Err(error) = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&admin)
-        .await
-    {
-        eprintln!("bench/proxy: could not drop the scratch database {name}: {error}");
-    }
+    bench::serve::drop_scratch_database(&admin, "proxy", &name).await;
     if let Err(error) = result {
         eprintln!("bench/proxy: {error}");
         std::process::exit(1);
