@@ -126,14 +126,6 @@ impl AgentPresence {
             }
         }
     }
-
-    /// The last check-ins Redis holds for `server_ids` (None each when it can't be reached).
-    pub async fn last_seen(&self, server_ids: &[Uuid]) -> Vec<Option<i64>> {
-        let mut redis = self.redis.clone();
-        store::presence::last_seen(&mut redis, &self.prefix, server_ids)
-            .await
-            .unwrap_or_else(|_| vec![None; server_ids.len()])
-    }
 }
 
 #[cfg(test)]
