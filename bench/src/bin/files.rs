@@ -11,7 +11,6 @@ use bench::devapi::PERMISSIONS;
 use bench::serve::TempDir;
 use clap::Parser;
 use futures_util::StreamExt;
-use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -42,39 +41,20 @@ async fn main() {
     let args = Args::parse();
     let name = format!("berth_bench_files_{}", std::process::id());
     let admin = args.server.admin_pool("files").await;
-    let result = match scratch_database(&admin, &args.server.database_url, &name).await {
-        Ok((url, db)) => {
+    let url = args.server.scratch_database(&admin, "files", &name).await;
+    let result = match bench::serve::migrated_pool(&url).await {
+        Ok(db) => {
             let result = run(&args, &url, db.clone()).await;
             db.close().await;
             result
         }
         Err(error) => Err(error),
     };
-    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&admin)
-        .await;
+    bench::serve::drop_scratch_database(&admin, "files", &name).await;
     if let Err(error) = result {
         eprintln!("bench/files: {error}");
         std::process::exit(1);
     }
-}
-
-async fn scratch_database(admin: &PgPool, url: &str, name: &str) -> Result<(String, PgPool)> {
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(admin)
-        .await
-        .map_err(|e| format!("create the scratch database: {e}"))?;
-    let mut url = url::Url::parse(url).map_err(|e| e.to_string())?;
-    url.set_path(name);
-    let db = PgPoolOptions::new()
-        .connect(url.as_str())
-        .await
-        .map_err(|e| e.to_string())?;
-    berth::startup::MIGRATOR
-        .run(&db)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok((url.to_string(), db))
 }
 
 /// A running Desktop session of a new user, and that user's cookie.
