@@ -70,8 +70,9 @@ pub struct AgentArgs {
     /// URL the manager uses to reach this agent [default: http://<listen>].
     #[arg(long, env = "BERTH_AGENT_URL")]
     pub advertise_url: Option<String>,
-    /// Seconds between check-ins.
-    #[arg(long, env = "BERTH_AGENT_INTERVAL", default_value_t = 5)]
+    /// Seconds between check-ins (1 to 3600).
+    #[arg(long, env = "BERTH_AGENT_INTERVAL", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub interval: u64,
     /// Log format: text or json.
     #[arg(long, env = "BERTH_LOG_FORMAT", default_value = "text")]
@@ -129,8 +130,9 @@ pub struct ServeArgs {
     /// Prefix for every Redis key [default: berth:].
     #[arg(long, env = "BERTH_REDIS_PREFIX")]
     pub redis_prefix: Option<String>,
-    /// Seconds between agent check-ins; an agent is offline after three missed [default: 5].
-    #[arg(long, env = "BERTH_AGENT_INTERVAL")]
+    /// Seconds between agent check-ins (1 to 3600); an agent is offline after three missed
+    /// [default: 5].
+    #[arg(long, env = "BERTH_AGENT_INTERVAL", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub agent_interval: Option<u64>,
     /// Do not run an agent inside this server (only remote agents host sessions).
     #[arg(long, env = "BERTH_NO_LOCAL_AGENT", action = clap::ArgAction::SetTrue,

@@ -119,5 +119,12 @@ fn incomplete(report: &CheckIn) -> Option<&'static str> {
              than this server? Run the same Berth version on both",
         );
     }
+    if !(1..=MAX_INTERVAL_SECS).contains(&report.interval_secs) {
+        return Some("interval_secs must be between 1 and 3600 seconds");
+    }
     None
 }
+
+/// The longest check-in interval taken: offline marking waits three of them, and the row's
+/// interval is a 32-bit number (a larger one wrapped below zero and failed the insert).
+const MAX_INTERVAL_SECS: u32 = 3600;

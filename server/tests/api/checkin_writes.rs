@@ -212,3 +212,21 @@ async fn while_redis_is_down_check_ins_are_kept_on_the_row(db: PgPool) {
     mark_silent(&app).await;
     assert_eq!(row_version(&app).await.1, "online");
 }
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn an_interval_out_of_range_is_refused_naming_it(db: PgPool) {
+    let app = spawn_app(db).await;
+    let (_, credential, mut report) = agent(&app).await;
+    for interval in [0_u64, 3601, 4_000_000_000] {
+        report["interval_secs"] = interval.into();
+        let response = post_check_in(&app, Some(&credential), &report).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{interval}");
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            body["error"].as_str().unwrap().contains("interval_secs"),
+            "{body}"
+        );
+    }
+    report["interval_secs"] = 3600.into();
+    accepted(&app, &credential, &report).await;
+}
