@@ -35,6 +35,11 @@ pub struct ConfigView {
 
 /// Every config with its counts, by image name then agent.
 pub async fn list(db: &PgPool) -> Result<Vec<ConfigView>, StoreError> {
+    let mut connection = db.acquire().await?;
+    list_on(&mut connection).await
+}
+
+async fn list_on(db: &mut sqlx::PgConnection) -> Result<Vec<ConfigView>, StoreError> {
     Ok(sqlx::query_as!(
         ConfigView,
         r#"SELECT c.staging_config_id, c.image_id, i.friendly_name AS image_name, c.server_id,
@@ -132,8 +137,24 @@ pub struct Staged {
     pub status: SessionStatus,
 }
 
+/// Every config and every staged session as of one moment, for the pool's plan: read apart,
+/// a change between the two reads (a desired count raised while sessions were added, a
+/// config's sessions read before the config) would look like a surplus and recycle sessions
+/// the pool wants.
+pub async fn pool_snapshot(db: &PgPool) -> Result<(Vec<ConfigView>, Vec<Staged>), StoreError> {
+    let mut tx = db.begin().await?;
+    // Before any read: both reads then see the snapshot taken at the first.
+    sqlx::query!("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let configs = list_on(&mut tx).await?;
+    let staged = staged_on(&mut tx).await?;
+    tx.commit().await?;
+    Ok((configs, staged))
+}
+
 /// Every staged session that is not deleted, oldest first.
-pub async fn staged(db: &PgPool) -> Result<Vec<Staged>, StoreError> {
+async fn staged_on(db: &mut sqlx::PgConnection) -> Result<Vec<Staged>, StoreError> {
     Ok(sqlx::query_as!(
         Staged,
         r#"SELECT session_id, staging_config_id, operational_status AS "status: SessionStatus"

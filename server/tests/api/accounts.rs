@@ -74,14 +74,14 @@ async fn a_wrong_password_is_refused_without_a_session(db: PgPool) {
     app.create_user("ann", "password-123", "user").await;
     let client = app.client();
     let response = app.login(&client, "ann", "wrong-password").await;
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert!(response.headers().get(header::SET_COOKIE).is_none());
-    let message = message_of(&error_json(response).await);
+    let (status, message) = (response.status(), message_of(&error_json(response).await));
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{message}");
     assert!(message.contains("Wrong username or password"), "{message}");
     // An unknown user gets the very same answer.
     let response = app.login(&client, "nobody", "wrong-password").await;
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(message_of(&error_json(response).await), message);
+    let (status, unknown) = (response.status(), message_of(&error_json(response).await));
+    assert_eq!((status, unknown), (StatusCode::BAD_REQUEST, message));
     let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM sign_ins")
         .fetch_one(&app.db)
         .await

@@ -50,10 +50,7 @@ impl Manager {
         let Ok(_turn) = self.pool_gate.try_lock() else {
             return;
         };
-        let (configs, staged) = match tokio::try_join!(
-            store::staging::list(&self.db),
-            store::staging::staged(&self.db)
-        ) {
+        let (configs, staged) = match store::staging::pool_snapshot(&self.db).await {
             Ok(read) => read,
             Err(error) => return tracing::warn!(%error, "cannot read the staging pool"),
         };
