@@ -84,6 +84,11 @@ pub struct AgentArgs {
     /// so no mapping is allowed].
     #[arg(long, env = "BERTH_VOLUME_ROOTS", default_value = "")]
     pub volume_roots: String,
+    /// Folder under which each session without a profile gets the host folders behind its
+    /// ~/Uploads and ~/Downloads, or `off` (transfers then go through docker exec, slower)
+    /// [default: /var/lib/berth/transfers].
+    #[arg(long, env = "BERTH_TRANSFER_ROOT")]
+    pub transfer_root: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Deserialize)]
@@ -407,6 +412,7 @@ impl AgentArgs {
             storage: crate::agent::storage::StorageConfig::parse(
                 self.profile_root.as_deref(),
                 &self.volume_roots,
+                self.transfer_root.as_deref(),
             )
             .map_err(ConfigError::Storage)?,
         };

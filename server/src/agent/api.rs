@@ -173,7 +173,7 @@ async fn exec(
 }
 
 async fn remove(State(agent): State<Arc<Agent>>, Path(session_id): Path<Uuid>) -> Response {
-    match agent.runtime.remove_session(session_id).await {
+    match agent.remove_session(session_id).await {
         Ok(removed) => Json(serde_json::json!({ "removed": removed })).into_response(),
         Err(failure) => runtime_error(failure),
     }

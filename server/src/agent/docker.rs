@@ -2,11 +2,13 @@
 //! `container_spec`, found by name and label, paused, removed, listed for reconciliation;
 //! images and the host's resources. Commands in a session are in `exec`.
 use super::container_spec::{environment, host_config};
+use super::host_files::{self, Backing, Folder};
 use super::isolation;
 use super::runtime::{
     Action, ContainerRuntime, HostResources, RuntimeError, LABEL_AGENT, LABEL_IMAGE, LABEL_SESSION,
     LABEL_USER, STREAM_CONTAINER_PORT, STREAM_PORT,
 };
+use crate::files::FileError;
 use crate::protocol::{ContainerReport, CreateSession, ExecOutput, ExecRequest};
 use bollard::container::{
     Config, CreateContainerOptions, ListContainersOptions, RemoveContainerOptions,
@@ -17,6 +19,7 @@ use bollard::models::ContainerInspectResponse;
 use bollard::Docker;
 use futures_util::StreamExt;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use uuid::Uuid;
 
 pub struct DockerRuntime {
@@ -106,6 +109,43 @@ impl DockerRuntime {
             }))
             .await?;
         Ok(found.into_iter().find_map(|c| c.id))
+    }
+
+    /// The host folder behind the running session's `folder`, from its container's mounts;
+    /// None when the folder is in the container's own file system (sessions made without
+    /// transfer folders: their transfers go through `docker exec`).
+    async fn backing(
+        &self,
+        session_id: Uuid,
+        folder: Folder,
+    ) -> Result<Option<Backing>, FileError> {
+        let filters = HashMap::from([(
+            "label".to_owned(),
+            vec![format!("{LABEL_SESSION}={session_id}")],
+        )]);
+        let found = self
+            .docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters,
+                ..Default::default()
+            }))
+            .await
+            .map_err(RuntimeError::from)?;
+        let Some(container) = found.into_iter().next() else {
+            return Err(RuntimeError::NotFound(session_id).into());
+        };
+        // As for an exec: a stopped or paused desktop's files are not reached.
+        if container.state.as_deref() != Some("running") {
+            return Err(RuntimeError::NotRunning(session_id).into());
+        }
+        let mounts: Vec<(String, PathBuf)> = container
+            .mounts
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|mount| Some((mount.destination?, PathBuf::from(mount.source?))))
+            .collect();
+        Ok(host_files::backing(&mounts, &folder.container_path()))
     }
 }
 
@@ -387,7 +427,10 @@ impl ContainerRuntime for DockerRuntime {
         size: u64,
         body: crate::files::ByteStream,
     ) -> Result<u64, crate::files::FileError> {
-        self.upload_file(session_id, name, size, body).await
+        match self.backing(session_id, Folder::Uploads).await? {
+            Some(backing) => host_files::upload(backing, name, size, body).await,
+            None => self.upload_file(session_id, name, size, body).await,
+        }
     }
 
     async fn download(
@@ -395,14 +438,20 @@ impl ContainerRuntime for DockerRuntime {
         session_id: Uuid,
         name: &str,
     ) -> Result<(u64, crate::files::ByteStream), crate::files::FileError> {
-        self.download_file(session_id, name).await
+        match self.backing(session_id, Folder::Downloads).await? {
+            Some(backing) => host_files::download(backing, name).await,
+            None => self.download_file(session_id, name).await,
+        }
     }
 
     async fn list_downloads(
         &self,
         session_id: Uuid,
     ) -> Result<Vec<crate::files::FileEntry>, crate::files::FileError> {
-        self.list_download_files(session_id).await
+        match self.backing(session_id, Folder::Downloads).await? {
+            Some(backing) => host_files::list(backing).await,
+            None => self.list_download_files(session_id).await,
+        }
     }
 }
 

@@ -1,5 +1,7 @@
-//! Files in and out of a session's container, streamed through `docker exec` as the
-//! container's own (unprivileged) user: whatever the user did to their folders (a symbolic
+//! Files in and out of a session's container whose `~/Uploads` and `~/Downloads` are in the
+//! container itself (the agent's transfer folders switched off, or a session made before
+//! them; otherwise `agent::host_files`), streamed through `docker exec` as the container's own
+//! (unprivileged) user: whatever the user did to their folders (a symbolic
 //! link for `~/Uploads`, `~/Downloads/x` pointing at `/etc/shadow`), Berth reads and writes
 //! only what that user could, and the scripts below refuse links out of the folder with a
 //! message. Uploads go to a temporary file renamed when complete; downloads are opened once
@@ -65,7 +67,7 @@ exec find "$d" -mindepth 1 -maxdepth 1 -type f -printf '%s %T@ %f\0'
 "#;
 
 /// The most a listing may print (some 10,000 files).
-const LIST_MAX_OUTPUT: usize = 4 << 20;
+pub(super) const LIST_MAX_OUTPUT: usize = 4 << 20;
 /// The most a script's messages are kept.
 const MESSAGE_MAX: usize = 4096;
 /// After the last byte of an upload, how long renaming it may take.
@@ -105,25 +107,34 @@ fn script_failure(code: Option<i64>, message: String) -> FileError {
 
 /// The entries of a listing (see `LIST`), newest first; lines that do not parse are skipped.
 pub fn parse_listing(output: &str) -> Vec<FileEntry> {
-    let mut entries: Vec<(f64, FileEntry)> = output
+    let entries = output
         .split('\0')
         .filter_map(|line| {
             let mut parts = line.splitn(3, ' ');
             let size = parts.next()?.parse().ok()?;
             let modified: f64 = parts.next()?.parse().ok()?;
-            let name = parts.next()?.to_owned();
-            let time = chrono::DateTime::from_timestamp(modified.trunc() as i64, 0)?;
-            let modified_text = time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-            Some((
-                modified,
-                FileEntry {
-                    name,
-                    size,
-                    modified: modified_text,
-                },
-            ))
+            entry(size, modified, parts.next()?.to_owned())
         })
         .collect();
+    newest_first(entries)
+}
+
+/// One listed file, with its modification time (Unix seconds) kept for sorting.
+pub(super) fn entry(size: u64, modified: f64, name: String) -> Option<(f64, FileEntry)> {
+    let time = chrono::DateTime::from_timestamp(modified.trunc() as i64, 0)?;
+    let modified_text = time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    Some((
+        modified,
+        FileEntry {
+            name,
+            size,
+            modified: modified_text,
+        },
+    ))
+}
+
+/// The files newest first, then by name.
+pub(super) fn newest_first(mut entries: Vec<(f64, FileEntry)>) -> Vec<FileEntry> {
     entries.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.name.cmp(&b.1.name)));
     entries.into_iter().map(|(_, entry)| entry).collect()
 }

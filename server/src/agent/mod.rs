@@ -8,6 +8,7 @@ mod exec;
 mod files;
 mod files_api;
 mod handover;
+mod host_files;
 pub(crate) use files_api::declared_length;
 pub mod isolation;
 pub mod ready;
@@ -70,6 +71,9 @@ pub struct Agent {
 }
 
 const PULL_RETRY: Duration = Duration::from_secs(300);
+/// A transfer folder without a container is a stray once this old (a launch makes its
+/// container well within it).
+const STRAY_AFTER: Duration = Duration::from_secs(600);
 
 impl Agent {
     pub fn new(config: AgentConfig, runtime: Arc<dyn ContainerRuntime>) -> Arc<Agent> {
@@ -136,7 +140,7 @@ impl Agent {
                 Ok(self.created(container_id, port))
             }
             Err(reason) => {
-                let _ = self.runtime.remove_session(spec.session_id).await;
+                let _ = self.remove_session(spec.session_id).await;
                 Err(LaunchError::NotStreaming(reason))
             }
         }
@@ -283,14 +287,51 @@ impl Agent {
             Ok(sessions) => sessions,
             Err(error) => return tracing::warn!(%error, "cannot list session containers"),
         };
+        let with_containers: Vec<Uuid> = sessions.iter().map(|s| s.session_id).collect();
         for session in sessions.into_iter().filter(|s| s.owner == owner) {
             if !reply.known_sessions.contains(&session.session_id) {
                 tracing::info!(session_id = %session.session_id, "removing an orphan session container");
-                if let Err(error) = self.runtime.remove_session(session.session_id).await {
+                if let Err(error) = self.remove_session(session.session_id).await {
                     tracing::warn!(session_id = %session.session_id, %error, "could not remove an orphan");
                 }
             }
         }
+        self.remove_stray_transfer_folders(&with_containers).await;
+    }
+
+    /// Removes the session's container, then its transfer folders.
+    pub async fn remove_session(&self, session_id: Uuid) -> Result<bool, runtime::RuntimeError> {
+        let removed = self.runtime.remove_session(session_id).await?;
+        let storage = self.config.storage.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            storage::remove_transfer_folder(&storage, session_id)
+        })
+        .await;
+        if let Ok(Err(error)) = outcome {
+            tracing::warn!(%session_id, %error, "could not remove a session's transfer folders");
+        }
+        Ok(removed)
+    }
+
+    /// Transfer folders whose container is gone (removed while the agent was down, or a
+    /// launch that failed before its container was made).
+    async fn remove_stray_transfer_folders(&self, with_containers: &[Uuid]) {
+        let storage = self.config.storage.clone();
+        let with_containers = with_containers.to_vec();
+        let _ = tokio::task::spawn_blocking(move || {
+            for session_id in storage::transfer_folders(&storage) {
+                if !with_containers.contains(&session_id) {
+                    // Made for a launch still under way? Its container is made within the
+                    // start timeout; only older folders are strays.
+                    if storage::transfer_folder_age(&storage, session_id)
+                        .is_some_and(|age| age > STRAY_AFTER)
+                    {
+                        let _ = storage::remove_transfer_folder(&storage, session_id);
+                    }
+                }
+            }
+        })
+        .await;
     }
 
     /// Pulls wanted images that are not here (when a registry serves them); the rest are
@@ -410,7 +451,9 @@ pub struct ListenError {
 }
 
 /// Runs an agent until the process ends: the API server and the check-in loop.
-pub async fn run(config: AgentConfig) -> Result<(), ListenError> {
+pub async fn run(mut config: AgentConfig) -> Result<(), ListenError> {
+    // A few file system calls, once at start.
+    config.storage = storage::with_usable_transfer_root(config.storage);
     let address = config.listen;
     let listener = tokio::net::TcpListener::bind(address)
         .await

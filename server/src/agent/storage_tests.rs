@@ -13,6 +13,7 @@ fn config(dir: &Path) -> StorageConfig {
     StorageConfig {
         profile_root: dir.join("profiles"),
         volume_roots: vec![dir.join("volumes")],
+        transfer_root: Some(dir.join("transfers")),
     }
 }
 
@@ -104,16 +105,113 @@ fn reset_empties_the_profile_and_deletion_removes_it() {
 
 #[test]
 fn volume_roots_are_absolute_comma_separated_paths() {
-    let config = StorageConfig::parse(None, " /srv/a, /srv/b ,").unwrap();
+    let config = StorageConfig::parse(None, " /srv/a, /srv/b ,", None).unwrap();
     assert_eq!(
         config.volume_roots,
         [PathBuf::from("/srv/a"), PathBuf::from("/srv/b")]
     );
     assert_eq!(config.profile_root, PathBuf::from(DEFAULT_PROFILE_ROOT));
-    assert!(StorageConfig::parse(None, "relative").is_err());
-    assert!(StorageConfig::parse(Some(Path::new("rel")), "").is_err());
-    assert!(StorageConfig::parse(None, "")
+    assert!(StorageConfig::parse(None, "relative", None).is_err());
+    assert!(StorageConfig::parse(Some(Path::new("rel")), "", None).is_err());
+    assert!(StorageConfig::parse(None, "", None)
         .unwrap()
         .volume_roots
         .is_empty());
+}
+
+#[test]
+fn the_transfer_root_has_a_default_can_move_and_can_be_switched_off() {
+    let parse = |root| StorageConfig::parse(None, "", root);
+    let default = Some(PathBuf::from(DEFAULT_TRANSFER_ROOT));
+    assert_eq!(parse(None).unwrap().transfer_root, default);
+    assert_eq!(parse(Some(" ")).unwrap().transfer_root, default);
+    assert_eq!(
+        parse(Some("/srv/t")).unwrap().transfer_root,
+        Some(PathBuf::from("/srv/t"))
+    );
+    assert_eq!(parse(Some("off")).unwrap().transfer_root, None);
+    assert!(parse(Some("t"))
+        .unwrap_err()
+        .contains("BERTH_TRANSFER_ROOT"));
+}
+
+#[test]
+fn a_session_without_a_profile_gets_transfer_folders_of_its_own_until_removed() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = scratch();
+    let config = config(&dir);
+    let mut spec = spec_with(None, vec![]);
+    prepare(&config, &mut spec).unwrap();
+    let folder = dir.join("transfers").join(spec.session_id.to_string());
+    let binds: Vec<(PathBuf, &str)> = spec
+        .storage
+        .binds
+        .iter()
+        .map(|bind| (bind.source.clone(), bind.target.as_str()))
+        .collect();
+    assert_eq!(
+        binds,
+        [
+            (folder.join("Uploads"), "/home/berth/Uploads"),
+            (folder.join("Downloads"), "/home/berth/Downloads")
+        ]
+    );
+    assert_eq!(
+        std::fs::metadata(folder.join("Uploads")).unwrap().uid(),
+        SESSION_UID
+    );
+    assert_eq!(transfer_folders(&config), [spec.session_id]);
+    remove_transfer_folder(&config, spec.session_id).unwrap();
+    assert!(!folder.exists());
+    assert!(transfer_folders(&config).is_empty());
+
+    // A profile holds them; a volume mapping may take one; switched off, none.
+    let mut profiled = spec_with(Some("ann"), vec![]);
+    prepare(&config, &mut profiled).unwrap();
+    assert_eq!(profiled.storage.binds.len(), 1);
+    let mut mapped = spec_with(
+        None,
+        vec![VolumeMapping {
+            host_path: dir.join("volumes/team").display().to_string(),
+            container_path: "/home/berth/Downloads".into(),
+            read_only: true,
+        }],
+    );
+    prepare(&config, &mut mapped).unwrap();
+    let targets: Vec<&str> = mapped
+        .storage
+        .binds
+        .iter()
+        .map(|b| b.target.as_str())
+        .collect();
+    assert_eq!(targets, ["/home/berth/Downloads", "/home/berth/Uploads"]);
+    let off = StorageConfig {
+        transfer_root: None,
+        ..config.clone()
+    };
+    let mut plain = spec_with(None, vec![]);
+    prepare(&off, &mut plain).unwrap();
+    assert!(plain.storage.binds.is_empty());
+}
+
+#[test]
+fn a_transfer_root_the_agent_cannot_use_is_switched_off_not_fatal() {
+    let dir = scratch();
+    let usable = with_usable_transfer_root(config(&dir));
+    assert_eq!(usable.transfer_root, Some(dir.join("transfers")));
+    assert!(
+        transfer_folders(&usable).is_empty(),
+        "the probe was left behind"
+    );
+    // A file where the root should be.
+    std::fs::write(dir.join("blocked"), "").unwrap();
+    let blocked = StorageConfig {
+        transfer_root: Some(dir.join("blocked/transfers")),
+        ..config(&dir)
+    };
+    let off = with_usable_transfer_root(blocked);
+    assert_eq!(off.transfer_root, None);
+    let mut spec = spec_with(None, vec![]);
+    prepare(&off, &mut spec).unwrap();
+    assert!(spec.storage.binds.is_empty());
 }

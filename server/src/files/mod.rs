@@ -1,13 +1,15 @@
 //! File transfer between the user's computer and a session (issue #15): uploads into the
 //! session's `~/Uploads`, downloads from its `~/Downloads`, streamed end to end (browser →
-//! web server → the session's agent → `docker exec` as the session's user, and back) so that
-//! memory stays flat whatever the size.
+//! web server → the session's agent → the host folder behind the session's folder, or
+//! `docker exec` as the session's user when there is none, and back) so that memory stays
+//! flat whatever the size.
 //!
 //! - `names`: which file names a transfer may use
 //! - `chunks`: the bytes regrouped into large pieces between hops
 //! - `access`: who may transfer (the owner, as the groups allow), as a pure function
 //! - `routes`: the browser's endpoints under `/files/{session_id}`
-//! - `agent::files` (agent side) and `manager::files` (the manager's calls to it)
+//! - `agent::host_files` and `agent::files` (agent side: host folders, `docker exec`) and
+//!   `manager::files` (the manager's calls to it)
 pub mod access;
 pub mod chunks;
 pub mod names;

@@ -2,7 +2,9 @@
 //! `~/Uploads` (checked with `docker exec`, independently of Berth), files made in the container
 //! download intact; only the owner transfers, as the groups allow, within the size limit; path
 //! and symbolic-link tricks are refused with a 400 naming the problem.
-use crate::docker_sessions::{image_id, start_test_agent, wait_running};
+use crate::docker_sessions::{
+    agent_config, image_id, unique, wait_online_with_images, wait_running,
+};
 use crate::support::{spawn_app, TestApp};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
@@ -18,13 +20,32 @@ pub struct Launched {
     pub container: String,
 }
 
-/// An app with an agent and the signed-in user "ann" with a running Desktop session.
+/// An app with an agent and the signed-in user "ann" with a running Desktop session (its
+/// `~/Uploads` and `~/Downloads` in transfer folders on the host).
 pub async fn launch(db: PgPool) -> Launched {
+    launch_with(db, |_| {}).await
+}
+
+/// As [`launch`], with the agent's transfer folders switched off: the session's folders are
+/// in the container, and transfers go through `docker exec` (as for sessions made before
+/// transfer folders).
+pub async fn launch_through_exec(db: PgPool) -> Launched {
+    launch_with(db, |storage| storage.transfer_root = None).await
+}
+
+async fn launch_with(
+    db: PgPool,
+    storage: impl FnOnce(&mut berth::agent::storage::StorageConfig),
+) -> Launched {
     berth::manager::images::register_defaults(&db)
         .await
         .unwrap();
     let app = spawn_app(db).await;
-    let agent = start_test_agent(&app).await;
+    let mut config = agent_config(&app, &unique("agent")).await;
+    storage(&mut config.storage);
+    let name = config.name.clone();
+    let agent = tokio::spawn(async move { berth::agent::run(config).await.unwrap() });
+    wait_online_with_images(&app, &name).await;
     let (owner, owner_id) = app.signed_in("ann", "user").await;
     let desktop = image_id(&app.db, "Desktop").await;
     let session_id = app
@@ -199,5 +220,19 @@ async fn files_upload_into_uploads_and_download_from_downloads(db: PgPool) {
     assert_eq!(downloads[0].2["name"], "data.bin");
     assert_eq!(downloads[0].2["size"], 5_000_000);
     assert_eq!(downloads.last().unwrap().1, "failed");
+
+    // The files were in the session's transfer folders on the host, which go with it.
+    let folder = std::path::Path::new(berth::agent::storage::DEFAULT_TRANSFER_ROOT)
+        .join(session.session_id.to_string());
+    assert!(folder.join("Uploads/report é 1.bin").is_file());
     session.finish().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while folder.exists() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(
+        !folder.exists(),
+        "{} outlived its session",
+        folder.display()
+    );
 }

@@ -1,9 +1,11 @@
-//! An upload cut off midway (the browser's Cancel, a closed tab, a lost network): nothing of it
-//! is left in the session's `~/Uploads` (neither the partial file nor its temporary file), the
-//! failed attempt is audited, and the session goes on transferring: the same name uploads
-//! right after.
+//! An upload cut off midway (the browser's Cancel, a closed tab, a lost network, Berth itself
+//! killed): nothing of it is left in the session's `~/Uploads` (neither the partial file nor
+//! its temporary file), the failed attempt is audited, and the session goes on transferring:
+//! the same name uploads right after.
 use crate::files::{in_container, launch};
+use crate::serve::{self, exec, room_for_desktops, wait_status, Api, Serve};
 use crate::sharing::signed_in;
+use app::model::SessionStatus;
 use reqwest::StatusCode;
 use sqlx::PgPool;
 use std::time::{Duration, Instant};
@@ -19,6 +21,35 @@ async fn uploads(container: &str) -> Vec<String> {
         .await
         .lines()
         .map(str::to_owned)
+        .collect()
+}
+
+/// The bytes written so far into uploads under way to the session's transfer folder: the
+/// agent (here, in this process) keeps each upload an unnamed open file until complete.
+fn in_flight(session_id: uuid::Uuid) -> u64 {
+    held_open("self", session_id, "Uploads").iter().sum()
+}
+
+/// As [`in_flight`], for the agent in process `pid`.
+fn in_flight_of(pid: &str, session_id: uuid::Uuid) -> u64 {
+    held_open(pid, session_id, "Uploads").iter().sum()
+}
+
+/// The sizes of the files in the session's `folder` that process `pid` holds open.
+fn held_open(pid: &str, session_id: uuid::Uuid, folder: &str) -> Vec<u64> {
+    let Ok(descriptors) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    let session = session_id.to_string();
+    let folder = format!("/{folder}/");
+    descriptors
+        .filter_map(|descriptor| {
+            let path = descriptor.ok()?.path();
+            let target = std::fs::read_link(&path).ok()?;
+            let target = target.to_string_lossy();
+            let ours = target.contains(&session) && target.contains(&folder);
+            ours.then(|| std::fs::metadata(&path).ok().map(|m| m.len()))?
+        })
         .collect()
 }
 
@@ -58,23 +89,29 @@ async fn an_upload_cut_off_midway_leaves_nothing_and_the_next_one_works(db: PgPo
         stream.write_all(&piece).await.unwrap();
         sent += piece.len();
     }
-    // The bytes reached the container (the upload is under way there) before the cut.
+    // The bytes reached the session's folder (the upload is under way there) before the cut.
     let container = session.container.as_str();
-    let under_way = eventually(|| async move {
-        let started = in_container(container, "find ~/Uploads -mindepth 1 -size +0 | wc -l").await;
-        started.trim() != "0"
-    })
-    .await;
+    let session_id = session.session_id;
+    let under_way = eventually(|| async move { in_flight(session_id) > 0 }).await;
     assert!(
         under_way,
-        "the upload never reached the container: {:?}",
+        "the upload never reached the session: {:?}",
         uploads(container).await
     );
     drop(stream);
 
-    // Nothing of it stays: no `big.bin`, no temporary file.
-    let cleaned = eventually(|| async move { uploads(container).await.is_empty() }).await;
-    assert!(cleaned, "left in ~/Uploads: {:?}", uploads(container).await);
+    // Nothing of it stays: no `big.bin`, no temporary file, nothing held open.
+    let cleaned =
+        eventually(
+            || async move { uploads(container).await.is_empty() && in_flight(session_id) == 0 },
+        )
+        .await;
+    assert!(
+        cleaned,
+        "left in ~/Uploads: {:?}, {} bytes held open",
+        uploads(container).await,
+        in_flight(session_id)
+    );
 
     // The failed attempt is audited.
     let db = &session.app.db;
@@ -100,5 +137,114 @@ async fn an_upload_cut_off_midway_leaves_nothing_and_the_next_one_works(db: PgPo
         "whole this time"
     );
     assert_eq!(uploads(container).await, ["big.bin"]);
+    session.finish().await;
+}
+
+/// A PUT of `DECLARED` bytes of which `SENT_BEFORE_CUT` are sent, the connection kept open.
+async fn partial_upload(
+    addr: std::net::SocketAddr,
+    path: &str,
+    cookie: &str,
+) -> tokio::net::TcpStream {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nContent-Length: {DECLARED}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let piece = vec![b'x'; 1 << 20];
+    let mut sent = 0;
+    while sent < SENT_BEFORE_CUT {
+        stream.write_all(&piece).await.unwrap();
+        sent += piece.len();
+    }
+    stream
+}
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn berth_killed_midway_through_an_upload_leaves_nothing_behind(db: PgPool) {
+    let mut berth = Serve::start(&db, true);
+    berth.wait_ready().await;
+    let api = Api {
+        serve: &berth,
+        key: serve::key(&db).await,
+    };
+    room_for_desktops(&db).await;
+    let (user_id, session_id) = serve::launch(&api, &db, "kim").await;
+    wait_status(&db, &session_id, SessionStatus::Running).await;
+    drop(api);
+    let client = reqwest::Client::new();
+    let login = client
+        .post(berth.url("/rpc/login"))
+        .form(&[("username", "kim"), ("password", "password-123")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    let cookie = login.headers()[reqwest::header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let session_uuid: uuid::Uuid = session_id.parse().unwrap();
+    let path = format!("/files/{session_uuid}/uploads/big.bin");
+    let stream = partial_upload(berth.addr, &path, &cookie).await;
+    let pid = berth.pid().to_string();
+    let under_way = eventually(|| {
+        let pid = pid.clone();
+        async move { in_flight_of(&pid, session_uuid) > 0 }
+    })
+    .await;
+    assert!(under_way, "the upload never reached the session");
+
+    berth.kill();
+    drop(stream);
+    berth.restart().await;
+    let api = Api {
+        serve: &berth,
+        key: serve::key(&db).await,
+    };
+    // The desktop outlived Berth; nothing of the upload did.
+    wait_status(&db, &session_id, SessionStatus::Running).await;
+    let left = exec(&api, &user_id, &session_id, "ls -A ~/Uploads").await;
+    assert_eq!(left.trim(), "", "left in ~/Uploads");
+    let again = reqwest::Client::new()
+        .put(berth.url(&path))
+        .header(reqwest::header::COOKIE, &cookie)
+        .body("whole this time")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::CREATED);
+    let stored = exec(&api, &user_id, &session_id, "cat ~/Uploads/big.bin").await;
+    assert_eq!(stored, "whole this time");
+}
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn a_download_cut_off_midway_lets_go_of_the_file(db: PgPool) {
+    let session = launch(db).await;
+    let container = session.container.as_str();
+    in_container(
+        container,
+        "head -c 200000000 /dev/zero > ~/Downloads/big.bin",
+    )
+    .await;
+    let mut response = session.get(&session.owner, "/downloads/big.bin").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.chunk().await.unwrap().is_some());
+    let session_id = session.session_id;
+    assert_eq!(held_open("self", session_id, "Downloads"), [200_000_000]);
+    drop(response);
+    let released =
+        eventually(|| async move { held_open("self", session_id, "Downloads").is_empty() }).await;
+    assert!(
+        released,
+        "the agent still holds the file after the client left"
+    );
+    // And the file downloads whole right after.
+    let response = session.get(&session.owner, "/downloads/big.bin").await;
+    assert_eq!(response.content_length(), Some(200_000_000));
+    assert_eq!(response.bytes().await.unwrap().len(), 200_000_000);
     session.finish().await;
 }

@@ -2,7 +2,7 @@
 //! the folders (400 naming the problem, nothing written or read), anyone but the owner (403;
 //! 401 anonymous), settings turned off (403 naming them), uploads over the groups' limit (413
 //! naming it, before a byte is read) and uploads of undeclared length (411).
-use crate::files::{in_container, launch, Launched};
+use crate::files::{in_container, launch, launch_through_exec, Launched};
 use crate::sharing::{join, share, signed_in};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -32,6 +32,68 @@ async fn raw(session: &Launched, cookie: &str, method: &str, rest: &str) -> (u16
 #[sqlx::test(migrator = "berth::startup::MIGRATOR")]
 async fn path_and_symlink_tricks_are_refused(db: PgPool) {
     let session = launch(db).await;
+    tricks_are_refused(&session).await;
+    // The folders are the host's transfer folders: the user cannot swap them for links.
+    in_container(
+        &session.container,
+        "rm -rf ~/Uploads ~/Downloads; ln -s /tmp ~/Uploads; ln -s /etc ~/Downloads; true",
+    )
+    .await;
+    let (status, reply) = session.upload(&session.owner, "y", b"safe".to_vec()).await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    assert_eq!(
+        in_container(&session.container, "cat ~/Uploads/y").await,
+        "safe"
+    );
+    assert_eq!(
+        in_container(&session.container, "ls /tmp/y 2>/dev/null | wc -l").await,
+        "0\n"
+    );
+    let response = session.get(&session.owner, "/downloads/passwd").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    session.finish().await;
+}
+
+#[sqlx::test(migrator = "berth::startup::MIGRATOR")]
+async fn path_and_symlink_tricks_are_refused_through_docker_exec(db: PgPool) {
+    let session = launch_through_exec(db).await;
+    tricks_are_refused(&session).await;
+    // ~/Uploads and ~/Downloads themselves as links elsewhere.
+    in_container(
+        &session.container,
+        "rm -rf ~/Uploads ~/Downloads && ln -s /tmp ~/Uploads && ln -s /etc ~/Downloads",
+    )
+    .await;
+    let (status, reply) = session.upload(&session.owner, "y", b"evil".to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
+    assert!(
+        reply["error"]
+            .as_str()
+            .unwrap()
+            .contains("~/Uploads is a symbolic link"),
+        "{reply}"
+    );
+    assert_eq!(
+        in_container(&session.container, "ls /tmp/y 2>/dev/null | wc -l").await,
+        "0\n"
+    );
+    for rest in ["/downloads", "/downloads/passwd"] {
+        let response = session.get(&session.owner, rest).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{rest}");
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains("~/Downloads is a symbolic link"),
+            "{body}"
+        );
+    }
+    session.finish().await;
+}
+
+/// Names that climb or carry control bytes, links out of `~/Downloads`, a link in `~/Uploads`.
+async fn tricks_are_refused(session: &Launched) {
     let (cookie, _) = signed_in(&session.app, "ann").await;
     let long = "n".repeat(256);
     let cases: &[(&str, &str)] = &[
@@ -48,7 +110,7 @@ async fn path_and_symlink_tricks_are_refused(db: PgPool) {
     ];
     for (name, problem) in cases {
         for (method, path) in [("PUT", "/uploads/"), ("GET", "/downloads/")] {
-            let (status, body) = raw(&session, &cookie, method, &format!("{path}{name}")).await;
+            let (status, body) = raw(session, &cookie, method, &format!("{path}{name}")).await;
             assert_eq!(status, 400, "{method} {path}{name}: {body}");
             assert!(body.contains(problem), "{method} {name}: {body}");
         }
@@ -99,39 +161,6 @@ async fn path_and_symlink_tricks_are_refused(db: PgPool) {
         in_container(&session.container, "cat /tmp/victim").await,
         "original\n"
     );
-
-    // ~/Uploads and ~/Downloads themselves as links elsewhere.
-    in_container(
-        &session.container,
-        "rm -rf ~/Uploads ~/Downloads && ln -s /tmp ~/Uploads && ln -s /etc ~/Downloads",
-    )
-    .await;
-    let (status, reply) = session.upload(&session.owner, "y", b"evil".to_vec()).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
-    assert!(
-        reply["error"]
-            .as_str()
-            .unwrap()
-            .contains("~/Uploads is a symbolic link"),
-        "{reply}"
-    );
-    assert_eq!(
-        in_container(&session.container, "ls /tmp/y 2>/dev/null | wc -l").await,
-        "0\n"
-    );
-    for rest in ["/downloads", "/downloads/passwd"] {
-        let response = session.get(&session.owner, rest).await;
-        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{rest}");
-        let body: Value = response.json().await.unwrap();
-        assert!(
-            body["error"]
-                .as_str()
-                .unwrap()
-                .contains("~/Downloads is a symbolic link"),
-            "{body}"
-        );
-    }
-    session.finish().await;
 }
 
 #[sqlx::test(migrator = "berth::startup::MIGRATOR")]

@@ -41,6 +41,7 @@ async fn setup(db: PgPool) -> (TestApp, Scratch, Uuid, tokio::task::JoinHandle<(
     config.storage = StorageConfig {
         profile_root: scratch.0.join("profiles"),
         volume_roots: vec![scratch.0.join("volumes")],
+        transfer_root: Some(scratch.0.join("transfers")),
     };
     let agent = tokio::spawn(async move { berth::agent::run(config).await.unwrap() });
     wait_online_with_images(&app, &name).await;

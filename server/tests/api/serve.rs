@@ -88,6 +88,11 @@ impl Serve {
         format!("http://{}{path}", self.addr)
     }
 
+    /// Its process id (while it runs).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     /// The process's resident memory now, in MiB.
     pub fn rss_mib(&self) -> f64 {
         let pid = self.child.as_ref().expect("running").id();
