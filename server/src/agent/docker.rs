@@ -15,7 +15,7 @@ use bollard::container::{
     StopContainerOptions,
 };
 use bollard::image::CreateImageOptions;
-use bollard::models::ContainerInspectResponse;
+use bollard::models::{ContainerInspectResponse, ContainerSummary};
 use bollard::Docker;
 use futures_util::StreamExt;
 use std::collections::HashMap;
@@ -96,6 +96,11 @@ impl DockerRuntime {
     }
 
     pub(super) async fn find(&self, session_id: Uuid) -> Result<Option<String>, RuntimeError> {
+        Ok(self.labelled(session_id).await?.and_then(|c| c.id))
+    }
+
+    /// The session's container as Docker lists it (found by its label).
+    async fn labelled(&self, session_id: Uuid) -> Result<Option<ContainerSummary>, RuntimeError> {
         let filters = HashMap::from([(
             "label".to_owned(),
             vec![format!("{LABEL_SESSION}={session_id}")],
@@ -108,7 +113,7 @@ impl DockerRuntime {
                 ..Default::default()
             }))
             .await?;
-        Ok(found.into_iter().find_map(|c| c.id))
+        Ok(found.into_iter().next())
     }
 
     /// The host folder behind the running session's `folder`, from its container's mounts;
@@ -119,20 +124,7 @@ impl DockerRuntime {
         session_id: Uuid,
         folder: Folder,
     ) -> Result<Option<Backing>, FileError> {
-        let filters = HashMap::from([(
-            "label".to_owned(),
-            vec![format!("{LABEL_SESSION}={session_id}")],
-        )]);
-        let found = self
-            .docker
-            .list_containers(Some(ListContainersOptions {
-                all: true,
-                filters,
-                ..Default::default()
-            }))
-            .await
-            .map_err(RuntimeError::from)?;
-        let Some(container) = found.into_iter().next() else {
+        let Some(container) = self.labelled(session_id).await? else {
             return Err(RuntimeError::NotFound(session_id).into());
         };
         // As for an exec: a stopped or paused desktop's files are not reached.

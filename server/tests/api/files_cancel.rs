@@ -5,6 +5,7 @@
 use crate::files::{in_container, launch};
 use crate::serve::{self, exec, room_for_desktops, wait_status, Api, Serve};
 use crate::sharing::signed_in;
+use crate::support::cookie_pair;
 use app::model::SessionStatus;
 use reqwest::StatusCode;
 use sqlx::PgPool;
@@ -75,20 +76,8 @@ async fn an_upload_cut_off_midway_leaves_nothing_and_the_next_one_works(db: PgPo
     let (cookie, _) = signed_in(&session.app, "ann").await;
 
     // A large upload, its length declared, of which only a part is sent.
-    let mut stream = tokio::net::TcpStream::connect(session.app.addr)
-        .await
-        .unwrap();
-    let head = format!(
-        "PUT /files/{}/uploads/big.bin HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\nContent-Length: {DECLARED}\r\n\r\n",
-        session.session_id, session.app.addr
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let piece = vec![b'x'; 1 << 20];
-    let mut sent = 0;
-    while sent < SENT_BEFORE_CUT {
-        stream.write_all(&piece).await.unwrap();
-        sent += piece.len();
-    }
+    let path = format!("/files/{}/uploads/big.bin", session.session_id);
+    let stream = partial_upload(session.app.addr, &path, &cookie).await;
     // The bytes reached the session's folder (the upload is under way there) before the cut.
     let container = session.container.as_str();
     let session_id = session.session_id;
@@ -172,21 +161,7 @@ async fn berth_killed_midway_through_an_upload_leaves_nothing_behind(db: PgPool)
     let (user_id, session_id) = serve::launch(&api, &db, "kim").await;
     wait_status(&db, &session_id, SessionStatus::Running).await;
     drop(api);
-    let client = reqwest::Client::new();
-    let login = client
-        .post(berth.url("/rpc/login"))
-        .form(&[("username", "kim"), ("password", "password-123")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), StatusCode::OK);
-    let cookie = login.headers()[reqwest::header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = cookie_pair(&berth.sign_in(&reqwest::Client::new(), "kim").await);
     let session_uuid: uuid::Uuid = session_id.parse().unwrap();
     let path = format!("/files/{session_uuid}/uploads/big.bin");
     let stream = partial_upload(berth.addr, &path, &cookie).await;

@@ -54,13 +54,7 @@ async fn two_hundred_megabytes_each_way_keep_the_servers_memory_flat(db: PgPool)
         .cookie_store(true)
         .build()
         .unwrap();
-    let login = client
-        .post(berth.url("/rpc/login"))
-        .form(&[("username", "kim"), ("password", "password-123")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), StatusCode::OK);
+    berth.sign_in(&client, "kim").await;
     let session_uuid: uuid::Uuid = session_id.parse().unwrap();
     let url = |rest: &str| berth.url(&format!("/files/{session_uuid}{rest}"));
     // Warm up (first connections, the exec path), then let the process settle.

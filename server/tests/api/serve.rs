@@ -88,6 +88,18 @@ impl Serve {
         format!("http://{}{path}", self.addr)
     }
 
+    /// Signs `client` in as `username` (the password `launch` gives its users).
+    pub async fn sign_in(&self, client: &reqwest::Client, username: &str) -> reqwest::Response {
+        let response = client
+            .post(self.url("/rpc/login"))
+            .form(&[("username", username), ("password", "password-123")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response
+    }
+
     /// Its process id (while it runs).
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()

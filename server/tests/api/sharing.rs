@@ -14,13 +14,7 @@ use uuid::Uuid;
 pub async fn signed_in(app: &TestApp, username: &str) -> (String, reqwest::Client) {
     let response = app.login(&app.client(), username, "password-123").await;
     assert_eq!(response.status(), StatusCode::OK);
-    let cookie = response.headers()[reqwest::header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = crate::support::cookie_pair(&response);
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(reqwest::header::COOKIE, cookie.parse().unwrap());
     let client = reqwest::Client::builder()

@@ -296,6 +296,17 @@ impl TestApp {
     }
 }
 
+/// The `name=value` pair of a sign-in's cookie, as a client sends it back.
+pub fn cookie_pair(response: &Response) -> String {
+    response.headers()[reqwest::header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
 /// The JSON error a failed server function returns.
 pub async fn error_json(response: Response) -> serde_json::Value {
     let text = response.text().await.unwrap();
