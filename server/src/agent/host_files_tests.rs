@@ -265,3 +265,27 @@ async fn a_missing_downloads_folder_lists_empty_and_is_created_for_the_user() {
     assert!(made.is_dir());
     assert_eq!(made.uid(), SESSION_UID);
 }
+
+#[tokio::test]
+async fn parallel_uploads_of_one_name_leave_one_whole_file_and_nothing_else() {
+    let home = home();
+    let backing = below(&home, Folder::Uploads);
+    let contents: Vec<Vec<u8>> = (0..16u8).map(|n| vec![n; 3 << 20]).collect();
+    let uploads = contents.iter().map(|content| {
+        let backing = backing.clone();
+        let pieces: Vec<Result<bytes::Bytes, std::io::Error>> = content
+            .chunks(64 << 10)
+            .map(|piece| Ok(bytes::Bytes::copy_from_slice(piece)))
+            .collect();
+        async move {
+            let body: ByteStream = Box::pin(futures_util::stream::iter(pieces));
+            upload(backing, "same.bin", 3 << 20, body).await
+        }
+    });
+    for outcome in futures_util::future::join_all(uploads).await {
+        assert_eq!(outcome.unwrap(), 3 << 20);
+    }
+    let stored = std::fs::read(home.0.join("Uploads/same.bin")).unwrap();
+    assert!(contents.contains(&stored), "the file mixes several uploads");
+    assert_eq!(names_in(&home.0.join("Uploads")), ["same.bin"]);
+}
