@@ -4,13 +4,14 @@
 //
 // It never caches, or even looks at, sessions, server functions, APIs, chat, share links or
 // health checks: those requests get no respondWith and go to the network untouched.
-const VERSION = 3;
+const VERSION = 4;
 const CACHE = `berth-shell-v${VERSION}`;
 const OFFLINE = "/offline.html";
 const SHELL = [
   "/pkg/berth.js",
+  // The bundle the app loads (the build also writes berth_bg.wasm, the same bytes under
+  // wasm-bindgen's own name: caching both would double what the browser stores).
   "/pkg/berth.wasm",
-  "/pkg/berth_bg.wasm",
   "/pkg/berth.css",
   "/manifest.webmanifest",
   OFFLINE,

@@ -53,7 +53,21 @@ async fn chromium_reports_the_app_installable() {
         .await
         .unwrap();
     let cached: Vec<String> = serde_json::from_value(cached).unwrap();
-    assert!(cached.contains(&"/pkg/berth.wasm".to_owned()), "{cached:?}");
+    if !cached.contains(&"/pkg/berth.wasm".to_owned()) {
+        // Say why: the storage the browser granted, and what storing the bundle now gives.
+        let why = client
+            .execute_async(
+                "const done = arguments[0]; (async () => { const estimate = await navigator.storage.estimate(); let put = 'stored'; try { const c = await caches.open('berth-probe'); await c.put('/probe', await fetch('/pkg/berth.wasm', { cache: 'reload' })); await caches.delete('berth-probe'); } catch (e) { put = `${e.name}: ${e.message}`; } done({ quota: estimate.quota, usage: estimate.usage, put }); })();",
+                vec![],
+            )
+            .await
+            .unwrap();
+        panic!("the service worker did not cache /pkg/berth.wasm: cached {cached:?}; {why}");
+    }
+    assert!(
+        !cached.contains(&"/pkg/berth_bg.wasm".to_owned()),
+        "the bundle is cached twice: {cached:?}"
+    );
     for path in &cached {
         for never in ["/desktop/", "/rpc/", "/api/", "/chat/"] {
             assert!(!path.starts_with(never), "{path} was cached");
