@@ -88,6 +88,17 @@ pub trait SessionControl: Send + Sync + 'static {
         let _ = mode;
         self.request(user_id, image_id).await
     }
+    /// Returns once the session's status is no longer `seen` (or the session is gone), or when
+    /// `within` has passed: a status poll can then answer with the change at once instead of
+    /// the caller asking again and again. Without a manager that knows, it returns at once.
+    async fn until_status_leaves(
+        &self,
+        session_id: uuid::Uuid,
+        seen: crate::SessionStatus,
+        within: std::time::Duration,
+    ) {
+        let _ = (session_id, seen, within);
+    }
     /// Deletes every persistent profile of the user on every agent host; answers how many.
     async fn delete_profiles(&self, user_id: uuid::Uuid) -> Result<usize, ControlError> {
         let _ = user_id;

@@ -52,6 +52,10 @@ struct Args {
     staged: bool,
     #[arg(long, default_value_t = 2)]
     pool: i32,
+    /// Keep the server's log (its path is printed): the agent's "session streaming" lines
+    /// time each launch's container start and readiness.
+    #[arg(long)]
+    keep_logs: bool,
 }
 
 /// One launch (any kind) may take this long.
@@ -97,7 +101,8 @@ const PHASES: [&str; 4] = [
 
 async fn run(args: &Args, database_url: &str, db: PgPool) -> Result<()> {
     let docker = Docker::connect_with_local_defaults().map_err(|e| e.to_string())?;
-    let work = TempDir::new("berth-bench-launch")?;
+    let mut work = TempDir::new("berth-bench-launch")?;
+    work.keep = args.keep_logs;
     let (mut server, base) = bench::serve::start(
         &args.server.berth,
         database_url,

@@ -128,7 +128,9 @@ impl Agent {
                 .await
                 .map_err(LaunchError::NotIsolated)?;
         }
+        let began = Instant::now();
         let (container_id, port) = self.runtime.create_session(spec, &owner).await?;
+        tracing::info!(container_id, took = ?began.elapsed(), "container created and started");
         match self
             .until_streaming(&container_id, port, &spec.secret)
             .await

@@ -28,6 +28,7 @@ mod recovery;
 pub mod reports;
 pub mod staging;
 pub mod state;
+mod status_wait;
 mod stream;
 
 use agent_client::{AgentClient, AgentRef, HttpAgentClient};
@@ -40,6 +41,9 @@ use store::sessions::Controlled;
 use uuid::Uuid;
 
 pub use launch::LaunchOptions;
+
+/// Status changes a slow waiter may fall behind by before it simply looks again.
+const STATUS_CHANGES_KEPT: usize = 256;
 
 #[derive(Debug, Clone)]
 pub struct ManagerConfig {
@@ -71,6 +75,9 @@ pub struct Manager {
     /// Where agents' check-in times are kept (Redis), once the server is assembled; without
     /// it (unit tests) every check-in time is kept on the agent's row.
     presence: std::sync::OnceLock<presence::AgentPresence>,
+    /// The sessions whose status this process changed, as they change: status polls held
+    /// while a session starts wake on them (`status_wait`).
+    status_changes: tokio::sync::broadcast::Sender<Uuid>,
 }
 
 fn internal(error: impl std::fmt::Display) -> ControlError {
@@ -99,6 +106,7 @@ impl Manager {
             launch_slots: std::sync::Mutex::default(),
             local_agent: std::sync::OnceLock::new(),
             presence: std::sync::OnceLock::new(),
+            status_changes: tokio::sync::broadcast::channel(STATUS_CHANGES_KEPT).0,
         })
     }
 
@@ -154,7 +162,9 @@ impl Manager {
         session_id: Uuid,
         transition: &state::Transition,
     ) -> Result<bool, ControlError> {
-        Ok(state::apply(&self.db, session_id, transition).await?)
+        let applied = state::apply(&self.db, session_id, transition).await?;
+        self.announce(session_id, applied);
+        Ok(applied)
     }
 
     /// Applies a transition that records what already happened to a container (it streams,
@@ -163,7 +173,10 @@ impl Manager {
         let mut delay = Duration::from_millis(200);
         for _ in 0..40 {
             match state::apply(&self.db, session_id, transition).await {
-                Ok(applied) => return applied,
+                Ok(applied) => {
+                    self.announce(session_id, applied);
+                    return applied;
+                }
                 Err(error) => {
                     tracing::warn!(%session_id, %error, "cannot record the session's state yet; retrying");
                     tokio::time::sleep(delay).await;
@@ -221,5 +234,14 @@ impl SessionControl for ManagerHandle {
 
     async fn delete_profiles(&self, user_id: Uuid) -> Result<usize, ControlError> {
         self.0.delete_profiles_of(user_id).await
+    }
+
+    async fn until_status_leaves(
+        &self,
+        session_id: Uuid,
+        seen: berth_model::SessionStatus,
+        within: Duration,
+    ) {
+        self.0.until_status_leaves(session_id, seen, within).await
     }
 }

@@ -30,6 +30,7 @@ mod hostile_input;
 mod isolation;
 mod kasm_api;
 mod kasm_exec;
+mod kasm_status_hold;
 mod local_services;
 mod manager_races;
 mod metrics;

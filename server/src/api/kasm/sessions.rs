@@ -211,7 +211,14 @@ pub enum KasmStatus {
     Running(Box<KasmRunning>),
 }
 
-/// A session's status; the session object once it has started
+/// How long a status call for a starting session waits for it to change before answering
+/// "still starting": a client polling every few milliseconds then asks a few times a second
+/// instead of a hundred, leaving the CPU to the container's start, and still learns of the
+/// change the moment it happens.
+const STARTING_HOLD: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// A session's status; the session object once it has started. While the session starts,
+/// the answer waits up to half a second for that to change.
 #[utoipa::path(post, path = "/api/public/get_kasm_status", tag = "Sessions",
     request_body = inline(KasmStatusRequest),
     responses((status = 200, description = "Success.", body = KasmStatus),
@@ -221,7 +228,14 @@ pub async fn get_kasm_status(
     call: Call<KasmStatusRequest>,
 ) -> Reply<KasmStatus> {
     let (user_id, kasm_id) = (call.request.user_id.0, call.request.kasm_id.0);
-    let kasm = kasm_of(&state, user_id, kasm_id).await?;
+    let mut kasm = kasm_of(&state, user_id, kasm_id).await?;
+    if let Some(seen) = starting(&kasm) {
+        state
+            .sessions
+            .until_status_leaves(kasm_id, seen, STARTING_HOLD)
+            .await;
+        kasm = kasm_of(&state, user_id, kasm_id).await?;
+    }
     let status = kasm.operational_status.0.clone();
     if STARTING_STATUS.contains(&status.as_str()) {
         return Ok(Json(KasmStatus::Starting(KasmStarting {
@@ -245,6 +259,15 @@ pub async fn get_kasm_status(
         session_token,
         current_time: Date::now(),
     }))))
+}
+
+/// The status of a session that has not started yet.
+fn starting(kasm: &Kasm) -> Option<app::model::SessionStatus> {
+    let status = kasm.operational_status.0.as_str();
+    STARTING_STATUS
+        .contains(&status)
+        .then(|| status.parse().ok())
+        .flatten()
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
